@@ -1,0 +1,109 @@
+"""All runtime configuration, in one place.
+
+Every field can be overridden by an environment variable of the same name in upper case
+(``KAFKA_BOOTSTRAP_SERVERS``, ``ELASTICSEARCH_URL``, ...). A ``.env`` file in the working
+directory is read too. Secrets are ``SecretStr`` so they never end up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Configuration of every component (worker, API, dashboard, ingestion, local stack)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    # --- Kafka -------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Kafka bootstrap servers, comma separated."
+    )
+    topic_partitions: int = Field(
+        4, ge=1, description="Partitions of the app's topics (source topics and tables match)."
+    )
+    topic_replication_factor: int = Field(1, ge=1, description="Replication of created topics.")
+    topic_prefix: str = Field(
+        "", description="Prefix for every topic name (isolates test runs / environments)."
+    )
+
+    # --- Elasticsearch -----------------------------------------------------------------
+    elasticsearch_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL.")
+    elasticsearch_index_prefix: str = Field(
+        "", description="Prefix for every index name (isolates test runs / environments)."
+    )
+
+    # --- Faust worker ------------------------------------------------------------------
+    faust_app_id: str = Field("arbitrage", description="Faust application id (consumer group).")
+    faust_store: str = Field(
+        "rocksdb://", description="Table store: rocksdb:// in production, memory:// for tests."
+    )
+    faust_data_dir: Path = Field(
+        PROJECT_ROOT / ".stack" / "faust", description="Where the worker keeps table state."
+    )
+    faust_web_port: int = Field(6066, description="Port of the worker's web views.")
+    faust_web_host: str = Field("127.0.0.1", description="Host the worker's web views bind to.")
+
+    # --- Pricing policy ----------------------------------------------------------------
+    fx_gbp_eur: Decimal = Field(
+        Decimal("1.17"), gt=0, description="EUR per GBP until the fx topic says otherwise."
+    )
+    vat_mode: str = Field(
+        "registered",
+        pattern="^(registered|unrecoverable)$",
+        description="registered: purchase VAT is recovered; unrecoverable: it is a cost.",
+    )
+    min_profit_eur_cents: int = Field(500, description="Minimum profit of an opportunity.")
+    min_roi: Decimal = Field(Decimal("0.15"), description="Minimum ROI of an opportunity.")
+    stale_after_hours: int = Field(24, ge=1, description="Quote staleness in event time.")
+    material_change_eur_cents: int = Field(
+        50, ge=0, description="Profit change that makes an `updated` event."
+    )
+
+    # --- Keepa -------------------------------------------------------------------------
+    keepa_api_key: SecretStr | None = Field(None, description="Keepa API key (secret).")
+    keepa_api_url: str = Field("https://api.keepa.com", description="Keepa API base URL.")
+
+    # --- API / dashboard ---------------------------------------------------------------
+    api_host: str = Field("127.0.0.1", description="Host the REST API binds to.")
+    api_port: int = Field(8000, description="Port of the REST API.")
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token for write endpoints (secret)."
+    )
+    api_url: str = Field("http://127.0.0.1:8000", description="Where the dashboard finds the API.")
+    dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard.")
+
+    # --- Local stack (`arbitrage stack`) -----------------------------------------------
+    stack_dir: Path = Field(
+        PROJECT_ROOT / ".stack", description="Artifacts, data, logs and pid files of the stack."
+    )
+    stack_java_home: Path | None = Field(
+        None, description="JDK for Kafka (default: the newest JDK >= 17 in /usr/lib/jvm)."
+    )
+    stack_es_java_home: Path | None = Field(
+        None, description="JDK for Elasticsearch (default: the newest JDK >= 21 in /usr/lib/jvm)."
+    )
+    stack_kafka_heap: str = Field("1g", description="Kafka broker heap.")
+    stack_es_heap: str = Field("2g", description="Elasticsearch heap.")
+    stack_user: str = Field(
+        "arbitrage", description="Unprivileged user that runs Elasticsearch when we are root."
+    )
+    stack_timeout_s: float = Field(180.0, description="How long `stack up` waits for readiness.")
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    def index(self, name: str) -> str:
+        return f"{self.elasticsearch_index_prefix}{name}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
