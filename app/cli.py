@@ -1,0 +1,77 @@
+"""`arbitrage`: the command line of the whole system."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from app.settings import get_settings
+
+cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+stack_cli = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsearch stack.")
+cli.add_typer(stack_cli, name="stack")
+
+
+@stack_cli.command("up")
+def stack_up() -> None:
+    """Fetch (once), start and wait for Kafka and Elasticsearch. A no-op when already up."""
+    from app.stack import StackError, StackManager
+    from app.stack.artifacts import ArtifactError
+    from app.stack.jdk import JdkNotFoundError
+
+    manager = StackManager(get_settings())
+    try:
+        started = manager.up()
+    except (StackError, ArtifactError, JdkNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"started: {', '.join(started)}" if started else "already up")
+    _print_status(manager)
+
+
+@stack_cli.command("down")
+def stack_down() -> None:
+    """Stop the processes `stack up` started (and nothing else)."""
+    from app.stack import StackManager
+
+    stopped = StackManager(get_settings()).down()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+@stack_cli.command("status")
+def stack_status() -> None:
+    """Each component with its version, pid, address and readiness; exit 1 if any is not ready."""
+    from app.stack import StackManager
+
+    if not _print_status(StackManager(get_settings())):
+        raise typer.Exit(1)
+
+
+def _print_status(manager: object) -> bool:
+    from app.stack import StackManager
+
+    assert isinstance(manager, StackManager)
+    all_ready = True
+    for s in manager.status():
+        state = "ready" if s.ready else ("starting" if s.running else "stopped")
+        pid = f"pid {s.pid}" if s.pid else "-"
+        typer.echo(f"{s.name:<14} {s.version:<8} {state:<8} {pid:<10} {s.address}  {s.detail}")
+        all_ready &= s.ready
+    return all_ready
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    for noisy in ("httpx", "elastic_transport"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.settings import Settings
+
+
+def test_every_value_is_overridable_by_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker:29092")
+    monkeypatch.setenv("ELASTICSEARCH_URL", "http://search:9201")
+    monkeypatch.setenv("FX_GBP_EUR", "1.2")
+    monkeypatch.setenv("TOPIC_PARTITIONS", "8")
+    settings = Settings()
+    assert settings.kafka_bootstrap_servers == "broker:29092"
+    assert settings.elasticsearch_url == "http://search:9201"
+    assert settings.fx_gbp_eur == Decimal("1.2")
+    assert settings.topic_partitions == 8
+
+
+def test_secrets_do_not_leak_into_repr(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KEEPA_API_KEY", "supersecretkeepakey")
+    monkeypatch.setenv("API_TOKEN", "supersecrettoken")
+    settings = Settings()
+    assert "supersecret" not in repr(settings)
+    assert "supersecret" not in str(settings.model_dump())
+    assert settings.keepa_api_key is not None
+    assert settings.keepa_api_key.get_secret_value() == "supersecretkeepakey"
+
+
+def test_invalid_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("VAT_MODE", "sometimes")
+    with pytest.raises(ValueError, match="vat_mode"):
+        Settings()
+
+
+def test_prefixes_isolate_names() -> None:
+    settings = Settings(topic_prefix="t1-", elasticsearch_index_prefix="i1-")
+    assert settings.topic("keepa.products") == "t1-keepa.products"
+    assert settings.index("products") == "i1-products"
