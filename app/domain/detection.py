@@ -1,0 +1,326 @@
+"""Opportunity detection: which routes of an ASIN are worth it, and what changed.
+
+All decisions use event time (quotes' ``observed_at`` and the ``now_event_time`` passed
+in), never the wall clock, so replaying the input topic reproduces the same events.
+
+State kept per ASIN (in a Faust table by the caller): ``{route key: OpenOpportunity}``.
+Transitions for a route, in :func:`diff_opportunities`:
+
+* not open -> opportunity: ``opened``;
+* open -> still an opportunity: ``updated`` if the profit moved by at least
+  ``policy.material_change_eur_cents`` (and by at least 1 cent) since the last published
+  event, else nothing (``last_seen`` still advances);
+* open -> no longer an opportunity: ``closed`` with a reason - ``below_threshold`` (evaluated
+  but below the thresholds), ``stale_quote`` (a quote is too old relative to the newest
+  quote of the ASIN) or ``no_price`` (a quote lost its buy/sell price).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from app.domain.fx import FxRates
+from app.domain.markets import ALL_ROUTES, Market, Route
+from app.domain.policy import PricingPolicy
+from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route
+from app.domain.quote import MarketQuote
+from app.domain.utc import format_utc, parse_utc, require_utc
+
+__all__ = [
+    "CloseReason",
+    "Detection",
+    "EventType",
+    "OpenOpportunity",
+    "OpportunityEvent",
+    "detect",
+    "diff_opportunities",
+    "evaluate_all_routes",
+    "fresh_quotes",
+]
+
+EventType = Literal["opened", "updated", "closed"]
+CloseReason = Literal["below_threshold", "stale_quote", "no_price"]
+
+_ROUTE_ORDER = {route.key: i for i, route in enumerate(ALL_ROUTES)}
+
+
+def fresh_quotes(
+    quotes: Mapping[Market, MarketQuote], stale_after: timedelta
+) -> dict[Market, MarketQuote]:
+    """The quotes at most ``stale_after`` older than the newest quote (event time)."""
+    if not quotes:
+        return {}
+    newest = max(q.observed_at for q in quotes.values())
+    return {m: q for m, q in quotes.items() if newest - q.observed_at <= stale_after}
+
+
+def evaluate_all_routes(
+    quotes: Mapping[Market, MarketQuote], policy: PricingPolicy, fx: FxRates
+) -> list[RouteEvaluation]:
+    """Every route between fresh quotes that has both prices, in :data:`ALL_ROUTES` order."""
+    fresh = fresh_quotes(quotes, policy.stale_after)
+    evaluations = []
+    for route in ALL_ROUTES:
+        if route.buy in fresh and route.sell in fresh:
+            evaluation = evaluate_route(fresh[route.buy], fresh[route.sell], policy, fx)
+            if evaluation is not None:
+                evaluations.append(evaluation)
+    return evaluations
+
+
+@dataclass(frozen=True, slots=True)
+class OpenOpportunity:
+    """State of one open route.
+
+    ``profit_eur_cents``/``roi`` are the figures of the last PUBLISHED event (``opened`` or
+    ``updated``), so slow drifts add up to a material change; ``evaluation`` is the latest
+    evaluation (its figures are published if the route closes without a new evaluation).
+    """
+
+    route: str
+    profit_eur_cents: int
+    roi: Decimal
+    first_seen: datetime
+    last_seen: datetime
+    evaluation: RouteEvaluation
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "route": self.route,
+            "profit_eur_cents": self.profit_eur_cents,
+            "roi": str(self.roi),
+            "first_seen": format_utc(self.first_seen),
+            "last_seen": format_utc(self.last_seen),
+            "evaluation": self.evaluation.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> OpenOpportunity:
+        return cls(
+            route=data["route"],
+            profit_eur_cents=int(data["profit_eur_cents"]),
+            roi=Decimal(data["roi"]),
+            first_seen=parse_utc(data["first_seen"]),
+            last_seen=parse_utc(data["last_seen"]),
+            evaluation=RouteEvaluation.from_dict(data["evaluation"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OpportunityEvent:
+    """An ``opened`` / ``updated`` / ``closed`` event of one route of one ASIN."""
+
+    event: EventType
+    event_id: str
+    asin: str
+    title: str | None
+    buy_market: Market
+    sell_market: Market
+    buy_price_minor: int
+    sell_price_minor: int
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    breakdown: CostBreakdown
+    profit_eur_cents: int
+    roi: Decimal
+    margin: Decimal
+    referral_fee_rate: Decimal
+    fba_fee_estimated: bool
+    buy_observed_at: datetime
+    sell_observed_at: datetime
+    event_time: datetime
+    first_seen: datetime
+    fx_eur_per_gbp: Decimal
+    reason: CloseReason | None = None
+
+    @property
+    def route_key(self) -> str:
+        return Route(self.buy_market, self.sell_market).key
+
+    @classmethod
+    def from_evaluation(
+        cls,
+        event: EventType,
+        evaluation: RouteEvaluation,
+        *,
+        event_time: datetime,
+        first_seen: datetime,
+        reason: CloseReason | None = None,
+    ) -> OpportunityEvent:
+        event_time = require_utc(event_time, "event_time")
+        return cls(
+            event=event,
+            event_id=make_event_id(evaluation.asin, evaluation.route_key, event, event_time),
+            asin=evaluation.asin,
+            title=evaluation.title,
+            buy_market=evaluation.buy_market,
+            sell_market=evaluation.sell_market,
+            buy_price_minor=evaluation.buy_price_minor,
+            sell_price_minor=evaluation.sell_price_minor,
+            buy_price_eur_cents=evaluation.buy_price_eur_cents,
+            sell_price_eur_cents=evaluation.sell_price_eur_cents,
+            breakdown=evaluation.breakdown,
+            profit_eur_cents=evaluation.profit_eur_cents,
+            roi=evaluation.roi,
+            margin=evaluation.margin,
+            referral_fee_rate=evaluation.referral_fee_rate,
+            fba_fee_estimated=evaluation.fba_fee_estimated,
+            buy_observed_at=evaluation.buy_observed_at,
+            sell_observed_at=evaluation.sell_observed_at,
+            event_time=event_time,
+            first_seen=require_utc(first_seen, "first_seen"),
+            fx_eur_per_gbp=evaluation.eur_per_gbp,
+            reason=reason,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Output document: ints for cents, floats for ratios/rates, ISO-8601 'Z' times."""
+        return {
+            "event_id": self.event_id,
+            "event": self.event,
+            "reason": self.reason,
+            "asin": self.asin,
+            "title": self.title,
+            "route": self.route_key,
+            "buy_market": self.buy_market.value,
+            "sell_market": self.sell_market.value,
+            "buy_url": self.buy_market.product_url(self.asin),
+            "sell_url": self.sell_market.product_url(self.asin),
+            "buy_currency": self.buy_market.currency.value,
+            "sell_currency": self.sell_market.currency.value,
+            "buy_price_minor": self.buy_price_minor,
+            "sell_price_minor": self.sell_price_minor,
+            "buy_price_eur_cents": self.buy_price_eur_cents,
+            "sell_price_eur_cents": self.sell_price_eur_cents,
+            "breakdown": self.breakdown.to_dict(),
+            "profit_eur_cents": self.profit_eur_cents,
+            "roi": float(self.roi),
+            "margin": float(self.margin),
+            "referral_fee_rate": float(self.referral_fee_rate),
+            "fba_fee_estimated": self.fba_fee_estimated,
+            "buy_observed_at": format_utc(self.buy_observed_at),
+            "sell_observed_at": format_utc(self.sell_observed_at),
+            "event_time": format_utc(self.event_time),
+            "first_seen": format_utc(self.first_seen),
+            "fx_eur_per_gbp": float(self.fx_eur_per_gbp),
+        }
+
+
+def make_event_id(asin: str, route_key: str, event: EventType, event_time: datetime) -> str:
+    """Deterministic id: SHA-1 hex of ``asin|route|event|event_time`` (replays dedupe)."""
+    material = f"{asin}|{route_key}|{event}|{format_utc(event_time)}"
+    return hashlib.sha1(material.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+def _absence_reason(
+    route_key: str, quotes: Mapping[Market, MarketQuote] | None, stale_after: timedelta
+) -> CloseReason:
+    """Why an open route got no evaluation: a stale (or missing) quote, else a lost price."""
+    if quotes is None:
+        return "no_price"
+    route = Route.from_key(route_key)
+    fresh = fresh_quotes(quotes, stale_after)
+    if route.buy not in fresh or route.sell not in fresh:
+        return "stale_quote"
+    return "no_price"
+
+
+def _ordered_keys(keys: Iterable[str]) -> list[str]:
+    return sorted(set(keys), key=lambda k: (_ROUTE_ORDER.get(k, len(_ROUTE_ORDER)), k))
+
+
+def diff_opportunities(
+    open_: Mapping[str, OpenOpportunity],
+    evaluations: Sequence[RouteEvaluation],
+    policy: PricingPolicy,
+    now_event_time: datetime,
+    *,
+    quotes: Mapping[Market, MarketQuote] | None = None,
+) -> tuple[list[OpportunityEvent], dict[str, OpenOpportunity]]:
+    """Compare the open routes with fresh evaluations (see the module doc).
+
+    ``evaluations`` must be all the evaluations of the ASIN (as :func:`evaluate_all_routes`
+    returns them): an open route without one is closed. Pass ``quotes`` (the ASIN's quotes)
+    to tell ``stale_quote`` from ``no_price`` closes; without it they are ``no_price``.
+    Returns the events (in route order) and the new open map; inputs are not modified.
+    """
+    now = require_utc(now_event_time, "now_event_time")
+    by_route = {evaluation.route_key: evaluation for evaluation in evaluations}
+    events: list[OpportunityEvent] = []
+    new_open: dict[str, OpenOpportunity] = {}
+
+    for key in _ordered_keys([*by_route, *open_]):
+        evaluation = by_route.get(key)
+        previous = open_.get(key)
+        if evaluation is not None and evaluation.is_opportunity:
+            if previous is None:
+                events.append(
+                    OpportunityEvent.from_evaluation(
+                        "opened", evaluation, event_time=now, first_seen=now
+                    )
+                )
+                new_open[key] = OpenOpportunity(
+                    route=key,
+                    profit_eur_cents=evaluation.profit_eur_cents,
+                    roi=evaluation.roi,
+                    first_seen=now,
+                    last_seen=now,
+                    evaluation=evaluation,
+                )
+                continue
+            state = replace(previous, last_seen=max(previous.last_seen, now), evaluation=evaluation)
+            change = abs(evaluation.profit_eur_cents - previous.profit_eur_cents)
+            if change and change >= policy.material_change_eur_cents:
+                events.append(
+                    OpportunityEvent.from_evaluation(
+                        "updated", evaluation, event_time=now, first_seen=previous.first_seen
+                    )
+                )
+                state = replace(
+                    state, profit_eur_cents=evaluation.profit_eur_cents, roi=evaluation.roi
+                )
+            new_open[key] = state
+        elif previous is not None:
+            if evaluation is not None:
+                reason: CloseReason = "below_threshold"
+                figures = evaluation
+            else:
+                reason = _absence_reason(key, quotes, policy.stale_after)
+                figures = previous.evaluation
+            events.append(
+                OpportunityEvent.from_evaluation(
+                    "closed",
+                    figures,
+                    event_time=now,
+                    first_seen=previous.first_seen,
+                    reason=reason,
+                )
+            )
+    return events, new_open
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """Result of :func:`detect`: every evaluation, the events and the new open map."""
+
+    evaluations: list[RouteEvaluation]
+    events: list[OpportunityEvent]
+    open: dict[str, OpenOpportunity]
+
+
+def detect(
+    quotes: Mapping[Market, MarketQuote],
+    open_: Mapping[str, OpenOpportunity],
+    policy: PricingPolicy,
+    fx: FxRates,
+    now_event_time: datetime,
+) -> Detection:
+    """:func:`evaluate_all_routes` then :func:`diff_opportunities` (with close reasons)."""
+    evaluations = evaluate_all_routes(quotes, policy, fx)
+    events, new_open = diff_opportunities(open_, evaluations, policy, now_event_time, quotes=quotes)
+    return Detection(evaluations=evaluations, events=events, open=new_open)

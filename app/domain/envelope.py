@@ -1,0 +1,242 @@
+"""Parsing and validation of ``keepa.products`` messages into :class:`MarketQuote`.
+
+Message: key = ASIN (UTF-8 bytes, may be absent), value = JSON::
+
+    {"domain": "DE", "fetched_at": "2025-03-01T12:00:00Z", "product": {...}}
+
+where ``product`` is a Keepa ``/product`` object as returned by Keepa's API.
+
+Price rules (see :func:`app.domain.keepa_prices.current_price` for "current value"):
+
+* buy price  = lowest available of AMAZON (csv 0), NEW_FBA (10), NEW_FBM_SHIPPING (7);
+  if none of those, NEW (1);
+* sell price = BUY_BOX_SHIPPING (18), else NEW_FBA (10), else None;
+* ``observed_at`` (event time) = ``lastUpdate`` when > 0, else the envelope's ``fetched_at``.
+
+Metadata (title, fees, dimensions, rank, image) never invalidates a message: an unusable
+value becomes None. Prices, identity (ASIN, domain) and timestamps do.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeGuard
+
+import orjson
+
+from app.domain.errors import EnvelopeErrorCode, InvalidEnvelope
+from app.domain.keepa_prices import (
+    PRICE_TYPES_READ,
+    PriceType,
+    current_price,
+    current_sales_rank,
+)
+from app.domain.keepa_time import from_keepa_minutes
+from app.domain.markets import Market, UnknownMarketError
+from app.domain.quote import MarketQuote
+from app.domain.utc import parse_utc
+
+__all__ = [
+    "IMAGE_URL_PREFIX",
+    "EnvelopeErrorCode",
+    "InvalidEnvelope",
+    "is_valid_asin",
+    "parse_envelope",
+    "parse_envelope_dict",
+]
+
+IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
+
+_ASIN_RE = re.compile(r"[A-Z0-9]{10}")
+_BUY_TYPES = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
+_SELL_TYPES = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
+
+
+def is_valid_asin(value: object) -> TypeGuard[str]:
+    """An ASIN is exactly 10 characters of ``A-Z`` / ``0-9``."""
+    return isinstance(value, str) and _ASIN_RE.fullmatch(value) is not None
+
+
+def parse_envelope(key: bytes | None, value: bytes) -> MarketQuote:
+    """Parse one raw Kafka message; raises :class:`InvalidEnvelope` (see its ``code``)."""
+    try:
+        doc = orjson.loads(value)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidEnvelope("malformed_json", f"value is not valid JSON: {exc}") from None
+    key_asin: str | None = None
+    if key:  # an absent or empty key means "no key to check against"
+        try:
+            key_asin = key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InvalidEnvelope("invalid_asin", "message key is not UTF-8") from None
+        if not is_valid_asin(key_asin):
+            raise InvalidEnvelope("invalid_asin", f"message key is not an ASIN: {key_asin!r}")
+    return parse_envelope_dict(doc, key_asin=key_asin)
+
+
+def parse_envelope_dict(doc: object, *, key_asin: str | None = None) -> MarketQuote:
+    """Like :func:`parse_envelope` for an already-decoded JSON document."""
+    if not isinstance(doc, dict):
+        raise InvalidEnvelope("not_an_object", f"envelope is a {type(doc).__name__}, not an object")
+    product = doc.get("product")
+    if not isinstance(product, dict):
+        raise InvalidEnvelope("missing_product", "envelope has no 'product' object")
+
+    asin = _asin(product, key_asin)
+    market = _market(doc.get("domain"), product)
+    fetched_at = _fetched_at(doc.get("fetched_at"))
+
+    csv = product.get("csv")
+    if csv is None:
+        csv = []
+    elif not isinstance(csv, list):
+        raise InvalidEnvelope("nonsense_price", "product.csv is not a list")
+    stats = product.get("stats")
+    stats_current = stats.get("current") if isinstance(stats, dict) else None
+    if not isinstance(stats_current, list):
+        stats_current = None
+
+    prices = {
+        pt.name: price
+        for pt in PRICE_TYPES_READ
+        if (price := current_price(csv, stats_current, pt)) is not None
+    }
+    buy_candidates = [prices[pt.name] for pt in _BUY_TYPES if pt.name in prices]
+    buy_price = min(buy_candidates) if buy_candidates else prices.get(PriceType.NEW.name)
+    sell_price = next((prices[pt.name] for pt in _SELL_TYPES if pt.name in prices), None)
+
+    return MarketQuote(
+        asin=asin,
+        market=market,
+        title=_title(product.get("title")),
+        observed_at=_observed_at(product.get("lastUpdate"), fetched_at),
+        fetched_at=fetched_at,
+        buy_price=buy_price,
+        sell_price=sell_price,
+        referral_fee_rate=_referral_rate(product),
+        fba_fee=_fba_fee(product.get("fbaFees")),
+        package_weight_g=_positive_int(product.get("packageWeight")),
+        package_length_mm=_positive_int(product.get("packageLength")),
+        package_width_mm=_positive_int(product.get("packageWidth")),
+        package_height_mm=_positive_int(product.get("packageHeight")),
+        sales_rank=current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product),
+        root_category=_positive_int(product.get("rootCategory")),
+        image_url=_image_url(product.get("imagesCSV")),
+        amazon_in_stock=PriceType.AMAZON.name in prices,
+        prices=prices,
+    )
+
+
+def _asin(product: Mapping[str, Any], key_asin: str | None) -> str:
+    asin = product.get("asin")
+    if asin is None or asin == "":
+        raise InvalidEnvelope("missing_asin", "product has no asin")
+    if not is_valid_asin(asin):
+        raise InvalidEnvelope("invalid_asin", f"product.asin is not an ASIN: {asin!r}")
+    if key_asin is not None and key_asin != asin:
+        raise InvalidEnvelope("asin_mismatch", f"message key {key_asin!r} != product.asin {asin!r}")
+    return asin
+
+
+def _market(domain: object, product: Mapping[str, Any]) -> Market:
+    if not isinstance(domain, str):
+        raise InvalidEnvelope(
+            "unknown_domain", f"envelope domain missing or not a string: {domain!r}"
+        )
+    try:
+        market = Market.parse(domain)
+    except UnknownMarketError:
+        raise InvalidEnvelope(
+            "unknown_domain", f"envelope domain {domain!r} is not tracked"
+        ) from None
+    domain_id = product.get("domainId")
+    if domain_id is not None and domain_id != market.keepa_domain_id:
+        raise InvalidEnvelope(
+            "domain_mismatch",
+            f"envelope domain {market.value} (Keepa {market.keepa_domain_id}) "
+            f"!= product.domainId {domain_id!r}",
+        )
+    return market
+
+
+def _fetched_at(value: object) -> datetime:
+    if not isinstance(value, str):
+        raise InvalidEnvelope("bad_timestamp", f"fetched_at missing or not a string: {value!r}")
+    try:
+        return parse_utc(value)
+    except ValueError:
+        raise InvalidEnvelope(
+            "bad_timestamp", f"fetched_at is not ISO-8601 with a timezone: {value!r}"
+        ) from None
+
+
+def _observed_at(last_update: object, fetched_at: datetime) -> datetime:
+    if last_update is None:
+        return fetched_at
+    if not _is_int(last_update):
+        raise InvalidEnvelope("bad_timestamp", f"lastUpdate is not Keepa minutes: {last_update!r}")
+    if last_update <= 0:
+        return fetched_at
+    try:
+        return from_keepa_minutes(last_update)
+    except OverflowError:
+        raise InvalidEnvelope("bad_timestamp", f"lastUpdate out of range: {last_update}") from None
+
+
+def _is_int(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive_int(value: object) -> int | None:
+    return value if _is_int(value) and value > 0 else None
+
+
+def _title(value: object) -> str | None:
+    if isinstance(value, str) and value.strip():
+        return value.strip()
+    return None
+
+
+def _referral_rate(product: Mapping[str, Any]) -> Decimal | None:
+    """``referralFeePercentage`` (or legacy ``referralFeePercent``) 15.0 -> Decimal("0.15")."""
+    for name in ("referralFeePercentage", "referralFeePercent"):
+        value = product.get(name)
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            continue
+        try:
+            percent = Decimal(str(value))
+        except InvalidOperation:  # pragma: no cover - str(float) is always a valid Decimal
+            continue
+        if percent.is_finite() and 0 < percent <= 100:
+            return (percent / 100).normalize()
+    return None
+
+
+def _fba_fee(fba_fees: object) -> int | None:
+    if isinstance(fba_fees, dict):
+        fee = fba_fees.get("pickAndPackFee")
+        if _is_int(fee) and 0 < fee <= 10_000_000:
+            return fee
+    return None
+
+
+def _image_url(images_csv: object) -> str | None:
+    if not isinstance(images_csv, str):
+        return None
+    first = next((name.strip() for name in images_csv.split(",") if name.strip()), None)
+    return f"{IMAGE_URL_PREFIX}{first}" if first else None
+
+
+def _rank_from_sales_ranks(product: Mapping[str, Any]) -> int | None:
+    """Last rank of ``salesRanks[rootCategory]`` (``{"<cat id>": [time, rank, ...]}``)."""
+    ranks = product.get("salesRanks")
+    root = product.get("rootCategory")
+    if not isinstance(ranks, dict) or not _is_int(root):
+        return None
+    history = ranks.get(str(root))
+    if isinstance(history, list) and len(history) >= 2 and len(history) % 2 == 0:
+        return _positive_int(history[-1])
+    return None

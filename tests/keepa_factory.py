@@ -1,0 +1,155 @@
+"""Builders of Keepa product objects and ``keepa.products`` envelopes for tests.
+
+``keepa_product`` returns a dict in the shape of Keepa's ``/product`` API (``csv`` histories
+in Keepa minutes, shipping types as ``[time, price, shipping]`` triples, ``stats.current``
+indexed by price type). Prices are minor units of the market's currency; ``None`` = no data
+for that type, ``-1`` = the offer exists in the history but is out of stock now.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+
+from app.domain.envelope import parse_envelope
+from app.domain.keepa_time import to_keepa_minutes
+from app.domain.markets import Market
+from app.domain.quote import MarketQuote
+from app.domain.utc import format_utc
+
+__all__ = [
+    "CSV_LENGTH",
+    "DEFAULT_FETCHED_AT",
+    "DEFAULT_LAST_UPDATE",
+    "envelope",
+    "keepa_product",
+    "make_quote",
+    "message",
+]
+
+CSV_LENGTH = 36
+DEFAULT_LAST_UPDATE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+DEFAULT_FETCHED_AT = DEFAULT_LAST_UPDATE + timedelta(minutes=5)
+DEFAULT_IMAGES = ("51Xk9sQ2fUL.jpg", "61b2k1lZ8cL.jpg")
+
+_AMAZON, _NEW, _SALES, _FBM, _FBA, _BUY_BOX = 0, 1, 3, 7, 10, 18
+
+
+def _history(price: int, minutes_now: int, shipping: int | None = None) -> list[int]:
+    """Two points: a week ago (a bit dearer, or 12.99 if now out of stock) and an hour ago."""
+    older = price + price // 10 if price > 0 else 1299
+    week_ago, hour_ago = minutes_now - 7 * 24 * 60, minutes_now - 60
+    if shipping is None:
+        return [week_ago, older, hour_ago, price]
+    return [week_ago, older, shipping, hour_ago, price, shipping]
+
+
+def keepa_product(
+    asin: str = "B0TESTAS1N",
+    market: Market = Market.DE,
+    *,
+    amazon: int | None = None,
+    new_fba: int | None = None,
+    fbm: int | None = None,
+    fbm_shipping: int = 0,
+    new: int | None = None,
+    buy_box: int | None = None,
+    buy_box_shipping: int = 0,
+    stats: bool = True,
+    last_update: datetime | None = DEFAULT_LAST_UPDATE,
+    fba_fee: int | None = None,
+    referral_pct: float | None = None,
+    weight_g: int | None = 500,
+    dims: tuple[int, int, int] | None = (200, 150, 50),
+    title: str | None = "Acme Stainless Steel Water Bottle 750 ml",
+    sales_rank: int | None = 1234,
+    root_category: int | None = 3167641,
+    images: tuple[str, ...] = DEFAULT_IMAGES,
+) -> dict[str, Any]:
+    """A Keepa product dict. ``last_update=None`` omits ``lastUpdate`` (observed = fetched)."""
+    now = last_update or DEFAULT_LAST_UPDATE
+    minutes_now = to_keepa_minutes(now)
+    csv: list[list[int] | None] = [None] * CSV_LENGTH
+    current = [-2] * CSV_LENGTH
+    plain = ((_AMAZON, amazon), (_NEW, new), (_FBA, new_fba))
+    for index, price in plain:
+        if price is not None:
+            csv[index] = _history(price, minutes_now)
+            current[index] = price
+    shipped = ((_FBM, fbm, fbm_shipping), (_BUY_BOX, buy_box, buy_box_shipping))
+    for index, price, shipping in shipped:
+        if price is not None:
+            csv[index] = _history(price, minutes_now, shipping)
+            current[index] = price + max(shipping, 0) if price > 0 else price
+    if sales_rank is not None:
+        csv[_SALES] = [minutes_now - 7 * 24 * 60, sales_rank * 2, minutes_now - 120, sales_rank]
+        current[_SALES] = sales_rank
+
+    product: dict[str, Any] = {
+        "productType": 0,
+        "asin": asin,
+        "domainId": market.keepa_domain_id,
+        "title": title,
+        "trackingSince": minutes_now - 365 * 24 * 60,
+        "lastPriceChange": minutes_now - 60,
+        "imagesCSV": ",".join(images),
+        "rootCategory": root_category,
+        "brand": "Acme",
+        "manufacturer": "Acme GmbH",
+        "packageWeight": weight_g if weight_g is not None else 0,
+        "packageLength": dims[0] if dims else 0,
+        "packageWidth": dims[1] if dims else 0,
+        "packageHeight": dims[2] if dims else 0,
+        "packageQuantity": 1,
+        "availabilityAmazon": 0 if amazon is not None and amazon > 0 else -1,
+        "csv": csv,
+        "salesRanks": (
+            {str(root_category): csv[_SALES]}
+            if sales_rank is not None and root_category is not None
+            else None
+        ),
+        "fbaFees": {"pickAndPackFee": fba_fee} if fba_fee is not None else None,
+        "referralFeePercentage": referral_pct,
+    }
+    if last_update is not None:
+        product["lastUpdate"] = minutes_now
+    if stats:
+        product["stats"] = {"current": current}
+    return product
+
+
+def envelope(
+    product: dict[str, Any],
+    fetched_at: datetime | str = DEFAULT_FETCHED_AT,
+    *,
+    domain: str | None = None,
+) -> dict[str, Any]:
+    """The ``keepa.products`` envelope; ``domain`` defaults to the product's market."""
+    if domain is None:
+        domain = Market.from_keepa_domain_id(product["domainId"]).value
+    when = format_utc(fetched_at) if isinstance(fetched_at, datetime) else fetched_at
+    return {"domain": domain, "fetched_at": when, "product": product}
+
+
+def message(
+    product: dict[str, Any], fetched_at: datetime | str = DEFAULT_FETCHED_AT
+) -> tuple[bytes, bytes]:
+    """``(key, value)`` bytes of the Kafka message for ``product``."""
+    return product["asin"].encode(), orjson.dumps(envelope(product, fetched_at))
+
+
+def make_quote(
+    asin: str = "B0TESTAS1N",
+    market: Market = Market.DE,
+    *,
+    fetched_at: datetime | None = None,
+    **product_kwargs: Any,
+) -> MarketQuote:
+    """``keepa_product(...)`` run through the real parser."""
+    product = keepa_product(asin, market, **product_kwargs)
+    if fetched_at is None:
+        last_update = product_kwargs.get("last_update", DEFAULT_LAST_UPDATE)
+        fetched_at = (last_update or DEFAULT_LAST_UPDATE) + timedelta(minutes=5)
+    return parse_envelope(*message(product, fetched_at))
