@@ -1,0 +1,1 @@
+"""Faust agents: the detector (prices -> opportunities) and the Elasticsearch sink."""

@@ -62,6 +62,17 @@ def _print_status(manager: object) -> bool:
     return all_ready
 
 
+@cli.command()
+def worker(
+    loglevel: str = typer.Option("info", "--loglevel", "-l", help="Faust log level."),
+) -> None:
+    """Start a Faust worker (the same as `faust -A app worker`)."""
+    from app.faust_app import app as faust_app
+
+    sys.argv = ["arbitrage worker", "worker", "--loglevel", loglevel]
+    faust_app.main()
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO,

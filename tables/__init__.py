@@ -1,0 +1,1 @@
+"""Changelog-backed Faust tables, keyed by ASIN and co-partitioned with ``keepa.products``."""

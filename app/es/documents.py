@@ -1,0 +1,318 @@
+"""Pure functions turning domain objects into bulk actions (no I/O).
+
+Actions are dicts in the format of ``elasticsearch.helpers`` (``_op_type``, ``_index``,
+``_id``, ``version``, ``version_type``, ``_source``), ready for :class:`app.es.bulk.BulkWriter`.
+
+Idempotency and ordering:
+
+* ``products`` (latest state, id ``ASIN:MARKET``): ``index`` with ``version`` = the
+  observation time in epoch milliseconds and ``version_type="external_gte"``. A replay of
+  the same observation rewrites the document (equal version); an older observation arriving
+  after a newer one is refused by Elasticsearch with a 409 (counted as *stale*).
+* ``price-history`` (id ``ASIN:MARKET:<observed_at epoch seconds>``): ``create``; a replay
+  is refused with a 409 (counted as *stale*), the first write of an observation wins.
+* ``opportunities`` (id ``ASIN:BUY:SELL``): ``index`` with ``version`` = the event time in
+  epoch milliseconds and ``external_gte``, so a late older event never reverts a newer state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.quote import MarketQuote
+from app.domain.utc import format_utc, parse_utc
+from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
+
+__all__ = [
+    "EXTERNAL_GTE",
+    "IndexOf",
+    "epoch_millis",
+    "history_id",
+    "logical_index",
+    "opportunity_action",
+    "opportunity_id",
+    "price_history_action",
+    "product_action",
+    "product_actions",
+    "product_id",
+]
+
+#: Maps a logical index name to the real one, e.g. ``settings.index``.
+IndexOf = Callable[[str], str]
+
+EXTERNAL_GTE: Final = "external_gte"
+
+_EVENT_STATES: Final[Mapping[str, str]] = {
+    "opened": "open",
+    "updated": "open",
+    "closed": "closed",
+}
+
+#: Keys an opportunity event dict must have (non-null), see ``OpportunityEvent.to_dict``.
+_REQUIRED_EVENT_KEYS: Final[tuple[str, ...]] = (
+    "event_id",
+    "event",
+    "asin",
+    "buy_market",
+    "sell_market",
+    "buy_price_minor",
+    "sell_price_minor",
+    "buy_price_eur_cents",
+    "sell_price_eur_cents",
+    "profit_eur_cents",
+    "roi",
+    "margin",
+    "event_time",
+    "first_seen",
+)
+
+#: Keys copied as they are when present (``None`` included) into the opportunity document.
+_COPIED_EVENT_KEYS: Final[tuple[str, ...]] = (
+    "event_id",
+    "reason",
+    "title",
+    "buy_url",
+    "sell_url",
+    "buy_currency",
+    "sell_currency",
+    "buy_price_minor",
+    "sell_price_minor",
+    "buy_price_eur_cents",
+    "sell_price_eur_cents",
+    "breakdown",
+    "profit_eur_cents",
+    "roi",
+    "margin",
+    "referral_fee_rate",
+    "fba_fee_estimated",
+    "fx_eur_per_gbp",
+    "buy_observed_at",
+    "sell_observed_at",
+    # enrichments a caller may add to the event dict (absent from OpportunityEvent.to_dict)
+    "sales_rank",
+    "root_category",
+    "image_url",
+    "amazon_sells_in_target",
+)
+
+
+def logical_index(name: str) -> str:
+    """The identity :data:`IndexOf`: real name = logical name (no prefix)."""
+    return name
+
+
+def epoch_millis(value: datetime) -> int:
+    """Milliseconds since the Unix epoch (floor) of an aware datetime; the external version."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError(f"datetime must be timezone-aware, got naive {value.isoformat()}")
+    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def product_id(asin: str, market: Market | str) -> str:
+    """``ASIN:MARKET``, e.g. ``B0TESTAS1N:DE``."""
+    return f"{asin}:{Market.parse(str(market)).value}"
+
+
+def history_id(asin: str, market: Market | str, observed_at: datetime) -> str:
+    """``ASIN:MARKET:<observed_at in epoch seconds>``; replays of an observation share it."""
+    return f"{product_id(asin, market)}:{epoch_millis(observed_at) // 1000}"
+
+
+def opportunity_id(asin: str, buy_market: Market | str, sell_market: Market | str) -> str:
+    """``ASIN:BUY:SELL``, e.g. ``B0TESTAS1N:DE:FR``."""
+    buy, sell = Market.parse(str(buy_market)).value, Market.parse(str(sell_market)).value
+    return f"{asin}:{buy}:{sell}"
+
+
+def _eur_fields(quote: MarketQuote, fx: FxRates | None) -> dict[str, Any]:
+    """Gross buy/sell prices in EUR cents (``None`` without a price); ``{}`` without FX."""
+    if fx is None:
+        return {}
+    currency = quote.currency.value
+    return {
+        "buy_price_eur_cents": (
+            None if quote.buy_price is None else fx.to_eur_cents(quote.buy_price, currency)
+        ),
+        "sell_price_eur_cents": (
+            None if quote.sell_price is None else fx.to_eur_cents(quote.sell_price, currency)
+        ),
+        "fx_eur_per_gbp": float(fx.eur_per_gbp),
+    }
+
+
+def product_action(
+    quote: MarketQuote,
+    fx: FxRates | None,
+    index_of: IndexOf = logical_index,
+    *,
+    indexed_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The ``products`` action: latest state of ``quote.asin`` on ``quote.market``.
+
+    ``fx`` fills ``buy_price_eur_cents``/``sell_price_eur_cents``; without it they are left
+    out. ``indexed_at`` defaults to the current time.
+    """
+    when = datetime.now(UTC) if indexed_at is None else indexed_at
+    source: dict[str, Any] = {
+        "asin": quote.asin,
+        "market": quote.market.value,
+        "title": quote.title,
+        "currency": quote.currency.value,
+        "buy_price_minor": quote.buy_price,
+        "sell_price_minor": quote.sell_price,
+        **_eur_fields(quote, fx),
+        "prices": dict(quote.prices),
+        "referral_fee_rate": (
+            None if quote.referral_fee_rate is None else float(quote.referral_fee_rate)
+        ),
+        "fba_fee_minor": quote.fba_fee,
+        "package_weight_g": quote.package_weight_g,
+        "package_length_mm": quote.package_length_mm,
+        "package_width_mm": quote.package_width_mm,
+        "package_height_mm": quote.package_height_mm,
+        "sales_rank": quote.sales_rank,
+        "root_category": quote.root_category,
+        "image_url": quote.image_url,
+        "product_url": quote.product_url,
+        "amazon_in_stock": quote.amazon_in_stock,
+        "observed_at": format_utc(quote.observed_at),
+        "fetched_at": format_utc(quote.fetched_at),
+        "indexed_at": format_utc(when),
+    }
+    return {
+        "_op_type": "index",
+        "_index": index_of(PRODUCTS),
+        "_id": product_id(quote.asin, quote.market),
+        "version": epoch_millis(quote.observed_at),
+        "version_type": EXTERNAL_GTE,
+        "_source": source,
+    }
+
+
+def price_history_action(
+    quote: MarketQuote, fx: FxRates | None, index_of: IndexOf = logical_index
+) -> dict[str, Any]:
+    """The ``price-history`` action: one immutable document per observation (``create``)."""
+    source: dict[str, Any] = {
+        "asin": quote.asin,
+        "market": quote.market.value,
+        "currency": quote.currency.value,
+        "observed_at": format_utc(quote.observed_at),
+        "fetched_at": format_utc(quote.fetched_at),
+        "buy_price_minor": quote.buy_price,
+        "sell_price_minor": quote.sell_price,
+        **_eur_fields(quote, fx),
+        "prices": dict(quote.prices),
+        "sales_rank": quote.sales_rank,
+    }
+    return {
+        "_op_type": "create",
+        "_index": index_of(PRICE_HISTORY),
+        "_id": history_id(quote.asin, quote.market, quote.observed_at),
+        "_source": source,
+    }
+
+
+def product_actions(
+    quote: MarketQuote,
+    fx: FxRates | None,
+    index_of: IndexOf = logical_index,
+    *,
+    indexed_at: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """``[products action, price-history action]`` for one quote."""
+    return [
+        product_action(quote, fx, index_of, indexed_at=indexed_at),
+        price_history_action(quote, fx, index_of),
+    ]
+
+
+def _require(event: Mapping[str, Any], key: str) -> Any:
+    if key not in event:
+        raise ValueError(f"opportunity event is missing the key {key!r}")
+    value = event[key]
+    if value is None:
+        raise ValueError(f"opportunity event key {key!r} is null")
+    return value
+
+
+def _parse_time(event: Mapping[str, Any], key: str) -> datetime:
+    value = _require(event, key)
+    if isinstance(value, datetime):
+        parsed = value
+    elif isinstance(value, str):
+        try:
+            parsed = parse_utc(value)
+        except ValueError as exc:
+            raise ValueError(f"opportunity event key {key!r} is not a UTC time: {exc}") from None
+    else:
+        raise ValueError(f"opportunity event key {key!r} is not a time: {value!r}")
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ValueError(f"opportunity event key {key!r} is a naive datetime")
+    return parsed
+
+
+def opportunity_action(
+    event_dict: Mapping[str, Any], index_of: IndexOf = logical_index
+) -> dict[str, Any]:
+    """The ``opportunities`` action for an event dict (``OpportunityEvent.to_dict()``).
+
+    ``state`` is ``open`` after ``opened``/``updated`` and ``closed`` after ``closed``;
+    ``last_seen`` = ``event_time``, ``opened_at`` = ``first_seen``, ``closed_at`` =
+    ``event_time`` when closed else ``None``. Raises ``ValueError`` naming the missing (or
+    null) key, or for an unknown event type / market / unparsable time.
+    """
+    for key in _REQUIRED_EVENT_KEYS:
+        _require(event_dict, key)
+    kind = event_dict["event"]
+    if kind not in _EVENT_STATES:
+        raise ValueError(
+            f"opportunity event key 'event' must be one of {sorted(_EVENT_STATES)}, got {kind!r}"
+        )
+    event_time = _parse_time(event_dict, "event_time")
+    first_seen = _parse_time(event_dict, "first_seen")
+    asin = str(event_dict["asin"])
+    buy = Market.parse(str(event_dict["buy_market"]))
+    sell = Market.parse(str(event_dict["sell_market"]))
+    if buy is sell:
+        raise ValueError(f"opportunity event has the same buy and sell market {buy.value}")
+
+    source: dict[str, Any] = {
+        key: _json_time(event_dict[key]) for key in _COPIED_EVENT_KEYS if key in event_dict
+    }
+    closed = _EVENT_STATES[kind] == "closed"
+    source.update(
+        {
+            "state": _EVENT_STATES[kind],
+            "last_event": kind,
+            "asin": asin,
+            "route": f"{buy.value}:{sell.value}",
+            "buy_market": buy.value,
+            "sell_market": sell.value,
+            "event_time": format_utc(event_time),
+            "first_seen": format_utc(first_seen),
+            "last_seen": format_utc(event_time),
+            "opened_at": format_utc(first_seen),
+            "closed_at": format_utc(event_time) if closed else None,
+        }
+    )
+    if not closed:
+        source["reason"] = None
+    return {
+        "_op_type": "index",
+        "_index": index_of(OPPORTUNITIES),
+        "_id": opportunity_id(asin, buy, sell),
+        "version": epoch_millis(event_time),
+        "version_type": EXTERNAL_GTE,
+        "_source": source,
+    }
+
+
+def _json_time(value: Any) -> Any:
+    """Datetimes (from a caller that did not serialise) as ISO 'Z' strings; others as is."""
+    return format_utc(value) if isinstance(value, datetime) else value

@@ -1,0 +1,313 @@
+"""The Elasticsearch index contract: logical index names, mappings, settings and creation.
+
+Four logical indices; the real name is ``settings.index(logical)`` (prefix for isolation):
+
+* ``products``: the latest state of one ASIN on one marketplace, id ``ASIN:MARKET``;
+* ``price-history``: one document per observation, id ``ASIN:MARKET:<epoch seconds>``;
+* ``opportunities``: the current state of one route of one ASIN, id ``ASIN:BUY:SELL``;
+* ``watchlist``: the ASINs to track, id ``ASIN``.
+
+Mappings are explicit and ``"dynamic": "strict"`` (an unknown field is a rejected document,
+not a silently added field). The only dynamic part is the ``prices`` object (Keepa price
+type name -> minor units), whose new keys are mapped to ``long`` by a dynamic template.
+
+Only features of a bare Elasticsearch node are used (no Painless, no mapper-extras, no
+ingest pipelines, no data streams, no analysis-common): ``keyword``, ``text`` with the
+built-in ``standard`` analyzer, ``long``/``integer``/``double``/``boolean``/``date``.
+Prices and fees are ints of minor units / cents (``long``), never floats.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any, Final, Protocol
+
+from elasticsearch import AsyncElasticsearch, BadRequestError
+
+__all__ = [
+    "CONTRACT_VERSION",
+    "LOGICAL_INDICES",
+    "OPPORTUNITIES",
+    "PRICE_HISTORY",
+    "PRODUCTS",
+    "WATCHLIST",
+    "IndexContractError",
+    "IndexNamer",
+    "ensure_indices",
+    "index_names",
+    "index_settings",
+    "mapping_for",
+]
+
+logger = logging.getLogger(__name__)
+
+#: Bumped whenever a mapping changes; stored in each index's ``_meta``.
+CONTRACT_VERSION: Final = 1
+
+PRODUCTS: Final = "products"
+PRICE_HISTORY: Final = "price-history"
+OPPORTUNITIES: Final = "opportunities"
+WATCHLIST: Final = "watchlist"
+
+#: Every logical index, in creation order.
+LOGICAL_INDICES: Final[tuple[str, ...]] = (PRODUCTS, PRICE_HISTORY, OPPORTUNITIES, WATCHLIST)
+
+
+class IndexNamer(Protocol):
+    """Anything that maps a logical index name to the real one (``Settings`` does)."""
+
+    def index(self, name: str) -> str: ...
+
+
+class IndexContractError(RuntimeError):
+    """An existing index cannot take the current mapping (a conflicting, non-additive change)."""
+
+
+# --- field types -------------------------------------------------------------------------
+
+_KEYWORD: Final = {"type": "keyword"}
+_LONG: Final = {"type": "long"}
+_INTEGER: Final = {"type": "integer"}
+_DOUBLE: Final = {"type": "double"}
+_BOOLEAN: Final = {"type": "boolean"}
+_DATE: Final = {"type": "date", "format": "strict_date_optional_time||epoch_millis"}
+#: Stored in ``_source`` only: not searchable, no doc values (URLs are displayed, not queried).
+_STORED_ONLY: Final = {"type": "keyword", "index": False, "doc_values": False}
+#: Full text with the built-in ``standard`` analyzer, plus an exact ``raw`` keyword.
+_TITLE: Final = {
+    "type": "text",
+    "analyzer": "standard",
+    "fields": {"raw": {"type": "keyword", "ignore_above": 1024}},
+}
+#: A free note: full text only.
+_NOTE: Final = {"type": "text", "analyzer": "standard"}
+
+#: Keepa price types that :mod:`app.domain.keepa_prices` reads (``PRICE_TYPES_READ``).
+KNOWN_PRICE_TYPES: Final[tuple[str, ...]] = (
+    "AMAZON",
+    "NEW",
+    "NEW_FBM_SHIPPING",
+    "NEW_FBA",
+    "BUY_BOX_SHIPPING",
+)
+
+#: ``prices``: Keepa price type name -> minor units; other names are mapped to ``long`` by
+#: :data:`_PRICES_TEMPLATE` (the object is dynamic, the rest of the document is strict).
+_PRICES: Final = {
+    "type": "object",
+    "dynamic": True,
+    "properties": {name: _LONG for name in KNOWN_PRICE_TYPES},
+}
+_PRICES_TEMPLATE: Final = {
+    "prices_as_long": {"path_match": "prices.*", "mapping": {"type": "long"}},
+}
+
+_BREAKDOWN_FIELDS: Final[tuple[str, ...]] = (
+    "net_sell_eur_cents",
+    "referral_fee_eur_cents",
+    "fba_fee_eur_cents",
+    "shipping_eur_cents",
+    "net_buy_eur_cents",
+    "vat_sell_eur_cents",
+    "vat_buy_eur_cents",
+)
+
+
+def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False) -> dict[str, Any]:
+    mapping: dict[str, Any] = {
+        "_meta": {"contract_version": CONTRACT_VERSION},
+        "dynamic": "strict",
+        "dynamic_templates": [_PRICES_TEMPLATE] if prices else [],
+        "properties": dict(properties),
+    }
+    return mapping
+
+
+_PRODUCTS_MAPPING: Final = _strict(
+    {
+        "asin": _KEYWORD,
+        "market": _KEYWORD,
+        "title": _TITLE,
+        "currency": _KEYWORD,
+        "buy_price_minor": _LONG,
+        "sell_price_minor": _LONG,
+        "buy_price_eur_cents": _LONG,
+        "sell_price_eur_cents": _LONG,
+        "fx_eur_per_gbp": _DOUBLE,
+        "prices": _PRICES,
+        "referral_fee_rate": _DOUBLE,
+        "fba_fee_minor": _LONG,
+        "package_weight_g": _LONG,
+        "package_length_mm": _LONG,
+        "package_width_mm": _LONG,
+        "package_height_mm": _LONG,
+        "sales_rank": _LONG,
+        "root_category": _LONG,
+        "image_url": _STORED_ONLY,
+        "product_url": _STORED_ONLY,
+        "amazon_in_stock": _BOOLEAN,
+        "observed_at": _DATE,
+        "fetched_at": _DATE,
+        "indexed_at": _DATE,
+    },
+    prices=True,
+)
+
+_PRICE_HISTORY_MAPPING: Final = _strict(
+    {
+        "asin": _KEYWORD,
+        "market": _KEYWORD,
+        "currency": _KEYWORD,
+        "observed_at": _DATE,
+        "fetched_at": _DATE,
+        "buy_price_minor": _LONG,
+        "sell_price_minor": _LONG,
+        "buy_price_eur_cents": _LONG,
+        "sell_price_eur_cents": _LONG,
+        "fx_eur_per_gbp": _DOUBLE,
+        "prices": _PRICES,
+        "sales_rank": _LONG,
+    },
+    prices=True,
+)
+
+_OPPORTUNITIES_MAPPING: Final = _strict(
+    {
+        "event_id": _KEYWORD,
+        "state": _KEYWORD,
+        "last_event": _KEYWORD,
+        "reason": _KEYWORD,
+        "asin": _KEYWORD,
+        "title": _TITLE,
+        "route": _KEYWORD,
+        "buy_market": _KEYWORD,
+        "sell_market": _KEYWORD,
+        "buy_url": _STORED_ONLY,
+        "sell_url": _STORED_ONLY,
+        "buy_currency": _KEYWORD,
+        "sell_currency": _KEYWORD,
+        "buy_price_minor": _LONG,
+        "sell_price_minor": _LONG,
+        "buy_price_eur_cents": _LONG,
+        "sell_price_eur_cents": _LONG,
+        "breakdown": {
+            "type": "object",
+            "dynamic": "strict",
+            "properties": {name: _LONG for name in _BREAKDOWN_FIELDS},
+        },
+        "profit_eur_cents": _LONG,
+        "roi": _DOUBLE,
+        "margin": _DOUBLE,
+        "referral_fee_rate": _DOUBLE,
+        "fba_fee_estimated": _BOOLEAN,
+        "fx_eur_per_gbp": _DOUBLE,
+        "buy_observed_at": _DATE,
+        "sell_observed_at": _DATE,
+        "event_time": _DATE,
+        "first_seen": _DATE,
+        "last_seen": _DATE,
+        "opened_at": _DATE,
+        "closed_at": _DATE,
+        "sales_rank": _LONG,
+        "root_category": _LONG,
+        "image_url": _STORED_ONLY,
+        "amazon_sells_in_target": _BOOLEAN,
+    }
+)
+
+_WATCHLIST_MAPPING: Final = _strict(
+    {
+        "asin": _KEYWORD,
+        "markets": _KEYWORD,  # an array of market codes
+        "priority": _INTEGER,
+        "added_at": _DATE,
+        "updated_at": _DATE,
+        "source": _KEYWORD,
+        "note": _NOTE,
+    }
+)
+
+_MAPPINGS: Final[Mapping[str, Mapping[str, Any]]] = {
+    PRODUCTS: _PRODUCTS_MAPPING,
+    PRICE_HISTORY: _PRICE_HISTORY_MAPPING,
+    OPPORTUNITIES: _OPPORTUNITIES_MAPPING,
+    WATCHLIST: _WATCHLIST_MAPPING,
+}
+
+
+def mapping_for(logical: str) -> dict[str, Any]:
+    """A (deep) copy of the mapping of a logical index; ``KeyError`` for an unknown name."""
+    if logical not in _MAPPINGS:
+        raise KeyError(f"unknown logical index {logical!r}; expected one of {LOGICAL_INDICES}")
+    copied: dict[str, Any] = _deep_copy(_MAPPINGS[logical])
+    return copied
+
+
+def index_settings(
+    *, shards: int = 1, replicas: int = 0, refresh_interval: str = "1s"
+) -> dict[str, Any]:
+    """Index settings used at creation (shards cannot change afterwards)."""
+    if shards < 1:
+        raise ValueError(f"shards must be >= 1, got {shards}")
+    if replicas < 0:
+        raise ValueError(f"replicas must be >= 0, got {replicas}")
+    return {
+        "index": {
+            "number_of_shards": shards,
+            "number_of_replicas": replicas,
+            "refresh_interval": refresh_interval,
+        }
+    }
+
+
+def index_names(namer: IndexNamer) -> dict[str, str]:
+    """Logical name -> real name for every index."""
+    return {logical: namer.index(logical) for logical in LOGICAL_INDICES}
+
+
+async def ensure_indices(
+    client: AsyncElasticsearch,
+    settings: IndexNamer,
+    *,
+    shards: int = 1,
+    replicas: int = 0,
+    refresh_interval: str = "1s",
+) -> None:
+    """Create every missing index; put the current mapping on the existing ones.
+
+    Idempotent and safe when several processes start at once: an index created by someone
+    else between our existence check and our create (``resource_already_exists_exception``)
+    is treated as existing. Existing data is never deleted; a mapping change that is not
+    additive (e.g. a field changing type) raises :class:`IndexContractError`.
+    """
+    body_settings = index_settings(
+        shards=shards, replicas=replicas, refresh_interval=refresh_interval
+    )
+    for logical, name in index_names(settings).items():
+        mapping = mapping_for(logical)
+        if not await client.indices.exists(index=name):
+            try:
+                await client.indices.create(index=name, mappings=mapping, settings=body_settings)
+            except BadRequestError as exc:
+                if exc.error != "resource_already_exists_exception":
+                    raise
+                logger.info("index %s was created concurrently", name)
+            else:
+                logger.info("created index %s", name)
+                continue
+        try:
+            await client.indices.put_mapping(index=name, body=mapping)
+        except BadRequestError as exc:
+            raise IndexContractError(
+                f"index {name} cannot take the mapping of contract version "
+                f"{CONTRACT_VERSION} (reindex needed): {exc.message}: {exc.info}"
+            ) from exc
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _deep_copy(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_deep_copy(item) for item in value]
+    return value

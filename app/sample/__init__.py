@@ -1,0 +1,24 @@
+"""Synthetic Keepa data: a seeded market simulator and a JSONL sample generator.
+
+Imports only the standard library, orjson and app.keepa (no faust, no ``keepa`` package).
+"""
+
+from app.sample.generator import (
+    SYNTHETIC_PREFIX,
+    VAT_RATES,
+    Episode,
+    MarketSimulator,
+    SampleConfig,
+    generate_sample,
+    write_jsonl,
+)
+
+__all__ = [
+    "SYNTHETIC_PREFIX",
+    "VAT_RATES",
+    "Episode",
+    "MarketSimulator",
+    "SampleConfig",
+    "generate_sample",
+    "write_jsonl",
+]

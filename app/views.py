@@ -1,0 +1,41 @@
+"""Faust web views: table inspection (routed to the worker owning the key) and worker stats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faust.web import Request, Response, View
+
+from app.domain.envelope import is_valid_asin
+from app.faust_app import app
+from app.metrics import metrics
+from tables.open_opportunities import open_opportunities_table
+from tables.quotes import quotes_table
+
+
+@app.page("/arbitrage/asin/{asin}/")
+class AsinView(View):
+    """``GET /arbitrage/asin/<ASIN>/``: the latest quote per market and the open routes."""
+
+    @app.table_route(table=quotes_table, match_info="asin")  # type: ignore[arg-type]
+    async def get(self, request: Request, asin: str) -> Response:
+        if not is_valid_asin(asin):
+            return self.json({"error": f"not an ASIN: {asin!r}"}, status=400)
+        key = asin.encode()
+        return self.json(
+            {
+                "asin": asin,
+                "quotes": quotes_table.get(key, {}),
+                "open_opportunities": open_opportunities_table.get(key, {}),
+            }
+        )
+
+
+@app.page("/arbitrage/stats/")
+class StatsView(View):
+    """``GET /arbitrage/stats/``: this worker's counters and assigned partitions."""
+
+    async def get(self, request: Request) -> Response:
+        assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
+        body: dict[str, Any] = {**metrics.snapshot(), "assigned_partitions": assigned}
+        return self.json(body)

@@ -1,0 +1,231 @@
+"""The topology end to end on the real broker and Elasticsearch, with a worker process started
+as a user would: Keepa envelopes in, opportunity events out, documents in Elasticsearch."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+
+from app.domain.markets import Market
+from app.settings import Settings
+from tests.integration.worker_process import (
+    WorkerProcess,
+    consume_until,
+    envelope_bytes,
+    events_of,
+    produce,
+    wait_for,
+)
+from tests.keepa_factory import envelope, keepa_product
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+FETCHED = T0 + timedelta(minutes=5)
+
+# B0INTEG001, DE -> FR, both EUR (hand-computed, registered-seller VAT mode):
+#   net sell   5000 / 1.20            = 4166.67 -> 4167
+#   referral   15 % x 5000            =  750
+#   FBA        fbaFees.pickAndPackFee =  300
+#   shipping   450 + 120/kg x 0.5 kg  =  510
+#   net buy    2000 / 1.19            = 1680.67 -> 1681
+#   profit     4167 - 750 - 300 - 510 - 1681 = 926 cents; ROI 926 / (1681 + 510) = 0.4226
+# B0INTEG002, DE -> GB, GBP sold at 1.17 EUR/GBP:
+#   sell 5000 p = 5850 c; net sell 5850 / 1.20 = 4875; referral 15 % x 5850 = 877.5 -> 878
+#   FBA 250 p = 292.5 -> 293; shipping 510 + 500 GB customs = 1010; net buy 1681
+#   profit     4875 - 878 - 293 - 1010 - 1681 = 1013 cents
+# B0INTEG003, DE 3000 -> IT 3900: +30 % gross, but after VAT and fees:
+#   3900 / 1.22 = 3197; referral 585; FBA 300; shipping 510; net buy 3000 / 1.19 = 2521
+#   profit     3197 - 585 - 300 - 510 - 2521 = -719 cents: no opportunity
+A, B, C = "B0INTEG001", "B0INTEG002", "B0INTEG003"
+
+
+def env(asin: str, market: Market, at: datetime = T0, **prices: Any) -> tuple[bytes, bytes]:
+    product = keepa_product(asin, market, last_update=at, weight_g=500, **prices)
+    return envelope_bytes(envelope(product, at + timedelta(minutes=5)))
+
+
+@pytest.fixture(scope="module")
+def worker(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, stack: Any
+) -> Iterator[WorkerProcess]:
+    base = tmp_path_factory.mktemp("topology")
+    name = f"topo{uuid.uuid4().hex[:8]}"
+    process = WorkerProcess(name, base / "data", base / "worker.log", settings)
+    process.start()
+    yield process
+    process.stop()
+
+
+def _opportunity_docs(es: Elasticsearch, s: Settings) -> dict[str, dict[str, Any]]:
+    if not es.indices.exists(index=s.index("opportunities")):
+        return {}
+    es.indices.refresh(index=s.index("opportunities"))
+    hits = es.search(index=s.index("opportunities"), size=100)["hits"]["hits"]
+    return {h["_id"]: h["_source"] for h in hits}
+
+
+async def test_opened_updated_closed_with_exact_profit(
+    worker: WorkerProcess, kafka_bootstrap: str, es: Elasticsearch
+) -> None:
+    s = worker.settings
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [
+            env(A, Market.DE, amazon=2000),
+            env(A, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0),
+            env(B, Market.DE, amazon=2000),
+            env(B, Market.GB, buy_box=5000, fba_fee=250, referral_pct=15.0),
+            env(C, Market.DE, amazon=3000),
+            env(C, Market.IT, buy_box=3900, fba_fee=300, referral_pct=15.0),
+        ],
+    )
+    records = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 2
+    )
+    events = {(e["asin"], e["route"]): e for e in events_of(records)}
+    assert set(events) == {(A, "DE:FR"), (B, "DE:GB")}
+    a, b = events[(A, "DE:FR")], events[(B, "DE:GB")]
+    assert a["event"] == "opened"
+    assert a["profit_eur_cents"] == 926
+    assert a["breakdown"]["net_sell_eur_cents"] == 4167
+    assert a["breakdown"]["referral_fee_eur_cents"] == 750
+    assert a["breakdown"]["fba_fee_eur_cents"] == 300
+    assert a["breakdown"]["shipping_eur_cents"] == 510
+    assert a["breakdown"]["net_buy_eur_cents"] == 1681
+    assert a["roi"] == pytest.approx(0.4226)
+    assert a["buy_observed_at"] == a["sell_observed_at"] == "2026-11-20T12:00:00Z"
+    assert records[0].key == A.encode() or records[1].key == A.encode()
+    assert b["event"] == "opened"
+    assert b["sell_price_eur_cents"] == 5850
+    assert b["profit_eur_cents"] == 1013
+
+    # A's sell price rises: a material change -> `updated`; then it falls -> `closed`.
+    later = T0 + timedelta(hours=1)
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [env(A, Market.FR, later, buy_box=5600, fba_fee=300, referral_pct=15.0)],
+    )
+    even_later = T0 + timedelta(hours=2)
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [env(A, Market.FR, even_later, buy_box=3000, fba_fee=300, referral_pct=15.0)],
+    )
+    records = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 4
+    )
+    a_events = [e for e in events_of(records) if e["asin"] == A]
+    assert [e["event"] for e in a_events] == ["opened", "updated", "closed"]
+    # 5600: net sell 4667, referral 840 -> profit 4667 - 840 - 300 - 510 - 1681 = 1336
+    assert a_events[1]["profit_eur_cents"] == 1336
+    assert a_events[2]["reason"] == "below_threshold"
+
+    # Elasticsearch: one document per route with its state; products and price history.
+    async def indexed() -> bool:
+        docs = _opportunity_docs(es, s)
+        return docs.get(f"{A}:DE:FR", {}).get("state") == "closed" and f"{B}:DE:GB" in docs
+
+    await wait_for_async(indexed, 60, "opportunity documents")
+    docs = _opportunity_docs(es, s)
+    assert set(docs) == {f"{A}:DE:FR", f"{B}:DE:GB"}
+    assert docs[f"{B}:DE:GB"]["state"] == "open"
+    assert docs[f"{B}:DE:GB"]["profit_eur_cents"] == 1013
+    es.indices.refresh(index=s.index("products"))
+    product = es.get(index=s.index("products"), id=f"{A}:FR")["_source"]
+    assert product["sell_price_minor"] == 3000  # the latest observation
+    es.indices.refresh(index=s.index("price-history"))
+    history = es.count(index=s.index("price-history"), query={"term": {"asin": A}})["count"]
+    assert history == 4  # DE once, FR three times
+
+
+async def wait_for_async(predicate: Any, timeout_s: float, what: str) -> None:
+    import asyncio
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.5)
+
+
+async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
+    worker: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    s = worker.settings
+    good_before = env("B0GOODAAA1", Market.DE, amazon=2000)
+    good_after = env("B0GOODAAA1", Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0)
+    valid = keepa_product("B0BADBAD01", Market.DE, amazon=2000)
+    bad: list[tuple[bytes | None, bytes, str]] = [
+        (b"B0BADBAD01", b"{not json", "malformed_json"),
+        (b"B0BADBAD01", b"[1, 2, 3]", "not_an_object"),
+        (
+            b"B0BADBAD01",
+            orjson.dumps({"domain": "DE", "fetched_at": FETCHED.isoformat()}),
+            "missing_product",
+        ),
+        (b"B0BADBAD01", orjson.dumps(envelope({**valid, "asin": None}, FETCHED)), "missing_asin"),
+        (
+            b"B0BADBAD01",
+            orjson.dumps(envelope({**valid, "asin": "b0bad"}, FETCHED)),
+            "invalid_asin",
+        ),
+        (b"B0OTHER001", orjson.dumps(envelope(valid, FETCHED)), "asin_mismatch"),
+        (
+            b"B0BADBAD01",
+            orjson.dumps(envelope({**valid, "domainId": 77}, FETCHED, domain="XX")),
+            "unknown_domain",
+        ),
+        (
+            b"B0BADBAD01",
+            orjson.dumps({**envelope(valid, FETCHED), "fetched_at": "yesterday"}),
+            "bad_timestamp",
+        ),
+        (
+            b"B0BADBAD01",
+            orjson.dumps(envelope({**valid, "csv": [[1, -7]]}, FETCHED)),
+            "nonsense_price",
+        ),
+        (None, orjson.dumps(envelope(valid, FETCHED)), "missing_key"),
+        (b"B0BADBAD01", b"", "malformed_json"),
+    ]
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [good_before, *((k, v) for k, v, _ in bad), good_after],
+    )
+    dlq = await consume_until(
+        kafka_bootstrap, s.topic("keepa.products.dlq"), lambda r: len(r) >= len(bad)
+    )
+    reasons = sorted(dict(r.headers)["dlq.reason"].decode() for r in dlq)
+    assert reasons == sorted(reason for _, _, reason in bad)
+    by_message = {(r.key, r.value): r for r in dlq}
+    for key, value, reason in bad:  # the original key and value bytes are kept
+        assert dict(by_message[(key, value)].headers)["dlq.reason"].decode() == reason
+    records = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.opportunities"),
+        lambda r: any(e["asin"] == "B0GOODAAA1" for e in events_of(r)),
+    )  # fmt: skip
+    assert any(e["asin"] == "B0GOODAAA1" and e["event"] == "opened" for e in events_of(records))
+    assert worker.alive()
+    await wait_for(lambda: worker.counter("dlq") >= len(bad), 10, "dlq counter")
+
+
+def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(worker: WorkerProcess) -> None:
+    body = httpx.get(
+        f"http://127.0.0.1:{worker.web_port}/arbitrage/asin/{B}/", timeout=5, follow_redirects=True
+    ).json()
+    assert set(body["quotes"]) == {"DE", "GB"}
+    assert set(body["open_opportunities"]) == {"DE:GB"}
+    bad = httpx.get(
+        f"http://127.0.0.1:{worker.web_port}/arbitrage/asin/nope/", timeout=5, follow_redirects=True
+    )
+    assert bad.status_code == 400

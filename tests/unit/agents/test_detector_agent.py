@@ -1,0 +1,70 @@
+"""The detector agent's logic in Faust's test_context (memory tables, no broker).
+
+Outgoing sends are captured at the topic boundary; the same flows run on the real broker in
+tests/integration/test_topology.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+from unittest.mock import AsyncMock, patch
+
+import pytest
+
+os.environ.setdefault("FAUST_STORE", "memory://")
+
+from app.domain.markets import Market
+from tests.keepa_factory import keepa_product, message
+
+
+@pytest.fixture
+def captured() -> Iterator[dict[str, AsyncMock]]:
+    from agents import detector
+
+    mocks = {
+        "opportunities": AsyncMock(),
+        "observations": AsyncMock(),
+        "dlq": AsyncMock(),
+    }
+    with (
+        patch.object(detector, "declare_all", AsyncMock()),
+        patch.object(detector.opportunities, "send", mocks["opportunities"]),
+        patch.object(detector.observations, "send", mocks["observations"]),
+        patch.object(detector.keepa_products_dlq, "send", mocks["dlq"]),
+    ):
+        yield mocks
+
+
+def _sent(mock: AsyncMock) -> list[Any]:
+    return [call.kwargs["value"] for call in mock.await_args_list]
+
+
+async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lettered(
+    captured: dict[str, AsyncMock],
+) -> None:
+    from agents.detector import detect_opportunities
+    from app.faust_app import app
+
+    app.conf.store = "memory://"
+    app.finalize()
+    app.flow_control.resume()
+    de_key, de_value = message(keepa_product("B0AGENT001", Market.DE, amazon=2000))
+    fr_key, fr_value = message(
+        keepa_product("B0AGENT001", Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0)
+    )
+    async with detect_opportunities.test_context() as agent:
+        await agent.put(key=de_key, value=de_value)
+        assert _sent(captured["opportunities"]) == []
+        await agent.put(key=b"B0AGENT001", value=b"{broken")
+        await agent.put(key=fr_key, value=fr_value)
+    events = _sent(captured["opportunities"])
+    assert [(e["event"], e["route"], e["profit_eur_cents"]) for e in events] == [
+        ("opened", "DE:FR", 926)
+    ]
+    assert len(_sent(captured["observations"])) == 2
+    dlq = captured["dlq"].await_args_list
+    assert len(dlq) == 1
+    assert dlq[0].kwargs["value"] == b"{broken"
+    assert dlq[0].kwargs["headers"]["dlq.reason"] == b"malformed_json"

@@ -1,0 +1,390 @@
+"""Pure document building: ids, external versions, state mapping and the index contract."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.domain.detection import OpportunityEvent, detect
+from app.domain.envelope import parse_envelope
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.policy import PricingPolicy
+from app.domain.quote import MarketQuote
+from app.es.documents import (
+    epoch_millis,
+    history_id,
+    opportunity_action,
+    opportunity_id,
+    product_actions,
+    product_id,
+)
+from app.es.indices import (
+    LOGICAL_INDICES,
+    OPPORTUNITIES,
+    PRICE_HISTORY,
+    PRODUCTS,
+    mapping_for,
+)
+from app.settings import Settings
+from tests.keepa_factory import keepa_product, make_quote, message
+
+POLICY = PricingPolicy()
+FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2025, 3, 1, tzinfo=UTC))
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+T0_MS = 1_740_830_400_000  # 2025-03-01T12:00:00Z in epoch milliseconds
+HOUR = timedelta(hours=1)
+INDEXED_AT = datetime(2025, 3, 1, 12, 30, tzinfo=UTC)
+NAMES = Settings(elasticsearch_index_prefix="t-").index
+
+
+def de(at: datetime = T0) -> MarketQuote:
+    return make_quote(market=Market.DE, amazon=2000, last_update=at)
+
+
+def fr(price: int | None, at: datetime = T0) -> MarketQuote:
+    return make_quote(market=Market.FR, buy_box=price, last_update=at)
+
+
+def lifecycle() -> tuple[OpportunityEvent, OpportunityEvent, OpportunityEvent]:
+    """opened (T0, 664) -> updated (T0+3h, 732) -> closed (T0+4h, below threshold)."""
+    step = detect({Market.DE: de(), Market.FR: fr(4800)}, {}, POLICY, FX, T0)
+    [opened] = step.events
+    at = T0 + 3 * HOUR
+    step = detect({Market.DE: de(), Market.FR: fr(4900, at)}, step.open, POLICY, FX, at)
+    [updated] = step.events
+    at = T0 + 4 * HOUR
+    step = detect({Market.DE: de(), Market.FR: fr(4000, at)}, step.open, POLICY, FX, at)
+    [closed] = step.events
+    return opened, updated, closed
+
+
+def assert_fits_mapping(source: Mapping[str, Any], logical: str) -> None:
+    """Every field of the document is declared by the strict mapping of its index."""
+    properties = mapping_for(logical)["properties"]
+    assert set(source) <= set(properties), set(source) - set(properties)
+    for name, value in source.items():
+        if isinstance(value, Mapping) and properties[name].get("dynamic") == "strict":
+            assert set(value) <= set(properties[name]["properties"])
+
+
+# --- ids and versions ----------------------------------------------------------------------
+
+
+def test_epoch_millis() -> None:
+    assert epoch_millis(T0) == T0_MS
+    assert epoch_millis(T0 + timedelta(microseconds=1999)) == T0_MS + 1
+    assert epoch_millis(datetime(1970, 1, 1, tzinfo=UTC)) == 0
+    with pytest.raises(ValueError, match="naive"):
+        epoch_millis(datetime(2025, 3, 1))
+
+
+def test_ids() -> None:
+    assert product_id("B0TESTAS1N", Market.GB) == "B0TESTAS1N:GB"
+    assert product_id("B0TESTAS1N", "uk") == "B0TESTAS1N:GB"
+    assert history_id("B0TESTAS1N", Market.DE, T0) == f"B0TESTAS1N:DE:{T0_MS // 1000}"
+    assert opportunity_id("B0TESTAS1N", "DE", Market.FR) == "B0TESTAS1N:DE:FR"
+
+
+# --- products and price history ------------------------------------------------------------
+
+
+def test_product_actions_of_a_quote() -> None:
+    quote = make_quote(market=Market.DE, amazon=2000, new_fba=2100, buy_box=2200, fba_fee=310)
+    product, history = product_actions(quote, FX, NAMES, indexed_at=INDEXED_AT)
+
+    assert product["_op_type"] == "index"
+    assert product["_index"] == "t-products"
+    assert product["_id"] == "B0TESTAS1N:DE"
+    assert product["version"] == T0_MS == epoch_millis(quote.observed_at)
+    assert product["version_type"] == "external_gte"
+    doc = product["_source"]
+    assert doc["asin"] == "B0TESTAS1N"
+    assert (doc["market"], doc["currency"]) == ("DE", "EUR")
+    assert doc["title"] == "Acme Stainless Steel Water Bottle 750 ml"
+    assert (doc["buy_price_minor"], doc["sell_price_minor"]) == (2000, 2200)
+    assert (doc["buy_price_eur_cents"], doc["sell_price_eur_cents"]) == (2000, 2200)
+    assert doc["prices"] == {"AMAZON": 2000, "NEW_FBA": 2100, "BUY_BOX_SHIPPING": 2200}
+    assert doc["fba_fee_minor"] == 310
+    assert doc["package_weight_g"] == 500
+    assert (doc["package_length_mm"], doc["package_width_mm"], doc["package_height_mm"]) == (
+        200,
+        150,
+        50,
+    )
+    assert (doc["sales_rank"], doc["root_category"]) == (1234, 3167641)
+    assert doc["image_url"] == "https://m.media-amazon.com/images/I/51Xk9sQ2fUL.jpg"
+    assert doc["product_url"] == "https://www.amazon.de/dp/B0TESTAS1N"
+    assert doc["amazon_in_stock"] is True
+    assert doc["observed_at"] == "2025-03-01T12:00:00Z"
+    assert doc["fetched_at"] == "2025-03-01T12:05:00Z"
+    assert doc["indexed_at"] == "2025-03-01T12:30:00Z"
+    assert_fits_mapping(doc, PRODUCTS)
+
+    assert history["_op_type"] == "create"
+    assert history["_index"] == "t-price-history"
+    assert history["_id"] == f"B0TESTAS1N:DE:{T0_MS // 1000}"
+    assert "version" not in history
+    hist = history["_source"]
+    assert hist["observed_at"] == "2025-03-01T12:00:00Z"
+    assert hist["prices"] == doc["prices"]
+    assert (hist["buy_price_eur_cents"], hist["sell_price_eur_cents"]) == (2000, 2200)
+    assert_fits_mapping(hist, PRICE_HISTORY)
+
+
+def test_gbp_prices_are_converted_with_fx() -> None:
+    quote = make_quote(market=Market.GB, amazon=1999, buy_box=2500)
+    product, history = product_actions(quote, FX, NAMES, indexed_at=INDEXED_AT)
+    for doc in (product["_source"], history["_source"]):
+        assert doc["currency"] == "GBP"
+        assert (doc["buy_price_minor"], doc["sell_price_minor"]) == (1999, 2500)
+        # 1999 p x 1.17 = 2338.83 -> 2339 c; 2500 p x 1.17 = 2925 c
+        assert (doc["buy_price_eur_cents"], doc["sell_price_eur_cents"]) == (2339, 2925)
+        assert doc["fx_eur_per_gbp"] == 1.17
+    assert product["_id"] == "B0TESTAS1N:GB"
+
+
+def test_without_fx_the_eur_fields_are_left_out() -> None:
+    quote = make_quote(market=Market.GB, amazon=1999)
+    for action in product_actions(quote, None, NAMES, indexed_at=INDEXED_AT):
+        doc = action["_source"]
+        assert "buy_price_eur_cents" not in doc
+        assert "sell_price_eur_cents" not in doc
+        assert "fx_eur_per_gbp" not in doc
+        assert doc["buy_price_minor"] == 1999
+
+
+def test_a_quote_without_prices_still_makes_documents() -> None:
+    quote = make_quote(market=Market.FR, sales_rank=None, weight_g=None, dims=None)
+    product, history = product_actions(quote, FX, NAMES, indexed_at=INDEXED_AT)
+    doc = product["_source"]
+    assert doc["buy_price_minor"] is None
+    assert doc["buy_price_eur_cents"] is None
+    assert doc["prices"] == {}
+    assert doc["amazon_in_stock"] is False
+    assert doc["sales_rank"] is None
+    assert history["_source"]["sell_price_eur_cents"] is None
+
+
+def test_versions_follow_event_time_not_fetch_time() -> None:
+    older = make_quote(amazon=2000, last_update=T0, fetched_at=T0 + 5 * HOUR)
+    newer = make_quote(amazon=1900, last_update=T0 + HOUR, fetched_at=T0 + 2 * HOUR)
+    [old_product, old_history] = product_actions(older, FX, NAMES)
+    [new_product, new_history] = product_actions(newer, FX, NAMES)
+    assert old_product["_id"] == new_product["_id"]
+    assert new_product["version"] - old_product["version"] == 3_600_000
+    assert old_history["_id"] != new_history["_id"]
+
+
+def test_replayed_quote_builds_identical_actions() -> None:
+    product = keepa_product(amazon=2000, buy_box=2400)
+    first = parse_envelope(*message(product))
+    again = parse_envelope(*message(product, T0 + 3 * HOUR))  # fetched again, same lastUpdate
+    a = product_actions(first, FX, NAMES, indexed_at=INDEXED_AT)
+    b = product_actions(again, FX, NAMES, indexed_at=INDEXED_AT)
+    assert [x["_id"] for x in a] == [x["_id"] for x in b]
+    assert a[0]["version"] == b[0]["version"]
+
+
+def test_indexed_at_defaults_to_now() -> None:
+    before = datetime.now(UTC).replace(microsecond=0)
+    [product, _] = product_actions(de(), None, NAMES)
+    indexed = datetime.fromisoformat(product["_source"]["indexed_at"])
+    assert before <= indexed <= datetime.now(UTC)
+
+
+def test_default_index_of_is_the_logical_name() -> None:
+    product, history = product_actions(de(), None)
+    assert (product["_index"], history["_index"]) == ("products", "price-history")
+    opened, _, _ = lifecycle()
+    assert opportunity_action(opened.to_dict())["_index"] == "opportunities"
+
+
+# --- opportunities -------------------------------------------------------------------------
+
+
+def test_opened_event() -> None:
+    opened, _, _ = lifecycle()
+    event = opened.to_dict()
+    action = opportunity_action(event, NAMES)
+    assert action["_op_type"] == "index"
+    assert action["_index"] == "t-opportunities"
+    assert action["_id"] == "B0TESTAS1N:DE:FR"
+    assert action["version"] == T0_MS
+    assert action["version_type"] == "external_gte"
+    doc = action["_source"]
+    assert (doc["state"], doc["last_event"], doc["reason"]) == ("open", "opened", None)
+    assert doc["route"] == "DE:FR"
+    assert (doc["buy_market"], doc["sell_market"]) == ("DE", "FR")
+    assert doc["profit_eur_cents"] == 664
+    assert doc["event_time"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
+    assert doc["last_seen"] == doc["opened_at"] == "2025-03-01T12:00:00Z"
+    assert doc["closed_at"] is None
+    assert doc["event_id"] == opened.event_id
+    assert doc["breakdown"] == opened.breakdown.to_dict()
+    assert doc["buy_url"] == "https://www.amazon.de/dp/B0TESTAS1N"
+    assert doc["sell_url"] == "https://www.amazon.fr/dp/B0TESTAS1N"
+    assert (doc["buy_currency"], doc["sell_currency"]) == ("EUR", "EUR")
+    assert doc["fx_eur_per_gbp"] == 1.17
+    assert isinstance(doc["roi"], float)
+    assert "event" not in doc
+    assert_fits_mapping(doc, OPPORTUNITIES)
+
+
+def test_updated_event_keeps_the_open_state_and_opened_at() -> None:
+    _, updated, _ = lifecycle()
+    action = opportunity_action(updated.to_dict(), NAMES)
+    doc = action["_source"]
+    assert (doc["state"], doc["last_event"]) == ("open", "updated")
+    assert doc["profit_eur_cents"] == 732
+    assert doc["opened_at"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
+    assert doc["last_seen"] == doc["event_time"] == "2025-03-01T15:00:00Z"
+    assert doc["closed_at"] is None
+    assert action["version"] == T0_MS + 3 * 3_600_000
+
+
+def test_closed_event() -> None:
+    opened, _, closed = lifecycle()
+    action = opportunity_action(closed.to_dict(), NAMES)
+    doc = action["_source"]
+    assert (doc["state"], doc["last_event"], doc["reason"]) == (
+        "closed",
+        "closed",
+        "below_threshold",
+    )
+    assert doc["closed_at"] == doc["last_seen"] == doc["event_time"] == "2025-03-01T16:00:00Z"
+    assert doc["opened_at"] == "2025-03-01T12:00:00Z"
+    assert doc["profit_eur_cents"] == 117
+    assert action["_id"] == opportunity_action(opened.to_dict(), NAMES)["_id"]
+    assert action["version"] == T0_MS + 4 * 3_600_000
+    assert_fits_mapping(doc, OPPORTUNITIES)
+
+
+def test_events_of_a_route_have_increasing_versions() -> None:
+    versions = [opportunity_action(e.to_dict())["version"] for e in lifecycle()]
+    assert versions == sorted(versions)
+    assert len(set(versions)) == 3
+
+
+def test_enrichment_keys_are_copied_and_unknown_keys_dropped() -> None:
+    opened, _, _ = lifecycle()
+    event = {
+        **opened.to_dict(),
+        "sales_rank": 1234,
+        "root_category": 3167641,
+        "image_url": "https://m.media-amazon.com/images/I/x.jpg",
+        "amazon_sells_in_target": None,
+        "something_else": 1,
+    }
+    doc = opportunity_action(event)["_source"]
+    assert doc["sales_rank"] == 1234
+    assert doc["root_category"] == 3167641
+    assert doc["image_url"].endswith("x.jpg")
+    assert doc["amazon_sells_in_target"] is None
+    assert "something_else" not in doc
+    assert_fits_mapping(doc, OPPORTUNITIES)
+
+
+def test_a_gb_route() -> None:
+    quotes = {
+        Market.GB: make_quote(market=Market.GB, amazon=1500),
+        Market.DE: make_quote(market=Market.DE, buy_box=6000),
+    }
+    step = detect(quotes, {}, POLICY, FX, T0)
+    [opened] = step.events
+    action = opportunity_action(opened.to_dict(), NAMES)
+    assert action["_id"] == "B0TESTAS1N:GB:DE"
+    assert action["_source"]["buy_currency"] == "GBP"
+    assert action["_source"]["route"] == "GB:DE"
+
+
+REQUIRED = [
+    "event_id",
+    "event",
+    "asin",
+    "buy_market",
+    "sell_market",
+    "buy_price_minor",
+    "sell_price_minor",
+    "buy_price_eur_cents",
+    "sell_price_eur_cents",
+    "profit_eur_cents",
+    "roi",
+    "margin",
+    "event_time",
+    "first_seen",
+]
+
+
+@pytest.mark.parametrize("key", REQUIRED)
+def test_missing_key_is_named(key: str) -> None:
+    opened, _, _ = lifecycle()
+    event = opened.to_dict()
+    del event[key]
+    with pytest.raises(ValueError, match=f"missing the key '{key}'"):
+        opportunity_action(event)
+
+
+@pytest.mark.parametrize("key", ["event_time", "asin", "event"])
+def test_null_required_key_is_named(key: str) -> None:
+    opened, _, _ = lifecycle()
+    event = {**opened.to_dict(), key: None}
+    with pytest.raises(ValueError, match=f"'{key}' is null"):
+        opportunity_action(event)
+
+
+def test_optional_keys_may_be_missing() -> None:
+    opened, _, _ = lifecycle()
+    event = opened.to_dict()
+    for key in ("title", "reason", "breakdown", "buy_url", "route", "fx_eur_per_gbp"):
+        del event[key]
+    doc = opportunity_action(event)["_source"]
+    assert doc["route"] == "DE:FR"  # derived from the markets
+    assert "title" not in doc
+    assert "breakdown" not in doc
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("event", "reopened", "must be one of"),
+        ("event_time", "yesterday", "not a UTC time"),
+        ("event_time", "2025-03-01T12:00:00", "not a UTC time"),
+        ("first_seen", 12345, "not a time"),
+        ("buy_market", "US", "unknown or untracked market"),
+        ("sell_market", "DE", "same buy and sell market"),
+    ],
+)
+def test_invalid_values(key: str, value: object, match: str) -> None:
+    opened, _, _ = lifecycle()
+    event = {**opened.to_dict(), key: value}
+    with pytest.raises(ValueError, match=match):
+        opportunity_action(event)
+
+
+def test_datetime_values_are_accepted_and_formatted() -> None:
+    opened, _, _ = lifecycle()
+    event = {**opened.to_dict(), "event_time": T0 + HOUR, "buy_observed_at": T0}
+    doc = opportunity_action(event)["_source"]
+    assert doc["event_time"] == "2025-03-01T13:00:00Z"
+    assert doc["buy_observed_at"] == "2025-03-01T12:00:00Z"
+
+
+# --- the contract itself -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("logical", LOGICAL_INDICES)
+def test_mappings_are_strict_and_copies(logical: str) -> None:
+    mapping = mapping_for(logical)
+    assert mapping["dynamic"] == "strict"
+    mapping["properties"]["asin"]["type"] = "text"
+    assert mapping_for(logical)["properties"]["asin"]["type"] == "keyword"
+
+
+def test_unknown_logical_index() -> None:
+    with pytest.raises(KeyError, match="unknown logical index"):
+        mapping_for("orders")
