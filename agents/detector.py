@@ -20,6 +20,7 @@ from app.faust_app import app, settings
 from app.metrics import metrics
 from app.policy_config import configured_fx, pricing_policy
 from app.topics import declare_all, keepa_products, keepa_products_dlq, observations, opportunities
+from tables.fx_rates import fx_rates_table
 from tables.open_opportunities import open_opportunities_table
 from tables.quotes import quotes_table
 
@@ -27,11 +28,19 @@ log = logging.getLogger(__name__)
 
 
 POLICY = pricing_policy(settings)
-DEFAULT_FX = configured_fx(settings)
+CONFIGURED_FX = configured_fx(settings)
+_fx_cache: tuple[Any, FxRates] = (None, CONFIGURED_FX)
 
 
 def current_fx() -> FxRates:
-    return DEFAULT_FX
+    """The newest rate from the ``fx.rates`` topic, else the configured one."""
+    global _fx_cache
+    stored = fx_rates_table.get(b"GBP")
+    if not stored:
+        return CONFIGURED_FX
+    if stored != _fx_cache[0]:
+        _fx_cache = (stored, FxRates.from_dict(stored))
+    return _fx_cache[1]
 
 
 async def dead_letter(event: EventT[Any], code: str, message: str) -> None:

@@ -30,7 +30,27 @@ observations = app.topic(OBSERVATIONS, key_serializer="raw", value_serializer="j
 sink_dlq = app.topic(SINK_DLQ, key_serializer="raw", value_serializer="json", internal=True)
 
 
+# EUR/GBP reference rate, published daily by the `fx_rates` DAG (key "GBP"); compacted, so
+# the latest rate per currency is always there for a starting worker.
+FX_RATES = settings.topic("fx.rates")
+fx_rates = app.topic(
+    FX_RATES,
+    key_serializer="raw",
+    value_serializer="json",
+    partitions=1,
+    compacting=True,
+    internal=True,
+)
+
+
 async def declare_all() -> None:
     """Create every topic of ours that does not exist yet (idempotent)."""
-    for topic in (keepa_products, opportunities, keepa_products_dlq, observations, sink_dlq):
+    for topic in (
+        keepa_products,
+        opportunities,
+        keepa_products_dlq,
+        observations,
+        sink_dlq,
+        fx_rates,
+    ):
         await topic.maybe_declare()
