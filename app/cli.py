@@ -73,6 +73,31 @@ def worker(
     faust_app.main()
 
 
+@cli.command()
+def bench(
+    asins: int = typer.Option(400, help="Synthetic ASINs (x 5 markets) in the backlog."),
+    steps: int = typer.Option(10, help="Observations per ASIN and market in the backlog."),
+    latency_rate: float = typer.Option(50.0, help="Events/s during the latency phase."),
+    latency_events: int = typer.Option(500, help="Route-completing events to time."),
+) -> None:
+    """Benchmark a worker on the local stack; prints one JSON line (see app/benchmark.py)."""
+    import orjson
+
+    from app.benchmark import run_benchmark
+    from app.stack import StackManager
+
+    settings = get_settings()
+    StackManager(settings).up()
+    result = run_benchmark(
+        settings,
+        asins=asins,
+        steps=steps,
+        latency_rate=latency_rate,
+        latency_events=latency_events,
+    )
+    typer.echo(orjson.dumps(result).decode())
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO,

@@ -18,7 +18,7 @@ Transitions for a route, in :func:`diff_opportunities`:
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,7 +27,7 @@ from typing import Any, Literal
 from app.domain.fx import FxRates
 from app.domain.markets import ALL_ROUTES, Market, Route
 from app.domain.policy import PricingPolicy
-from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route
+from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route, net_of_vat
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, parse_utc, require_utc
 
@@ -60,16 +60,47 @@ def fresh_quotes(
 
 
 def evaluate_all_routes(
-    quotes: Mapping[Market, MarketQuote], policy: PricingPolicy, fx: FxRates
+    quotes: Mapping[Market, MarketQuote],
+    policy: PricingPolicy,
+    fx: FxRates,
+    *,
+    prune: bool = False,
+    keep: Collection[str] = (),
 ) -> list[RouteEvaluation]:
-    """Every route between fresh quotes that has both prices, in :data:`ALL_ROUTES` order."""
+    """Every route between fresh quotes that has both prices, in :data:`ALL_ROUTES` order.
+
+    With ``prune``, routes that cannot be an opportunity are skipped without a full
+    evaluation: an upper bound of their profit (net sell - net buy - minimum referral fee -
+    base shipping; the FBA fee is >= 0) is below ``policy.min_profit_eur_cents``. Routes in
+    ``keep`` (the open ones, whose close needs figures) are always evaluated.
+    """
     fresh = fresh_quotes(quotes, policy.stale_after)
+    net_sell: dict[Market, int] = {}
+    net_buy: dict[Market, int] = {}
+    if prune:
+        for market, quote in fresh.items():
+            if quote.sell_price is not None:
+                gross = fx.to_eur_cents(quote.sell_price, quote.currency)
+                net_sell[market] = net_of_vat(gross, market.vat_rate)
+            if quote.buy_price is not None:
+                gross = fx.to_eur_cents(quote.buy_price, quote.currency)
+                net_buy[market] = (
+                    net_of_vat(gross, market.vat_rate) if policy.vat_mode == "registered" else gross
+                )
+        floor = policy.min_profit_eur_cents + policy.min_referral_fee_eur_cents
+        floor += policy.shipping_base_eur_cents
     evaluations = []
     for route in ALL_ROUTES:
-        if route.buy in fresh and route.sell in fresh:
-            evaluation = evaluate_route(fresh[route.buy], fresh[route.sell], policy, fx)
-            if evaluation is not None:
-                evaluations.append(evaluation)
+        if route.buy not in fresh or route.sell not in fresh:
+            continue
+        if prune and route.key not in keep:
+            if route.sell not in net_sell or route.buy not in net_buy:
+                continue
+            if net_sell[route.sell] - net_buy[route.buy] < floor:
+                continue
+        evaluation = evaluate_route(fresh[route.buy], fresh[route.sell], policy, fx)
+        if evaluation is not None:
+            evaluations.append(evaluation)
     return evaluations
 
 
@@ -306,7 +337,8 @@ def diff_opportunities(
 
 @dataclass(frozen=True, slots=True)
 class Detection:
-    """Result of :func:`detect`: every evaluation, the events and the new open map."""
+    """Result of :func:`detect`: the evaluations (routes that cannot be opportunities are
+    pruned), the events and the new open map."""
 
     evaluations: list[RouteEvaluation]
     events: list[OpportunityEvent]
@@ -321,6 +353,6 @@ def detect(
     now_event_time: datetime,
 ) -> Detection:
     """:func:`evaluate_all_routes` then :func:`diff_opportunities` (with close reasons)."""
-    evaluations = evaluate_all_routes(quotes, policy, fx)
+    evaluations = evaluate_all_routes(quotes, policy, fx, prune=True, keep=open_.keys())
     events, new_open = diff_opportunities(open_, evaluations, policy, now_event_time, quotes=quotes)
     return Detection(evaluations=evaluations, events=events, open=new_open)

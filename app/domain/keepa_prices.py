@@ -79,7 +79,11 @@ def _check_price(value: object, where: str) -> int:
 
 
 def _csv_entry(csv: Sequence[object], index: int) -> list[int] | None:
-    """The validated ``csv[index]`` list, or None when absent/empty."""
+    """The validated ``csv[index]`` list, or None when absent/empty.
+
+    Only the shape and the newest point are validated: that point is the only one used
+    (histories hold thousands of points, checking them all would dominate the hot path).
+    """
     if index >= len(csv) or csv[index] is None:
         return None
     entry = csv[index]
@@ -92,14 +96,16 @@ def _csv_entry(csv: Sequence[object], index: int) -> list[int] | None:
             "nonsense_price",
             f"csv[{index}] ({name}) has {len(entry)} values, not a multiple of {width}",
         )
-    for pos, item in enumerate(entry):
-        where = f"csv[{index}][{pos}] ({name})"
-        if pos % width == 0:
-            if not _is_int(item):
-                raise InvalidEnvelope("nonsense_price", f"{where} time is not an integer")
-        else:
-            _check_price(item, where)
-    return cast(list[int], entry) if entry else None
+    if not entry:
+        return None
+    last = len(entry) - width
+    if not _is_int(entry[last]):
+        raise InvalidEnvelope(
+            "nonsense_price", f"csv[{index}][{last}] ({name}) time is not an integer"
+        )
+    for pos in range(last + 1, len(entry)):
+        _check_price(entry[pos], f"csv[{index}][{pos}] ({name})")
+    return cast(list[int], entry)
 
 
 def _stats_entry(stats_current: Sequence[object] | None, index: int) -> int | None:
