@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.alerts.event import InvalidAlertEventError, parse_opportunity
+from app.domain.markets import Market
+from app.domain.money import Currency
+from tests.unit.alerts.alert_events import T0, opportunity_event
+
+
+def test_a_real_event_is_parsed() -> None:
+    event = opportunity_event()
+    o = parse_opportunity(event)
+    assert (o.event, o.asin, o.route_key) == ("opened", "B0ALERT001", "DE:FR")
+    assert (o.buy_market, o.sell_market) == (Market.DE, Market.FR)
+    assert (o.buy_currency, o.sell_currency) == (Currency.EUR, Currency.EUR)
+    assert (o.buy_price_minor, o.sell_price_minor, o.profit_eur_cents) == (2000, 5000, 926)
+    assert o.roi == Decimal("0.4226")
+    assert o.margin == Decimal("0.2222")
+    assert o.first_seen == o.event_time == T0
+    assert o.buy_url == "https://www.amazon.de/dp/B0ALERT001"
+    assert o.sell_url == "https://www.amazon.fr/dp/B0ALERT001"
+    assert o.raw == event
+
+
+def test_links_are_built_from_the_asin_not_taken_from_the_event() -> None:
+    event = {**opportunity_event(), "sell_url": "https://evil.example/phish"}
+    assert parse_opportunity(event).sell_url == "https://www.amazon.fr/dp/B0ALERT001"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"event": "reopened"}, "unknown event type"),
+        ({"asin": "b0alert001"}, "invalid asin"),
+        ({"buy_market": "US"}, "US"),
+        ({"route": "DE:IT"}, "does not match"),
+        ({"profit_eur_cents": 9.26}, "profit_eur_cents"),
+        ({"profit_eur_cents": True}, "profit_eur_cents"),
+        ({"roi": "lots"}, "roi"),
+        ({"roi": None}, "roi"),
+        ({"first_seen": "2026-11-20T12:00:00"}, "first_seen"),
+        ({"event_time": None}, "event_time"),
+        ({"title": 42}, "title"),
+        ({"buy_currency": "USD"}, "USD"),
+    ],
+)
+def test_events_breaking_the_contract_are_rejected(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(InvalidAlertEventError, match=message):
+        parse_opportunity({**opportunity_event(), **change})
+
+
+@pytest.mark.parametrize("value", [None, [1, 2], "opened", b"{}"])
+def test_non_objects_are_rejected(value: object) -> None:
+    with pytest.raises(InvalidAlertEventError):
+        parse_opportunity(value)
