@@ -93,6 +93,6 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
             open_opportunities_table[key] = step.open
         elif key in open_opportunities_table:
             del open_opportunities_table[key]  # a tombstone keeps the changelog small
-        for opportunity in step.events:
-            await opportunities.send(key=key, value=opportunity.to_dict())
-            metrics.incr(f"opportunities_{opportunity.event}")
+        for document in step.event_documents():
+            await opportunities.send(key=key, value=document)
+            metrics.incr(f"opportunities_{document['event']}")

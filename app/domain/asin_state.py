@@ -31,6 +31,20 @@ class AsinStep:
     open: dict[str, dict[str, Any]]
     events: list[OpportunityEvent]
 
+    def event_documents(self) -> list[dict[str, Any]]:
+        """The events as published on ``arbitrage.opportunities``: the event fields plus the
+        sell market's listing facts (rank, category, image, whether Amazon sells there)."""
+        documents = []
+        for event in self.events:
+            document = event.to_dict()
+            sell = self.quotes.get(event.sell_market.value, {})
+            document["sales_rank"] = sell.get("sales_rank")
+            document["root_category"] = sell.get("root_category")
+            document["image_url"] = sell.get("image_url")
+            document["amazon_sells_in_target"] = sell.get("amazon_in_stock")
+            documents.append(document)
+        return documents
+
 
 def decode_quotes(stored: Mapping[str, Any] | None) -> dict[Market, MarketQuote]:
     return {Market(m): MarketQuote.from_dict(q) for m, q in (stored or {}).items()}

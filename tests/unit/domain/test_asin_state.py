@@ -56,3 +56,18 @@ def test_a_stale_quote_closes_the_route_by_event_time() -> None:
     later = apply_quote(fr2, step.quotes, step.open, POLICY, FX)
     assert [(e.event, e.reason) for e in later.events] == [("closed", "stale_quote")]
     assert later.open == {}
+
+
+def test_published_events_carry_the_sell_markets_listing_facts() -> None:
+    de = make_quote(ASIN, Market.DE, amazon=2000, last_update=T0)
+    fr = make_quote(
+        ASIN, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0,
+        sales_rank=4321, root_category=77, amazon=4999,
+    )  # fmt: skip
+    step = apply_quote(fr, apply_quote(de, None, None, POLICY, FX).quotes, None, POLICY, FX)
+    [document] = step.event_documents()
+    assert document["route"] == "DE:FR"
+    assert document["sales_rank"] == 4321
+    assert document["root_category"] == 77
+    assert document["amazon_sells_in_target"] is True
+    assert document["image_url"].startswith("https://m.media-amazon.com/images/I/")
