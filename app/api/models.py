@@ -1,0 +1,268 @@
+"""Response models of the REST API (what the OpenAPI schema documents and clients get).
+
+Money is integer cents (``*_eur_cents``) or integer minor units of the named currency
+(``*_minor``); ratios (``roi``, ``margin``, rates) are floats; times are UTC ISO-8601.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from app.domain.markets import Market
+
+__all__ = [
+    "Breakdown",
+    "ComponentHealth",
+    "Counts",
+    "ErrorResponse",
+    "HealthResponse",
+    "HistoryPoint",
+    "KeepaUsage",
+    "MarketFreshness",
+    "OpportunityDetail",
+    "OpportunityPage",
+    "OpportunityRoute",
+    "PriceHistory",
+    "ProductQuote",
+    "ProductView",
+    "StatsResponse",
+    "WatchlistItem",
+    "WatchlistPage",
+    "WatchlistWriteResult",
+]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class ErrorResponse(_Model):
+    """Body of every error response (4xx/5xx)."""
+
+    detail: str
+
+
+class Breakdown(_Model):
+    """How the profit of a route comes about, EUR cents.
+
+    profit = net_sell - referral_fee - fba_fee - shipping - net_buy; the VAT lines are the
+    VAT contained in the gross sell and buy prices.
+    """
+
+    net_sell_eur_cents: int
+    vat_sell_eur_cents: int
+    referral_fee_eur_cents: int
+    fba_fee_eur_cents: int
+    shipping_eur_cents: int
+    net_buy_eur_cents: int
+    vat_buy_eur_cents: int
+
+
+class OpportunityRoute(_Model):
+    """One route (buy market -> sell market) of one ASIN, as last evaluated by the worker."""
+
+    asin: str
+    route: str = Field(description="BUY:SELL, e.g. DE:FR.")
+    state: Literal["open", "closed"]
+    last_event: str | None = Field(None, description="opened, updated or closed.")
+    reason: str | None = Field(None, description="Why the route closed (closed routes only).")
+    title: str | None = None
+    image_url: str | None = None
+    buy_market: Market
+    sell_market: Market
+    buy_url: str
+    sell_url: str
+    buy_currency: str
+    sell_currency: str
+    buy_price_minor: int = Field(description="Gross buy price in the buy market's minor unit.")
+    sell_price_minor: int = Field(description="Gross sell price in the sell market's minor unit.")
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    profit_eur_cents: int
+    roi: float = Field(description="profit / (net buy + shipping).")
+    margin: float = Field(description="profit / net sell.")
+    breakdown: Breakdown | None = None
+    referral_fee_rate: float | None = None
+    fba_fee_estimated: bool | None = Field(
+        None, description="True when the FBA fee was estimated from weight and size."
+    )
+    fx_eur_per_gbp: float | None = None
+    buy_observed_at: datetime | None = None
+    sell_observed_at: datetime | None = None
+    first_seen: datetime = Field(description="When the route opened (event time).")
+    last_seen: datetime = Field(description="Event time of the latest evaluation.")
+    closed_at: datetime | None = None
+    age_seconds: int = Field(description="Seconds since first_seen (0 if in the future).")
+    sales_rank: int | None = Field(None, description="Sales rank in the sell market.")
+    category: int | None = Field(None, description="Keepa root category in the sell market.")
+    amazon_sells_in_target: bool | None = Field(
+        None,
+        description=(
+            "Amazon itself offers the product in the sell market (Keepa AMAZON price "
+            "type current); null when unknown."
+        ),
+    )
+
+
+class OpportunityPage(_Model):
+    """A page of ``GET /opportunities``."""
+
+    total: int = Field(description="Matching items: ASINs with best_per_asin, else routes.")
+    total_routes: int = Field(description="Matching routes (all of them, also when collapsed).")
+    total_exact: bool = Field(
+        description="False when the ASIN count is an estimate (more than 40,000 ASINs)."
+    )
+    page: int
+    page_size: int
+    pages: int
+    best_per_asin: bool
+    sort: str
+    order: str
+    items: list[OpportunityRoute]
+    warnings: list[str] = Field(
+        default_factory=list, description="Anything that makes the result incomplete."
+    )
+    generated_at: datetime
+
+
+class OpportunityDetail(_Model):
+    """Every route of one ASIN (open and closed) with the full breakdown."""
+
+    asin: str
+    title: str | None
+    image_url: str | None
+    open_routes: int
+    routes: list[OpportunityRoute]
+    generated_at: datetime
+
+
+class ProductQuote(_Model):
+    """The latest observation of one ASIN in one market."""
+
+    market: Market
+    currency: str
+    title: str | None = None
+    buy_price_minor: int | None = None
+    sell_price_minor: int | None = None
+    buy_price_eur_cents: int | None = None
+    sell_price_eur_cents: int | None = None
+    fx_eur_per_gbp: float | None = None
+    prices: dict[str, int] = Field(
+        default_factory=dict, description="Keepa price type -> minor units (current values)."
+    )
+    referral_fee_rate: float | None = None
+    fba_fee_minor: int | None = None
+    package_weight_g: int | None = None
+    package_length_mm: int | None = None
+    package_width_mm: int | None = None
+    package_height_mm: int | None = None
+    sales_rank: int | None = None
+    category: int | None = Field(None, description="Keepa root category id.")
+    image_url: str | None = None
+    product_url: str | None = None
+    amazon_in_stock: bool | None = None
+    observed_at: datetime
+    fetched_at: datetime | None = None
+    indexed_at: datetime | None = None
+    age_seconds: int = Field(description="Seconds since observed_at (0 if in the future).")
+
+
+class ProductView(_Model):
+    asin: str
+    title: str | None
+    image_url: str | None
+    markets: list[ProductQuote]
+    generated_at: datetime
+
+
+class HistoryPoint(_Model):
+    market: Market
+    currency: str
+    observed_at: datetime
+    buy_price_minor: int | None = None
+    sell_price_minor: int | None = None
+    buy_price_eur_cents: int | None = None
+    sell_price_eur_cents: int | None = None
+    sales_rank: int | None = None
+    prices: dict[str, int] = Field(default_factory=dict)
+
+
+class PriceHistory(_Model):
+    """Price points of one ASIN, oldest first (for charts)."""
+
+    asin: str
+    total: int = Field(description="Matching observations (may exceed the points returned).")
+    truncated: bool = Field(description="True when only the newest `limit` points are returned.")
+    points: list[HistoryPoint]
+
+
+class WatchlistItem(_Model):
+    asin: str
+    markets: list[str]
+    priority: int | None = None
+    added_at: datetime | None = None
+    updated_at: datetime | None = None
+    source: str | None = None
+    note: str | None = None
+
+
+class WatchlistPage(_Model):
+    total: int
+    page: int
+    page_size: int
+    items: list[WatchlistItem]
+
+
+class WatchlistWriteResult(_Model):
+    created: list[str] = Field(description="ASINs added to the watchlist.")
+    updated: list[str] = Field(description="ASINs already tracked whose entry changed.")
+    unchanged: list[str] = Field(description="ASINs already tracked exactly like this.")
+
+
+class Counts(_Model):
+    open_opportunities: int
+    opportunities: int = Field(description="All routes ever indexed (open and closed).")
+    products: int = Field(description="(ASIN, market) pairs with a latest quote.")
+    price_history: int
+    watchlist: int
+
+
+class MarketFreshness(_Model):
+    market: str
+    products: int
+    newest_observed_at: datetime | None
+    age_seconds: int | None = Field(description="Seconds since the newest observation.")
+
+
+class KeepaUsage(_Model):
+    available: bool = Field(description="False when no ingestion run has been recorded.")
+    detail: str | None = None
+    last_run_finished_at: datetime | None = None
+    last_run_tokens_consumed: int | None = None
+    tokens_left: int | None = None
+    tokens_consumed_24h: int | None = None
+    runs_24h: int | None = None
+
+
+class StatsResponse(_Model):
+    counts: Counts
+    freshness: list[MarketFreshness]
+    keepa: KeepaUsage
+    generated_at: datetime
+
+
+class ComponentHealth(_Model):
+    ok: bool
+    status: str = Field(description="green/yellow/red for Elasticsearch, up/down for Kafka.")
+    detail: str | None = None
+    latency_ms: float | None = None
+    checked_at: datetime
+
+
+class HealthResponse(_Model):
+    status: Literal["ok", "unavailable"]
+    components: dict[str, ComponentHealth]
+    checked_at: datetime

@@ -1,0 +1,262 @@
+"""Validated request parameters: query-string models, path parameters and request bodies.
+
+FastAPI validates every request against these models before a handler runs, so a bad value
+is a 422 naming the parameter and the rule it broke, never a 500. The models are plain
+Pydantic (no I/O) and feed the pure query builders of :mod:`app.api.queries`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Final
+
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from app.domain.markets import Market
+from app.ingest.watchlist import MAX_PRIORITY, normalise_markets
+
+__all__ = [
+    "ASIN_PATTERN",
+    "MAX_RESULT_WINDOW",
+    "AsinPath",
+    "HistoryParams",
+    "MarketList",
+    "OpportunityFilters",
+    "OpportunitySort",
+    "PageParams",
+    "SortOrder",
+    "WatchlistUpsert",
+]
+
+#: An ASIN: exactly 10 characters ``A-Z``/``0-9`` (see ``app.domain.envelope.is_valid_asin``).
+ASIN_PATTERN: Final = r"^[A-Z0-9]{10}$"
+#: Elasticsearch's default ``index.max_result_window``: ``from + size`` may not exceed it.
+MAX_RESULT_WINDOW: Final = 10_000
+#: Most ASINs one ``POST /watchlist`` may add.
+MAX_WATCHLIST_BATCH: Final = 1_000
+
+AsinPath = Annotated[
+    str,
+    Path(
+        pattern=ASIN_PATTERN,
+        description="Amazon ASIN: 10 characters, upper-case A-Z and 0-9.",
+        examples=["B0TESTAS1N"],
+    ),
+]
+
+Asin = Annotated[str, StringConstraints(pattern=ASIN_PATTERN)]
+
+
+def _split_markets(value: Any) -> Any:
+    """``["DE,fr", "IT"]`` or ``"DE,FR"`` -> ``["DE", "FR", "IT"]`` (upper case, ``UK`` = GB,
+    duplicates dropped, order kept); anything else is left for the enum to reject."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list | tuple) else [value]
+    codes: list[Any] = []
+    for item in items:
+        parts = item.split(",") if isinstance(item, str) else [item]
+        for part in parts:
+            if isinstance(part, str):
+                part = part.strip().upper()
+                if not part:
+                    continue
+                part = "GB" if part == "UK" else part
+            if part not in codes:
+                codes.append(part)
+    return codes or None
+
+
+#: One or more markets, repeatable (``?m=DE&m=FR``) or comma separated (``?m=DE,FR``).
+MarketList = Annotated[list[Market] | None, BeforeValidator(_split_markets)]
+
+
+def _to_utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("timestamp is out of range once converted to UTC") from None
+
+
+UtcDatetime = Annotated[AwareDatetime | None, AfterValidator(_to_utc)]
+
+
+class OpportunitySort(StrEnum):
+    """``profit`` (EUR cents), ``roi``, ``margin`` or ``newest`` (when the route opened)."""
+
+    PROFIT = "profit"
+    ROI = "roi"
+    MARGIN = "margin"
+    NEWEST = "newest"
+
+
+class SortOrder(StrEnum):
+    ASC = "asc"
+    DESC = "desc"
+
+
+class PageParams(BaseModel):
+    """``page`` (1-based) and ``page_size``; ``page * page_size`` is capped by the result window."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(1, ge=1, le=MAX_RESULT_WINDOW, description="1-based page number.")
+    page_size: int = Field(50, ge=1, le=200, description="Items per page (at most 200).")
+
+    @model_validator(mode="after")
+    def _within_result_window(self) -> PageParams:
+        if self.page * self.page_size > MAX_RESULT_WINDOW:
+            raise ValueError(
+                f"page * page_size must be at most {MAX_RESULT_WINDOW} "
+                f"(got {self.page} * {self.page_size}); narrow the filters instead"
+            )
+        return self
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+
+class OpportunityFilters(PageParams):
+    """Query parameters of ``GET /opportunities``."""
+
+    buy_market: MarketList = Field(
+        None, description="Buy (source) market(s): repeat the parameter or separate by commas."
+    )
+    sell_market: MarketList = Field(
+        None, description="Sell (target) market(s): repeat the parameter or separate by commas."
+    )
+    min_profit_eur: Decimal | None = Field(
+        None,
+        ge=0,
+        le=1_000_000,
+        decimal_places=2,
+        allow_inf_nan=False,
+        description="Minimum net profit in euros (at most 2 decimals), e.g. 7.50.",
+    )
+    min_roi: float | None = Field(
+        None, ge=-1_000, le=1_000, allow_inf_nan=False, description="Minimum ROI, 0.15 = 15 %."
+    )
+    min_margin: float | None = Field(
+        None, ge=-1_000, le=1_000, allow_inf_nan=False, description="Minimum margin, 0.1 = 10 %."
+    )
+    max_sales_rank: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000_000,
+        description="Best sellers rank in the target market at most this (rank 1 = best).",
+    )
+    category: int | None = Field(
+        None,
+        ge=0,
+        le=2**62,
+        description="Keepa root category id of the product in the target market.",
+    )
+    exclude_amazon_seller: bool = Field(
+        False, description="Leave out routes where Amazon itself sells in the target market."
+    )
+    q: str | None = Field(
+        None, max_length=200, description="Free-text search in the title (all words must match)."
+    )
+    sort: OpportunitySort = Field(OpportunitySort.PROFIT, description="Sort key.")
+    order: SortOrder = Field(SortOrder.DESC, description="Sort direction.")
+    best_per_asin: bool = Field(
+        True,
+        description=(
+            "One route per ASIN (the route ranking first under the chosen sort and order) "
+            "instead of every route."
+        ),
+    )
+
+    @field_validator("q")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        stripped = value.strip()
+        return stripped or None
+
+    @property
+    def min_profit_eur_cents(self) -> int | None:
+        """``min_profit_eur`` in integer cents (exact: at most two decimals are accepted)."""
+        if self.min_profit_eur is None:
+            return None
+        return int((self.min_profit_eur * 100).to_integral_value())
+
+
+class HistoryParams(BaseModel):
+    """Query parameters of ``GET /products/{asin}/history``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    market: MarketList = Field(
+        None, description="Only these market(s); repeat the parameter or separate by commas."
+    )
+    since: UtcDatetime = Field(
+        None, description="Observations at or after this time (ISO-8601 with a time zone)."
+    )
+    until: UtcDatetime = Field(
+        None, description="Observations at or before this time (ISO-8601 with a time zone)."
+    )
+    limit: int = Field(
+        1_000,
+        ge=1,
+        le=MAX_RESULT_WINDOW,
+        description="Most points returned: the newest ones, in ascending time order.",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> HistoryParams:
+        if self.since is not None and self.until is not None and self.since > self.until:
+            raise ValueError("since must not be after until")
+        return self
+
+
+class WatchlistUpsert(BaseModel):
+    """Body of ``POST /watchlist``: add ASINs, or update the markets/priority of tracked ones."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asins: list[Asin] = Field(
+        min_length=1,
+        max_length=MAX_WATCHLIST_BATCH,
+        description="ASINs to track (10 characters, upper-case A-Z and 0-9).",
+    )
+    markets: list[Market] = Field(
+        default_factory=lambda: list(Market),
+        min_length=1,
+        description="Markets to track them on (default: all five).",
+    )
+    priority: int = Field(
+        0,
+        ge=0,
+        le=MAX_PRIORITY,
+        description=f"Scheduling priority 0-{MAX_PRIORITY}: higher = refreshed more often.",
+    )
+    note: str | None = Field(None, max_length=1_000, description="A free note.")
+
+    @field_validator("asins")
+    @classmethod
+    def _unique_asins(cls, value: list[str]) -> list[str]:
+        return list(dict.fromkeys(value))
+
+    @field_validator("markets")
+    @classmethod
+    def _canonical_markets(cls, value: list[Market]) -> list[Market]:
+        """Without duplicates, in the canonical order (as the watchlist store keeps them)."""
+        return [Market(code) for code in normalise_markets([m.value for m in value])]

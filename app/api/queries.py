@@ -1,0 +1,355 @@
+"""Pure builders of Elasticsearch requests (query DSL as dicts) from validated parameters.
+
+Nothing here does I/O: every function returns the keyword arguments of one
+``AsyncElasticsearch`` call (``query``, ``sort``, ``from_``, ``size``, ...), so the exact
+request is unit-tested without Elasticsearch. User input only ever lands in DSL *values*
+(``term``/``terms``/``range``/``match``), never in a query string or a script.
+
+Enrichment fields of opportunities
+----------------------------------
+``sales_rank``, ``root_category`` and ``amazon_sells_in_target`` describe the product in the
+route's **target (sell) market**. When the worker denormalised them into the opportunity
+document they are filtered there. A document without one of them (written by a worker that
+does not enrich) is judged by the ``products`` document ``ASIN:SELL`` instead: the caller
+runs :func:`product_join_search` on ``products`` and passes the matches
+(:class:`ProductMatches`) to :func:`opportunity_search`. ``amazon_sells_in_target`` is
+derived from ``products.amazon_in_stock``: Keepa's AMAZON price type (csv 0) has a current
+offer in the target market, i.e. Amazon itself sells the product there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Final
+
+from app.api.params import (
+    HistoryParams,
+    OpportunityFilters,
+    OpportunitySort,
+    PageParams,
+    SortOrder,
+)
+from app.domain.markets import Market
+from app.domain.utc import format_utc
+
+__all__ = [
+    "ASIN_CARDINALITY_PRECISION",
+    "ENRICHED_FIELDS",
+    "JOIN_LIMIT",
+    "MAX_ROUTES_PER_ASIN",
+    "EnrichedFilter",
+    "ProductMatches",
+    "enriched_filters",
+    "freshness_search",
+    "history_search",
+    "ingest_runs_search",
+    "missing_field_count",
+    "open_opportunities_query",
+    "opportunity_detail_search",
+    "opportunity_search",
+    "product_join_search",
+    "product_search",
+    "watchlist_search",
+]
+
+#: ``cardinality`` is exact below this many distinct ASINs (Elasticsearch's maximum).
+ASIN_CARDINALITY_PRECISION: Final = 40_000
+#: Most ``products`` documents one enrichment fallback join reads (the result window).
+JOIN_LIMIT: Final = 10_000
+#: 5 markets -> 20 ordered routes; one ``opportunities`` document per route.
+MAX_ROUTES_PER_ASIN: Final = len(Market) * (len(Market) - 1)
+
+_SORT_FIELDS: Final[Mapping[OpportunitySort, str]] = {
+    OpportunitySort.PROFIT: "profit_eur_cents",
+    OpportunitySort.ROI: "roi",
+    OpportunitySort.MARGIN: "margin",
+    OpportunitySort.NEWEST: "first_seen",
+}
+
+#: Opportunity field -> the ``products`` field it is derived from (for the target market).
+ENRICHED_FIELDS: Final[Mapping[str, str]] = {
+    "sales_rank": "sales_rank",
+    "root_category": "root_category",
+    "amazon_sells_in_target": "amazon_in_stock",
+    "image_url": "image_url",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class EnrichedFilter:
+    """A filter on an enrichment field: ``condition`` on the opportunity document, and the
+    same condition on the ``products`` document of the target market (``product_condition``).
+    ``exclude`` = routes matching it are left out (else only matching routes are kept)."""
+
+    name: str
+    field: str
+    condition: dict[str, Any]
+    product_condition: dict[str, Any]
+    exclude: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProductMatches:
+    """ASINs whose ``products`` document in a market matches an :class:`EnrichedFilter`."""
+
+    by_market: Mapping[Market, Sequence[str]] = field(default_factory=dict)
+    truncated: bool = False
+
+
+def enriched_filters(filters: OpportunityFilters) -> list[EnrichedFilter]:
+    """The enrichment-field filters that ``filters`` asks for (possibly none)."""
+    found: list[EnrichedFilter] = []
+    if filters.max_sales_rank is not None:
+        found.append(
+            EnrichedFilter(
+                "max_sales_rank",
+                "sales_rank",
+                {"range": {"sales_rank": {"lte": filters.max_sales_rank}}},
+                {"range": {"sales_rank": {"lte": filters.max_sales_rank}}},
+            )
+        )
+    if filters.category is not None:
+        found.append(
+            EnrichedFilter(
+                "category",
+                "root_category",
+                {"term": {"root_category": filters.category}},
+                {"term": {"root_category": filters.category}},
+            )
+        )
+    if filters.exclude_amazon_seller:
+        found.append(
+            EnrichedFilter(
+                "exclude_amazon_seller",
+                "amazon_sells_in_target",
+                {"term": {"amazon_sells_in_target": True}},
+                {"term": {"amazon_in_stock": True}},
+                exclude=True,
+            )
+        )
+    return found
+
+
+def _market_values(markets: Sequence[Market] | None) -> list[str] | None:
+    return None if not markets else [m.value for m in markets]
+
+
+def open_opportunities_query(filters: OpportunityFilters | None = None) -> dict[str, Any]:
+    """``state: open`` plus the plain (non-enrichment) filters of ``filters``."""
+    clauses: list[dict[str, Any]] = [{"term": {"state": "open"}}]
+    if filters is None:
+        return {"bool": {"filter": clauses}}
+    if buy := _market_values(filters.buy_market):
+        clauses.append({"terms": {"buy_market": buy}})
+    if sell := _market_values(filters.sell_market):
+        clauses.append({"terms": {"sell_market": sell}})
+    if (cents := filters.min_profit_eur_cents) is not None:
+        clauses.append({"range": {"profit_eur_cents": {"gte": cents}}})
+    if filters.min_roi is not None:
+        clauses.append({"range": {"roi": {"gte": filters.min_roi}}})
+    if filters.min_margin is not None:
+        clauses.append({"range": {"margin": {"gte": filters.min_margin}}})
+    if filters.q is not None:
+        clauses.append({"match": {"title": {"query": filters.q, "operator": "and"}}})
+    return {"bool": {"filter": clauses}}
+
+
+def missing_field_count(filters: OpportunityFilters, enriched: EnrichedFilter) -> dict[str, Any]:
+    """``count`` kwargs: open routes (matching the plain filters) lacking ``enriched.field``,
+    i.e. whether the ``products`` fallback join is needed at all."""
+    base = open_opportunities_query(filters)
+    return {
+        "query": {
+            "bool": {
+                "filter": base["bool"]["filter"],
+                "must_not": [{"exists": {"field": enriched.field}}],
+            }
+        }
+    }
+
+
+def product_join_search(
+    enriched: EnrichedFilter, sell_markets: Sequence[Market] | None
+) -> dict[str, Any]:
+    """``search`` kwargs on ``products``: the (ASIN, market) pairs matching the filter."""
+    clauses: list[dict[str, Any]] = [enriched.product_condition]
+    if markets := _market_values(sell_markets):
+        clauses.append({"terms": {"market": markets}})
+    return {
+        "query": {"bool": {"filter": clauses}},
+        "source": ["asin", "market"],
+        "size": JOIN_LIMIT,
+        "track_total_hits": True,
+        "sort": [{"asin": "asc"}, {"market": "asc"}],
+    }
+
+
+def _fallback_clause(field_name: str, matches: ProductMatches) -> dict[str, Any] | None:
+    per_market = [
+        {
+            "bool": {
+                "filter": [
+                    {"term": {"sell_market": market.value}},
+                    {"terms": {"asin": sorted(set(asins))}},
+                ]
+            }
+        }
+        for market, asins in sorted(matches.by_market.items())
+        if asins
+    ]
+    if not per_market:
+        return None
+    return {
+        "bool": {
+            "must_not": [{"exists": {"field": field_name}}],
+            "should": per_market,
+            "minimum_should_match": 1,
+        }
+    }
+
+
+def _enriched_clause(enriched: EnrichedFilter, matches: ProductMatches | None) -> dict[str, Any]:
+    """The document's own field satisfies the condition, or (field absent) its product does."""
+    fallback = None if matches is None else _fallback_clause(enriched.field, matches)
+    if fallback is None:
+        return enriched.condition
+    return {"bool": {"should": [enriched.condition, fallback], "minimum_should_match": 1}}
+
+
+def _sort(filters: OpportunityFilters) -> list[dict[str, Any]]:
+    primary = _SORT_FIELDS[filters.sort]
+    order = filters.order.value
+    sort: list[dict[str, Any]] = [{primary: {"order": order}}]
+    if primary != "profit_eur_cents":
+        sort.append({"profit_eur_cents": {"order": SortOrder.DESC.value}})
+    sort += [{"asin": {"order": "asc"}}, {"route": {"order": "asc"}}]
+    return sort
+
+
+def opportunity_search(
+    filters: OpportunityFilters,
+    fallbacks: Mapping[str, ProductMatches] | None = None,
+) -> dict[str, Any]:
+    """``search`` kwargs on ``opportunities`` for ``GET /opportunities``.
+
+    ``fallbacks``: :class:`EnrichedFilter` name -> the ``products`` matches for documents
+    without the enrichment field (see the module doc). Without an entry such documents do
+    not match an inclusion filter and are kept by an exclusion filter.
+
+    With ``best_per_asin`` the hits are collapsed on ``asin`` (the first route under the
+    sort wins) and a ``cardinality`` aggregation counts the ASINs for the total.
+    """
+    query = open_opportunities_query(filters)
+    must_not: list[dict[str, Any]] = []
+    for enriched in enriched_filters(filters):
+        clause = _enriched_clause(enriched, (fallbacks or {}).get(enriched.name))
+        if enriched.exclude:
+            must_not.append(clause)
+        else:
+            query["bool"]["filter"].append(clause)
+    if must_not:
+        query["bool"]["must_not"] = must_not
+    body: dict[str, Any] = {
+        "query": query,
+        "sort": _sort(filters),
+        "from_": filters.offset,
+        "size": filters.page_size,
+        "track_total_hits": True,
+    }
+    if filters.best_per_asin:
+        body["collapse"] = {"field": "asin"}
+        body["aggs"] = {
+            "asins": {
+                "cardinality": {"field": "asin", "precision_threshold": ASIN_CARDINALITY_PRECISION}
+            }
+        }
+    return body
+
+
+def opportunity_detail_search(asin: str) -> dict[str, Any]:
+    """Every route of one ASIN, open ones first, then by profit."""
+    return {
+        "query": {"bool": {"filter": [{"term": {"asin": asin}}]}},
+        "sort": [
+            {"state": {"order": "desc"}},  # "open" > "closed"
+            {"profit_eur_cents": {"order": "desc"}},
+            {"route": {"order": "asc"}},
+        ],
+        "size": MAX_ROUTES_PER_ASIN,
+    }
+
+
+def product_search(asin: str) -> dict[str, Any]:
+    """The latest quote of one ASIN in each market (one ``products`` document per market)."""
+    return {
+        "query": {"bool": {"filter": [{"term": {"asin": asin}}]}},
+        "sort": [{"market": {"order": "asc"}}],
+        "size": len(Market),
+    }
+
+
+def history_search(asin: str, params: HistoryParams) -> dict[str, Any]:
+    """The newest ``params.limit`` observations, newest first (the caller reverses them)."""
+    clauses: list[dict[str, Any]] = [{"term": {"asin": asin}}]
+    if markets := _market_values(params.market):
+        clauses.append({"terms": {"market": markets}})
+    window: dict[str, str] = {}
+    if params.since is not None:
+        window["gte"] = format_utc(params.since)
+    if params.until is not None:
+        window["lte"] = format_utc(params.until)
+    if window:
+        clauses.append({"range": {"observed_at": window}})
+    return {
+        "query": {"bool": {"filter": clauses}},
+        # newest first (the caller reverses: oldest first, markets A-Z at equal times)
+        "sort": [{"observed_at": {"order": "desc"}}, {"market": {"order": "desc"}}],
+        "size": params.limit,
+        "track_total_hits": True,
+    }
+
+
+def watchlist_search(page: PageParams) -> dict[str, Any]:
+    """The watchlist, highest priority first, then by ASIN."""
+    return {
+        "query": {"match_all": {}},
+        "sort": [
+            {"priority": {"order": "desc", "missing": "_last"}},
+            {"asin": {"order": "asc"}},
+        ],
+        "from_": page.offset,
+        "size": page.page_size,
+        "track_total_hits": True,
+    }
+
+
+def freshness_search() -> dict[str, Any]:
+    """Per market: the newest ``observed_at`` and the number of products."""
+    return {
+        "size": 0,
+        "aggs": {
+            "markets": {
+                "terms": {"field": "market", "size": len(Market) * 2},
+                "aggs": {"newest": {"max": {"field": "observed_at"}}},
+            }
+        },
+    }
+
+
+def ingest_runs_search(since: datetime) -> dict[str, Any]:
+    """The latest ingestion run, and the tokens consumed by the runs finished since ``since``.
+
+    ``unmapped_type`` keeps the sort valid while the ``ingest-runs`` index has no runs yet.
+    """
+    return {
+        "size": 1,
+        "sort": [{"finished_at": {"order": "desc", "unmapped_type": "date"}}],
+        "aggs": {
+            "recent": {
+                "filter": {"range": {"finished_at": {"gte": format_utc(since)}}},
+                "aggs": {"tokens": {"sum": {"field": "tokens_consumed"}}},
+            }
+        },
+    }

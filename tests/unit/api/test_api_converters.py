@@ -1,0 +1,161 @@
+"""Documents as the worker writes them (real domain + document builders) -> response models,
+with the enrichment from ``products`` documents."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.api.converters import (
+    age_seconds,
+    history_point,
+    opportunity_route,
+    parse_time,
+    product_quote,
+    watchlist_item,
+)
+from app.domain.detection import detect
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.policy import PricingPolicy
+from app.es.documents import opportunity_action, price_history_action, product_action
+from tests.keepa_factory import make_quote
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+NOW = T0 + timedelta(hours=2)
+FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=T0)
+ASIN = "B0TESTAS1N"
+
+
+def quotes(fr_buy_box: int = 5000, **fr: Any) -> dict[Market, Any]:
+    return {
+        Market.DE: make_quote(ASIN, Market.DE, amazon=2000, last_update=T0),
+        Market.FR: make_quote(
+            ASIN, Market.FR, buy_box=fr_buy_box, fba_fee=300, referral_pct=15.0,
+            last_update=T0, **fr,
+        ),
+    }  # fmt: skip
+
+
+def opportunity_source(**extra: Any) -> dict[str, Any]:
+    """The ``opportunities`` document of DE -> FR (profit 926, see test_topology)."""
+    (event,) = detect(quotes(), {}, PricingPolicy(), FX, T0).events
+    source: dict[str, Any] = opportunity_action({**event.to_dict(), **extra})["_source"]
+    return source
+
+
+def products_by_id(**fr: Any) -> dict[str, dict[str, Any]]:
+    docs = {}
+    for quote in quotes(**fr).values():
+        action = product_action(quote, FX, indexed_at=T0)
+        docs[action["_id"]] = action["_source"]
+    return docs
+
+
+def test_an_opened_route_with_its_breakdown() -> None:
+    route = opportunity_route(opportunity_source(), NOW)
+    assert (route.asin, route.route, route.state, route.last_event) == (
+        ASIN,
+        "DE:FR",
+        "open",
+        "opened",
+    )
+    assert (route.buy_market, route.sell_market) == (Market.DE, Market.FR)
+    assert route.buy_url == "https://www.amazon.de/dp/B0TESTAS1N"
+    assert route.sell_url == "https://www.amazon.fr/dp/B0TESTAS1N"
+    assert (route.buy_price_eur_cents, route.sell_price_eur_cents) == (2000, 5000)
+    assert route.profit_eur_cents == 926
+    assert route.roi == pytest.approx(0.4226)
+    assert route.margin == pytest.approx(0.2222)
+    assert route.breakdown is not None
+    assert route.breakdown.model_dump() == {
+        "net_sell_eur_cents": 4167,
+        "vat_sell_eur_cents": 833,
+        "referral_fee_eur_cents": 750,
+        "fba_fee_eur_cents": 300,
+        "shipping_eur_cents": 510,
+        "net_buy_eur_cents": 1681,
+        "vat_buy_eur_cents": 319,
+    }
+    assert route.first_seen == route.last_seen == T0
+    assert route.age_seconds == 7200
+    assert route.closed_at is None
+    # no enrichment in the document and no products given: unknown
+    assert (route.sales_rank, route.category, route.amazon_sells_in_target) == (None, None, None)
+    assert route.image_url is None
+
+
+def test_missing_enrichment_comes_from_the_sell_market_product() -> None:
+    route = opportunity_route(opportunity_source(), NOW, products_by_id(sales_rank=777))
+    assert route.sales_rank == 777  # FR's rank, not DE's (1234)
+    assert route.category == 3167641
+    assert route.amazon_sells_in_target is False  # FR has no AMAZON offer
+    assert route.image_url == "https://m.media-amazon.com/images/I/51Xk9sQ2fUL.jpg"
+    amazon_in_fr = opportunity_route(opportunity_source(), NOW, products_by_id(amazon=4800))
+    assert amazon_in_fr.amazon_sells_in_target is True
+
+
+def test_enrichment_recorded_in_the_opportunity_wins() -> None:
+    source = opportunity_source(
+        sales_rank=5, root_category=42, amazon_sells_in_target=False, image_url="https://i/x.jpg"
+    )
+    route = opportunity_route(source, NOW, products_by_id(sales_rank=777, amazon=4800))
+    assert (route.sales_rank, route.category) == (5, 42)
+    assert route.amazon_sells_in_target is False
+    assert route.image_url == "https://i/x.jpg"
+
+
+def test_a_closed_route() -> None:
+    (opened,) = detect(quotes(), {}, PricingPolicy(), FX, T0).events
+    step = detect(quotes(), {}, PricingPolicy(), FX, T0)
+    later = T0 + timedelta(hours=1)
+    lower = {**quotes(), Market.FR: quotes(3000)[Market.FR]}
+    (closed,) = detect(lower, step.open, PricingPolicy(), FX, later).events
+    route = opportunity_route(opportunity_action(closed.to_dict())["_source"], NOW)
+    assert (route.state, route.last_event, route.reason) == ("closed", "closed", "below_threshold")
+    assert route.closed_at == later
+    assert route.first_seen == opened.first_seen == T0
+
+
+def test_future_event_times_have_age_zero() -> None:
+    assert age_seconds(NOW + timedelta(days=1), NOW) == 0
+    assert age_seconds(None, NOW) == 0
+    assert age_seconds(NOW - timedelta(seconds=61.9), NOW) == 61
+
+
+def test_parse_time() -> None:
+    assert parse_time("2026-11-20T12:00:00Z") == T0
+    assert parse_time("2026-11-20T13:00:00+01:00") == T0
+    assert parse_time(1_795_176_000_000) == datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+    assert parse_time("garbage") is None
+    assert parse_time(None) is None
+    assert parse_time(True) is None
+
+
+def test_product_quote_and_history_point() -> None:
+    gb = make_quote(ASIN, Market.GB, buy_box=5000, fba_fee=250, last_update=T0)
+    source = product_action(gb, FX, indexed_at=T0)["_source"]
+    quote = product_quote(source, NOW)
+    assert (quote.market, quote.currency) == (Market.GB, "GBP")
+    assert (quote.sell_price_minor, quote.sell_price_eur_cents) == (5000, 5850)
+    assert quote.fba_fee_minor == 250
+    assert quote.category == 3167641
+    assert quote.product_url == "https://www.amazon.co.uk/dp/B0TESTAS1N"
+    assert quote.observed_at == T0
+    assert quote.age_seconds == 7200
+    assert quote.prices == {"BUY_BOX_SHIPPING": 5000}
+    point = history_point(price_history_action(gb, FX)["_source"])
+    assert (point.market, point.observed_at, point.sell_price_eur_cents) == (Market.GB, T0, 5850)
+
+
+def test_watchlist_item() -> None:
+    item = watchlist_item(
+        {"asin": ASIN, "markets": ["DE", "FR"], "priority": 3, "added_at": "2026-11-20T12:00:00Z"}
+    )
+    assert item.markets == ["DE", "FR"]
+    assert item.added_at == T0
+    assert item.note is None
+    assert watchlist_item({"asin": ASIN, "markets": "DE"}).markets == ["DE"]
