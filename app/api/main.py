@@ -7,6 +7,7 @@ on first access, so importing this module reads no settings).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import partial
@@ -19,7 +20,10 @@ from app.api.config import ApiSettings
 from app.api.errors import install_error_handlers
 from app.api.health import HealthChecker, describe_kafka_cluster
 from app.api.routes import health, opportunities, products, stats, watchlist
+from app.es.indices import ensure_indices
 from app.settings import Settings, get_settings
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["ES_REQUEST_TIMEOUT_S", "create_app"]
 
@@ -56,6 +60,11 @@ def create_app(
             timeout_s=api_settings.health_timeout_s,
             cache_s=api_settings.health_cache_s,
         )
+        try:
+            # The indices exist from the start (empty results, not errors, before any data).
+            await ensure_indices(es, settings)
+        except Exception as exc:  # Elasticsearch down: serve anyway, /health says why
+            logger.warning("could not ensure the indices at start-up: %s", exc)
         try:
             yield
         finally:
