@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.8
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup test test-unit lint typecheck check demo stack-up stack-down stack-status clean
+.PHONY: help setup airflow-env browser test test-airflow test-unit lint typecheck check demo stack-up stack-down stack-status clean
 
 help:
 	@echo "make demo   - start the local stack and the system, replay a sample, print the URLs"
@@ -17,8 +17,31 @@ setup:
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --locked --quiet
 
-test: setup
-	$(UV) run pytest
+# Debian's Chromium and its WebDriver for the dashboard's browser test (installed once; root).
+browser:
+	@test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || { \
+		apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver; }
+
+# Airflow conflicts with Faust: its own lock (infra/airflow/uv.lock) and virtualenv.
+AIRFLOW_VENV := $(CURDIR)/.venv-airflow
+AIRFLOW_PYTEST := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m pytest tests/airflow
+
+airflow-env: setup
+	@UV_PROJECT_ENVIRONMENT=$(AIRFLOW_VENV) $(UV) sync --locked --quiet --project infra/airflow
+
+# The stack is started once for both test environments and stopped afterwards only when it
+# was not running before (the pytest fixtures never stop a stack they did not start).
+test: setup browser airflow-env
+	@$(UV) run arbitrage stack status >/dev/null 2>&1; was_up=$$?; \
+	$(UV) run arbitrage stack up || exit 1; \
+	status=0; \
+	$(UV) run pytest || status=1; \
+	$(AIRFLOW_PYTEST) || status=1; \
+	if [ $$was_up -ne 0 ]; then $(UV) run arbitrage stack down; fi; \
+	exit $$status
+
+test-airflow: airflow-env
+	$(AIRFLOW_PYTEST)
 
 test-unit: setup
 	$(UV) run pytest -m "not integration"

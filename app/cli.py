@@ -7,11 +7,21 @@ import sys
 
 import typer
 
+from app.alerts.cli import alerts_cli
+from app.api.cli import serve_api
+from app.demo import demo_command
+from app.ingest.cli import register as register_ingest
 from app.settings import get_settings
+from dashboard.cli import dashboard_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 stack_cli = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsearch stack.")
 cli.add_typer(stack_cli, name="stack")
+cli.add_typer(alerts_cli, name="alerts")
+cli.command("api")(serve_api)
+cli.command("dashboard")(dashboard_command)
+cli.command("demo")(demo_command)
+register_ingest(cli)
 
 
 @stack_cli.command("up")

@@ -1,0 +1,270 @@
+"""CLI commands of ingestion: ``arbitrage watchlist ...``, ``arbitrage sample``, ``arbitrage
+replay``. Registered on the main CLI by :func:`register`; heavy imports stay inside the
+commands so ``arbitrage --help`` stays fast."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+if TYPE_CHECKING:
+    from elasticsearch import Elasticsearch
+
+    from app.ingest.watchlist import WatchlistStore
+
+__all__ = ["register", "watchlist_cli"]
+
+watchlist_cli = typer.Typer(
+    no_args_is_help=True, help="The watchlist: ASINs to track (Elasticsearch index `watchlist`)."
+)
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``watchlist``, ``sample`` and ``replay`` to the main CLI."""
+    cli.add_typer(watchlist_cli, name="watchlist")
+    cli.command("sample")(sample)
+    cli.command("replay")(replay)
+
+
+def _store() -> tuple[Elasticsearch, WatchlistStore]:
+    from elasticsearch import Elasticsearch
+
+    from app.ingest.watchlist import WatchlistStore
+    from app.settings import get_settings
+
+    settings = get_settings()
+    es = Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+    return es, WatchlistStore(es, settings)
+
+
+@watchlist_cli.command("add")
+def watchlist_add(
+    asins: Annotated[list[str], typer.Argument(help="ASINs (10 characters A-Z0-9).")],
+    markets: str = typer.Option(
+        "DE,FR,IT,ES,GB", "--markets", "-m", help="Markets to track, e.g. DE,FR or DE|GB."
+    ),
+    priority: int = typer.Option(0, "--priority", "-p", min=0, max=10, help="0-10."),
+    note: str | None = typer.Option(None, "--note", help="A free note."),
+) -> None:
+    """Add ASINs (or update their markets/priority); invalid ASINs are rejected."""
+    from app.domain.envelope import is_valid_asin
+    from app.ingest.watchlist import WatchlistEntry, normalise_markets
+
+    try:
+        codes = normalise_markets(markets)
+    except ValueError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    normalised = [a.strip().upper() for a in asins]
+    bad = [a for a in normalised if not is_valid_asin(a)]
+    if bad:
+        typer.echo(f"error: invalid ASIN(s): {', '.join(bad)} (10 characters A-Z0-9)", err=True)
+        raise typer.Exit(2)
+    entries = [WatchlistEntry(a, codes, priority, "manual", note) for a in normalised]
+    es, store = _store()
+    with es:
+        written = store.add(entries)
+    typer.echo(
+        f"added/updated {written} of {len(set(normalised))} ASIN(s) (unchanged: "
+        f"{len(set(normalised)) - written}); markets {'|'.join(codes)}, priority {priority}"
+    )
+
+
+@watchlist_cli.command("remove")
+def watchlist_remove(
+    asins: Annotated[list[str], typer.Argument(help="ASINs to stop tracking.")],
+) -> None:
+    """Remove ASINs from the watchlist."""
+    es, store = _store()
+    with es:
+        removed = store.remove(asins)
+    typer.echo(f"removed {removed} ASIN(s); {len(set(asins)) - removed} were not on the watchlist")
+
+
+@watchlist_cli.command("list")
+def watchlist_list(
+    as_json: bool = typer.Option(False, "--json", help="One JSON object per line."),
+    limit: int = typer.Option(1000, "--limit", min=1, help="At most this many entries."),
+) -> None:
+    """The watchlist, highest priority first."""
+    import orjson
+
+    from app.domain.utc import format_utc
+
+    es, store = _store()
+    with es:
+        entries = store.list(limit=limit)
+    for e in entries:
+        if as_json:
+            doc = {
+                "asin": e.asin,
+                "markets": list(e.markets),
+                "priority": e.priority,
+                "source": e.source,
+                "note": e.note,
+                "added_at": format_utc(e.added_at) if e.added_at else None,
+            }
+            typer.echo(orjson.dumps(doc).decode())
+        else:
+            added = format_utc(e.added_at) if e.added_at else "-"
+            note = f"  {e.note}" if e.note else ""
+            typer.echo(
+                f"{e.asin}  {'|'.join(e.markets):<14} p{e.priority:<3} {e.source:<8} {added}{note}"
+            )
+    if not as_json:
+        typer.echo(f"{len(entries)} entr{'y' if len(entries) == 1 else 'ies'}", err=True)
+
+
+@watchlist_cli.command("import")
+def watchlist_import(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="CSV or text of ASINs.")
+    ],
+    strict: bool = typer.Option(
+        False, "--strict", help="Exit 1 when any line was rejected (the good ones are imported)."
+    ),
+) -> None:
+    """Import a watchlist file (CSV or text of ASINs); bad lines are reported and skipped.
+
+    Text: one ASIN a line (# comments). CSV: a header with `asin` and optional `markets`
+    (DE|FR), `priority` (0-10), `note`. Bad lines are reported with their line numbers on
+    stderr; the good ones are imported. Exit code 0 when at least one entry was imported (1
+    with --strict if any line was rejected), 1 when nothing could be imported."""
+    from app.ingest.watchlist import parse_watchlist_report
+
+    text = file.read_text(encoding="utf-8", errors="replace")
+    parsed = parse_watchlist_report(text, source="import")
+    for problem in parsed.errors:
+        typer.echo(f"{file}:{problem.line}: rejected: {problem.reason}: {problem.text!r}", err=True)
+    for warning in parsed.warnings:
+        typer.echo(f"{file}:{warning.line}: warning: {warning.reason}", err=True)
+    written = 0
+    if parsed.entries:
+        es, store = _store()
+        with es:
+            written = store.add(parsed.entries)
+    typer.echo(
+        f"imported {len(parsed.entries)} ASIN(s) ({written} new or changed, "
+        f"{len(parsed.entries) - written} unchanged); rejected {len(parsed.errors)} line(s); "
+        f"{len(parsed.warnings)} duplicate(s) merged"
+    )
+    if not parsed.entries or (strict and parsed.errors):
+        raise typer.Exit(1)
+
+
+def sample(
+    out: Annotated[Path, typer.Argument(dir_okay=False, help="Output .jsonl file.")],
+    asins: int = typer.Option(200, "--asins", min=1, help="Synthetic ASINs (x 5 markets)."),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same file."),
+    steps: int = typer.Option(96, "--steps", min=1, help="Observations per ASIN and market."),
+    step_minutes: int = typer.Option(15, "--step-minutes", min=1, help="Minutes between steps."),
+    start: str | None = typer.Option(
+        None, "--start", help="ISO-8601 start (UTC when no offset); default: now - steps."
+    ),
+) -> None:
+    """Write a SYNTHETIC Keepa sample (JSONL envelopes, titles prefixed [SYNTHETIC])."""
+    from datetime import timedelta
+
+    from app.sample.generator import generate_sample, write_jsonl
+
+    if start is None:
+        begin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
+            minutes=steps * step_minutes
+        )
+    else:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError:
+            typer.echo(f"error: --start {start!r} is not ISO-8601", err=True)
+            raise typer.Exit(2) from None
+        if begin.tzinfo is None:
+            begin = begin.replace(tzinfo=UTC)
+    envelopes = generate_sample(
+        asins, seed=seed, start=begin, steps=steps, step_minutes=step_minutes
+    )
+    count = write_jsonl(envelopes, out)
+    typer.echo(
+        f"wrote {count} SYNTHETIC envelopes ({asins} ASINs x 5 markets x {steps} steps of "
+        f"{step_minutes} min from {begin.isoformat()}, seed {seed}) to {out}; "
+        "synthetic data: titles are prefixed [SYNTHETIC]"
+    )
+
+
+def replay(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSONL envelopes.")],
+    rate: float = typer.Option(0.0, "--rate", min=0, help="Envelopes/s; 0 = as fast as possible."),
+    loop: bool = typer.Option(
+        False, "--loop", help="Repeat forever (Ctrl-C stops), shifting times forward each pass."
+    ),
+    passes: int | None = typer.Option(
+        None, "--passes", min=1, help="With --loop: stop after this many passes."
+    ),
+    shift_time: bool = typer.Option(
+        False, "--shift-time", help="Move the file's times so its latest fetched_at is now."
+    ),
+) -> None:
+    """Publish a JSONL file of Keepa envelopes to keepa.products, with a progress bar.
+
+    Key = ASIN. Invalid JSON lines are reported with their line numbers and skipped. With
+    --loop every pass shifts the times forward by the file's span, so event time keeps
+    increasing (the worker ignores observations older than the ones it holds)."""
+    import asyncio
+
+    from tqdm import tqdm
+
+    from app.ingest.producer import EnvelopePublisher, PublishError
+    from app.ingest.replay import BadLine, replay_file
+    from app.settings import get_settings
+
+    settings = get_settings()
+    topic = settings.topic("keepa.products")
+    total = None
+    if not loop:
+        with file.open("rb") as fh:
+            total = sum(1 for line in fh if line.strip())
+    bar = tqdm(total=total, unit="env", desc="replay", file=sys.stderr, dynamic_ncols=True)
+
+    def bad_line(problem: BadLine) -> None:
+        bar.write(f"{file}:{problem.line}: skipped: {problem.reason}", file=sys.stderr)
+        bar.update(1)
+
+    async def run() -> None:
+        async with EnvelopePublisher(settings.kafka_bootstrap_servers, topic) as publisher:
+            summary = await replay_file(
+                file,
+                publisher,
+                rate=rate,
+                loop=loop,
+                passes=passes,
+                shift_time=shift_time,
+                now=datetime.now(UTC),
+                on_published=bar.update,
+                on_bad_line=bad_line,
+            )
+        bar.close()
+        parts = ", ".join(f"{p}: {n}" for p, n in sorted(summary.partitions.items()))
+        shift = (
+            f"; times shifted by {summary.shift_minutes} min"
+            + (f" (+{summary.period_minutes} min per pass)" if loop else "")
+            if summary.shift_minutes or loop
+            else ""
+        )
+        typer.echo(
+            f"published {summary.published} envelopes in {summary.passes} pass(es) to {topic} "
+            f"(partitions {{{parts}}}); skipped {len(summary.skipped)} invalid line(s){shift}"
+        )
+
+    try:
+        asyncio.run(run())
+    except PublishError as exc:
+        bar.close()
+        typer.echo(f"error: {exc} (first failed keys: {exc.failed_keys[:5]})", err=True)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        bar.close()
+        typer.echo("interrupted", err=True)
+        raise typer.Exit(130) from None

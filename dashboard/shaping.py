@@ -1,0 +1,565 @@
+"""Pure data shaping for the dashboard: no Streamlit, no I/O.
+
+Everything the Streamlit script shows is computed here from the API's response models
+(:mod:`app.api.models`): the filters and their URL form, the opportunity table, the KPIs,
+the freshness per market, the price-history chart data and the profit waterfall.
+
+Money stays integer EUR cents until the very last step: table cells and chart values are
+converted to euros (``cents / 100``) for display only, never computed with.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, Final, Literal
+
+from app.api.models import (
+    OpportunityDetail,
+    OpportunityPage,
+    OpportunityRoute,
+    PriceHistory,
+    StatsResponse,
+)
+from app.domain.envelope import is_valid_asin
+from app.domain.markets import Market, UnknownMarketError
+
+__all__ = [
+    "FILTER_PARAMS",
+    "SYNTHETIC_PREFIX",
+    "Filters",
+    "FreshnessRow",
+    "Kpis",
+    "ParsedFilters",
+    "WaterfallStep",
+    "api_params",
+    "asin_from_query_params",
+    "asin_options",
+    "best_route",
+    "compute_kpis",
+    "eur_to_cents",
+    "filters_from_query_params",
+    "filters_to_query_params",
+    "format_age",
+    "format_eur",
+    "format_percent",
+    "freshness_rows",
+    "history_rows",
+    "is_new",
+    "is_synthetic",
+    "newest",
+    "opportunity_rows",
+    "percent_to_fraction",
+    "purchase_vat_note",
+    "route_key",
+    "route_rows",
+    "top_asins_caption",
+    "waterfall_steps",
+]
+
+#: Titles of generated sample data start with this (see ``app.sample.generator``).
+SYNTHETIC_PREFIX: Final = "[SYNTHETIC]"
+
+#: The query parameters that carry filters; the names are those of ``GET /opportunities``.
+FILTER_PARAMS: Final[tuple[str, ...]] = (
+    "buy_market",
+    "sell_market",
+    "min_profit_eur",
+    "min_roi",
+    "category",
+    "exclude_amazon_seller",
+    "q",
+)
+
+_CENT: Final = Decimal("0.01")
+_TRUE: Final = frozenset({"1", "true", "yes", "on"})
+_FALSE: Final = frozenset({"0", "false", "no", "off", ""})
+#: Bounds the API accepts (``app.api.params.OpportunityFilters``); out-of-range URL values
+#: are dropped here rather than turned into a 422 on every refresh.
+_MAX_PROFIT_EUR: Final = Decimal(1_000_000)
+_MAX_ABS_RATIO: Final = Decimal(1_000)
+_MAX_CATEGORY: Final = 2**62
+_MAX_Q: Final = 200
+
+
+# --- filters <-> URL query parameters ------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The sidebar filters, in the API's units (cents, fractions)."""
+
+    buy_markets: tuple[Market, ...] = ()
+    sell_markets: tuple[Market, ...] = ()
+    min_profit_eur_cents: int | None = None
+    min_roi: Decimal | None = None
+    """A fraction: ``Decimal("0.15")`` = 15 %."""
+    category: int | None = None
+    """Keepa root category id in the sell market."""
+    exclude_amazon_seller: bool = False
+    q: str | None = None
+    """Free text that every word of the title must match."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFilters:
+    """Filters read from a URL plus a note for every parameter that had to be ignored."""
+
+    filters: Filters
+    ignored: tuple[str, ...] = field(default=())
+
+
+def _values(params: Mapping[str, str | Sequence[str]], name: str) -> list[str]:
+    raw = params.get(name)
+    if raw is None:
+        return []
+    return [raw] if isinstance(raw, str) else [str(item) for item in raw]
+
+
+def _last(params: Mapping[str, str | Sequence[str]], name: str) -> str | None:
+    values = _values(params, name)
+    return values[-1].strip() if values else None
+
+
+def _markets(values: Iterable[str], name: str, ignored: list[str]) -> tuple[Market, ...]:
+    markets: list[Market] = []
+    for value in values:
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            try:
+                market = Market.parse(part)
+            except UnknownMarketError:
+                ignored.append(f"{name}={part.strip()!r}: not a tracked market")
+                continue
+            if market not in markets:
+                markets.append(market)
+    return tuple(markets)
+
+
+def _decimal(text: str | None, name: str, ignored: list[str]) -> Decimal | None:
+    if text is None or text == "":
+        return None
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        ignored.append(f"{name}={text!r}: not a number")
+        return None
+    if not value.is_finite():
+        ignored.append(f"{name}={text!r}: not a finite number")
+        return None
+    return value
+
+
+def filters_from_query_params(params: Mapping[str, str | Sequence[str]]) -> ParsedFilters:
+    """Read the filters from URL query parameters (``st.query_params`` or a plain dict).
+
+    Tolerant: an invalid or out-of-range value is ignored (and reported in ``ignored``)
+    instead of failing the page. Markets may be repeated or comma separated.
+    """
+    ignored: list[str] = []
+    buy = _markets(_values(params, "buy_market"), "buy_market", ignored)
+    sell = _markets(_values(params, "sell_market"), "sell_market", ignored)
+
+    min_profit_cents: int | None = None
+    profit = _decimal(_last(params, "min_profit_eur"), "min_profit_eur", ignored)
+    if profit is not None:
+        if 0 <= profit <= _MAX_PROFIT_EUR:
+            min_profit_cents = eur_to_cents(profit)
+        else:
+            ignored.append(f"min_profit_eur={profit}: outside 0..{_MAX_PROFIT_EUR}")
+
+    min_roi = _decimal(_last(params, "min_roi"), "min_roi", ignored)
+    if min_roi is not None and abs(min_roi) > _MAX_ABS_RATIO:
+        ignored.append(f"min_roi={min_roi}: outside -1000..1000")
+        min_roi = None
+
+    category: int | None = None
+    category_text = _last(params, "category")
+    if category_text:
+        if category_text.isdigit() and int(category_text) <= _MAX_CATEGORY:
+            category = int(category_text)
+        else:
+            ignored.append(f"category={category_text!r}: not a Keepa category id")
+
+    exclude = False
+    exclude_text = _last(params, "exclude_amazon_seller")
+    if exclude_text is not None:
+        if exclude_text.lower() in _TRUE:
+            exclude = True
+        elif exclude_text.lower() not in _FALSE:
+            ignored.append(f"exclude_amazon_seller={exclude_text!r}: not a boolean")
+
+    q = _last(params, "q") or None
+    if q is not None and len(q) > _MAX_Q:
+        ignored.append(f"q: longer than {_MAX_Q} characters")
+        q = None
+
+    filters = Filters(
+        buy_markets=buy,
+        sell_markets=sell,
+        min_profit_eur_cents=min_profit_cents,
+        min_roi=min_roi,
+        category=category,
+        exclude_amazon_seller=exclude,
+        q=q,
+    )
+    return ParsedFilters(filters, tuple(ignored))
+
+
+def asin_from_query_params(
+    params: Mapping[str, str | Sequence[str]],
+) -> tuple[str | None, str | None]:
+    """The ASIN of the detail view from the URL (``?asin=``): ``(asin, None)``, or
+    ``(None, note)`` when the value is not an ASIN, or ``(None, None)`` when absent."""
+    text = _last(params, "asin")
+    if not text:
+        return None, None
+    asin = text.upper()
+    if not is_valid_asin(asin):
+        return None, f"asin={text!r}: not an ASIN (10 characters A-Z, 0-9)"
+    return asin, None
+
+
+def _plain(value: Decimal) -> str:
+    """``Decimal("0.150")`` -> ``"0.15"``; ``Decimal("7.00")`` -> ``"7"`` (no exponent)."""
+    text = format(value.normalize(), "f")
+    return text
+
+
+def filters_to_query_params(filters: Filters) -> dict[str, str]:
+    """The URL form of ``filters``: only what differs from the defaults, so URLs stay short.
+
+    ``filters_from_query_params(filters_to_query_params(f)).filters == f`` for any ``f``
+    within the API's bounds.
+    """
+    params: dict[str, str] = {}
+    if filters.buy_markets:
+        params["buy_market"] = ",".join(m.value for m in filters.buy_markets)
+    if filters.sell_markets:
+        params["sell_market"] = ",".join(m.value for m in filters.sell_markets)
+    if filters.min_profit_eur_cents is not None:
+        params["min_profit_eur"] = _plain(Decimal(filters.min_profit_eur_cents) / 100)
+    if filters.min_roi is not None:
+        params["min_roi"] = _plain(filters.min_roi)
+    if filters.category is not None:
+        params["category"] = str(filters.category)
+    if filters.exclude_amazon_seller:
+        params["exclude_amazon_seller"] = "true"
+    if filters.q:
+        params["q"] = filters.q
+    return params
+
+
+def api_params(filters: Filters, *, page_size: int = 200) -> dict[str, str]:
+    """Query parameters of ``GET /opportunities`` for the table: best route per ASIN,
+    most profitable first."""
+    params = filters_to_query_params(filters)
+    params.update(
+        sort="profit",
+        order="desc",
+        best_per_asin="true",
+        page="1",
+        page_size=str(page_size),
+    )
+    return params
+
+
+def eur_to_cents(euros: Decimal | float | str) -> int:
+    """Euros (as typed in a widget) -> integer cents, half-up. Floats go through ``str``
+    so that ``7.1`` is 710 cents, not 709."""
+    value = euros if isinstance(euros, Decimal) else Decimal(str(euros))
+    return int((value * 100).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def percent_to_fraction(percent: Decimal | float | str) -> Decimal:
+    """``15`` (%) -> ``Decimal("0.15")``."""
+    value = percent if isinstance(percent, Decimal) else Decimal(str(percent))
+    return (value / 100).normalize()
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def format_eur(cents: int | None) -> str:
+    """``123456`` -> ``"€1,234.56"``; negative amounts get a leading minus."""
+    if cents is None:
+        return "n/a"
+    sign = "-" if cents < 0 else ""
+    whole, rest = divmod(abs(cents), 100)
+    return f"{sign}€{whole:,}.{rest:02d}"
+
+
+def format_percent(ratio: float | Decimal | None, places: int = 1) -> str:
+    """``0.2345`` -> ``"23.5 %"``."""
+    if ratio is None:
+        return "n/a"
+    return f"{float(ratio) * 100:.{places}f} %"
+
+
+def format_age(seconds: int | float | None) -> str:
+    """A short age: ``"just now"``, ``"42 s"``, ``"5 min"``, ``"3 h 20 min"``, ``"2 d 4 h"``."""
+    if seconds is None:
+        return "no data"
+    s = max(0, int(seconds))
+    if s < 5:
+        return "just now"
+    if s < 60:
+        return f"{s} s"
+    minutes = s // 60
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 24:
+        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    days, hours = divmod(hours, 24)
+    return f"{days} d {hours} h" if hours else f"{days} d"
+
+
+def is_synthetic(title: str | None) -> bool:
+    """Generated sample data (``arbitrage sample``) is titled ``[SYNTHETIC] ...``."""
+    return bool(title) and str(title).startswith(SYNTHETIC_PREFIX)
+
+
+# --- the opportunity table -----------------------------------------------------------------
+
+
+def route_key(item: OpportunityRoute) -> str:
+    """``ASIN:BUY:SELL``: the identity of one route (as the ``opportunities`` index ids)."""
+    return f"{item.asin}:{item.buy_market.value}:{item.sell_market.value}"
+
+
+def is_new(
+    item: OpportunityRoute,
+    *,
+    previous_keys: frozenset[str] | None,
+    new_within_s: int,
+) -> bool:
+    """Newly opened: first seen within ``new_within_s`` seconds, or not in the previous
+    refresh (``previous_keys``; ``None`` on the first load, when nothing is "new" by that
+    rule)."""
+    if item.age_seconds <= new_within_s:
+        return True
+    return previous_keys is not None and route_key(item) not in previous_keys
+
+
+def opportunity_rows(
+    items: Sequence[OpportunityRoute],
+    *,
+    previous_keys: frozenset[str] | None,
+    new_within_s: int,
+) -> list[dict[str, Any]]:
+    """One row per route for ``st.dataframe``, in the API's order (most profitable first).
+
+    Money and ratios are converted for display only: euros and percent as floats.
+    """
+    rows: list[dict[str, Any]] = []
+    for item in items:
+        rows.append(
+            {
+                "new": is_new(item, previous_keys=previous_keys, new_within_s=new_within_s),
+                "image": item.image_url,
+                "title": item.title or "(no title)",
+                "asin": item.asin,
+                "route": f"{item.buy_market.value} → {item.sell_market.value}",
+                "buy_url": item.buy_url,
+                "sell_url": item.sell_url,
+                "buy_eur": item.buy_price_eur_cents / 100,
+                "sell_eur": item.sell_price_eur_cents / 100,
+                "profit_eur": item.profit_eur_cents / 100,
+                "roi_pct": item.roi * 100,
+                "margin_pct": item.margin * 100,
+                "age": format_age(item.age_seconds),
+                "sales_rank": item.sales_rank,
+            }
+        )
+    return rows
+
+
+def top_asins_caption(items: Sequence[OpportunityRoute], limit: int = 5) -> str:
+    """``"Top by profit: B0... DE→FR €12.34 · ..."``: the leaders as plain text (readable
+    by people and by browser tests, unlike the canvas-drawn table)."""
+    if not items:
+        return "No open opportunity matches."
+    parts = [
+        f"{i.asin} {i.buy_market.value}→{i.sell_market.value} {format_eur(i.profit_eur_cents)}"
+        for i in items[:limit]
+    ]
+    return "Top by profit: " + " · ".join(parts)
+
+
+# --- KPIs ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Kpis:
+    open_opportunities: int
+    """ASINs with an open route matching the filters (``OpportunityPage.total``)."""
+    open_routes: int
+    median_roi: float | None
+    """Median ROI of the routes shown (the most profitable page)."""
+    best_profit_eur_cents: int | None
+    best_asin: str | None
+    shown: int
+
+
+def compute_kpis(page: OpportunityPage) -> Kpis:
+    items = page.items
+    best = max(items, key=lambda i: i.profit_eur_cents, default=None)
+    return Kpis(
+        open_opportunities=page.total,
+        open_routes=page.total_routes,
+        median_roi=statistics.median(i.roi for i in items) if items else None,
+        best_profit_eur_cents=best.profit_eur_cents if best else None,
+        best_asin=best.asin if best else None,
+        shown=len(items),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class FreshnessRow:
+    market: str
+    products: int
+    age_seconds: int | None
+    label: str
+
+
+def freshness_rows(stats: StatsResponse) -> list[FreshnessRow]:
+    """Age of the newest observation per market, in the fixed order DE, FR, IT, ES, GB
+    (markets the API did not report show "no data")."""
+    by_market = {f.market.upper(): f for f in stats.freshness}
+    order = [m.value for m in Market] + sorted(set(by_market) - {m.value for m in Market})
+    rows: list[FreshnessRow] = []
+    for market in order:
+        entry = by_market.get(market)
+        age = entry.age_seconds if entry else None
+        has_data = entry is not None and entry.newest_observed_at is not None
+        rows.append(
+            FreshnessRow(
+                market=market,
+                products=entry.products if entry else 0,
+                age_seconds=age if has_data else None,
+                label=format_age(age) if has_data else "no data",
+            )
+        )
+    return rows
+
+
+# --- detail view ---------------------------------------------------------------------------
+
+
+def asin_options(shown: Sequence[str], selected: str | None) -> list[str]:
+    """ASINs for the detail select box: the shown opportunities' ASINs in order, plus a
+    selected ASIN (e.g. from the URL) that is not among them, first."""
+    options = list(dict.fromkeys(shown))
+    if selected and selected not in options:
+        options.insert(0, selected)
+    return options
+
+
+def best_route(detail: OpportunityDetail) -> OpportunityRoute | None:
+    """The most profitable open route, else the most profitable route at all."""
+    open_routes = [r for r in detail.routes if r.state == "open"]
+    candidates = open_routes or list(detail.routes)
+    return max(candidates, key=lambda r: r.profit_eur_cents, default=None)
+
+
+def route_rows(detail: OpportunityDetail) -> list[dict[str, Any]]:
+    """Every route of one ASIN, open ones first, most profitable first."""
+    ordered = sorted(detail.routes, key=lambda r: (r.state != "open", -r.profit_eur_cents))
+    return [
+        {
+            "route": f"{r.buy_market.value} → {r.sell_market.value}",
+            "state": r.state,
+            "buy_eur": r.buy_price_eur_cents / 100,
+            "sell_eur": r.sell_price_eur_cents / 100,
+            "profit_eur": r.profit_eur_cents / 100,
+            "roi_pct": r.roi * 100,
+            "margin_pct": r.margin * 100,
+            "buy_url": r.buy_url,
+            "sell_url": r.sell_url,
+            "last_seen": r.last_seen,
+        }
+        for r in ordered
+    ]
+
+
+PriceKind = Literal["buy", "sell"]
+
+
+def history_rows(history: PriceHistory, kind: PriceKind = "buy") -> list[dict[str, Any]]:
+    """Chart points ``{time, market, price_eur}`` of every market, in EUR (GB converted by
+    the worker at observation time); points without that price are left out."""
+    rows: list[dict[str, Any]] = []
+    for point in history.points:
+        cents = point.buy_price_eur_cents if kind == "buy" else point.sell_price_eur_cents
+        if cents is None:
+            continue
+        rows.append(
+            {
+                "time": point.observed_at,
+                "market": point.market.value,
+                "price_eur": cents / 100,
+            }
+        )
+    rows.sort(key=lambda r: (r["time"], r["market"]))
+    return rows
+
+
+@dataclass(frozen=True, slots=True)
+class WaterfallStep:
+    """One bar of the profit waterfall: from ``start`` to ``end`` (EUR cents)."""
+
+    order: int
+    label: str
+    kind: Literal["total", "cost", "result"]
+    amount_eur_cents: int
+    start_eur_cents: int
+    end_eur_cents: int
+
+
+def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
+    """Gross sell price -> VAT -> referral fee -> FBA fee -> shipping -> purchase -> profit.
+
+    Built from the route's breakdown, so the last bar is exactly
+    ``net_sell - referral - fba - shipping - net_buy`` = the route's profit. Empty when the
+    API sent no breakdown.
+    """
+    b = route.breakdown
+    if b is None:
+        return []
+    gross_sell = b.net_sell_eur_cents + b.vat_sell_eur_cents
+    costs = (
+        (f"VAT {route.sell_market.value}", b.vat_sell_eur_cents),
+        ("Referral fee", b.referral_fee_eur_cents),
+        ("FBA fee", b.fba_fee_eur_cents),
+        ("Shipping", b.shipping_eur_cents),
+        (f"Purchase {route.buy_market.value}", b.net_buy_eur_cents),
+    )
+    steps = [WaterfallStep(0, "Sell price", "total", gross_sell, 0, gross_sell)]
+    level = gross_sell
+    for order, (label, cost) in enumerate(costs, start=1):
+        steps.append(WaterfallStep(order, label, "cost", -cost, level, level - cost))
+        level -= cost
+    steps.append(WaterfallStep(len(costs) + 1, "Profit", "result", level, 0, level))
+    return steps
+
+
+def purchase_vat_note(route: OpportunityRoute) -> str | None:
+    """How the purchase bar treats the buy price's VAT: recovered (the bar is net of it,
+    VAT-registered seller) or a cost (the bar is the gross price)."""
+    b = route.breakdown
+    if b is None or b.vat_buy_eur_cents == 0:
+        return None
+    vat = format_eur(b.vat_buy_eur_cents)
+    if b.net_buy_eur_cents < route.buy_price_eur_cents:
+        return f"Purchase net of its {vat} VAT, which a VAT-registered seller recovers."
+    return f"Purchase includes {vat} VAT that is not recovered (a cost)."
+
+
+def newest(items: Iterable[OpportunityRoute]) -> datetime | None:
+    """The newest ``last_seen`` of the items (when the data last changed)."""
+    return max((i.last_seen for i in items), default=None)

@@ -1,0 +1,85 @@
+"""Run-time knobs of the DAGs (dags/arbitrage_dags/config.py): parsing and validation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from arbitrage_dags.config import (
+    DEFAULT_TOKEN_BUDGET,
+    ConfigError,
+    DiscoveryTarget,
+    IngestConfig,
+    Lookup,
+    discovery_targets,
+    schedule_from_env,
+)
+
+
+def _lookup(values: dict[str, str]) -> Lookup:
+    return values.get
+
+
+def test_ingest_defaults() -> None:
+    assert IngestConfig.load(_lookup({})) == IngestConfig(DEFAULT_TOKEN_BUDGET, False, 100)
+
+
+def test_ingest_values() -> None:
+    config = IngestConfig.load(
+        _lookup({"KEEPA_TOKEN_BUDGET": "1200", "KEEPA_BUYBOX": "yes", "KEEPA_BATCH_SIZE": "50"})
+    )
+    assert config == IngestConfig(token_budget=1200, buybox=True, batch_size=50)
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"KEEPA_TOKEN_BUDGET": "lots"}, "KEEPA_TOKEN_BUDGET must be an integer"),
+        ({"KEEPA_TOKEN_BUDGET": "-1"}, "KEEPA_TOKEN_BUDGET must be >= 0"),
+        ({"KEEPA_BATCH_SIZE": "101"}, "KEEPA_BATCH_SIZE must be between 1 and 100"),
+        ({"KEEPA_BUYBOX": "maybe"}, "KEEPA_BUYBOX must be true or false"),
+    ],
+)
+def test_ingest_bad_values_name_the_knob(values: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        IngestConfig.load(_lookup(values))
+
+
+def test_discovery_targets() -> None:
+    raw = json.dumps(
+        [
+            {"market": "de", "category": 3167641},
+            {"market": "GB", "category": "11052681", "limit": 50},
+            {"market": "DE", "category": 3167641, "limit": 7},  # duplicate pair: first wins
+        ]
+    )
+    targets = discovery_targets(
+        _lookup({"KEEPA_DISCOVERY_TARGETS": raw, "KEEPA_DISCOVERY_LIMIT": "20"})
+    )
+    assert targets == [DiscoveryTarget("DE", 3167641, 20), DiscoveryTarget("GB", 11052681, 50)]
+    assert DiscoveryTarget.from_dict(targets[1].to_dict()) == targets[1]
+    assert discovery_targets(_lookup({})) == []
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "not json",
+        '{"market": "DE", "category": 1}',
+        '[{"market": "US", "category": 1}]',
+        '[{"market": "DE"}]',
+        '[{"market": "DE", "category": 0}]',
+        '[{"market": "DE", "category": 1, "limit": 5000}]',
+        "[42]",
+    ],
+)
+def test_bad_discovery_targets_are_refused(raw: str) -> None:
+    with pytest.raises(ConfigError):
+        discovery_targets(_lookup({"KEEPA_DISCOVERY_TARGETS": raw}))
+
+
+def test_schedule_from_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FX_RATES_SCHEDULE", raising=False)
+    assert schedule_from_env("FX_RATES_SCHEDULE", "@daily") == "@daily"
+    monkeypatch.setenv("FX_RATES_SCHEDULE", "0 17 * * 1-5")
+    assert schedule_from_env("FX_RATES_SCHEDULE", "@daily") == "0 17 * * 1-5"

@@ -1,0 +1,86 @@
+"""Hand-made Keepa observations for the browser end-to-end test: ASINs with one profitable
+route each (hand-computed below), observed hourly up to now so the price history has a
+shape, and one more ASIN that appears later (a newly opened opportunity)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any, NamedTuple
+
+from app.domain.markets import Market
+from tests.integration.worker_process import envelope_bytes
+from tests.keepa_factory import envelope, keepa_product
+
+
+class Series(NamedTuple):
+    asin: str
+    title: str
+    buy: Market
+    buy_price: int
+    sell: Market
+    sell_prices: tuple[int, ...]
+    """Sell-market buy box, hourly, the last one now."""
+    fba_fee: int
+
+
+# Profits at the last observation (registered VAT mode, default policy; 500 g: shipping
+# 450 + 120/kg x 0.5 kg = 510, plus 500 customs when GB is involved; referral 15 %):
+# BOTTLE  ES 1800 -> IT 5200: 5200/1.22 = 4262; 4262 - 780 - 300 - 510 - 1800/1.21 (1488)
+#         = 1184 cents
+# LAMP    DE 2000 -> GB 5000 p x 1.17 = 5850: 5850/1.2 = 4875; 4875 - 878 - 293 - 1010
+#         - 2000/1.19 (1681) = 1013 cents
+# KETTLE  DE 2000 -> FR 5000: 5000/1.2 = 4167; 4167 - 750 - 300 - 510 - 1681 = 926 cents
+# HEADPHONES (late) DE 2500 -> ES 7000: 7000/1.21 = 5785; 5785 - 1050 - 300 - 510
+#         - 2500/1.19 (2101) = 1824 cents
+BOTTLE = Series(
+    "B0E2EBTL03", "E2E Insulated Water Bottle 750 ml", Market.ES, 1800, Market.IT,
+    (4400, 4700, 5000, 5200), 300,
+)  # fmt: skip
+LAMP = Series(
+    "B0E2ELMP02", "E2E LED Desk Lamp, dimmable", Market.DE, 2000, Market.GB,
+    (3600, 4100, 4600, 5000), 250,
+)  # fmt: skip
+KETTLE = Series(
+    "B0E2EKET01", "E2E Stainless Steel Kettle 1.7 l", Market.DE, 2000, Market.FR,
+    (3900, 4300, 4700, 5000), 300,
+)  # fmt: skip
+HEADPHONES = Series(
+    "B0E2EHDP04", "E2E Wireless Headphones", Market.DE, 2500, Market.ES, (7000,), 300
+)
+
+INITIAL = (BOTTLE, LAMP, KETTLE)
+PROFITS = {BOTTLE.asin: 1184, LAMP.asin: 1013, KETTLE.asin: 926, HEADPHONES.asin: 1824}
+
+
+def _message(series: Series, market: Market, at: datetime, **prices: Any) -> tuple[bytes, bytes]:
+    product = keepa_product(
+        series.asin, market, last_update=at, weight_g=500, title=series.title, **prices
+    )
+    return envelope_bytes(envelope(product, at + timedelta(minutes=1)))
+
+
+def observations(now: datetime, series: tuple[Series, ...] = INITIAL) -> list[tuple[bytes, bytes]]:
+    """Hourly observations of ``series`` in both of its markets, the last at ``now``.
+
+    Both markets carry a buy and a sell price (so the chart shows both); the reverse route
+    (buying at the sell market's FBA offer) never pays. The buy price eases by 0.40 an hour.
+    """
+    messages: list[tuple[bytes, bytes]] = []
+    for s in series:
+        hours = len(s.sell_prices)
+        for step, sell_price in enumerate(s.sell_prices):
+            at = now - timedelta(hours=hours - 1 - step)
+            buy_price = s.buy_price + (hours - 1 - step) * 40
+            messages.append(_message(s, s.buy, at, amazon=buy_price, buy_box=buy_price + 150))
+            messages.append(
+                _message(
+                    s,
+                    s.sell,
+                    at,
+                    buy_box=sell_price,
+                    new_fba=sell_price + 100,
+                    fba_fee=s.fba_fee,
+                    referral_pct=15.0,
+                )
+            )
+    return messages

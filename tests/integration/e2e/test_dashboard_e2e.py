@@ -1,0 +1,251 @@
+"""The whole system as `make demo` runs it, in a real browser.
+
+:class:`app.demo.DemoServices` starts an isolated worker, API and dashboard (own topics,
+indices, consumer group and ports) on the real local stack; hand-made Keepa observations go
+into Kafka; headless Chromium loads the dashboard and must show the opportunities the worker
+found, refresh itself when a new one opens, filter through the URL and draw the detail view.
+Screenshots go to ``artifacts/screenshots/`` (git-ignored).
+
+Streamlit draws tables on a canvas (glide-data-grid); the cells are read from the grid's
+accessible ``<table role="grid">`` mirror, which glide keeps in the DOM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from elasticsearch import Elasticsearch
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+
+from app.demo import DemoServices, isolated_settings
+from app.settings import PROJECT_ROOT, Settings
+from app.stack import StackManager
+from tests.integration.e2e.e2e_data import (
+    BOTTLE,
+    HEADPHONES,
+    KETTLE,
+    LAMP,
+    PROFITS,
+    observations,
+)
+from tests.integration.worker_process import produce
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = PROJECT_ROOT / "artifacts" / "screenshots"
+T = TypeVar("T")
+
+
+@pytest.fixture(scope="module")
+def demo(
+    stack: StackManager, settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DemoServices]:
+    base = tmp_path_factory.mktemp("e2e")
+    name = f"e2e{uuid.uuid4().hex[:8]}"
+    isolated = isolated_settings(settings, name, base / "faust", partitions=2)
+    services = DemoServices(isolated, run_dir=base, extra_env={"DASHBOARD_REFRESH_S": "2"})
+    try:
+        services.start(stack=False, timeout_s=180)
+        yield services
+    finally:
+        services.stop()
+        es = Elasticsearch(isolated.elasticsearch_url, request_timeout=30)
+        es.options(ignore_status=404).indices.delete(index=f"{name}-*")
+        es.close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
+    if not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()):
+        pytest.fail("Chromium is not installed: run `make browser` (Debian chromium + driver)")
+    options = Options()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
+        "--window-size=1600,1000",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = probe()
+        except (StaleElementReferenceException, WebDriverException, httpx.HTTPError) as exc:
+            last_error, value = exc, None
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what} ({last_error!r})")
+
+
+def _grid(driver: WebDriver, index: int = 0) -> list[dict[str, str]]:
+    """Rows of the index-th dataframe on the page, as {column header: cell text}."""
+    tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stDataFrame] table[role=grid]")
+    if len(tables) <= index:
+        return []
+    table = tables[index]
+    headers = [
+        th.get_attribute("textContent") or "" for th in table.find_elements(By.TAG_NAME, "th")
+    ]
+    rows = []
+    for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
+        cells = [
+            td.get_attribute("textContent") or "" for td in tr.find_elements(By.TAG_NAME, "td")
+        ]
+        rows.append(dict(zip(headers, cells, strict=False)))
+    return rows
+
+
+Rows = list[dict[str, str]]
+
+
+def _grid_when(driver: WebDriver, condition: Callable[[Rows], bool]) -> Callable[[], Rows | None]:
+    """A probe for :func:`_eventually`: the first table's rows once they satisfy ``condition``."""
+
+    def probe() -> Rows | None:
+        rows = _grid(driver)
+        return rows if rows and condition(rows) else None
+
+    return probe
+
+
+def _text(driver: WebDriver) -> str:
+    return driver.find_element(By.TAG_NAME, "body").text
+
+
+def _api_total(services: DemoServices, **params: Any) -> int:
+    response = httpx.get(f"{services.api_url}/opportunities", params=params, timeout=5)
+    if response.status_code != 200:  # e.g. 503 until the worker's sink created the indices
+        return -1
+    total: int = response.json()["total"]
+    return total
+
+
+def _screenshot(driver: WebDriver, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / name
+    driver.save_screenshot(str(path))
+    return path
+
+
+def test_dashboard_shows_live_opportunities_in_a_browser(
+    demo: DemoServices, browser: WebDriver
+) -> None:
+    s = demo.settings
+    asyncio.run(
+        produce(
+            s.kafka_bootstrap_servers, s.topic("keepa.products"), observations(datetime.now(UTC))
+        )
+    )
+    _eventually(lambda: _api_total(demo) == 3, 90, "the API to serve 3 opportunities")
+
+    # --- overview: the table shows the worker's opportunities, most profitable first ----
+    browser.get(demo.dashboard_url)
+    expected = [BOTTLE.asin, LAMP.asin, KETTLE.asin]
+    rows = _eventually(
+        _grid_when(browser, lambda r: [x["ASIN"] for x in r] == expected),
+        120,
+        f"the opportunity table to list {expected}",
+    )
+    by_asin = {r["ASIN"]: r for r in rows}
+    for asin, cents in PROFITS.items():
+        if asin in by_asin:
+            assert float(by_asin[asin]["Profit"]) == cents / 100
+    assert by_asin[LAMP.asin]["Route"] == "DE → GB"
+    assert by_asin[LAMP.asin]["Buy at"] == f"https://www.amazon.de/dp/{LAMP.asin}"
+    assert by_asin[LAMP.asin]["Sell at"] == f"https://www.amazon.co.uk/dp/{LAMP.asin}"
+    text = _text(browser)
+    assert "Open opportunities\n3" in text
+    assert "Best profit\n€11.84" in text
+    assert "last updated" in text
+
+    # --- live: a new opportunity appears without a page reload, flagged as new -----------
+    browser.execute_script("window.__e2eNoReload = true;")
+    asyncio.run(
+        produce(
+            s.kafka_bootstrap_servers,
+            s.topic("keepa.products"),
+            observations(datetime.now(UTC), (HEADPHONES,)),
+        )
+    )
+    rows = _eventually(
+        _grid_when(browser, lambda r: r[0]["ASIN"] == HEADPHONES.asin),
+        90,
+        "the new opportunity at the top of the table",
+    )
+    assert rows[0]["New"] == "true"
+    assert float(rows[0]["Profit"]) == PROFITS[HEADPHONES.asin] / 100
+    assert {r["ASIN"]: r["New"] for r in rows[1:]} == dict.fromkeys(expected, "false")
+    assert browser.execute_script("return window.__e2eNoReload === true;"), "page reloaded"
+    _eventually(lambda: "Open opportunities\n4" in _text(browser), 30, "the KPIs to follow")
+    browser.execute_script("window.scrollTo(0, 0);")
+    shot = _screenshot(browser, "dashboard_overview.png")
+    assert shot.stat().st_size > 10_000
+
+    # --- filters from the URL -------------------------------------------------------------
+    browser.get(f"{demo.dashboard_url}/?sell_market=GB")
+    _eventually(lambda: [r["ASIN"] for r in _grid(browser)] == [LAMP.asin], 60, "the GB-only table")
+
+    # --- detail view of one ASIN from the URL --------------------------------------------
+    browser.get(f"{demo.dashboard_url}/?asin={KETTLE.asin}")
+    _eventually(
+        lambda: "Profit breakdown DE → FR: €9.26 profit" in _text(browser),
+        90,
+        "the detail view of the kettle",
+    )
+    _eventually(
+        lambda: (
+            len(
+                browser.find_elements(
+                    By.CSS_SELECTOR,
+                    "[data-testid=stVegaLiteChart] canvas, [data-testid=stVegaLiteChart] svg",
+                )
+            )
+            >= 2
+        ),
+        60,
+        "the price history and waterfall charts",
+    )
+    detail_text = _text(browser)
+    for step in ("Sell price", "VAT FR", "Referral fee", "FBA fee", "Shipping", "Purchase DE"):
+        assert step in detail_text
+    assert "9.26" in detail_text
+    routes = _eventually(lambda: _grid(browser, 1), 30, "the routes table of the kettle")
+    assert routes[0]["Route"] == "DE → FR"
+    assert routes[0]["State"] == "open"
+    assert "asin=" + KETTLE.asin in browser.current_url
+
+    header = browser.find_element(By.XPATH, "//h2[contains(., 'Opportunity detail')]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", header)
+    time.sleep(1.0)  # let the charts settle after scrolling
+    shot = _screenshot(browser, "dashboard_detail.png")
+    assert shot.stat().st_size > 10_000

@@ -1,0 +1,106 @@
+"""`arbitrage sample` + `arbitrage replay` (as a user runs them) into a running worker yield
+the opportunity documents the domain predicts for the same file."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+
+from app.domain.asin_state import apply_quote
+from app.domain.envelope import parse_envelope
+from app.policy_config import configured_fx, pricing_policy
+from app.settings import Settings
+from app.worker_process import ARBITRAGE
+from tests.integration.worker_process import WorkerProcess
+
+# 30 ASINs x 5 markets x 8 steps of 3 h: 1,200 envelopes; with seed 42 some spreads open.
+SAMPLE_ARGS = ["--asins", "30", "--steps", "8", "--step-minutes", "180", "--seed", "42"]
+START = "2026-01-01T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def worker(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, stack: Any
+) -> Iterator[WorkerProcess]:
+    base = tmp_path_factory.mktemp("replay")
+    process = WorkerProcess(
+        f"replay{uuid.uuid4().hex[:8]}", base / "data", base / "worker.log", settings
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+def expected_routes(path: Path, settings: Settings) -> set[str]:
+    """Every route the domain opens for the file's envelopes, as opportunity document ids."""
+    policy, fx = pricing_policy(settings), configured_fx(settings)
+    state: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    opened: set[str] = set()
+    for line in path.read_bytes().splitlines():
+        try:
+            doc = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            continue
+        quote = parse_envelope(doc["product"]["asin"].encode(), line)
+        quotes, open_ = state.get(quote.asin, ({}, {}))
+        step = apply_quote(quote, quotes, open_, policy, fx)
+        state[quote.asin] = (step.quotes, step.open)
+        opened |= {f"{e.asin}:{e.route_key}" for e in step.events if e.event == "opened"}
+    return opened
+
+
+def opportunity_ids(es: Elasticsearch, settings: Settings) -> set[str]:
+    index = settings.index("opportunities")
+    if not es.indices.exists(index=index):
+        return set()
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, size=1000, source=False)["hits"]["hits"]
+    return {h["_id"] for h in hits}
+
+
+def test_sample_then_replay_yields_opportunities(
+    worker: WorkerProcess, es: Elasticsearch, tmp_path: Path
+) -> None:
+    path = tmp_path / "sample.jsonl"
+    env = worker.env()
+    made = subprocess.run(
+        [ARBITRAGE, "sample", str(path), *SAMPLE_ARGS, "--start", START],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert made.returncode == 0, made.stderr
+    assert "wrote 1200 SYNTHETIC envelopes" in made.stdout
+    with path.open("ab") as fh:
+        fh.write(b"{this is not json\n")
+
+    expected = expected_routes(path, worker.settings)
+    assert expected, "the seeded sample must contain opportunities"
+
+    replayed = subprocess.run(
+        [ARBITRAGE, "replay", str(path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert replayed.returncode == 0, replayed.stderr
+    assert f"{path}:1201: skipped: invalid JSON" in replayed.stderr
+    assert "published 1200 envelopes in 1 pass(es)" in replayed.stdout
+    assert "skipped 1 invalid line(s)" in replayed.stdout
+
+    deadline = time.monotonic() + 180
+    while opportunity_ids(es, worker.settings) < expected and time.monotonic() < deadline:
+        time.sleep(1)
+    assert opportunity_ids(es, worker.settings) == expected, worker.tail()

@@ -1,0 +1,202 @@
+"""A tiny fake of the REST API for dashboard tests: a real HTTP server on a thread, serving
+bodies built from the API's own response models, and recording what it was asked."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+from pydantic import BaseModel
+
+from app.api.models import (
+    Breakdown,
+    Counts,
+    HistoryPoint,
+    KeepaUsage,
+    MarketFreshness,
+    OpportunityDetail,
+    OpportunityPage,
+    OpportunityRoute,
+    PriceHistory,
+    StatsResponse,
+)
+from app.domain.markets import Market
+
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+
+
+def route(
+    asin: str,
+    buy: Market = Market.DE,
+    sell: Market = Market.FR,
+    *,
+    buy_cents: int = 2000,
+    sell_cents: int = 4800,
+    title: str | None = "Acme Water Bottle 750 ml",
+    age_seconds: int = 3600,
+    state: Literal["open", "closed"] = "open",
+    fba_cents: int = 350,
+    shipping_cents: int = 420,
+) -> OpportunityRoute:
+    """A route whose numbers add up like the worker's (registered VAT mode)."""
+    net_sell = round(sell_cents / (1 + float(sell.vat_rate)))
+    net_buy = round(buy_cents / (1 + float(buy.vat_rate)))
+    referral = round(sell_cents * 0.15)
+    profit = net_sell - referral - fba_cents - shipping_cents - net_buy
+    breakdown = Breakdown(
+        net_sell_eur_cents=net_sell,
+        vat_sell_eur_cents=sell_cents - net_sell,
+        referral_fee_eur_cents=referral,
+        fba_fee_eur_cents=fba_cents,
+        shipping_eur_cents=shipping_cents,
+        net_buy_eur_cents=net_buy,
+        vat_buy_eur_cents=buy_cents - net_buy,
+    )
+    first_seen = NOW - timedelta(seconds=age_seconds)
+    return OpportunityRoute(
+        asin=asin,
+        route=f"{buy.value}:{sell.value}",
+        state=state,
+        last_event="opened",
+        title=title,
+        image_url=f"https://m.media-amazon.com/images/I/{asin}.jpg",
+        buy_market=buy,
+        sell_market=sell,
+        buy_url=buy.product_url(asin),
+        sell_url=sell.product_url(asin),
+        buy_currency=buy.currency.value,
+        sell_currency=sell.currency.value,
+        buy_price_minor=buy_cents,
+        sell_price_minor=sell_cents,
+        buy_price_eur_cents=buy_cents,
+        sell_price_eur_cents=sell_cents,
+        profit_eur_cents=profit,
+        roi=round(profit / (net_buy + shipping_cents), 4),
+        margin=round(profit / net_sell, 4),
+        breakdown=breakdown,
+        first_seen=first_seen,
+        last_seen=NOW,
+        age_seconds=age_seconds,
+        sales_rank=1234,
+        category=3167641,
+        amazon_sells_in_target=False,
+    )
+
+
+def page(items: list[OpportunityRoute], total: int | None = None) -> OpportunityPage:
+    ordered = sorted(items, key=lambda r: -r.profit_eur_cents)
+    return OpportunityPage(
+        total=len(items) if total is None else total,
+        total_routes=len(items) if total is None else total,
+        total_exact=True,
+        page=1,
+        page_size=200,
+        pages=1,
+        best_per_asin=True,
+        sort="profit",
+        order="desc",
+        items=ordered,
+        generated_at=NOW,
+    )
+
+
+def stats(products: int = 50, open_opportunities: int = 3, age_seconds: int = 90) -> StatsResponse:
+    freshness = [
+        MarketFreshness(
+            market=m.value,
+            products=products // 5,
+            newest_observed_at=NOW - timedelta(seconds=age_seconds) if products else None,
+            age_seconds=age_seconds if products else None,
+        )
+        for m in Market
+    ]
+    return StatsResponse(
+        counts=Counts(
+            open_opportunities=open_opportunities,
+            opportunities=open_opportunities,
+            products=products,
+            price_history=products * 10,
+            watchlist=0,
+        ),
+        freshness=freshness,
+        keepa=KeepaUsage(available=False),
+        generated_at=NOW,
+    )
+
+
+def detail(asin: str, routes: list[OpportunityRoute]) -> OpportunityDetail:
+    return OpportunityDetail(
+        asin=asin,
+        title=routes[0].title if routes else None,
+        image_url=routes[0].image_url if routes else None,
+        open_routes=sum(r.state == "open" for r in routes),
+        routes=routes,
+        generated_at=NOW,
+    )
+
+
+def history(asin: str, hours: int = 6) -> PriceHistory:
+    points = [
+        HistoryPoint(
+            market=m,
+            currency=m.currency.value,
+            observed_at=NOW - timedelta(hours=hours - h),
+            buy_price_eur_cents=2000 + 100 * i + 10 * h,
+            sell_price_eur_cents=2100 + 100 * i + 10 * h,
+        )
+        for h in range(hours)
+        for i, m in enumerate(Market)
+    ]
+    return PriceHistory(asin=asin, total=len(points), truncated=False, points=points)
+
+
+@dataclass
+class FakeApi:
+    """Routes: path -> (status, body). Every request is recorded as (path, query dict)."""
+
+    routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
+    requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    url: str = ""
+
+    def set(self, path: str, body: BaseModel | dict[str, Any], status: int = 200) -> None:
+        payload = body.model_dump(mode="json") if isinstance(body, BaseModel) else body
+        self.routes[path] = (status, payload)
+
+    def queries(self, path: str) -> list[dict[str, list[str]]]:
+        return [q for p, q in self.requests if p == path]
+
+
+@contextmanager
+def serve(api: FakeApi) -> Iterator[FakeApi]:
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            parts = urlsplit(self.path)
+            api.requests.append((parts.path, parse_qs(parts.query, keep_blank_values=True)))
+            status, body = api.routes.get(parts.path, (404, {"detail": "not found"}))
+            data = orjson.dumps(body)
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    api.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield api
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -1,0 +1,223 @@
+"""The Streamlit script end to end in-process (``streamlit.testing`` AppTest), with the REST
+API faked at the HTTP boundary by a local server."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app.domain.markets import Market
+from app.settings import PROJECT_ROOT, get_settings
+from tests.unit.dashboard.dashboard_fake_api import (
+    FakeApi,
+    detail,
+    history,
+    page,
+    route,
+    serve,
+    stats,
+)
+
+SCRIPT = str(PROJECT_ROOT / "dashboard" / "app.py")
+
+ITEMS = [
+    route("B0AAAAAAA1", sell_cents=4800, age_seconds=7200),
+    route(
+        "B0AAAAAAA2",
+        Market.IT,
+        Market.DE,
+        sell_cents=6000,
+        age_seconds=60,
+        title="[SYNTHETIC] Kettle",
+    ),
+    route("B0AAAAAAA3", Market.GB, Market.ES, sell_cents=5000, age_seconds=7200),
+]
+
+
+def _use_api(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    monkeypatch.setenv("API_URL", url)
+    monkeypatch.setenv("DASHBOARD_REFRESH_S", "60")
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
+    fake = FakeApi()
+    fake.set("/stats", stats(products=50, open_opportunities=3))
+    fake.set("/opportunities", page(ITEMS))
+    for item in ITEMS:
+        fake.set(f"/opportunities/{item.asin}", detail(item.asin, [item]))
+        fake.set(f"/products/{item.asin}/history", history(item.asin))
+    with serve(fake):
+        _use_api(monkeypatch, fake.url)
+        yield fake
+    get_settings.cache_clear()
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(SCRIPT, default_timeout=30)
+
+
+def _metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_kpis_table_and_freshness(api: FakeApi) -> None:
+    at = _app().run()
+    assert not at.exception
+    assert not at.error
+    metrics = _metrics(at)
+    best = max(ITEMS, key=lambda i: i.profit_eur_cents)
+    assert metrics["Open opportunities"] == "3"
+    assert (
+        metrics["Best profit"]
+        == f"€{best.profit_eur_cents // 100}.{best.profit_eur_cents % 100:02d}"
+    )
+    median = sorted(i.roi for i in ITEMS)[1]
+    assert metrics["Median ROI"] == f"{median * 100:.1f} %"
+    assert metrics["Tracked products"] == "50"
+    assert [metrics[m.value] for m in Market] == ["1 min"] * 5
+
+    table = at.dataframe[0].value
+    assert list(table["asin"]) == [i.asin for i in page(ITEMS).items]
+    assert table.loc[table["asin"] == "B0AAAAAAA2", "new"].item()
+    assert not table.loc[table["asin"] == "B0AAAAAAA1", "new"].item()
+    assert table.loc[table["asin"] == "B0AAAAAAA3", "sell_url"].item() == (
+        "https://www.amazon.es/dp/B0AAAAAAA3"
+    )
+    captions = " ".join(c.value for c in at.caption)
+    assert "last updated" in captions
+    assert f"Top by profit: {best.asin}" in captions
+    assert any("Synthetic data" in w.value for w in at.warning)
+
+    (query,) = api.queries("/opportunities")
+    assert query["sort"] == ["profit"]
+    assert query["best_per_asin"] == ["true"]
+
+
+def test_filters_come_from_the_url_and_reach_the_api(api: FakeApi) -> None:
+    at = _app()
+    at.query_params["buy_market"] = ["DE", "it"]
+    at.query_params["min_profit_eur"] = "7.5"
+    at.query_params["min_roi"] = "0.2"
+    at.query_params["category"] = "3167641"
+    at.query_params["exclude_amazon_seller"] = "true"
+    at.run()
+    assert not at.exception
+
+    assert at.multiselect(key="f_buy").value == ["DE", "IT"]
+    assert at.number_input(key="f_min_profit").value == 7.5
+    assert at.number_input(key="f_min_roi_pct").value == 20.0
+    assert at.text_input(key="f_category").value == "3167641"
+    assert at.toggle(key="f_exclude").value is True
+
+    (query,) = api.queries("/opportunities")
+    assert query["buy_market"] == ["DE,IT"]
+    assert query["min_profit_eur"] == ["7.5"]
+    assert query["min_roi"] == ["0.2"]
+    assert query["category"] == ["3167641"]
+    assert query["exclude_amazon_seller"] == ["true"]
+    # The URL is rewritten in the canonical form (and gains the ASIN of the detail view).
+    assert at.query_params["buy_market"] == "DE,IT"
+
+
+def test_changing_a_filter_updates_the_url_and_the_query(api: FakeApi) -> None:
+    at = _app().run()
+    at.multiselect(key="f_sell").select("FR").run()
+    at.number_input(key="f_min_profit").set_value(12.0).run()
+    assert not at.exception
+    assert at.query_params["sell_market"] == "FR"
+    assert at.query_params["min_profit_eur"] == "12"
+    last = api.queries("/opportunities")[-1]
+    assert last["sell_market"] == ["FR"]
+    assert last["min_profit_eur"] == ["12"]
+
+
+def test_invalid_url_parameters_are_ignored_with_a_warning(api: FakeApi) -> None:
+    at = _app()
+    at.query_params["sell_market"] = "XX"
+    at.query_params["asin"] = "nope"
+    at.run()
+    assert not at.exception
+    warnings = [w.value for w in at.sidebar.warning]
+    assert "Ignored URL parameter sell_market='XX': not a tracked market" in warnings
+    assert any(w.startswith("Ignored URL parameter asin='nope'") for w in warnings)
+    assert "sell_market" not in api.queries("/opportunities")[0]
+
+
+def test_detail_view_of_the_asin_in_the_url(api: FakeApi) -> None:
+    at = _app()
+    at.query_params["asin"] = "B0AAAAAAA3"
+    at.run()
+    assert not at.exception
+    assert at.selectbox(key="asin").value == "B0AAAAAAA3"
+    assert at.selectbox(key="route_B0AAAAAAA3").value == "GB:ES"
+    assert any(s.value == ITEMS[2].title for s in at.subheader)
+    charts = at.get("vega_lite_chart")
+    assert len(charts) == 2  # price history and profit waterfall
+    assert api.queries("/products/B0AAAAAAA3/history")
+    routes = at.dataframe[1].value
+    assert list(routes["route"]) == ["GB → ES"]
+
+
+def test_detail_defaults_to_the_top_opportunity_and_goes_into_the_url(api: FakeApi) -> None:
+    at = _app().run()
+    top = page(ITEMS).items[0].asin
+    assert at.selectbox(key="asin").value == top
+    assert at.query_params["asin"] == top
+
+
+def test_new_opportunities_since_the_previous_refresh_are_flagged(api: FakeApi) -> None:
+    old = [ITEMS[0]]
+    api.set("/opportunities", page(old))
+    at = _app().run()
+    assert not at.dataframe[0].value["new"].any()
+
+    api.set("/opportunities", page([*old, ITEMS[2]]))
+    at.run()
+    table = at.dataframe[0].value
+    assert table.loc[table["asin"] == "B0AAAAAAA3", "new"].item()
+    assert not table.loc[table["asin"] == "B0AAAAAAA1", "new"].item()
+
+
+def test_unreachable_api_shows_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    _use_api(monkeypatch, f"http://127.0.0.1:{port}")
+    try:
+        at = _app().run()
+    finally:
+        get_settings.cache_clear()
+    assert not at.exception
+    assert "The API is unavailable" in at.error[0].value
+    assert f"http://127.0.0.1:{port}" in at.error[0].value
+    assert not at.dataframe
+
+
+def test_api_server_error_is_shown(api: FakeApi) -> None:
+    api.set("/opportunities", {"detail": "Elasticsearch is unavailable"}, status=503)
+    at = _app().run()
+    assert not at.exception
+    assert "Elasticsearch is unavailable" in at.error[0].value
+
+
+def test_no_data_yet(api: FakeApi) -> None:
+    api.set("/stats", stats(products=0, open_opportunities=0))
+    api.set("/opportunities", page([]))
+    at = _app().run()
+    assert not at.exception
+    assert any("No data yet" in i.value for i in at.info)
+    assert _metrics(at)["DE"] == "no data"
+    assert not at.dataframe
+
+
+def test_no_match_for_the_filters(api: FakeApi) -> None:
+    api.set("/opportunities", page([]))
+    at = _app()
+    at.query_params["min_profit_eur"] = "1000"
+    at.run()
+    assert any("matches the filters" in i.value for i in at.info)

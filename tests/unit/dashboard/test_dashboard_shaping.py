@@ -1,0 +1,340 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from itertools import pairwise
+
+import pytest
+
+from app.api.models import OpportunityRoute
+from app.domain.markets import Market
+from dashboard.shaping import (
+    Filters,
+    api_params,
+    asin_from_query_params,
+    asin_options,
+    best_route,
+    compute_kpis,
+    eur_to_cents,
+    filters_from_query_params,
+    filters_to_query_params,
+    format_age,
+    format_eur,
+    format_percent,
+    freshness_rows,
+    history_rows,
+    is_new,
+    is_synthetic,
+    opportunity_rows,
+    percent_to_fraction,
+    purchase_vat_note,
+    route_key,
+    route_rows,
+    top_asins_caption,
+    waterfall_steps,
+)
+from tests.unit.dashboard.dashboard_fake_api import detail, history, page, route, stats
+
+# --- filters <-> URL -------------------------------------------------------------------------
+
+
+def test_filters_from_query_params_reads_every_filter() -> None:
+    parsed = filters_from_query_params(
+        {
+            "buy_market": ["de", "FR,uk"],
+            "sell_market": "IT",
+            "min_profit_eur": "7.5",
+            "min_roi": "0.15",
+            "category": "3167641",
+            "exclude_amazon_seller": "true",
+            "q": " bottle ",
+        }
+    )
+    assert parsed.ignored == ()
+    assert parsed.filters == Filters(
+        buy_markets=(Market.DE, Market.FR, Market.GB),
+        sell_markets=(Market.IT,),
+        min_profit_eur_cents=750,
+        min_roi=Decimal("0.15"),
+        category=3167641,
+        exclude_amazon_seller=True,
+        q="bottle",
+    )
+
+
+def test_filters_from_empty_query_params_are_the_defaults() -> None:
+    assert filters_from_query_params({}).filters == Filters()
+
+
+@pytest.mark.parametrize(
+    ("params", "note"),
+    [
+        ({"buy_market": "XX"}, "buy_market='XX': not a tracked market"),
+        ({"min_profit_eur": "abc"}, "min_profit_eur='abc': not a number"),
+        ({"min_profit_eur": "-1"}, "min_profit_eur=-1: outside 0..1000000"),
+        ({"min_profit_eur": "NaN"}, "min_profit_eur='NaN': not a finite number"),
+        ({"min_roi": "5000"}, "min_roi=5000: outside -1000..1000"),
+        ({"category": "books"}, "category='books': not a Keepa category id"),
+        ({"exclude_amazon_seller": "maybe"}, "exclude_amazon_seller='maybe': not a boolean"),
+        ({"q": "x" * 201}, "q: longer than 200 characters"),
+    ],
+)
+def test_invalid_query_params_are_ignored_with_a_note(params: dict[str, str], note: str) -> None:
+    parsed = filters_from_query_params(params)
+    assert parsed.filters == Filters()
+    assert parsed.ignored == (note,)
+
+
+def test_filters_to_query_params_leaves_out_defaults() -> None:
+    assert filters_to_query_params(Filters()) == {}
+    assert filters_to_query_params(
+        Filters(
+            buy_markets=(Market.DE, Market.GB),
+            min_profit_eur_cents=700,
+            min_roi=Decimal("0.150"),
+            exclude_amazon_seller=True,
+        )
+    ) == {
+        "buy_market": "DE,GB",
+        "min_profit_eur": "7",
+        "min_roi": "0.15",
+        "exclude_amazon_seller": "true",
+    }
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        Filters(),
+        Filters(sell_markets=(Market.FR, Market.ES), min_profit_eur_cents=1234),
+        Filters(min_roi=Decimal("-0.5"), category=0, q="usb c cable"),
+        Filters(min_profit_eur_cents=5, min_roi=Decimal("1E+1"), exclude_amazon_seller=True),
+    ],
+)
+def test_filters_round_trip_through_the_url(filters: Filters) -> None:
+    parsed = filters_from_query_params(filters_to_query_params(filters))
+    assert parsed.ignored == ()
+    assert parsed.filters == filters
+
+
+def test_api_params_ask_for_the_best_route_per_asin_by_profit() -> None:
+    params = api_params(Filters(sell_markets=(Market.FR,)), page_size=50)
+    assert params == {
+        "sell_market": "FR",
+        "sort": "profit",
+        "order": "desc",
+        "best_per_asin": "true",
+        "page": "1",
+        "page_size": "50",
+    }
+
+
+def test_asin_from_query_params() -> None:
+    assert asin_from_query_params({}) == (None, None)
+    assert asin_from_query_params({"asin": "b0testas1n"}) == ("B0TESTAS1N", None)
+    assert asin_from_query_params({"asin": "nope"}) == (
+        None,
+        "asin='nope': not an ASIN (10 characters A-Z, 0-9)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("euros", "cents"), [(7.1, 710), ("0.005", 1), (Decimal("12.345"), 1235), (0, 0)]
+)
+def test_eur_to_cents(euros: float | str | Decimal, cents: int) -> None:
+    assert eur_to_cents(euros) == cents
+
+
+def test_percent_to_fraction() -> None:
+    assert percent_to_fraction(15.0) == Decimal("0.15")
+    assert percent_to_fraction("2.5") == Decimal("0.025")
+
+
+# --- formatting ----------------------------------------------------------------------------
+
+
+def test_format_eur() -> None:
+    assert format_eur(123456) == "€1,234.56"
+    assert format_eur(-5) == "-€0.05"
+    assert format_eur(None) == "n/a"
+
+
+def test_format_percent() -> None:
+    assert format_percent(0.2351) == "23.5 %"
+    assert format_percent(Decimal("0.5")) == "50.0 %"
+    assert format_percent(None) == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("seconds", "text"),
+    [
+        (None, "no data"),
+        (-3, "just now"),
+        (4, "just now"),
+        (42, "42 s"),
+        (300, "5 min"),
+        (3600, "1 h"),
+        (12_000, "3 h 20 min"),
+        (2 * 86_400 + 4 * 3600 + 59, "2 d 4 h"),
+        (86_400, "1 d"),
+    ],
+)
+def test_format_age(seconds: int | None, text: str) -> None:
+    assert format_age(seconds) == text
+
+
+def test_is_synthetic() -> None:
+    assert is_synthetic("[SYNTHETIC] Acme kettle")
+    assert not is_synthetic("Acme kettle [SYNTHETIC]")
+    assert not is_synthetic(None)
+
+
+# --- the table -----------------------------------------------------------------------------
+
+
+def _items() -> list[OpportunityRoute]:
+    return [
+        route("B0AAAAAAA1", sell_cents=4800, age_seconds=7200),
+        route("B0AAAAAAA2", Market.IT, Market.DE, sell_cents=6000, age_seconds=60),
+        route("B0AAAAAAA3", Market.GB, Market.ES, sell_cents=5000, age_seconds=7200),
+    ]
+
+
+def test_is_new_by_age_or_absence_from_the_previous_refresh() -> None:
+    old, fresh, other = _items()
+    assert is_new(fresh, previous_keys=None, new_within_s=900)
+    assert not is_new(old, previous_keys=None, new_within_s=900)
+    assert not is_new(old, previous_keys=frozenset({route_key(old)}), new_within_s=900)
+    assert is_new(other, previous_keys=frozenset({route_key(old)}), new_within_s=900)
+    assert route_key(other) == "B0AAAAAAA3:GB:ES"
+
+
+def test_opportunity_rows_keep_the_api_order_and_convert_for_display() -> None:
+    items = page(_items()).items
+    rows = opportunity_rows(items, previous_keys=None, new_within_s=900)
+    assert [r["asin"] for r in rows] == [i.asin for i in items]
+    by_asin = {r["asin"]: r for r in rows}
+    second = next(i for i in items if i.asin == "B0AAAAAAA2")
+    row = by_asin["B0AAAAAAA2"]
+    assert row["new"] is True
+    assert row["route"] == "IT → DE"
+    assert row["profit_eur"] == second.profit_eur_cents / 100
+    assert row["roi_pct"] == pytest.approx(second.roi * 100)
+    assert row["buy_url"] == "https://www.amazon.it/dp/B0AAAAAAA2"
+    assert row["sell_url"] == "https://www.amazon.de/dp/B0AAAAAAA2"
+    assert row["age"] == "1 min"
+    assert by_asin["B0AAAAAAA1"]["new"] is False
+
+
+def test_top_asins_caption() -> None:
+    items = page(_items()).items
+    caption = top_asins_caption(items, limit=2)
+    assert caption.startswith(f"Top by profit: {items[0].asin} ")
+    assert items[1].asin in caption
+    assert items[2].asin not in caption
+    assert top_asins_caption([]) == "No open opportunity matches."
+
+
+# --- KPIs ------------------------------------------------------------------------------
+
+
+def test_compute_kpis() -> None:
+    items = _items()
+    k = compute_kpis(page(items, total=42))
+    assert k.open_opportunities == 42
+    assert k.shown == 3
+    assert k.best_profit_eur_cents == max(i.profit_eur_cents for i in items)
+    assert k.best_asin == max(items, key=lambda i: i.profit_eur_cents).asin
+    assert k.median_roi == sorted(i.roi for i in items)[1]
+
+
+def test_compute_kpis_without_items() -> None:
+    k = compute_kpis(page([]))
+    assert (k.open_opportunities, k.median_roi, k.best_profit_eur_cents) == (0, None, None)
+
+
+def test_freshness_rows_in_market_order() -> None:
+    rows = freshness_rows(stats(products=50, age_seconds=90))
+    assert [r.market for r in rows] == ["DE", "FR", "IT", "ES", "GB"]
+    assert all(r.label == "1 min" and r.products == 10 for r in rows)
+    empty = freshness_rows(stats(products=0))
+    assert all(r.label == "no data" and r.age_seconds is None for r in empty)
+
+
+# --- detail --------------------------------------------------------------------------------
+
+
+def test_asin_options_put_a_selected_unknown_asin_first() -> None:
+    assert asin_options(["A", "B", "A"], None) == ["A", "B"]
+    assert asin_options(["A", "B"], "B") == ["A", "B"]
+    assert asin_options(["A"], "Z") == ["Z", "A"]
+    assert asin_options([], None) == []
+
+
+def test_best_route_prefers_open_routes() -> None:
+    closed_rich = route("B0AAAAAAA1", Market.ES, Market.FR, sell_cents=9000, state="closed")
+    open_poor = route("B0AAAAAAA1", Market.DE, Market.FR, sell_cents=4000)
+    assert best_route(detail("B0AAAAAAA1", [closed_rich, open_poor])) == open_poor
+    assert best_route(detail("B0AAAAAAA1", [closed_rich])) == closed_rich
+    assert best_route(detail("B0AAAAAAA1", [])) is None
+
+
+def test_route_rows_open_first_then_by_profit() -> None:
+    a = route("B0AAAAAAA1", Market.ES, Market.FR, sell_cents=9000, state="closed")
+    b = route("B0AAAAAAA1", Market.DE, Market.FR, sell_cents=4000)
+    c = route("B0AAAAAAA1", Market.IT, Market.FR, sell_cents=5000)
+    rows = route_rows(detail("B0AAAAAAA1", [a, b, c]))
+    assert [r["route"] for r in rows] == ["IT → FR", "DE → FR", "ES → FR"]
+
+
+def test_history_rows_all_markets_in_eur_sorted_by_time() -> None:
+    h = history("B0AAAAAAA1", hours=3)
+    rows = history_rows(h, "buy")
+    assert len(rows) == 15
+    assert {r["market"] for r in rows} == {"DE", "FR", "IT", "ES", "GB"}
+    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
+    first_de = next(r for r in rows if r["market"] == "DE")
+    assert first_de["price_eur"] == 20.0
+    sell = history_rows(h, "sell")
+    assert next(r for r in sell if r["market"] == "DE")["price_eur"] == 21.0
+
+
+def test_waterfall_goes_from_gross_sell_price_to_the_profit() -> None:
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, sell_cents=4800)
+    steps = waterfall_steps(r)
+    assert [s.label for s in steps] == [
+        "Sell price",
+        "VAT FR",
+        "Referral fee",
+        "FBA fee",
+        "Shipping",
+        "Purchase DE",
+        "Profit",
+    ]
+    assert steps[0].amount_eur_cents == 4800
+    assert (steps[0].start_eur_cents, steps[0].end_eur_cents) == (0, 4800)
+    # Hand check: net sell 4800/1.2 = 4000 (VAT 800); referral 15 % of 4800 = 720;
+    # FBA 350; shipping 420; net buy 2000/1.19 = 1681 -> profit 4000-720-350-420-1681 = 829.
+    assert [s.amount_eur_cents for s in steps[1:6]] == [-800, -720, -350, -420, -1681]
+    for before, after in pairwise(steps[:-1]):
+        assert after.start_eur_cents == before.end_eur_cents
+    assert steps[-1].amount_eur_cents == 829 == r.profit_eur_cents
+    assert (steps[-1].start_eur_cents, steps[-1].end_eur_cents) == (0, 829)
+
+
+def test_waterfall_without_breakdown_is_empty() -> None:
+    r = route("B0AAAAAAA1").model_copy(update={"breakdown": None})
+    assert waterfall_steps(r) == []
+
+
+def test_purchase_vat_note_says_whether_the_buy_vat_is_recovered() -> None:
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000)
+    assert (
+        purchase_vat_note(r)
+        == "Purchase net of its €3.19 VAT, which a VAT-registered seller recovers."
+    )
+    assert r.breakdown is not None
+    gross = r.model_copy(
+        update={"breakdown": r.breakdown.model_copy(update={"net_buy_eur_cents": 2000})}
+    )
+    assert purchase_vat_note(gross) == "Purchase includes €3.19 VAT that is not recovered (a cost)."
+    assert purchase_vat_note(r.model_copy(update={"breakdown": None})) is None

@@ -1,0 +1,113 @@
+"""How close an ASIN is to an opportunity (required move), and price volatility."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.policy import PricingPolicy
+from app.domain.pricing import evaluate_route
+from app.domain.quote import MarketQuote
+from app.ingest.estimates import (
+    outlook,
+    quote_from_product_doc,
+    relative_volatility,
+    required_move,
+)
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+POLICY = PricingPolicy()
+FX = FxRates(Decimal("1.17"), T0)
+
+
+def quote(market: Market, buy: int | None, sell: int | None) -> MarketQuote:
+    return MarketQuote(
+        asin="B0TESTAS1N",
+        market=market,
+        title="t",
+        observed_at=T0,
+        fetched_at=T0,
+        buy_price=buy,
+        sell_price=sell,
+        fba_fee=300,
+        package_weight_g=500,
+    )
+
+
+def test_required_move_is_the_rise_that_makes_the_route_an_opportunity() -> None:
+    buy, sell = quote(Market.DE, 2000, 2100), quote(Market.FR, 2100, 3000)
+    evaluation = evaluate_route(buy, sell, POLICY, FX)
+    assert evaluation is not None
+    assert not evaluation.is_opportunity
+    move = required_move(evaluation, POLICY)
+    assert 0 < move < 1
+    # a sell price just above (1 + move) x the current one makes it an opportunity ...
+    above = quote(Market.FR, 2100, math.ceil(3000 * (1 + move)) + 5)
+    after = evaluate_route(buy, above, POLICY, FX)
+    assert after is not None
+    assert after.is_opportunity
+    # ... and one clearly below does not
+    below = quote(Market.FR, 2100, int(3000 * (1 + move)) - 30)
+    before = evaluate_route(buy, below, POLICY, FX)
+    assert before is not None
+    assert not before.is_opportunity
+
+
+def test_required_move_is_negative_for_an_opportunity() -> None:
+    evaluation = evaluate_route(
+        quote(Market.DE, 2000, None), quote(Market.FR, None, 5000), POLICY, FX
+    )
+    assert evaluation is not None
+    assert evaluation.is_opportunity
+    assert required_move(evaluation, POLICY) < 0
+
+
+def test_outlook_over_all_routes() -> None:
+    quotes = {
+        Market.DE: quote(Market.DE, 2000, 2100),
+        Market.FR: quote(Market.FR, 2100, 5000),
+        Market.IT: quote(Market.IT, None, None),
+    }
+    view = outlook(quotes, POLICY, FX)
+    assert view.best_profit_eur_cents is not None
+    assert view.best_profit_eur_cents >= 500
+    assert view.required_move is not None
+    assert view.required_move < 0
+    assert view.opportunity_markets == frozenset({"DE", "FR"})
+    assert outlook({}, POLICY, FX).required_move is None
+
+
+def test_relative_volatility() -> None:
+    assert relative_volatility([]) == 0.0
+    assert relative_volatility([1000]) == 0.0
+    assert relative_volatility([1000, 1000, 1000]) == 0.0
+    assert relative_volatility([900, 1100]) == pytest.approx(0.1)
+
+
+def test_quote_from_product_doc() -> None:
+    doc = {
+        "asin": "B0TESTAS1N",
+        "market": "GB",
+        "buy_price_minor": 1999,
+        "sell_price_minor": 2499,
+        "referral_fee_rate": 0.15,
+        "fba_fee_minor": 250,
+        "package_weight_g": 400,
+        "observed_at": "2026-11-20T12:00:00Z",
+        "fetched_at": "2026-11-20T12:05:00Z",
+    }
+    q = quote_from_product_doc(doc)
+    assert q is not None
+    assert (q.market, q.buy_price, q.sell_price, q.referral_fee_rate) == (
+        Market.GB,
+        1999,
+        2499,
+        Decimal("0.15"),
+    )
+    assert q.fetched_at == datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
+    assert quote_from_product_doc({"asin": "B0TESTAS1N"}) is None

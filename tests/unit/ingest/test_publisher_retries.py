@@ -1,0 +1,100 @@
+"""EnvelopePublisher's retry and error reporting, with a fake aiokafka producer."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
+
+import app.ingest.producer as producer_module
+from app.ingest.producer import EnvelopePublisher, PublishError
+
+
+@dataclass
+class Metadata:
+    partition: int
+
+
+class FakeProducer:
+    """Fails the sends of ``failures[key]`` attempts with ``error`` (or raises at send)."""
+
+    def __init__(self, failures: dict[bytes, int], error: Exception, at_send: bool = False) -> None:
+        self.failures = dict(failures)
+        self.error = error
+        self.at_send = at_send
+        self.attempts: dict[bytes | None, int] = {}
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        return {0, 1}
+
+    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> asyncio.Future[Any]:
+        self.attempts[key] = self.attempts.get(key, 0) + 1
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        if key is not None and self.failures.get(key, 0) > 0:
+            self.failures[key] -= 1
+            if self.at_send:
+                raise self.error
+            future.set_exception(self.error)
+        else:
+            future.set_result(Metadata(partition=len(key or b"") % 2))
+        return future
+
+
+def publisher(fake: FakeProducer, max_attempts: int = 3) -> EnvelopePublisher:
+    pub = EnvelopePublisher("unused:9092", "topic", max_attempts=max_attempts)
+    pub._producer = fake
+    return pub
+
+
+def envs(*asins: str) -> list[dict[str, Any]]:
+    return [{"domain": "DE", "product": {"asin": a}} for a in asins]
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(producer_module, "_BACKOFF_S", 0.0)
+
+
+async def test_transient_failures_are_retried_until_delivered() -> None:
+    fake = FakeProducer({b"B000000001": 2}, KafkaTimeoutError())
+    report = await publisher(fake).publish(envs("B000000001", "B000000002"))
+    assert report.sent == 2
+    assert report.keys == ["B000000001", "B000000002"]
+    assert fake.attempts[b"B000000001"] == 3
+    assert fake.attempts[b"B000000002"] == 1
+
+
+async def test_failures_at_send_time_are_retried_too() -> None:
+    fake = FakeProducer({b"B000000001": 1}, KafkaTimeoutError(), at_send=True)
+    report = await publisher(fake).publish(envs("B000000001"))
+    assert report.sent == 1
+
+
+async def test_exhausted_retries_raise_with_the_failed_keys() -> None:
+    fake = FakeProducer({b"B000000001": 99}, KafkaTimeoutError())
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake, max_attempts=3).publish(envs("B000000001", "B000000002"))
+    assert caught.value.failed_keys == ["B000000001"]
+    assert caught.value.delivered == 1
+    assert fake.attempts[b"B000000001"] == 3
+
+
+async def test_non_retriable_errors_are_not_retried() -> None:
+    fake = FakeProducer({b"B000000001": 99}, MessageSizeTooLargeError())
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake).publish(envs("B000000001"))
+    assert caught.value.failed_keys == ["B000000001"]
+    assert fake.attempts[b"B000000001"] == 1
+
+
+async def test_publish_requires_a_started_publisher() -> None:
+    with pytest.raises(RuntimeError, match="not started"):
+        await EnvelopePublisher("unused:9092", "topic").publish(envs("B000000001"))
+
+
+def test_max_attempts_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_attempts"):
+        EnvelopePublisher("unused:9092", "topic", max_attempts=0)
