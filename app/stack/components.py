@@ -12,6 +12,7 @@ import subprocess
 import time
 import uuid
 from abc import ABC, abstractmethod
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -232,7 +233,9 @@ class Kafka(Component):
         # aiokafka logs every refused connection at ERROR; while we poll, that is expected.
         logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
         try:
-            return asyncio.run(_kafka_metadata(self.address))
+            # A thread of its own: works whether or not the caller runs an event loop.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                return pool.submit(asyncio.run, _kafka_metadata(self.address)).result()
         except Exception as exc:
             return False, f"{type(exc).__name__}: {exc}"
 
