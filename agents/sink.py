@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
 from elasticsearch import AsyncElasticsearch
+from elasticsearch.serializer import OrjsonSerializer
 from faust import StreamT
 from faust.types import EventT
 
@@ -43,7 +44,9 @@ async def get_writer() -> BulkWriter:
     global _client, _writer
     async with _writer_lock:
         if _writer is None:
-            client = _client = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30)
+            client = _client = AsyncElasticsearch(
+                settings.elasticsearch_url, request_timeout=30, serializer=OrjsonSerializer()
+            )
             while not _stop.is_set():
                 try:
                     await ensure_indices(client, settings)
