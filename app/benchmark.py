@@ -31,6 +31,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app.ingest.producer import EnvelopePublisher
 from app.keepa.schema import CSV_LENGTH, make_envelope, to_keepa_minutes
 from app.sample.generator import generate_sample
 from app.settings import Settings
@@ -70,24 +71,9 @@ async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
 
 
 async def _produce(bootstrap: str, topic: str, envelopes: Iterator[dict[str, Any]]) -> int:
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, compression_type="gzip"
-    )
-    await producer.start()
-    sent = 0
-    try:
-        batch = []
-        for env in envelopes:
-            key = env["product"]["asin"].encode()
-            batch.append(await producer.send(topic, orjson.dumps(env), key=key))
-            sent += 1
-            if len(batch) >= 2000:
-                await asyncio.gather(*batch)
-                batch.clear()
-        await asyncio.gather(*batch)
-    finally:
-        await producer.stop()
-    return sent
+    async with EnvelopePublisher(bootstrap, topic) as publisher:
+        report = await publisher.publish(envelopes)
+    return report.sent
 
 
 async def _ceiling(bootstrap: str, topic: str, expected: int) -> float:

@@ -31,6 +31,8 @@ import httpx
 import typer
 
 from app.settings import Settings, get_settings
+from app.stack.processes import stop_group
+from app.worker_process import free_port
 
 __all__ = [
     "DemoError",
@@ -63,13 +65,6 @@ _CHILD_SETTINGS: tuple[str, ...] = (
 
 class DemoError(RuntimeError):
     """A service did not start, or died."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def port_in_use(host: str, port: int) -> bool:
@@ -148,14 +143,8 @@ class ServiceProcess:
         """SIGTERM to the process group, SIGKILL after ``timeout_s``."""
         if self.proc is None or self.proc.poll() is not None:
             return
-        try:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            self.proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-        except ProcessLookupError:
-            pass
+        stop_group(self.proc.pid, timeout_s=timeout_s)
+        self.proc.wait(10)
 
     def tail(self, lines: int = 30) -> str:
         try:

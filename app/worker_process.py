@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 
 from app.settings import Settings
+from app.stack.processes import stop_group
 
 ARBITRAGE = str(Path(sys.executable).parent / "arbitrage")
 
@@ -112,12 +113,8 @@ class WorkerProcess:
     def stop(self) -> None:
         if self.proc is None or self.proc.poll() is not None:
             return
-        os.killpg(self.proc.pid, signal.SIGTERM)
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
+        stop_group(self.proc.pid, timeout_s=30)
+        self.proc.wait(10)
 
     def tail(self, lines: int = 40) -> str:
         try:
