@@ -60,7 +60,7 @@ __all__ = [
     "waterfall_steps",
 ]
 
-#: Titles of generated sample data start with this (see ``app.sample.generator``).
+#: Titles of generated sample data start with this (see ``devtools.sample.generator``).
 SYNTHETIC_PREFIX: Final = "[SYNTHETIC]"
 
 #: The query parameters that carry filters; the names are those of ``GET /opportunities``.

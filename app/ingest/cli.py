@@ -1,5 +1,5 @@
-"""CLI commands of ingestion: ``arbitrage watchlist ...``, ``arbitrage sample``, ``arbitrage
-replay``. Registered on the main CLI by :func:`register`; heavy imports stay inside the
+"""CLI commands of ingestion: ``arbitrage watchlist ...`` and ``arbitrage replay``.
+Registered on the main CLI by :func:`register`; heavy imports stay inside the
 commands so ``arbitrage --help`` stays fast."""
 
 from __future__ import annotations
@@ -24,9 +24,8 @@ watchlist_cli = typer.Typer(
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``watchlist``, ``sample`` and ``replay`` to the main CLI."""
+    """Add ``watchlist`` and ``replay`` to the main CLI."""
     cli.add_typer(watchlist_cli, name="watchlist")
-    cli.command("sample")(sample)
     cli.command("replay")(replay)
 
 
@@ -154,44 +153,6 @@ def watchlist_import(
     )
     if not parsed.entries or (strict and parsed.errors):
         raise typer.Exit(1)
-
-
-def sample(
-    out: Annotated[Path, typer.Argument(dir_okay=False, help="Output .jsonl file.")],
-    asins: int = typer.Option(200, "--asins", min=1, help="Synthetic ASINs (x 5 markets)."),
-    seed: int = typer.Option(42, "--seed", help="Same seed, same file."),
-    steps: int = typer.Option(96, "--steps", min=1, help="Observations per ASIN and market."),
-    step_minutes: int = typer.Option(15, "--step-minutes", min=1, help="Minutes between steps."),
-    start: str | None = typer.Option(
-        None, "--start", help="ISO-8601 start (UTC when no offset); default: now - steps."
-    ),
-) -> None:
-    """Write a SYNTHETIC Keepa sample (JSONL envelopes, titles prefixed [SYNTHETIC])."""
-    from datetime import timedelta
-
-    from app.sample.generator import generate_sample, write_jsonl
-
-    if start is None:
-        begin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
-            minutes=steps * step_minutes
-        )
-    else:
-        try:
-            begin = datetime.fromisoformat(start)
-        except ValueError:
-            typer.echo(f"error: --start {start!r} is not ISO-8601", err=True)
-            raise typer.Exit(2) from None
-        if begin.tzinfo is None:
-            begin = begin.replace(tzinfo=UTC)
-    envelopes = generate_sample(
-        asins, seed=seed, start=begin, steps=steps, step_minutes=step_minutes
-    )
-    count = write_jsonl(envelopes, out)
-    typer.echo(
-        f"wrote {count} SYNTHETIC envelopes ({asins} ASINs x 5 markets x {steps} steps of "
-        f"{step_minutes} min from {begin.isoformat()}, seed {seed}) to {out}; "
-        "synthetic data: titles are prefixed [SYNTHETIC]"
-    )
 
 
 def replay(

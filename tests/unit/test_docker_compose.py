@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from app.settings import PROJECT_ROOT, Settings
-from app.stack.artifacts import pinned_versions
+from devtools.stack.artifacts import pinned_versions
 
 COMPOSE = PROJECT_ROOT / "docker-compose.yml"
 

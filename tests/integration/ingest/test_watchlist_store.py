@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch
 from app.es.indices import mapping_for
 from app.ingest.watchlist import DEFAULT_MARKETS, WatchlistEntry, WatchlistStore
 from app.settings import Settings
-from app.worker_process import ARBITRAGE
+from devtools.worker_process import ARBITRAGE
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

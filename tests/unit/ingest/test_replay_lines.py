@@ -21,7 +21,7 @@ from app.ingest.replay import (
     shift_envelope,
 )
 from app.keepa.schema import CsvType, to_keepa_minutes
-from app.sample.generator import generate_sample
+from devtools.sample.generator import generate_sample
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 

@@ -4,7 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from app.stack.processes import PidFile, _group_alive, spawn, stop_group
+from devtools.stack.processes import PidFile, _group_alive, spawn, stop_group
 
 
 def test_spawned_group_is_tracked_and_stopped(tmp_path: Path) -> None:

@@ -33,9 +33,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.ingest.producer import EnvelopePublisher
 from app.keepa.schema import CSV_LENGTH, make_envelope, to_keepa_minutes
-from app.sample.generator import generate_sample
 from app.settings import Settings
-from app.worker_process import WorkerProcess
+from devtools.sample.generator import generate_sample
+from devtools.worker_process import WorkerProcess
 
 
 def _route_completing_pair(asin: str, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:

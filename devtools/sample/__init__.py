@@ -3,7 +3,7 @@
 Imports only the standard library, orjson and app.keepa (no faust, no ``keepa`` package).
 """
 
-from app.sample.generator import (
+from devtools.sample.generator import (
     SYNTHETIC_PREFIX,
     VAT_RATES,
     Episode,

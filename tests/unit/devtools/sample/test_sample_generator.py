@@ -19,8 +19,8 @@ import pytest
 from keepa.models.backend import Product
 
 from app.keepa import CSV_LENGTH, MARKETS, CsvType, to_keepa_minutes
-from app.sample import MarketSimulator, SampleConfig, generate_sample, write_jsonl
-from app.sample.generator import TRACKED_TYPES
+from devtools.sample import MarketSimulator, SampleConfig, generate_sample, write_jsonl
+from devtools.sample.generator import TRACKED_TYPES
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 N_ASINS = 60
@@ -81,7 +81,7 @@ def test_same_arguments_give_identical_bytes(tmp_path: Path) -> None:
 def test_output_does_not_depend_on_the_process_hash_seed() -> None:
     code = (
         "import hashlib, orjson, datetime as d;"
-        "from app.sample import generate_sample;"
+        "from devtools.sample import generate_sample;"
         "s = generate_sample(4, seed=9, start=d.datetime(2025, 3, 1, tzinfo=d.UTC),"
         " steps=3, step_minutes=60);"
         "print(hashlib.sha256(b''.join(orjson.dumps(e) for e in s)).hexdigest())"
