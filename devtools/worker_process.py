@@ -40,9 +40,17 @@ class WorkerProcess:
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.settings: Settings = isolated_settings(
+        isolated = isolated_settings(
             self.base, self.name, self.data_dir, partitions=self.partitions
         ).model_copy(update={"faust_web_port": self.web_port, "faust_store": self.store})
+        # What the child really runs with: ``extra_env`` wins over the pinned settings (e.g.
+        # FAUST_APP_ID for a second consumer group), so ``settings`` must say so too.
+        overrides = {
+            key.lower(): value
+            for key, value in self.extra_env.items()
+            if key.lower() in Settings.model_fields
+        }
+        self.settings: Settings = Settings.model_validate({**isolated.model_dump(), **overrides})
 
     def env(self) -> dict[str, str]:
         return child_env(self.settings, self.extra_env)

@@ -71,9 +71,8 @@ async def wait_drained(
 async def wait_worker_drained(worker: WorkerProcess, timeout_s: float = 120) -> None:
     """:func:`wait_drained` for a worker: its consumer group (the Faust app id) on its inputs."""
     s = worker.settings
-    await wait_drained(
-        s.kafka_bootstrap_servers,
-        s.faust_app_id,
-        [s.topic(name) for name in WORKER_INPUTS],
-        timeout_s,
-    )
+    topics = [s.topic(name) for name in WORKER_INPUTS]
+    try:
+        await wait_drained(s.kafka_bootstrap_servers, s.faust_app_id, topics, timeout_s)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nworker stats: {worker.stats()}\n{worker.tail()}") from None

@@ -43,3 +43,17 @@ def test_a_worker_reporting_another_store_is_refused(tmp_path: Path) -> None:
         w._check_store(stats("rocksdb://", "memory://"))
     with pytest.raises(RuntimeError, match=r"expected rocksdb://"):
         w._check_store({"counters": {}})  # a worker that does not say: not trusted
+
+
+def test_settings_say_what_extra_env_makes_the_child_run_with(tmp_path: Path) -> None:
+    w = WorkerProcess(
+        "unitw",
+        tmp_path / "data",
+        tmp_path / "w.log",
+        Settings(),
+        extra_env={"FAUST_APP_ID": "arbitrage-unitw-replay", "ALERT_MAX_ATTEMPTS": "3"},
+    )
+    assert w.settings.faust_app_id == "arbitrage-unitw-replay"  # its consumer group
+    assert w.env()["FAUST_APP_ID"] == "arbitrage-unitw-replay"
+    assert w.settings.topic_prefix == "unitw."
+    assert w.env()["ALERT_MAX_ATTEMPTS"] == "3"
