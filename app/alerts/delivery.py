@@ -316,13 +316,20 @@ class WebhookSender:
                 Attempt(number, at, reply.outcome, reply.http_status, reply.error, delay)
             )
             if reply.outcome is AttemptOutcome.DELIVERED:
-                log.info(
-                    "alert delivered to %s (%s, attempt %d, HTTP %s)",
-                    webhook.label,
-                    webhook.service,
-                    number,
-                    reply.http_status or "-",
-                )
+                if target is None:
+                    log.info(
+                        "alert delivered to %s (attempt %d, HTTP %s)",
+                        webhook.label,
+                        number,
+                        reply.http_status,
+                    )
+                else:
+                    log.info(
+                        "alert delivered to %s through Apprise %s (attempt %d)",
+                        webhook.label,
+                        webhook.service,
+                        number,
+                    )
                 return DeliveryResult(tuple(attempts))
             if delay is None:
                 log.warning(

@@ -213,7 +213,7 @@ def check_apprise_url(url: str, fmt: WebhookFormat) -> str:
     except TargetError as exc:
         if expected is None:
             raise
-        raise TargetError(f'format "{fmt.value}" needs a {expected[1]} ({exc})') from None
+        raise TargetError(f'format "{fmt.value}" needs a {expected[1]}: {exc}') from None
     if expected is not None and not isinstance(plugin, N_MGR[expected[0]]):
         raise TargetError(
             f'format "{fmt.value}" needs a {expected[1]}; this one is {plugin.service_name}. '
