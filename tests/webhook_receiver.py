@@ -55,6 +55,7 @@ class Receiver:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = 65536  # the reply in one write (else a kept-alive client's delayed ACK)
 
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length", "0"))

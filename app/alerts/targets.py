@@ -178,17 +178,16 @@ class _QuietFilter(logging.Filter):
 logging.getLogger(apprise.LOGGER_NAME).addFilter(_QuietFilter())
 
 
-def _instantiate(url: str, asset: AppriseAsset) -> NotifyBase:
+def _instantiate(url: str) -> NotifyBase:
     """The Apprise plugin object of ``url`` (not yet sending anything), or TargetError."""
     scheme = scheme_of(url)
-    manager = N_MGR  # Apprise's plugins by scheme
     with _quiet_apprise():
-        if scheme not in HTTP_SCHEMES and scheme not in manager:
+        if scheme not in HTTP_SCHEMES and scheme not in N_MGR:  # N_MGR: plugins by scheme
             raise TargetError(f"{scheme}:// is not a URL scheme Apprise supports")
         try:
-            plugin = apprise.Apprise.instantiate(url, asset=asset, suppress_exceptions=False)
+            plugin = apprise.Apprise.instantiate(url, asset=ASSET, suppress_exceptions=False)
         except Exception:  # the plugin's message may quote a token: name the service only
-            service = manager[scheme].service_name if scheme in manager else scheme
+            service = N_MGR[scheme].service_name if scheme in N_MGR else scheme
             raise TargetError(
                 f"Apprise cannot load this {service} URL (a token, target or option in it "
                 "is malformed)"
@@ -209,7 +208,7 @@ def check_apprise_url(url: str, fmt: WebhookFormat) -> str:
     Apprise cannot load it, it is not the service ``fmt`` names, or it has several targets."""
     expected = _SERVICE_URLS.get(fmt)
     try:
-        plugin = _instantiate(url, ASSET)
+        plugin = _instantiate(url)
     except TargetError as exc:
         if expected is None:
             raise
@@ -232,7 +231,7 @@ def recognised_service(url: str) -> str | None:
     """Apprise's service name for a URL Apprise can load (e.g. a Slack webhook URL given as a
     plain JSON webhook by mistake), else ``None``."""
     try:
-        return str(_instantiate(url, ASSET).service_name)
+        return str(_instantiate(url).service_name)
     except TargetError:
         return None
 
@@ -240,7 +239,7 @@ def recognised_service(url: str) -> str | None:
 def load_notifier(url: str, timeout_s: float) -> apprise.Apprise:
     """An :class:`apprise.Apprise` holding the one plugin of ``url``; ``timeout_s`` is its
     connect and read timeout (a ``cto``/``rto`` in the URL is overridden)."""
-    plugin = _instantiate(url, ASSET)
+    plugin = _instantiate(url)
     plugin.socket_connect_timeout = timeout_s
     plugin.socket_read_timeout = timeout_s
     notifier = apprise.Apprise(asset=ASSET)
