@@ -19,7 +19,7 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorResponse, "description": "Elasticsearch refused a write."},
     503: {
         "model": ErrorResponse,
-        "description": "Writes disabled (no API_TOKEN configured) or Elasticsearch unavailable.",
+        "description": "Writes disabled (no usable API_TOKEN) or Elasticsearch unavailable.",
     },
 }
 
