@@ -24,7 +24,7 @@ from app.api.models import (
     PriceHistory,
     StatsResponse,
 )
-from app.domain.envelope import is_valid_asin
+from app.domain.asin import is_valid_asin
 from app.domain.markets import Market, UnknownMarketError
 
 __all__ = [

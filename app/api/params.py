@@ -25,11 +25,11 @@ from pydantic import (
     model_validator,
 )
 
+from app.domain.asin import ASIN_PATTERN
 from app.domain.markets import Market
-from app.ingest.watchlist import MAX_PRIORITY, normalise_markets
+from app.domain.watchlist import MAX_PRIORITY, normalise_markets
 
 __all__ = [
-    "ASIN_PATTERN",
     "MAX_RESULT_WINDOW",
     "AsinPath",
     "HistoryParams",
@@ -41,8 +41,6 @@ __all__ = [
     "WatchlistUpsert",
 ]
 
-#: An ASIN: exactly 10 characters ``A-Z``/``0-9`` (see ``app.domain.envelope.is_valid_asin``).
-ASIN_PATTERN: Final = r"^[A-Z0-9]{10}$"
 #: Elasticsearch's default ``index.max_result_window``: ``from + size`` may not exceed it.
 MAX_RESULT_WINDOW: Final = 10_000
 #: Most ASINs one ``POST /watchlist`` may add.
