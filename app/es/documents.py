@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 from app.domain.fx import FxRates
@@ -29,6 +30,7 @@ from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
 
 __all__ = [
     "EXTERNAL_GTE",
+    "PRODUCT_QUOTE_FIELDS",
     "IndexOf",
     "epoch_millis",
     "history_id",
@@ -39,6 +41,7 @@ __all__ = [
     "product_action",
     "product_actions",
     "product_id",
+    "quote_from_product",
 ]
 
 #: Maps a logical index name to the real one, e.g. ``settings.index``.
@@ -192,6 +195,62 @@ def product_action(
         "version_type": EXTERNAL_GTE,
         "_source": source,
     }
+
+
+#: The ``products`` fields :func:`quote_from_product` reads (a search's ``_source`` filter).
+PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
+    "asin",
+    "market",
+    "title",
+    "observed_at",
+    "fetched_at",
+    "buy_price_minor",
+    "sell_price_minor",
+    "referral_fee_rate",
+    "fba_fee_minor",
+    "package_weight_g",
+    "package_length_mm",
+    "package_width_mm",
+    "package_height_mm",
+    "sales_rank",
+    "root_category",
+    "amazon_in_stock",
+)
+
+
+def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
+    """The quote a ``products`` document describes (the inverse of :func:`product_action`
+    for the fields of :data:`PRODUCT_QUOTE_FIELDS`); None when it lacks identity or times."""
+    try:
+        asin = source["asin"]
+        market = Market.parse(source["market"])
+        observed_at = parse_utc(source["observed_at"])
+        fetched_at = parse_utc(source.get("fetched_at") or source["observed_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    rate = source.get("referral_fee_rate")
+    return MarketQuote(
+        asin=asin,
+        market=market,
+        title=source.get("title"),
+        observed_at=observed_at,
+        fetched_at=fetched_at,
+        buy_price=_int(source.get("buy_price_minor")),
+        sell_price=_int(source.get("sell_price_minor")),
+        referral_fee_rate=None if rate is None else Decimal(str(rate)),
+        fba_fee=_int(source.get("fba_fee_minor")),
+        package_weight_g=_int(source.get("package_weight_g")),
+        package_length_mm=_int(source.get("package_length_mm")),
+        package_width_mm=_int(source.get("package_width_mm")),
+        package_height_mm=_int(source.get("package_height_mm")),
+        sales_rank=_int(source.get("sales_rank")),
+        root_category=_int(source.get("root_category")),
+        amazon_in_stock=bool(source.get("amazon_in_stock", False)),
+    )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def price_history_action(

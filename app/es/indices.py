@@ -250,26 +250,20 @@ async def ensure_index(
     client: AsyncElasticsearch,
     logical: str,
     name: str,
-    *,
-    shards: int = 1,
-    replicas: int = 0,
-    refresh_interval: str = "1s",
+    creation_settings: Mapping[str, Any] | None = None,
 ) -> bool:
-    """Create the index ``name`` with the mapping of ``logical`` when it does not exist; True
-    when this call created it.
+    """Create the index ``name`` with the mapping of ``logical`` (and ``creation_settings``,
+    default :func:`index_settings`) when it does not exist; True when this call created it.
 
     Safe when several processes start at once: an index created by someone else between our
     existence check and our create (``resource_already_exists_exception``) counts as existing.
     """
     if await client.indices.exists(index=name):
         return False
+    body_settings = index_settings() if creation_settings is None else dict(creation_settings)
     try:
         await client.indices.create(
-            index=name,
-            mappings=mapping_for(logical),
-            settings=index_settings(
-                shards=shards, replicas=replicas, refresh_interval=refresh_interval
-            ),
+            index=name, mappings=mapping_for(logical), settings=body_settings
         )
     except BadRequestError as exc:
         if exc.error != "resource_already_exists_exception":
@@ -295,16 +289,11 @@ async def ensure_indices(
     deleted; a mapping change that is not additive (e.g. a field changing type) raises
     :class:`IndexContractError`.
     """
+    body_settings = index_settings(
+        shards=shards, replicas=replicas, refresh_interval=refresh_interval
+    )
     for logical, name in index_names(settings).items():
-        created = await ensure_index(
-            client,
-            logical,
-            name,
-            shards=shards,
-            replicas=replicas,
-            refresh_interval=refresh_interval,
-        )
-        if created:
+        if await ensure_index(client, logical, name, body_settings):
             continue
         try:
             await client.indices.put_mapping(index=name, body=mapping_for(logical))
