@@ -176,12 +176,7 @@ def product_action(
         "referral_fee_rate": (
             None if quote.referral_fee_rate is None else float(quote.referral_fee_rate)
         ),
-        "fba_fee_minor": quote.fba_fee,
-        "package_weight_g": quote.package_weight_g,
-        "package_length_mm": quote.package_length_mm,
-        "package_width_mm": quote.package_width_mm,
-        "package_height_mm": quote.package_height_mm,
-        "root_category": quote.root_category,
+        **{name: getattr(quote, attribute) for attribute, name in _QUOTE_INTS.items()},
         "image_url": quote.image_url,
         "product_url": quote.product_url,
         "amazon_in_stock": quote.amazon_in_stock,
@@ -197,6 +192,17 @@ def product_action(
     }
 
 
+#: Optional ints of a quote that the ``products`` document holds as they are: quote attribute
+#: -> document field (written by :func:`product_action`, read by :func:`quote_from_product`).
+_QUOTE_INTS: Final[Mapping[str, str]] = {
+    "fba_fee": "fba_fee_minor",
+    "package_weight_g": "package_weight_g",
+    "package_length_mm": "package_length_mm",
+    "package_width_mm": "package_width_mm",
+    "package_height_mm": "package_height_mm",
+    "root_category": "root_category",
+}
+
 #: The ``products`` fields :func:`quote_from_product` reads (a search's ``_source`` filter).
 PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
     "asin",
@@ -207,14 +213,9 @@ PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
     "buy_price_minor",
     "sell_price_minor",
     "referral_fee_rate",
-    "fba_fee_minor",
-    "package_weight_g",
-    "package_length_mm",
-    "package_width_mm",
-    "package_height_mm",
     "sales_rank",
-    "root_category",
     "amazon_in_stock",
+    *_QUOTE_INTS.values(),
 )
 
 
@@ -229,6 +230,7 @@ def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
     except (KeyError, TypeError, ValueError):
         return None
     rate = source.get("referral_fee_rate")
+    ints: dict[str, Any] = {a: _int(source.get(name)) for a, name in _QUOTE_INTS.items()}
     return MarketQuote(
         asin=asin,
         market=market,
@@ -238,13 +240,8 @@ def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
         buy_price=_int(source.get("buy_price_minor")),
         sell_price=_int(source.get("sell_price_minor")),
         referral_fee_rate=None if rate is None else Decimal(str(rate)),
-        fba_fee=_int(source.get("fba_fee_minor")),
-        package_weight_g=_int(source.get("package_weight_g")),
-        package_length_mm=_int(source.get("package_length_mm")),
-        package_width_mm=_int(source.get("package_width_mm")),
-        package_height_mm=_int(source.get("package_height_mm")),
         sales_rank=_int(source.get("sales_rank")),
-        root_category=_int(source.get("root_category")),
+        **ints,
         amazon_in_stock=bool(source.get("amazon_in_stock", False)),
     )
 
