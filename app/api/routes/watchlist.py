@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from app.api.deps import AppSettings, EsClient, WriteAuth
 from app.api.models import ErrorResponse, WatchlistPage, WatchlistWriteResult
 from app.api.params import AsinPath, PageParams, WatchlistUpsert
-from app.api.watchlist import AsyncWatchlist, WatchlistWriteError
+from app.api.watchlist import AsyncWatchlist
+from app.es.watchlist import WatchlistWriteError
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 
