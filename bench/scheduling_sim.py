@@ -47,6 +47,7 @@ from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
+from app.domain.watchlist import WatchlistEntry
 from app.ingest.estimates import Outlook, outlook, relative_volatility
 from app.ingest.scheduling import (
     AsinSignals,
@@ -55,7 +56,6 @@ from app.ingest.scheduling import (
     plan_fetches,
     round_robin_plan,
 )
-from app.ingest.watchlist import WatchlistEntry
 from devtools.sample.generator import Episode, MarketSimulator
 
 START = datetime(2025, 3, 1, tzinfo=UTC)

@@ -10,6 +10,7 @@ Before that, every topic and index this session created (all named under
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from elasticsearch import Elasticsearch
 
 from app.settings import Settings
 from devtools.stack import StackManager
+from tests.env_guard import preserved_environment
 from tests.session_resources import (
     SESSION_PREFIX,
     Deleted,
@@ -26,6 +28,12 @@ from tests.session_resources import (
 )
 
 pytest_plugins = ("tests.env_guard",)
+
+# Streamlit assigns os.environ["MPLBACKEND"] = "Agg" when first imported (its __init__), which
+# the dashboard tests do. Imported once here with that taken back, so the rest of the run and
+# the processes it starts keep their environment. (Not installed in the Airflow environment.)
+with preserved_environment(), contextlib.suppress(ImportError):
+    import streamlit  # noqa: F401
 
 _CLEANED = pytest.StashKey[Deleted]()
 

@@ -12,12 +12,15 @@ that other tests see.
 
 Only variable names are reported, never values (the environment holds secrets).
 Use ``monkeypatch.setenv`` or pass ``Settings`` objects explicitly instead.
+
+PYTEST_DONT_REWRITE (no asserts here; tests/conftest.py imports it before registering it)
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Mapping
+from collections.abc import Generator, Iterator, Mapping
+from contextlib import contextmanager
 
 import pytest
 
@@ -46,6 +49,17 @@ def restore_environment(snapshot: Mapping[str, str]) -> None:
     for name, value in snapshot.items():
         if name not in _PYTEST_OWN and os.environ.get(name) != value:
             os.environ[name] = value
+
+
+@contextmanager
+def preserved_environment() -> Iterator[None]:
+    """Whatever runs inside leaves ``os.environ`` as it found it (for libraries that write to
+    it when imported)."""
+    before = dict(os.environ)
+    try:
+        yield
+    finally:
+        restore_environment(before)
 
 
 def _message(where: str, changes: list[str]) -> str:

@@ -24,13 +24,13 @@ from typing import Any
 
 from elasticsearch import Elasticsearch
 
+from app.domain.markets import MARKET_CODES, Market
 from app.ingest.producer import publish_envelopes
 from app.ingest.runs import BatchOutcome, IngestRunSummary, summarise_run, write_run
 from app.ingest.scheduling import plan_fetches
 from app.ingest.signals import load_signals
 from app.ingest.watchlist import WatchlistStore
 from app.keepa.client import KeepaProductClient
-from app.keepa.markets import MARKET_CODES, get_market
 from app.keepa.tokens import TokenPlanner
 from app.settings import Settings
 from arbitrage_dags.config import IngestConfig
@@ -63,7 +63,7 @@ def plan_batches(
     batches: list[dict[str, Any]] = []
     order = {code: i for i, code in enumerate(MARKET_CODES)}
     for market in sorted(plan.by_market, key=lambda m: (order.get(m, len(order)), m)):
-        code = get_market(market).code
+        code = Market.parse(market).value
         asins = list(dict.fromkeys(plan.by_market[market]))
         for start in range(0, len(asins), config.batch_size):
             batches.append({"market": code, "asins": asins[start : start + config.batch_size]})
@@ -97,7 +97,7 @@ def fetch_and_publish(
     client: KeepaProductClient | None = None,
 ) -> dict[str, Any]:
     """Fetch one batch and publish its envelopes; the :class:`BatchOutcome` as a dict."""
-    market = get_market(str(batch["market"])).code
+    market = Market.parse(str(batch["market"])).value
     asins = [str(a) for a in batch["asins"]]
     owned = client is None
     keepa = keepa_client(settings, config) if client is None else client

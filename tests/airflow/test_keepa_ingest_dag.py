@@ -20,10 +20,11 @@ from aiokafka.partitioner import murmur2
 from arbitrage_dags.kafka_admin import ensure_topic
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from app.domain.markets import Market
+from app.domain.watchlist import WatchlistEntry
 from app.es.indices import ensure_indices
 from app.ingest.runs import INGEST_RUNS
-from app.ingest.watchlist import WatchlistEntry, WatchlistStore
-from app.keepa.markets import MARKETS, market_for_domain
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from tests.airflow.airflow_support import read_topic, run_dag
 from tests.unit.keepa.keepa_fakes import (
@@ -184,7 +185,7 @@ def test_keepa_ingest_publishes_the_planned_envelopes(
         assert record.key is not None
         asin = record.key.decode()
         assert envelope["product"]["asin"] == asin
-        assert MARKETS[envelope["domain"]].domain_id == envelope["product"]["domainId"]
+        assert Market(envelope["domain"]).keepa_domain_id == envelope["product"]["domainId"]
         assert record.partition == _expected_partition(record.key, settings.topic_partitions)
         published[(asin, envelope["domain"])] += 1
     assert set(published) == EXPECTED_PAIRS
@@ -243,7 +244,10 @@ def test_keepa_429_mid_run_delays_but_loses_nothing(
         expected=len(expected),
     )
     got = Counter(
-        (r.key.decode(), market_for_domain(orjson.loads(r.value)["product"]["domainId"]).code)
+        (
+            r.key.decode(),
+            Market.from_keepa_domain_id(orjson.loads(r.value)["product"]["domainId"]).value,
+        )
         for r in records
         if r.key is not None
     )
