@@ -23,9 +23,9 @@ How that holds with Faust's acknowledgements (faust-streaming 0.15):
 * The stream hands out no further message while a batch is being handled, and a batch is
   acknowledged whole, so the acknowledged offsets of every partition are a contiguous prefix.
   Faust commits, per partition, the offset after the first run of consecutive acknowledged
-  offsets: exactly up to the last batch that was settled or put back. (Faust's own gap check
-  is not relied on: it lets a gap of one offset, or any gap before a partition's first
-  commit, slip through.)
+  offsets: exactly up to the last batch that was settled or put back. (Faust's own check of a
+  gap *before* the acknowledged offsets is not relied on: ``Consumer._new_offset`` lets a gap
+  of one offset through, and any gap while the partition's committed offset is unset or 0.)
 * Stop: ``_stop`` is set as soon as the app starts stopping. Faust then waits until every
   message it handed out is acknowledged (``stream_wait_empty``), so the sink stops retrying,
   puts the unsettled batch back (retried until the broker confirms; if the broker stays
