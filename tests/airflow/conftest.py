@@ -44,6 +44,21 @@ else:
         sys.path.insert(0, str(DAGS))
 
 
+#: Fixtures that need the real Kafka and Elasticsearch (those of tests/conftest.py, and ours).
+_STACK_FIXTURES = frozenset({"stack", "es", "kafka_bootstrap", "isolated"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test of this directory that needs the stack is an ``integration`` test (the marker
+    is registered in pyproject.toml, which configures this suite too), so that
+    ``-m "not integration"`` never starts or needs the stack."""
+    for item in items:
+        if "/tests/airflow/" not in str(item.path):
+            continue
+        if _STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
 @pytest.fixture(scope="session")
 def airflow_home() -> Iterator[Path]:
     """The session's AIRFLOW_HOME with a migrated metadata database."""
