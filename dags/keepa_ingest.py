@@ -105,7 +105,8 @@ def keepa_ingest() -> None:
         from app.settings import Settings
 
         context = get_current_context()
-        planned = context["ti"].xcom_pull(task_ids="plan")
+        ti = context["ti"]
+        planned = ti.xcom_pull(task_ids="plan")
         if planned is None:
             raise AirflowFailException(
                 "plan did not succeed (see its log): nothing was fetched, no Keepa token spent"
@@ -118,6 +119,9 @@ def keepa_ingest() -> None:
                 dag_id=context["dag"].dag_id,
                 run_id=context["run_id"],
                 planned=planned,
+                returned=ti.xcom_pull(
+                    task_ids="fetch_and_publish", map_indexes=list(range(len(planned)))
+                ),
                 planned_at=_planning_time(context),
                 now=datetime.now(UTC),
             )

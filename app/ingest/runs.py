@@ -213,8 +213,13 @@ class BatchAttempt:
             **outcome,
         }
 
+    def to_xcom(self) -> dict[str, Any]:
+        """The document plus the partitions (what the mapped task returns)."""
+        return {**self.to_document(), "partitions": self.outcome.to_xcom()["partitions"]}
+
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> BatchAttempt:
+        """From :meth:`to_document` or :meth:`to_xcom`."""
         return cls(
             key=AttemptKey(
                 dag_id=str(doc["dag_id"]),

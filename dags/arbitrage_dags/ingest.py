@@ -180,10 +180,11 @@ def fetch_and_publish(
     es: Elasticsearch,
     client: KeepaProductClient | None = None,
 ) -> dict[str, Any]:
-    """Fetch one batch and publish its envelopes; the :class:`BatchOutcome` as a dict.
+    """Fetch one batch and publish its envelopes; the :class:`BatchAttempt` as a dict.
 
     Whatever happens, the try's tokens and counts go to the ``ingest-attempts`` ledger as
-    ``attempt`` before this returns or raises.
+    ``attempt`` before this returns or raises. The returned dict (the task's XCom) is the
+    same record: ``record`` still counts a successful try whose ledger write failed.
     """
     market = get_market(str(batch["market"])).code
     asins = [str(a) for a in batch["asins"]]
@@ -206,7 +207,8 @@ def fetch_and_publish(
     finally:
         if outcome is None:
             outcome = _outcome(market, asins, keepa, spent_before, progress, {})
-        _write_attempt(es, settings, BatchAttempt(attempt, outcome, datetime.now(UTC), error=error))
+        done = BatchAttempt(attempt, outcome, datetime.now(UTC), error=error)
+        _write_attempt(es, settings, done)
     log.info(
         "%s: %d ASINs -> %d envelopes published (partitions %s), %d tokens, %s left",
         market,
@@ -216,7 +218,7 @@ def fetch_and_publish(
         outcome.tokens_consumed,
         "?" if outcome.tokens_left is None else outcome.tokens_left,
     )
-    return outcome.to_xcom()
+    return done.to_xcom()
 
 
 def _fetch_and_publish(
@@ -299,13 +301,35 @@ def record_run(
     dag_id: str,
     run_id: str,
     planned: Iterable[Mapping[str, Any]],
+    returned: Iterable[Mapping[str, Any] | None],
     planned_at: datetime | None,
     now: datetime,
 ) -> IngestRunSummary:
-    """Summarise the run from its ledger, log it and index it (id ``dag_id:run_id``: a retry
-    overwrites). ``planned`` is the plan's batches (map index = position)."""
+    """Summarise the run, log it and index it (id ``dag_id:run_id``: a retry overwrites).
+
+    ``planned`` is the plan's batches (map index = position); ``returned`` what the mapped
+    tasks returned (``None`` for those that did not succeed). The tries are those of the
+    ``ingest-attempts`` ledger, plus any successful try the ledger missed.
+    """
+    attempts = {
+        a.key.document_id: a for a in load_attempts(es, settings, dag_id=dag_id, run_id=run_id)
+    }
+    missed = 0
+    for value in returned:
+        if value is None:
+            continue
+        attempt = BatchAttempt.from_document(value)
+        if attempt.key.document_id not in attempts:
+            attempts[attempt.key.document_id] = attempt
+            missed += 1
+    if missed:
+        log.warning(
+            "%d successful tries were missing from %s (not written?): counted from their XCom",
+            missed,
+            settings.index(INGEST_ATTEMPTS),
+        )
     summary = summarise_run(
-        load_attempts(es, settings, dag_id=dag_id, run_id=run_id),
+        attempts.values(),
         dag_id=dag_id,
         run_id=run_id,
         planned_batches=len(list(planned)),

@@ -19,7 +19,7 @@ from arbitrage_dags.kafka_admin import ensure_topic
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from app.es.indices import ensure_indices
-from app.ingest.runs import INGEST_ATTEMPTS, INGEST_RUNS
+from app.ingest.runs import INGEST_ATTEMPTS, INGEST_RUNS, ensure_ingest_attempts_index
 from app.ingest.watchlist import WatchlistEntry, WatchlistStore
 from app.keepa.markets import MARKETS, market_for_domain
 from app.settings import Settings
@@ -289,6 +289,31 @@ def test_a_batch_that_keeps_failing_is_recorded_and_fails_the_run(
     assert doc["tokens_consumed"] == keepa.tokens_charged == 4  # 2 tries of the failing one
     assert doc["envelopes_published"] == 2
     assert set(_published(settings)) == {("B0AF600001", "GB"), ("B0AF600003", "GB")}
+
+
+def test_successful_tries_count_even_when_the_ledger_cannot_be_written(
+    isolated: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest-attempts refuses writes: the batches still succeed and the run still counts
+    their tokens, from the tasks' XCom."""
+    settings = isolated
+    monkeypatch.setenv("KEEPA_BATCH_SIZE", "1")
+    entries = [WatchlistEntry(f"B0AF90000{i}", markets=("FR",)) for i in range(1, 3)]
+    _prepare(settings, es, entries)
+    ledger = ensure_ingest_attempts_index(es, settings)
+    es.indices.put_settings(index=ledger, settings={"index.blocks.write": True})
+    keepa = FakeKeepa()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+
+    assert str(dag_run.state) == "success", states
+    assert _attempts(es, settings) == []
+    doc = _run_document(es, settings)
+    assert (doc["batches"], doc["failed_batches"], doc["attempts"]) == (2, 0, 2)
+    assert doc["tokens_consumed"] == keepa.tokens_charged == 2
+    assert doc["envelopes_published"] == 2
 
 
 def test_a_missing_topic_is_created_before_any_token_is_spent(
