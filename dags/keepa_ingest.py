@@ -65,7 +65,12 @@ def keepa_ingest() -> None:
 
     @task(multiple_outputs=False, execution_timeout=timedelta(minutes=5))
     def plan(config: dict[str, Any]) -> list[dict[str, Any]]:
-        from arbitrage_dags.ingest import ensure_products_topic, es_client, plan_batches
+        from arbitrage_dags.ingest import (
+            ensure_products_topic,
+            es_client,
+            plan_batches,
+            require_api_key,
+        )
 
         from app.settings import Settings
 
@@ -73,7 +78,10 @@ def keepa_ingest() -> None:
         ensure_products_topic(settings)
         now = _planning_time(get_current_context())
         with es_client(settings) as es:
-            return plan_batches(es, settings, IngestConfig.from_dict(config), now)
+            batches = plan_batches(es, settings, IngestConfig.from_dict(config), now)
+        if batches:
+            require_api_key(settings)
+        return batches
 
     @task(
         multiple_outputs=False, execution_timeout=timedelta(minutes=30), max_active_tis_per_dagrun=2

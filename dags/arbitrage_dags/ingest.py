@@ -1,8 +1,9 @@
 """Task bodies of ``keepa_ingest``: configure -> plan -> fetch and publish (per batch) -> record.
 
 * :func:`ensure_products_topic` makes sure ``keepa.products`` exists before anything is
-  fetched (it creates it with the app's partition count when no worker has run yet), so a
-  missing topic fails the run before a single Keepa token is spent.
+  fetched (it creates it with the app's partition count when no worker has run yet), in
+  ``plan`` and again in each batch before it calls Keepa, so a missing topic fails the run
+  before a single Keepa token is spent.
 * :func:`planning_time` is the instant a run plans for: its data interval's end (else its
   logical date, else when it was due), never the clock, so a cleared run plans the same way.
 * :func:`plan_batches` reads the watchlist and the scheduling signals from Elasticsearch,
@@ -31,6 +32,7 @@ from typing import Any, Final
 
 from aiokafka.errors import KafkaError
 from elasticsearch import Elasticsearch
+from pydantic import SecretStr
 
 from app.domain.utc import require_utc
 from app.ingest.producer import PublishError, publish_envelopes
@@ -155,11 +157,18 @@ def plan_batches(
     return batches
 
 
-def keepa_client(settings: Settings, config: IngestConfig) -> KeepaProductClient:
-    """A product client with the key from the environment; :class:`MissingApiKeyError` if unset."""
+def require_api_key(settings: Settings) -> SecretStr:
+    """``KEEPA_API_KEY``; :class:`MissingApiKeyError` if unset (``plan`` checks it, so a run
+    without a key fails once, in plan, not in every mapped task)."""
     key = settings.keepa_api_key
     if key is None or not key.get_secret_value().strip():
         raise MissingApiKeyError("KEEPA_API_KEY is not set: cannot fetch from Keepa")
+    return key
+
+
+def keepa_client(settings: Settings, config: IngestConfig) -> KeepaProductClient:
+    """A product client with the key from the environment; :class:`MissingApiKeyError` if unset."""
+    key = require_api_key(settings)
     return KeepaProductClient(key, base_url=settings.keepa_api_url, buybox=config.buybox)
 
 
@@ -229,6 +238,7 @@ def _fetch_and_publish(
     progress: _Progress,
 ) -> dict[str, int]:
     """Fetch and publish; the envelopes delivered per partition."""
+    ensure_products_topic(settings)  # gone since plan? Fail (or recreate) before paying
     result = keepa.fetch_products(market, asins)
     progress.products_received = len(result.products)
     envelopes = list(result.envelopes())

@@ -48,6 +48,14 @@ else:
 _STACK_FIXTURES = frozenset({"stack", "es", "kafka_bootstrap", "isolated"})
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered in pyproject.toml too; here as well, so this suite never depends on where
+    # pytest finds its configuration (--strict-markers).
+    config.addinivalue_line(
+        "markers", "integration: needs the real local Kafka and Elasticsearch (the stack)"
+    )
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A test of this directory that needs the stack is an ``integration`` test (the marker
     is registered in pyproject.toml, which configures this suite too), so that

@@ -360,6 +360,25 @@ def test_kafka_unreachable_fails_the_plan_before_any_token_is_spent(
     assert "no Keepa token was spent" in output
 
 
+def test_a_missing_api_key_fails_the_plan_not_every_batch(
+    isolated: Settings,
+    es: Elasticsearch,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    settings = isolated
+    _prepare(settings, es, [WatchlistEntry("B0AF800002", markets=("DE", "FR"))])
+    monkeypatch.delenv("KEEPA_API_KEY")
+
+    with responses.RequestsMock() as rsps:  # any Keepa request would fail the test
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+        assert len(rsps.calls) == 0
+
+    assert str(dag_run.state) == "failed", states
+    assert states["plan"] == "failed"
+    assert "KEEPA_API_KEY is not set" in "".join(capfd.readouterr())
+
+
 async def _delete_topic(bootstrap: str, topic: str) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
