@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from elasticsearch import Elasticsearch
+
+from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -105,3 +108,14 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
             await admin.delete_topics(names)
     finally:
         await admin.close()
+
+
+def cleanup(es: Elasticsearch, settings: Settings, prefix: str) -> None:
+    """Delete the indices and topics named ``prefix*`` (the topics also when the indices
+    cannot be deleted, e.g. while Elasticsearch restarts)."""
+    try:
+        indices = list(es.indices.get(index=f"{prefix}*", allow_no_indices=True))
+        if indices:
+            es.indices.delete(index=",".join(indices))
+    finally:
+        asyncio.run(delete_topics(settings.kafka_bootstrap_servers, prefix))

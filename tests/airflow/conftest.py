@@ -11,7 +11,6 @@ The stack fixtures (``stack``, ``es``, ``kafka_bootstrap``, ``unique``) are the 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
@@ -25,7 +24,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from app.settings import Settings
-from tests.airflow.airflow_support import DAGS, delete_topics
+from tests.airflow.airflow_support import DAGS, cleanup
 from tests.unit.keepa.keepa_fakes import API_KEY, BASE_URL
 
 if importlib.util.find_spec("airflow") is None:
@@ -98,7 +97,4 @@ def isolated(
     monkeypatch.setenv("KEEPA_API_URL", BASE_URL)
     settings = Settings()
     yield settings
-    indices = list(es.indices.get(index=f"{prefix}*", allow_no_indices=True))
-    if indices:
-        es.indices.delete(index=",".join(indices))
-    asyncio.run(delete_topics(settings.kafka_bootstrap_servers, prefix))
+    cleanup(es, settings, prefix)

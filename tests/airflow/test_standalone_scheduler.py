@@ -36,7 +36,7 @@ from app.keepa.markets import market_for_domain
 from app.settings import Settings
 from app.stack.processes import session_pids, stop_session
 from app.worker_process import free_port
-from tests.airflow.airflow_support import REPO, delete_topics, read_topic
+from tests.airflow.airflow_support import REPO, cleanup, read_topic
 from tests.airflow.keepa_fake import FakeKeepa
 from tests.unit.keepa.keepa_fakes import API_KEY
 
@@ -147,10 +147,7 @@ def standalone_settings(settings: Settings, es: Elasticsearch, unique: str) -> I
     prefix = f"afsa-{unique}-"
     own = settings.model_copy(update={"topic_prefix": prefix, "elasticsearch_index_prefix": prefix})
     yield own
-    indices = list(es.indices.get(index=f"{prefix}*", allow_no_indices=True))
-    if indices:
-        es.indices.delete(index=",".join(indices))
-    asyncio.run(delete_topics(own.kafka_bootstrap_servers, prefix))
+    cleanup(es, own, prefix)
 
 
 @pytest.mark.timeout(BUDGET_S + STOP_TIMEOUT_S + 60)
