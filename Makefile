@@ -29,9 +29,9 @@ AIRFLOW_PYTEST := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m pytest test
 airflow-env: setup
 	@UV_PROJECT_ENVIRONMENT=$(AIRFLOW_VENV) $(UV) sync --locked --quiet --project infra/airflow
 
-# `airflow standalone` with this repository's DAGs, in a session of its own (app/airflow_standalone.py):
+# `airflow standalone` with this repository's DAGs, in a session of its own (devtools/airflow_standalone.py):
 # Ctrl-C, SIGTERM or `make airflow-stop` stop all of it. AIRFLOW_HOME defaults to .stack/airflow.
-AIRFLOW_LAUNCHER := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m app.airflow_standalone
+AIRFLOW_LAUNCHER := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m devtools.airflow_standalone
 
 airflow: airflow-env
 	@$(AIRFLOW_LAUNCHER) run

@@ -2,10 +2,12 @@
 
 It reads ``arbitrage.opportunities`` (next to the Elasticsearch sink, which reads the same
 topic) and hands every event to :class:`app.alerts.service.AlertService`: rules -> dedup
-(the ``alerts`` index) -> rate limit -> delivery with retries -> record. Nothing here stops
-the worker: a bad event, an unreachable webhook or an invalid ``ALERT_*`` configuration is
-logged and counted (``alerts_*`` counters in ``/arbitrage/stats/``). Without webhooks the
-agent only drains the topic and touches neither Elasticsearch nor the network.
+(the ``alerts`` index) -> rate limit -> delivery with retries (through Apprise, whose
+blocking plugins run in its worker threads, or a plain JSON POST) -> record. Nothing here
+stops the worker: a bad event, an unreachable webhook or an invalid ``ALERT_*``
+configuration (an Apprise URL Apprise cannot load, say) is logged and counted (``alerts_*``
+counters in ``/arbitrage/stats/``). Without webhooks the agent only drains the topic and
+touches neither Elasticsearch nor the network.
 """
 
 from __future__ import annotations

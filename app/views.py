@@ -6,7 +6,7 @@ from typing import Any
 
 from faust.web import Request, Response, View
 
-from app.domain.envelope import is_valid_asin
+from app.domain.asin import is_valid_asin
 from app.faust_app import app
 from app.metrics import metrics
 from tables.open_opportunities import open_opportunities_table

@@ -3,7 +3,7 @@
     uv run python bench/scheduling_sim.py [--asins 500] [--days 3] [--budget 300] [--seed 42]
 
 Both schedulers get the same token budget per 15-minute run over the same simulated market
-(:class:`app.sample.generator.MarketSimulator`). "Fetching" an ASIN in a market returns the
+(:class:`devtools.sample.generator.MarketSimulator`). "Fetching" an ASIN in a market returns the
 Keepa envelope the simulator would serve at that moment; it goes through the real parsing
 (:func:`app.domain.envelope.parse_envelope`) and the real per-ASIN state machine
 (:func:`app.domain.asin_state.apply_quote`, i.e. :func:`app.domain.detection.detect`), and the
@@ -47,6 +47,7 @@ from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
+from app.domain.watchlist import WatchlistEntry
 from app.ingest.estimates import Outlook, outlook, relative_volatility
 from app.ingest.scheduling import (
     AsinSignals,
@@ -55,8 +56,7 @@ from app.ingest.scheduling import (
     plan_fetches,
     round_robin_plan,
 )
-from app.ingest.watchlist import WatchlistEntry
-from app.sample.generator import Episode, MarketSimulator
+from devtools.sample.generator import Episode, MarketSimulator
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
 RUN_EVERY = timedelta(minutes=15)

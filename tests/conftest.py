@@ -13,7 +13,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from app.settings import Settings, get_settings
-from app.stack import StackManager
+from devtools.stack import StackManager
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

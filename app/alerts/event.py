@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from app.domain.envelope import is_valid_asin
+from app.domain.asin import is_valid_asin
 from app.domain.markets import Market, Route, UnknownMarketError
 from app.domain.money import Currency, UnknownCurrencyError
 from app.domain.utc import parse_utc

@@ -19,7 +19,6 @@ value becomes None. Prices, identity (ASIN, domain) and timestamps do.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -27,6 +26,7 @@ from typing import Any, TypeGuard
 
 import orjson
 
+from app.domain.asin import is_valid_asin
 from app.domain.errors import EnvelopeErrorCode, InvalidEnvelope
 from app.domain.keepa_prices import (
     PRICE_TYPES_READ,
@@ -43,21 +43,14 @@ __all__ = [
     "IMAGE_URL_PREFIX",
     "EnvelopeErrorCode",
     "InvalidEnvelope",
-    "is_valid_asin",
     "parse_envelope",
     "parse_envelope_dict",
 ]
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
 
-_ASIN_RE = re.compile(r"[A-Z0-9]{10}")
 _BUY_TYPES = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
 _SELL_TYPES = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
-
-
-def is_valid_asin(value: object) -> TypeGuard[str]:
-    """An ASIN is exactly 10 characters of ``A-Z`` / ``0-9``."""
-    return isinstance(value, str) and _ASIN_RE.fullmatch(value) is not None
 
 
 def parse_envelope(key: bytes | None, value: bytes) -> MarketQuote:

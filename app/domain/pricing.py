@@ -36,6 +36,7 @@ from app.domain.utc import format_utc, parse_utc
 
 __all__ = [
     "CostBreakdown",
+    "PricedRoute",
     "RouteEvaluation",
     "evaluate_route",
     "fba_fee_eur_cents",
@@ -60,15 +61,7 @@ class CostBreakdown:
     vat_buy_eur_cents: int  # VAT contained in the buy price (a cost only if unrecoverable)
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "net_sell_eur_cents": self.net_sell_eur_cents,
-            "referral_fee_eur_cents": self.referral_fee_eur_cents,
-            "fba_fee_eur_cents": self.fba_fee_eur_cents,
-            "shipping_eur_cents": self.shipping_eur_cents,
-            "net_buy_eur_cents": self.net_buy_eur_cents,
-            "vat_sell_eur_cents": self.vat_sell_eur_cents,
-            "vat_buy_eur_cents": self.vat_buy_eur_cents,
-        }
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CostBreakdown:
@@ -76,8 +69,10 @@ class CostBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteEvaluation:
-    """The profit of one route (buy market -> sell market) for one ASIN."""
+class PricedRoute:
+    """What every record of one priced route of one ASIN holds (:class:`RouteEvaluation`,
+    :class:`app.domain.detection.OpportunityEvent`): the route, its prices, the cost breakdown
+    and the profit; ``to_dict`` of each writes the route, prices and breakdown the same way."""
 
     asin: str
     title: str | None
@@ -88,17 +83,13 @@ class RouteEvaluation:
     buy_price_eur_cents: int  # gross, converted
     sell_price_eur_cents: int  # gross, converted
     breakdown: CostBreakdown
-    referral_fee_rate: Decimal
-    fba_fee_source: FbaFeeSource
-    fba_fee_estimated: bool  # True when no weight was known or no tier fits (a guess)
     profit_eur_cents: int
     roi: Decimal
     margin: Decimal
+    referral_fee_rate: Decimal
+    fba_fee_estimated: bool  # True when no weight was known or no tier fits (a guess)
     buy_observed_at: datetime
     sell_observed_at: datetime
-    eur_per_gbp: Decimal
-    vat_mode: VatMode
-    is_opportunity: bool
 
     @property
     def route(self) -> Route:
@@ -108,8 +99,8 @@ class RouteEvaluation:
     def route_key(self) -> str:
         return self.route.key
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe and exact (Decimal as str, ISO 'Z' times); inverse of :meth:`from_dict`."""
+    def _priced_route_dict(self) -> dict[str, Any]:
+        """The route, its markets' currencies, the prices and the breakdown, JSON-safe."""
         return {
             "asin": self.asin,
             "title": self.title,
@@ -123,6 +114,22 @@ class RouteEvaluation:
             "buy_price_eur_cents": self.buy_price_eur_cents,
             "sell_price_eur_cents": self.sell_price_eur_cents,
             "breakdown": self.breakdown.to_dict(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEvaluation(PricedRoute):
+    """The profit of one route (buy market -> sell market) for one ASIN."""
+
+    fba_fee_source: FbaFeeSource
+    eur_per_gbp: Decimal
+    vat_mode: VatMode
+    is_opportunity: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-safe and exact (Decimal as str, ISO 'Z' times); inverse of :meth:`from_dict`."""
+        return {
+            **self._priced_route_dict(),
             "referral_fee_rate": str(self.referral_fee_rate),
             "fba_fee_source": self.fba_fee_source,
             "fba_fee_estimated": self.fba_fee_estimated,

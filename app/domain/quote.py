@@ -82,14 +82,7 @@ class MarketQuote:
             "referral_fee_rate": (
                 None if self.referral_fee_rate is None else str(self.referral_fee_rate)
             ),
-            "fba_fee": self.fba_fee,
-            "package_weight_g": self.package_weight_g,
-            "package_length_mm": self.package_length_mm,
-            "package_width_mm": self.package_width_mm,
-            "package_height_mm": self.package_height_mm,
-            "sales_rank": self.sales_rank,
-            "root_category": self.root_category,
-            "image_url": self.image_url,
+            **{name: getattr(self, name) for name in _PLAIN_FIELDS},
             "amazon_in_stock": self.amazon_in_stock,
             "prices": dict(self.prices),
         }
@@ -107,14 +100,20 @@ class MarketQuote:
             buy_price=data.get("buy_price"),
             sell_price=data.get("sell_price"),
             referral_fee_rate=None if rate is None else Decimal(rate),
-            fba_fee=data.get("fba_fee"),
-            package_weight_g=data.get("package_weight_g"),
-            package_length_mm=data.get("package_length_mm"),
-            package_width_mm=data.get("package_width_mm"),
-            package_height_mm=data.get("package_height_mm"),
-            sales_rank=data.get("sales_rank"),
-            root_category=data.get("root_category"),
-            image_url=data.get("image_url"),
+            **{name: data.get(name) for name in _PLAIN_FIELDS},
             amazon_in_stock=bool(data.get("amazon_in_stock", False)),
             prices={str(k): int(v) for k, v in (data.get("prices") or {}).items()},
         )
+
+
+#: Optional fields that :meth:`MarketQuote.to_dict` writes and ``from_dict`` reads as they are.
+_PLAIN_FIELDS: tuple[str, ...] = (
+    "fba_fee",
+    "package_weight_g",
+    "package_length_mm",
+    "package_width_mm",
+    "package_height_mm",
+    "sales_rank",
+    "root_category",
+    "image_url",
+)

@@ -1,5 +1,5 @@
-"""CLI commands of ingestion: ``arbitrage watchlist ...``, ``arbitrage sample``, ``arbitrage
-replay``. Registered on the main CLI by :func:`register`; heavy imports stay inside the
+"""CLI commands of ingestion: ``arbitrage watchlist ...`` and ``arbitrage replay``.
+Registered on the main CLI by :func:`register`; heavy imports stay inside the
 commands so ``arbitrage --help`` stays fast."""
 
 from __future__ import annotations
@@ -10,6 +10,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+from app.domain.asin import is_valid_asin
+from app.domain.watchlist import DEFAULT_MARKETS, MAX_PRIORITY, WatchlistEntry, normalise_markets
 
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
@@ -24,9 +27,8 @@ watchlist_cli = typer.Typer(
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``watchlist``, ``sample`` and ``replay`` to the main CLI."""
+    """Add ``watchlist`` and ``replay`` to the main CLI."""
     cli.add_typer(watchlist_cli, name="watchlist")
-    cli.command("sample")(sample)
     cli.command("replay")(replay)
 
 
@@ -45,15 +47,14 @@ def _store() -> tuple[Elasticsearch, WatchlistStore]:
 def watchlist_add(
     asins: Annotated[list[str], typer.Argument(help="ASINs (10 characters A-Z0-9).")],
     markets: str = typer.Option(
-        "DE,FR,IT,ES,GB", "--markets", "-m", help="Markets to track, e.g. DE,FR or DE|GB."
+        ",".join(DEFAULT_MARKETS), "--markets", "-m", help="Markets to track, e.g. DE,FR or DE|GB."
     ),
-    priority: int = typer.Option(0, "--priority", "-p", min=0, max=10, help="0-10."),
+    priority: int = typer.Option(
+        0, "--priority", "-p", min=0, max=MAX_PRIORITY, help=f"0-{MAX_PRIORITY}."
+    ),
     note: str | None = typer.Option(None, "--note", help="A free note."),
 ) -> None:
     """Add ASINs (or update their markets/priority); invalid ASINs are rejected."""
-    from app.domain.envelope import is_valid_asin
-    from app.ingest.watchlist import WatchlistEntry, normalise_markets
-
     try:
         codes = normalise_markets(markets)
     except ValueError as exc:
@@ -154,44 +155,6 @@ def watchlist_import(
     )
     if not parsed.entries or (strict and parsed.errors):
         raise typer.Exit(1)
-
-
-def sample(
-    out: Annotated[Path, typer.Argument(dir_okay=False, help="Output .jsonl file.")],
-    asins: int = typer.Option(200, "--asins", min=1, help="Synthetic ASINs (x 5 markets)."),
-    seed: int = typer.Option(42, "--seed", help="Same seed, same file."),
-    steps: int = typer.Option(96, "--steps", min=1, help="Observations per ASIN and market."),
-    step_minutes: int = typer.Option(15, "--step-minutes", min=1, help="Minutes between steps."),
-    start: str | None = typer.Option(
-        None, "--start", help="ISO-8601 start (UTC when no offset); default: now - steps."
-    ),
-) -> None:
-    """Write a SYNTHETIC Keepa sample (JSONL envelopes, titles prefixed [SYNTHETIC])."""
-    from datetime import timedelta
-
-    from app.sample.generator import generate_sample, write_jsonl
-
-    if start is None:
-        begin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
-            minutes=steps * step_minutes
-        )
-    else:
-        try:
-            begin = datetime.fromisoformat(start)
-        except ValueError:
-            typer.echo(f"error: --start {start!r} is not ISO-8601", err=True)
-            raise typer.Exit(2) from None
-        if begin.tzinfo is None:
-            begin = begin.replace(tzinfo=UTC)
-    envelopes = generate_sample(
-        asins, seed=seed, start=begin, steps=steps, step_minutes=step_minutes
-    )
-    count = write_jsonl(envelopes, out)
-    typer.echo(
-        f"wrote {count} SYNTHETIC envelopes ({asins} ASINs x 5 markets x {steps} steps of "
-        f"{step_minutes} min from {begin.isoformat()}, seed {seed}) to {out}; "
-        "synthetic data: titles are prefixed [SYNTHETIC]"
-    )
 
 
 def replay(

@@ -27,6 +27,7 @@ from typing import Final
 import orjson
 
 from app.domain.fx import FxRates
+from app.domain.utc import format_utc
 
 __all__ = [
     "ECB_DAILY_URL",
@@ -144,7 +145,7 @@ def fx_value(rates: EcbReferenceRates, *, now: datetime | None = None) -> dict[s
     return {
         "currency": "GBP",
         "eur_per_gbp": format(checked.eur_per_gbp, "f"),
-        "as_of": checked.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "as_of": format_utc(checked.as_of),
         "source": "ecb",
     }
 

@@ -36,9 +36,9 @@ from typing import Any, Final
 
 import orjson
 
-from app.domain.utc import parse_utc
+from app.domain.keepa_prices import PriceType
+from app.domain.utc import format_utc, parse_utc
 from app.ingest.producer import EnvelopePublisher, PublishReport
-from app.keepa.schema import CsvType, format_fetched_at
 
 __all__ = [
     "KEEPA_MINUTE_FIELDS",
@@ -156,8 +156,8 @@ def shift_envelope(envelope: Mapping[str, Any], minutes: int) -> dict[str, Any]:
     fetched = envelope.get("fetched_at")
     if isinstance(fetched, str):
         with contextlib.suppress(ValueError):
-            shifted["fetched_at"] = format_fetched_at(
-                parse_utc(fetched) + timedelta(minutes=minutes)
+            shifted["fetched_at"] = format_utc(
+                parse_utc(fetched) + timedelta(minutes=minutes), timespec="seconds"
             )
     product = envelope.get("product")
     if isinstance(product, Mapping):
@@ -177,7 +177,7 @@ def _shift_history(index: int, history: object, minutes: int) -> object:
     if not isinstance(history, list):
         return history
     try:
-        stride = CsvType(index).stride
+        stride = PriceType(index).stride
     except ValueError:
         stride = 2
     out = list(history)

@@ -24,8 +24,9 @@ from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
 from app.domain.utc import parse_utc
+from app.es.documents import PRODUCT_QUOTE_FIELDS, quote_from_product
 from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
-from app.ingest.estimates import outlook, quote_from_product_doc
+from app.ingest.estimates import outlook
 from app.ingest.scheduling import AsinSignals
 from app.policy_config import configured_fx, pricing_policy
 from app.settings import Settings
@@ -34,21 +35,6 @@ __all__ = ["load_signals"]
 
 #: ASINs per query (x 5 market documents stays under the default 10,000 result window).
 _CHUNK: Final = 500
-_PRODUCT_FIELDS: Final = [
-    "asin",
-    "market",
-    "title",
-    "buy_price_minor",
-    "sell_price_minor",
-    "referral_fee_rate",
-    "fba_fee_minor",
-    "package_weight_g",
-    "package_length_mm",
-    "package_width_mm",
-    "package_height_mm",
-    "observed_at",
-    "fetched_at",
-]
 
 
 def load_signals(
@@ -195,13 +181,13 @@ def _products(
         index,
         size=len(asins) * len(Market),
         query={"terms": {"asin": asins}},
-        source_includes=_PRODUCT_FIELDS,
+        source_includes=list(PRODUCT_QUOTE_FIELDS),
     )
     if response is None:
         return {}
     out: dict[str, dict[Market, MarketQuote]] = {}
     for hit in response["hits"]["hits"]:
-        quote = quote_from_product_doc(hit["_source"])
+        quote = quote_from_product(hit["_source"])
         if quote is not None:
             out.setdefault(quote.asin, {})[quote.market] = quote
     return out

@@ -1,7 +1,9 @@
-"""Keepa access: markets, token planning and a raw-product client.
+"""Keepa access: token planning, a raw-product client and the best-seller lists.
 
-Imports only the standard library, requests, orjson and pydantic (no faust, no ``keepa``
-package), so it runs in the Airflow virtualenv as well as in the app.
+Imports only the standard library, requests, orjson, pydantic and the pure domain (no faust,
+no ``keepa`` package), so it runs in the Airflow virtualenv as well as in the app. Markets,
+Keepa's price types and Keepa time are domain facts: :mod:`app.domain.markets`,
+:mod:`app.domain.keepa_prices`, :mod:`app.domain.keepa_time`.
 """
 
 from app.keepa.bestsellers import BESTSELLERS_TOKEN_COST, fetch_bestsellers
@@ -12,41 +14,20 @@ from app.keepa.client import (
     KeepaProductClient,
     normalize_asins,
 )
-from app.keepa.markets import MARKET_CODES, MARKETS, Market, domain_id, get_market
-from app.keepa.schema import (
-    CSV_LENGTH,
-    KEEPA_EPOCH,
-    MAX_ASINS_PER_REQUEST,
-    CsvType,
-    format_fetched_at,
-    from_keepa_minutes,
-    make_envelope,
-    to_keepa_minutes,
-)
+from app.keepa.schema import MAX_ASINS_PER_REQUEST, make_envelope
 from app.keepa.tokens import BatchPlan, TokenPlanner, TokenState
 
 __all__ = [
     "BESTSELLERS_TOKEN_COST",
-    "CSV_LENGTH",
-    "KEEPA_EPOCH",
-    "MARKETS",
-    "MARKET_CODES",
     "MAX_ASINS_PER_REQUEST",
     "BatchPlan",
     "BatchResult",
-    "CsvType",
     "FetchResult",
     "KeepaError",
     "KeepaProductClient",
-    "Market",
     "TokenPlanner",
     "TokenState",
-    "domain_id",
     "fetch_bestsellers",
-    "format_fetched_at",
-    "from_keepa_minutes",
-    "get_market",
     "make_envelope",
     "normalize_asins",
-    "to_keepa_minutes",
 ]

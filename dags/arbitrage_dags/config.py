@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from app.keepa.markets import MARKET_CODES
+from app.domain.markets import MARKET_CODES
 from app.keepa.schema import MAX_ASINS_PER_REQUEST
 
 Lookup = Callable[[str], str | None]

@@ -34,6 +34,7 @@ from aiokafka.errors import KafkaError
 from elasticsearch import Elasticsearch
 from pydantic import SecretStr
 
+from app.domain.markets import MARKET_CODES, Market
 from app.domain.utc import require_utc
 from app.ingest.producer import PublishError, publish_envelopes
 from app.ingest.runs import (
@@ -51,7 +52,6 @@ from app.ingest.scheduling import plan_fetches
 from app.ingest.signals import load_signals
 from app.ingest.watchlist import WatchlistStore
 from app.keepa.client import KeepaProductClient
-from app.keepa.markets import MARKET_CODES, get_market
 from app.keepa.tokens import TokenPlanner
 from app.settings import Settings
 from arbitrage_dags.config import IngestConfig
@@ -139,7 +139,7 @@ def plan_batches(
     batches: list[dict[str, Any]] = []
     order = {code: i for i, code in enumerate(MARKET_CODES)}
     for market in sorted(plan.by_market, key=lambda m: (order.get(m, len(order)), m)):
-        code = get_market(market).code
+        code = Market.parse(market).value
         asins = list(dict.fromkeys(plan.by_market[market]))
         for start in range(0, len(asins), config.batch_size):
             batches.append({"market": code, "asins": asins[start : start + config.batch_size]})
@@ -195,7 +195,7 @@ def fetch_and_publish(
     ``attempt`` before this returns or raises. The returned dict (the task's XCom) is the
     same record: ``record`` still counts a successful try whose ledger write failed.
     """
-    market = get_market(str(batch["market"])).code
+    market = Market.parse(str(batch["market"])).value
     asins = [str(a) for a in batch["asins"]]
     owned = client is None
     keepa = keepa_client(settings, config) if client is None else client

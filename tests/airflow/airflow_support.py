@@ -110,12 +110,13 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
         await admin.close()
 
 
-def cleanup(es: Elasticsearch, settings: Settings, prefix: str) -> None:
-    """Delete the indices and topics named ``prefix*`` (the topics also when the indices
-    cannot be deleted, e.g. while Elasticsearch restarts)."""
+def cleanup(es: Elasticsearch, settings: Settings) -> None:
+    """Delete the indices and topics of ``settings``' prefixes (the topics also when the
+    indices cannot be deleted, e.g. while Elasticsearch restarts)."""
     try:
-        indices = list(es.indices.get(index=f"{prefix}*", allow_no_indices=True))
+        pattern = f"{settings.elasticsearch_index_prefix}*"
+        indices = list(es.indices.get(index=pattern, allow_no_indices=True))
         if indices:
             es.indices.delete(index=",".join(indices))
     finally:
-        asyncio.run(delete_topics(settings.kafka_bootstrap_servers, prefix))
+        asyncio.run(delete_topics(settings.kafka_bootstrap_servers, settings.topic_prefix))

@@ -97,4 +97,4 @@ def isolated(
     monkeypatch.setenv("KEEPA_API_URL", BASE_URL)
     settings = Settings()
     yield settings
-    cleanup(es, settings, prefix)
+    cleanup(es, settings)

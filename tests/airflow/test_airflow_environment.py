@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from app.airflow_standalone import SIZING
 from app.settings import Settings
+from devtools.airflow_standalone import SIZING
 from tests.airflow.airflow_support import DAGS, REPO
 
 LOCK = REPO / "infra" / "airflow" / "uv.lock"

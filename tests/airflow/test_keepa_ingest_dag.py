@@ -18,10 +18,11 @@ from aiokafka.partitioner import murmur2
 from arbitrage_dags.kafka_admin import ensure_topic
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from app.domain.markets import Market
+from app.domain.watchlist import WatchlistEntry
 from app.es.indices import ensure_indices
 from app.ingest.runs import INGEST_ATTEMPTS, INGEST_RUNS, ensure_ingest_attempts_index
-from app.ingest.watchlist import WatchlistEntry, WatchlistStore
-from app.keepa.markets import MARKETS, market_for_domain
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from tests.airflow.airflow_support import read_topic, run_dag
 from tests.airflow.keepa_fake import FakeKeepa
@@ -105,9 +106,9 @@ def _published(settings: Settings) -> Counter[tuple[str, str]]:
         assert record.key is not None
         asin = record.key.decode()
         assert envelope["product"]["asin"] == asin
-        assert MARKETS[envelope["domain"]].domain_id == envelope["product"]["domainId"]
+        assert Market(envelope["domain"]).keepa_domain_id == envelope["product"]["domainId"]
         assert record.partition == _expected_partition(record.key, settings.topic_partitions)
-        market = market_for_domain(envelope["product"]["domainId"]).code
+        market = Market.from_keepa_domain_id(envelope["product"]["domainId"]).value
         published[(asin, market)] += 1
     return published
 

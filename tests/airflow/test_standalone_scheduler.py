@@ -11,7 +11,6 @@ process of it is left. Topic and index prefixes are unique and set for the subpr
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -28,14 +27,15 @@ import requests
 from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
-from app.airflow_standalone import PASSWORD_FILE, PID_FILE
+from app.domain.markets import Market
+from app.domain.watchlist import WatchlistEntry
 from app.es.indices import ensure_indices
 from app.ingest.runs import INGEST_RUNS
-from app.ingest.watchlist import WatchlistEntry, WatchlistStore
-from app.keepa.markets import market_for_domain
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
-from app.stack.processes import session_pids, stop_session
-from app.worker_process import free_port
+from devtools.airflow_standalone import PASSWORD_FILE, PID_FILE
+from devtools.isolation import child_env, free_port, isolated_settings
+from devtools.stack.processes import session_pids, stop_session
 from tests.airflow.airflow_support import REPO, cleanup, read_topic
 from tests.airflow.keepa_fake import FakeKeepa
 from tests.unit.keepa.keepa_fakes import API_KEY
@@ -118,36 +118,31 @@ def _partitions(bootstrap: str, topic: str) -> int:
 
 
 def _subprocess_env(home: Path, settings: Settings, keepa_url: str, port: int) -> dict[str, str]:
-    """The test process's environment without its Airflow settings, plus this test's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    env.update(
-        {
-            "AIRFLOW_HOME": str(home),
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-            "PYTHONUNBUFFERED": "1",
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "ELASTICSEARCH_URL": settings.elasticsearch_url,
-            "TOPIC_PREFIX": settings.topic_prefix,
-            "ELASTICSEARCH_INDEX_PREFIX": settings.elasticsearch_index_prefix,
-            "TOPIC_PARTITIONS": str(settings.topic_partitions),
-            "KEEPA_API_KEY": API_KEY,
-            "KEEPA_API_URL": keepa_url,
-            "KEEPA_BATCH_SIZE": "2",
-            # Feb 29: no scheduled run before 2028, only the one this test triggers.
-            "KEEPA_INGEST_SCHEDULE": "0 0 29 2 *",
-        }
-    )
-    return env
+    """The child environment of ``settings`` (devtools.isolation), without the Airflow
+    settings of this test process, plus this test's Airflow and Keepa settings."""
+    ours = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "PYTHONUNBUFFERED": "1",
+        "KEEPA_API_KEY": API_KEY,
+        "KEEPA_API_URL": keepa_url,
+        "KEEPA_BATCH_SIZE": "2",
+        # Feb 29: no scheduled run before 2028, only the one this test triggers.
+        "KEEPA_INGEST_SCHEDULE": "0 0 29 2 *",
+    }
+    env = child_env(settings, ours)
+    return {k: v for k, v in env.items() if not k.startswith("AIRFLOW") or k in ours}
 
 
 @pytest.fixture
-def standalone_settings(settings: Settings, es: Elasticsearch, unique: str) -> Iterator[Settings]:
-    """Unique prefixes for the subprocess; its topics and indices are deleted afterwards."""
-    prefix = f"afsa-{unique}-"
-    own = settings.model_copy(update={"topic_prefix": prefix, "elasticsearch_index_prefix": prefix})
+def standalone_settings(
+    settings: Settings, es: Elasticsearch, unique: str, tmp_path: Path
+) -> Iterator[Settings]:
+    """Own topics and indices for the subprocess; deleted afterwards."""
+    own = isolated_settings(settings, f"afsa-{unique}", tmp_path / "faust")
     yield own
-    cleanup(es, own, prefix)
+    cleanup(es, own)
 
 
 @pytest.mark.timeout(BUDGET_S + STOP_TIMEOUT_S + 60)
@@ -162,11 +157,11 @@ def test_keepa_ingest_under_a_real_scheduler(
     base = f"http://127.0.0.1:{port}"
     keepa = FakeKeepa()
     logical_date = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(minutes=5)
-    run_id = f"e2e-{settings.topic_prefix.strip('-')}"
+    run_id = f"e2e-{settings.elasticsearch_index_prefix.strip('-')}"
 
     with keepa.serve() as keepa_url, log_path.open("wb") as log:
         launcher = subprocess.Popen(
-            [sys.executable, "-m", "app.airflow_standalone", "run"],
+            [sys.executable, "-m", "devtools.airflow_standalone", "run"],
             env=_subprocess_env(home, settings, keepa_url, port),
             cwd=REPO,
             stdin=subprocess.DEVNULL,
@@ -231,7 +226,7 @@ def test_keepa_ingest_under_a_real_scheduler(
             published = Counter(
                 (
                     r.key.decode(),
-                    market_for_domain(orjson.loads(r.value)["product"]["domainId"]).code,
+                    Market.from_keepa_domain_id(orjson.loads(r.value)["product"]["domainId"]).value,
                 )
                 for r in records
                 if r.key is not None

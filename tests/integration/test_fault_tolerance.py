@@ -16,7 +16,7 @@ from elasticsearch import Elasticsearch
 
 from app.domain.markets import Market
 from app.settings import Settings
-from app.stack import StackManager
+from devtools.stack import StackManager
 from tests.integration.worker_process import (
     WorkerProcess,
     consume_until,

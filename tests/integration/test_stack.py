@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from elasticsearch import Elasticsearch
 
-from app.stack import StackManager
-from app.stack.artifacts import pinned_versions
+from devtools.stack import StackManager
+from devtools.stack.artifacts import pinned_versions
 
 
 async def test_produce_and_consume_through_the_real_broker(

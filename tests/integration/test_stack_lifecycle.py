@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from app.settings import Settings
-from app.stack.artifacts import ensure_distribution
-from app.stack.components import Kafka
-from app.stack.manager import StackManager
-from app.stack.processes import _group_alive
+from devtools.stack.artifacts import ensure_distribution
+from devtools.stack.components import Kafka
+from devtools.stack.manager import StackManager
+from devtools.stack.processes import _group_alive
 
 
 def test_private_kafka_starts_stops_and_leaves_nothing(

@@ -1,4 +1,4 @@
-"""Helpers for tests on the real broker: a worker process (see app.worker_process), feeding it
+"""Helpers for tests on the real broker: a worker process (see devtools.worker_process), feeding it
 and reading what it emits."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
-from app.worker_process import WorkerProcess, free_port
+from devtools.worker_process import WorkerProcess, free_port
 
 __all__ = [
     "WorkerProcess",

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from app.api.main import create_app
 from app.settings import Settings
-from app.worker_process import free_port
+from devtools.worker_process import free_port
 
 AUTH = {"Authorization": f"Bearer {TOKEN}".encode()}
 

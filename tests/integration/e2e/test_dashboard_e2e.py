@@ -1,6 +1,6 @@
 """The whole system as `make demo` runs it, in a real browser.
 
-:class:`app.demo.DemoServices` starts an isolated worker, API and dashboard (own topics,
+:class:`devtools.demo.DemoServices` starts an isolated worker, API and dashboard (own topics,
 indices, consumer group and ports) on the real local stack; hand-made Keepa observations go
 into Kafka; headless Chromium loads the dashboard and must show the opportunities the worker
 found, refresh itself when a new one opens, filter through the URL and draw the detail view.
@@ -30,9 +30,9 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
-from app.demo import DemoServices, isolated_settings
 from app.settings import PROJECT_ROOT, Settings
-from app.stack import StackManager
+from devtools.demo import DemoServices, isolated_settings
+from devtools.stack import StackManager
 from tests.integration.e2e.e2e_data import (
     BOTTLE,
     HEADPHONES,

@@ -1,4 +1,4 @@
-"""`app.demo`: child-process lifecycle, isolation, and `arbitrage demo` stopping on Ctrl-C
+"""`devtools.demo`: child-process lifecycle, isolation, and `arbitrage demo` stopping on Ctrl-C
 exactly what it started."""
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app.demo import ARBITRAGE, DemoError, DemoServices, ServiceProcess, isolated_settings
 from app.settings import Settings
-from app.stack import StackManager
+from devtools.demo import ARBITRAGE, DemoError, DemoServices, ServiceProcess, isolated_settings
+from devtools.stack import StackManager
 
 
 def _pid_alive(pid: int) -> bool:

@@ -18,7 +18,7 @@ from app.domain.asin_state import apply_quote
 from app.domain.envelope import parse_envelope
 from app.policy_config import configured_fx, pricing_policy
 from app.settings import Settings
-from app.worker_process import ARBITRAGE
+from devtools.worker_process import ARBITRAGE
 from tests.integration.worker_process import WorkerProcess
 
 # 30 ASINs x 5 markets x 8 steps of 3 h: 1,200 envelopes; with seed 42 some spreads open.

@@ -13,10 +13,11 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from app.domain.watchlist import DEFAULT_MARKETS, WatchlistEntry
 from app.es.indices import mapping_for
-from app.ingest.watchlist import DEFAULT_MARKETS, WatchlistEntry, WatchlistStore
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
-from app.worker_process import ARBITRAGE
+from devtools.worker_process import ARBITRAGE
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

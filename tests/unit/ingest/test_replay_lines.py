@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from app.domain.envelope import parse_envelope
+from app.domain.keepa_prices import PriceType
+from app.domain.keepa_time import to_keepa_minutes
 from app.ingest.producer import PublishReport
 from app.ingest.replay import (
     BadLine,
@@ -20,8 +22,7 @@ from app.ingest.replay import (
     replay_file,
     shift_envelope,
 )
-from app.keepa.schema import CsvType, to_keepa_minutes
-from app.sample.generator import generate_sample
+from devtools.sample.generator import generate_sample
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -87,7 +88,7 @@ def test_shift_envelope_moves_every_timestamp_and_keeps_prices() -> None:
         if old is None:
             assert new is None
             continue
-        stride = CsvType(index).stride
+        stride = PriceType(index).stride
         assert new[0::stride] == [t + 60 for t in old[0::stride]]
         assert new[1::stride] == old[1::stride]
     before = parse_envelope(None, orjson.dumps(env))

@@ -402,7 +402,7 @@ def test_key_never_logged_or_shown(
 def test_invalid_input_is_rejected_before_any_request(
     client: KeepaProductClient, keepa_http: responses.RequestsMock
 ) -> None:
-    with pytest.raises(ValueError, match="unknown market"):
+    with pytest.raises(ValueError, match="untracked market 'US'"):
         client.fetch_products("US", ["B07QK9XW3T"])
     with pytest.raises(ValueError, match="malformed ASINs"):
         client.fetch_products("DE", ["B07QK9XW3T", "B07-QK9"])

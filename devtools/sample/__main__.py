@@ -1,4 +1,4 @@
-"""``python -m app.sample``: write a synthetic Keepa sample as JSONL."""
+"""``python -m devtools.sample``: write a synthetic Keepa sample as JSONL."""
 
 from __future__ import annotations
 
@@ -6,12 +6,12 @@ import argparse
 import sys
 from datetime import UTC, datetime
 
-from app.sample.generator import SampleConfig, generate_sample, write_jsonl
+from devtools.sample.generator import SampleConfig, generate_sample, write_jsonl
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m app.sample", description="Write synthetic Keepa envelopes as JSONL."
+        prog="python -m devtools.sample", description="Write synthetic Keepa envelopes as JSONL."
     )
     parser.add_argument("path", help="output .jsonl file")
     parser.add_argument("--asins", type=int, default=100, help="number of ASINs (x 5 markets)")

@@ -14,11 +14,8 @@ and the test cannot drift apart.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,8 +28,8 @@ import httpx
 import typer
 
 from app.settings import Settings, get_settings
-from app.stack.processes import stop_group
-from app.worker_process import free_port
+from devtools.isolation import ARBITRAGE, child_env, isolated_settings, port_in_use
+from devtools.stack.processes import stop_group
 
 __all__ = [
     "DemoError",
@@ -42,35 +39,9 @@ __all__ = [
     "isolated_settings",
 ]
 
-ARBITRAGE = str(Path(sys.executable).parent / "arbitrage")
-
-#: Settings handed to every child through its environment (the rest it reads as usual).
-_CHILD_SETTINGS: tuple[str, ...] = (
-    "kafka_bootstrap_servers",
-    "topic_prefix",
-    "topic_partitions",
-    "elasticsearch_url",
-    "elasticsearch_index_prefix",
-    "faust_app_id",
-    "faust_store",
-    "faust_data_dir",
-    "faust_web_host",
-    "faust_web_port",
-    "api_host",
-    "api_port",
-    "api_url",
-    "dashboard_port",
-)
-
 
 class DemoError(RuntimeError):
     """A service did not start, or died."""
-
-
-def port_in_use(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.5)
-        return s.connect_ex((host, port)) == 0
 
 
 def _get(url: str, timeout_s: float = 2.0) -> httpx.Response | None:
@@ -154,27 +125,6 @@ class ServiceProcess:
         return "\n".join(text.splitlines()[-lines:])
 
 
-def isolated_settings(
-    base: Settings, name: str, data_dir: Path, *, partitions: int | None = None
-) -> Settings:
-    """``base`` with its own topics, indices, consumer group, state dir and free ports, so
-    a second system can run beside the developer's on the same stack."""
-    api_port = free_port()
-    return base.model_copy(
-        update={
-            "topic_prefix": f"{name}.",
-            "elasticsearch_index_prefix": f"{name}-",
-            "faust_app_id": f"arbitrage-{name}",
-            "faust_data_dir": data_dir,
-            "faust_web_port": free_port(),
-            "api_port": api_port,
-            "api_url": f"http://127.0.0.1:{api_port}",
-            "dashboard_port": free_port(),
-            "topic_partitions": partitions or base.topic_partitions,
-        }
-    )
-
-
 class DemoServices:
     """The stack, a worker, the API, the dashboard and (optionally) a replay, started and
     stopped as one unit. Usable as a context manager (``stop`` on exit)."""
@@ -219,9 +169,7 @@ class DemoServices:
 
     def env(self) -> dict[str, str]:
         """The children's environment: ours, with every setting that places them pinned."""
-        values = self.settings.model_dump(include=set(_CHILD_SETTINGS))
-        pinned = {name.upper(): str(values[name]) for name in _CHILD_SETTINGS}
-        return {**os.environ, **pinned, **self.extra_env}
+        return child_env(self.settings, self.extra_env)
 
     # --- health checks ---------------------------------------------------------------------
 
@@ -253,9 +201,9 @@ class DemoServices:
 
     def start_stack(self) -> list[str]:
         """``arbitrage stack up``; remembers what it started (only that is stopped later)."""
-        from app.stack import StackError, StackManager
-        from app.stack.artifacts import ArtifactError
-        from app.stack.jdk import JdkNotFoundError
+        from devtools.stack import StackError, StackManager
+        from devtools.stack.artifacts import ArtifactError
+        from devtools.stack.jdk import JdkNotFoundError
 
         self.echo("starting the local stack (Kafka, Elasticsearch) if needed ...")
         try:
@@ -348,8 +296,8 @@ class DemoServices:
         step_minutes: int,
         path: Path | None = None,
     ) -> Path:
-        """A synthetic sample (``app.sample``) whose last step is now."""
-        from app.sample.generator import generate_sample, write_jsonl
+        """A synthetic sample (``devtools.sample``) whose last step is now."""
+        from devtools.sample.generator import generate_sample, write_jsonl
 
         path = path or self.run_dir / "sample.jsonl"
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -390,7 +338,7 @@ class DemoServices:
                 self.echo(f"stopping {service.name} (pid {service.pid}) ...")
             service.stop()
         if self.stack_started:
-            from app.stack import StackManager
+            from devtools.stack import StackManager
 
             self.echo(f"stopping the stack components we started: {self.stack_started}")
             StackManager(self.settings).down(self.stack_started)

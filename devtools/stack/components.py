@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from app.stack.artifacts import Distribution
-from app.stack.jdk import find_java_home
-from app.stack.processes import PidFile, spawn, stop_group
+from devtools.stack.artifacts import Distribution
+from devtools.stack.jdk import find_java_home
+from devtools.stack.processes import PidFile, spawn, stop_group
 
 
 class StackError(RuntimeError):

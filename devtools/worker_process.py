@@ -1,13 +1,12 @@
 """A worker process started as a user would (`arbitrage worker`), isolated by topic, index
-and consumer-group prefixes. Used by the benchmark, the demo runner and the tests."""
+and consumer-group prefixes (:func:`devtools.isolation.isolated_settings`). Used by the
+benchmark and the tests."""
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,16 +15,8 @@ from typing import Any
 import httpx
 
 from app.settings import Settings
-from app.stack.processes import stop_group
-
-ARBITRAGE = str(Path(sys.executable).parent / "arbitrage")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+from devtools.isolation import ARBITRAGE, child_env, free_port, isolated_settings
+from devtools.stack.processes import stop_group
 
 
 @dataclass
@@ -39,31 +30,13 @@ class WorkerProcess:
     web_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
-    @property
-    def settings(self) -> Settings:
-        return self.base.model_copy(
-            update={
-                "topic_prefix": f"{self.name}.",
-                "elasticsearch_index_prefix": f"{self.name}-",
-                "faust_app_id": f"arbitrage-{self.name}",
-                "topic_partitions": self.partitions,
-            }
-        )
+    def __post_init__(self) -> None:
+        self.settings: Settings = isolated_settings(
+            self.base, self.name, self.data_dir, partitions=self.partitions
+        ).model_copy(update={"faust_web_port": self.web_port})
 
     def env(self) -> dict[str, str]:
-        s = self.settings
-        return {
-            **os.environ,
-            "KAFKA_BOOTSTRAP_SERVERS": s.kafka_bootstrap_servers,
-            "ELASTICSEARCH_URL": s.elasticsearch_url,
-            "TOPIC_PREFIX": s.topic_prefix,
-            "ELASTICSEARCH_INDEX_PREFIX": s.elasticsearch_index_prefix,
-            "FAUST_APP_ID": s.faust_app_id,
-            "FAUST_DATA_DIR": str(self.data_dir),
-            "FAUST_WEB_PORT": str(self.web_port),
-            "TOPIC_PARTITIONS": str(self.partitions),
-            **self.extra_env,
-        }
+        return child_env(self.settings, self.extra_env)
 
     def start(self, timeout_s: float = 90) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Final
 
-from app.stack.processes import PidFile, session_pids, stop_session
+from devtools.stack.processes import PidFile, session_pids, stop_session
 
 REPO: Final = Path(__file__).resolve().parents[1]
 
@@ -168,7 +168,9 @@ def stop(home: Path, *, timeout_s: float = STOP_TIMEOUT_S) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m app.airflow_standalone", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.airflow_standalone", description=__doc__
+    )
     parser.add_argument("command", choices=["run", "stop", "env"])
     args = parser.parse_args(argv)
     venv_bin = Path(sys.executable).parent

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from app.settings import Settings
-from app.stack.artifacts import ensure_distribution, locate, pinned_versions
-from app.stack.components import Component, ComponentStatus, Elasticsearch, Kafka, StackError
+from devtools.stack.artifacts import ensure_distribution, locate, pinned_versions
+from devtools.stack.components import Component, ComponentStatus, Elasticsearch, Kafka, StackError
 
 __all__ = ["ComponentStatus", "StackError", "StackManager"]
 

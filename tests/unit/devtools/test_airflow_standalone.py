@@ -1,4 +1,4 @@
-"""The ``make airflow`` launcher (app/airflow_standalone.py): its environment, and that it
+"""The ``make airflow`` launcher (devtools/airflow_standalone.py): its environment, and that it
 stops the whole session of what it started. The real ``airflow standalone`` runs in
 tests/airflow/test_standalone_scheduler.py; here a small process tree stands in for it."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from app.airflow_standalone import (
+from devtools.airflow_standalone import (
     PID_FILE,
     REPO,
     SIZING,
@@ -22,7 +22,7 @@ from app.airflow_standalone import (
     default_home,
     stop,
 )
-from app.stack.processes import session_pids, stop_session
+from devtools.stack.processes import session_pids, stop_session
 
 # Stands in for `airflow standalone`: a child that moves to a process group of its own (as
 # Airflow's task runners do) and one that ignores SIGTERM; then it waits.
@@ -36,7 +36,7 @@ wait
 """
 
 LAUNCH = (
-    "import os, sys; from pathlib import Path; from app.airflow_standalone import run; "
+    "import os, sys; from pathlib import Path; from devtools.airflow_standalone import run; "
     "sys.exit(run(os.environ, venv_bin=Path(sys.argv[1]), stop_timeout_s=2))"
 )
 

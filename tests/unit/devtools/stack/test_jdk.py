@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from app.stack import jdk
+from devtools.stack import jdk
 
 
 def _fake_jdk(root: Path, name: str, major: int) -> Path:

@@ -6,7 +6,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.stack.processes import (
+from devtools.stack.processes import (
     PidFile,
     _group_alive,
     session_pids,

@@ -1,0 +1,138 @@
+"""The developer verbs of the ``arbitrage`` CLI: ``stack``, ``demo``, ``bench``, ``sample``.
+
+:func:`register` adds them to the main CLI (``app.cli``); heavy imports stay inside the
+commands so ``arbitrage --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.settings import get_settings
+from devtools.demo import demo_command
+
+__all__ = ["register"]
+
+stack_cli = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsearch stack.")
+
+
+def register(cli: typer.Typer) -> None:
+    """Add ``stack``, ``demo``, ``bench`` and ``sample`` to the main CLI."""
+    cli.add_typer(stack_cli, name="stack")
+    cli.command("demo")(demo_command)
+    cli.command("bench")(bench)
+    cli.command("sample")(sample)
+
+
+@stack_cli.command("up")
+def stack_up() -> None:
+    """Fetch (once), start and wait for Kafka and Elasticsearch. A no-op when already up."""
+    from devtools.stack import StackError, StackManager
+    from devtools.stack.artifacts import ArtifactError
+    from devtools.stack.jdk import JdkNotFoundError
+
+    manager = StackManager(get_settings())
+    try:
+        started = manager.up()
+    except (StackError, ArtifactError, JdkNotFoundError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"started: {', '.join(started)}" if started else "already up")
+    _print_status(manager)
+
+
+@stack_cli.command("down")
+def stack_down() -> None:
+    """Stop the processes `stack up` started (and nothing else)."""
+    from devtools.stack import StackManager
+
+    stopped = StackManager(get_settings()).down()
+    typer.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running")
+
+
+@stack_cli.command("status")
+def stack_status() -> None:
+    """Each component with its version, pid, address and readiness; exit 1 if any is not ready."""
+    from devtools.stack import StackManager
+
+    if not _print_status(StackManager(get_settings())):
+        raise typer.Exit(1)
+
+
+def _print_status(manager: object) -> bool:
+    from devtools.stack import StackManager
+
+    assert isinstance(manager, StackManager)
+    all_ready = True
+    for s in manager.status():
+        state = "ready" if s.ready else ("starting" if s.running else "stopped")
+        pid = f"pid {s.pid}" if s.pid else "-"
+        typer.echo(f"{s.name:<14} {s.version:<8} {state:<8} {pid:<10} {s.address}  {s.detail}")
+        all_ready &= s.ready
+    return all_ready
+
+
+def bench(
+    asins: int = typer.Option(400, help="Synthetic ASINs (x 5 markets) in the backlog."),
+    steps: int = typer.Option(10, help="Observations per ASIN and market in the backlog."),
+    latency_rate: float = typer.Option(50.0, help="Events/s during the latency phase."),
+    latency_events: int = typer.Option(500, help="Route-completing events to time."),
+) -> None:
+    """Benchmark a worker on the local stack; prints one JSON line (see devtools/benchmark.py)."""
+    import orjson
+
+    from devtools.benchmark import run_benchmark
+    from devtools.stack import StackManager
+
+    settings = get_settings()
+    StackManager(settings).up()
+    result = run_benchmark(
+        settings,
+        asins=asins,
+        steps=steps,
+        latency_rate=latency_rate,
+        latency_events=latency_events,
+    )
+    typer.echo(orjson.dumps(result).decode())
+
+
+def sample(
+    out: Annotated[Path, typer.Argument(dir_okay=False, help="Output .jsonl file.")],
+    asins: int = typer.Option(200, "--asins", min=1, help="Synthetic ASINs (x 5 markets)."),
+    seed: int = typer.Option(42, "--seed", help="Same seed, same file."),
+    steps: int = typer.Option(96, "--steps", min=1, help="Observations per ASIN and market."),
+    step_minutes: int = typer.Option(15, "--step-minutes", min=1, help="Minutes between steps."),
+    start: str | None = typer.Option(
+        None, "--start", help="ISO-8601 start (UTC when no offset); default: now - steps."
+    ),
+) -> None:
+    """Write a SYNTHETIC Keepa sample (JSONL envelopes, titles prefixed [SYNTHETIC])."""
+    from datetime import timedelta
+
+    from devtools.sample.generator import generate_sample, write_jsonl
+
+    if start is None:
+        begin = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(
+            minutes=steps * step_minutes
+        )
+    else:
+        try:
+            begin = datetime.fromisoformat(start)
+        except ValueError:
+            typer.echo(f"error: --start {start!r} is not ISO-8601", err=True)
+            raise typer.Exit(2) from None
+        if begin.tzinfo is None:
+            begin = begin.replace(tzinfo=UTC)
+    envelopes = generate_sample(
+        asins, seed=seed, start=begin, steps=steps, step_minutes=step_minutes
+    )
+    count = write_jsonl(envelopes, out)
+    typer.echo(
+        f"wrote {count} SYNTHETIC envelopes ({asins} ASINs x 5 markets x {steps} steps of "
+        f"{step_minutes} min from {begin.isoformat()}, seed {seed}) to {out}; "
+        "synthetic data: titles are prefixed [SYNTHETIC]"
+    )
