@@ -17,7 +17,7 @@ from app.domain.markets import Market
 from app.es.documents import history_id, opportunity_id, product_id
 from app.ingest.fx import fx_message
 from app.settings import Settings
-from app.stack import StackManager
+from devtools.stack import StackManager
 from tests.integration.worker_process import (
     WorkerProcess,
     envelope_bytes,

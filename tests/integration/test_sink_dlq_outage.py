@@ -29,7 +29,7 @@ from app.domain.markets import Market
 from app.domain.observation import Observation
 from app.es.documents import product_id
 from app.settings import Settings
-from app.stack import StackManager
+from devtools.stack import StackManager
 from tests.integration.worker_process import WorkerProcess, consume_until, events_of, wait_for
 from tests.keepa_factory import make_quote
 
