@@ -3,6 +3,9 @@ all of its routes at once, so an opportunity is emitted on the very event that o
 
 Unusable input never stops the agent: it goes to ``keepa.products.dlq`` with the original
 bytes and the reason in headers.
+
+GBP amounts are converted with :func:`tables.fx_rates.rate_in_force`, read once per event; the
+observation sent to the sink carries that rate (:class:`app.domain.observation.Observation`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,12 @@ from faust.types import EventT
 
 from app.domain.asin_state import apply_quote
 from app.domain.envelope import InvalidEnvelope, parse_envelope
-from app.domain.fx import FxRates
+from app.domain.observation import Observation
 from app.faust_app import app, settings
 from app.metrics import metrics
-from app.policy_config import configured_fx, pricing_policy
+from app.policy_config import pricing_policy
 from app.topics import declare_all, keepa_products, keepa_products_dlq, observations, opportunities
-from tables.fx_rates import fx_rates_table
+from tables.fx_rates import rate_in_force
 from tables.open_opportunities import open_opportunities_table
 from tables.quotes import quotes_table
 
@@ -28,19 +31,6 @@ log = logging.getLogger(__name__)
 
 
 POLICY = pricing_policy(settings)
-CONFIGURED_FX = configured_fx(settings)
-_fx_cache: tuple[Any, FxRates] = (None, CONFIGURED_FX)
-
-
-def current_fx() -> FxRates:
-    """The newest rate from the ``fx.rates`` topic, else the configured one."""
-    global _fx_cache
-    stored = fx_rates_table.get(b"GBP")
-    if not stored:
-        return CONFIGURED_FX
-    if stored != _fx_cache[0]:
-        _fx_cache = (stored, FxRates.from_dict(stored))
-    return _fx_cache[1]
 
 
 async def dead_letter(event: EventT[Any], code: str, message: str) -> None:
@@ -71,20 +61,23 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
         except InvalidEnvelope as exc:
             await dead_letter(event, exc.code, exc.message)
             continue
+        fx = rate_in_force()
         try:
             step = apply_quote(
                 quote,
                 quotes_table.get(key),
                 open_opportunities_table.get(key),
                 POLICY,
-                current_fx(),
+                fx,
             )
         except Exception as exc:  # a bug must not stop the stream; the input is kept
             log.exception("processing %r failed", key)
             metrics.error(f"processing failed: {exc!r}")
             await dead_letter(event, "processing_error", repr(exc))
             continue
-        await observations.send(key=key, value=quote.to_dict())
+        # The rate goes with the observation: the sink stamps products and price history with
+        # exactly the rate these opportunity events were computed with.
+        await observations.send(key=key, value=Observation(quote, fx).to_dict())
         if not step.accepted:
             metrics.incr("out_of_order_quotes")
             continue

@@ -13,16 +13,22 @@ euro buys (``eurofxref-daily.xml``)::
 worker reads the message through ``FxRates.from_dict``; a rate that cannot be parsed or is
 implausible raises :class:`EcbRatesError` and nothing is published (a rate is never invented:
 the worker keeps the last known one).
+
+Reading the topic back is one function for every reader: :func:`rate_from_message` turns one
+``fx.rates`` message into the rate it carries (the worker's ``fx`` agent), and
+:func:`latest_rate` folds a whole topic the same way (the scheduler, which has no Faust:
+:mod:`app.ingest.fx_topic`). Unusable messages are skipped by both: the last usable rate stays
+in force.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Final
+from typing import Any, Final
 
 import orjson
 
@@ -33,13 +39,17 @@ __all__ = [
     "ECB_DAILY_URL",
     "ECB_PUBLICATION_TIME_UTC",
     "FX_KEY_GBP",
+    "FX_RATES_TOPIC",
     "GBP_PER_EUR_PLAUSIBLE",
     "EcbRatesError",
     "EcbReferenceRates",
+    "FxMessageError",
     "eur_per_gbp",
     "fx_message",
     "fx_value",
+    "latest_rate",
     "parse_ecb_daily",
+    "rate_from_message",
 ]
 
 ECB_DAILY_URL: Final = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
@@ -48,6 +58,9 @@ _ECB_NS: Final = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 #: The reference rates are set at 14:10 CET and published around 16:00; the message carries
 #: the ECB date at 16:00 UTC (the contract of the ``fx.rates`` topic).
 ECB_PUBLICATION_TIME_UTC: Final = time(16, 0, tzinfo=UTC)
+
+#: The topic of the rates, before ``TOPIC_PREFIX`` (compacted, one partition).
+FX_RATES_TOPIC: Final = "fx.rates"
 
 #: Key of the EUR/GBP message on the compacted ``fx.rates`` topic (one message per currency).
 FX_KEY_GBP: Final = b"GBP"
@@ -61,6 +74,10 @@ _SIX_PLACES: Final = Decimal("0.000001")
 
 class EcbRatesError(ValueError):
     """The ECB document cannot be used (malformed, incomplete or implausible)."""
+
+
+class FxMessageError(ValueError):
+    """An ``fx.rates`` message that carries no usable rate (it is skipped by every reader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,3 +173,34 @@ def fx_message(value: Mapping[str, str]) -> tuple[bytes, bytes]:
         raise EcbRatesError(f"unsupported fx message currency {value.get('currency')!r}")
     FxRates.from_dict(value)  # the worker must be able to read it
     return FX_KEY_GBP, orjson.dumps(dict(value))
+
+
+def rate_from_message(key: bytes | None, value: Any) -> FxRates:
+    """The rate one ``fx.rates`` message carries; :class:`FxMessageError` if it has none.
+
+    ``value`` is the decoded JSON object (the worker's topic decodes it) or the raw bytes (a
+    plain Kafka consumer). Only key ``GBP`` is understood; the value is read by
+    ``FxRates.from_dict`` (a positive ``eur_per_gbp`` and a UTC ``as_of``).
+    """
+    if key != FX_KEY_GBP:
+        raise FxMessageError(f"unsupported currency key {key!r}")
+    try:
+        decoded = orjson.loads(value) if isinstance(value, bytes | bytearray) else value
+        if not isinstance(decoded, Mapping):
+            raise TypeError(f"the value is not a JSON object: {decoded!r}")
+        return FxRates.from_dict(decoded)
+    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
+        raise FxMessageError(f"unusable fx rate {value!r}: {exc}") from exc
+
+
+def latest_rate(messages: Iterable[tuple[bytes | None, Any]]) -> FxRates | None:
+    """The rate in force after ``messages`` (``(key, value)`` in offset order): the last
+    usable one, exactly as the worker's ``fx-rates`` table would hold it; ``None`` if none
+    is usable (then the configured ``FX_GBP_EUR`` applies)."""
+    rate: FxRates | None = None
+    for key, value in messages:
+        try:
+            rate = rate_from_message(key, value)
+        except FxMessageError:
+            continue
+    return rate

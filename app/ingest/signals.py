@@ -6,7 +6,8 @@
 * ``price-history``: relative standard deviation of the buy and sell prices (EUR cents) per
   market over ``volatility_window`` (``extended_stats``), the ASIN's volatility is the largest;
 * ``products``: per market, ``fetched_at`` of the latest quote, and the quotes themselves for
-  the best route's profit and required move (:func:`app.ingest.estimates.outlook`).
+  the best route's profit and required move (:func:`app.ingest.estimates.outlook`), GBP
+  converted with the rate in force on ``fx.rates`` (the worker's rate, not a static one).
 
 An ASIN none of the indices knows gets no entry (the scheduler treats it as never fetched).
 """
@@ -27,8 +28,9 @@ from app.domain.utc import parse_utc
 from app.es.documents import PRODUCT_QUOTE_FIELDS, quote_from_product
 from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
 from app.ingest.estimates import outlook
+from app.ingest.fx_topic import read_rate_in_force
 from app.ingest.scheduling import AsinSignals
-from app.policy_config import configured_fx, pricing_policy
+from app.policy_config import pricing_policy
 from app.settings import Settings
 
 __all__ = ["load_signals"]
@@ -47,10 +49,14 @@ def load_signals(
     policy: PricingPolicy | None = None,
     fx: FxRates | None = None,
 ) -> dict[str, AsinSignals]:
-    """Signals of the given ASINs (missing indices are treated as empty)."""
+    """Signals of the given ASINs (missing indices are treated as empty).
+
+    Without ``fx``, GBP prices are converted with the rate in force on the ``fx.rates`` topic
+    (:func:`app.ingest.fx_topic.read_rate_in_force`), the rate the worker uses.
+    """
     when = now or datetime.now(UTC)
     pricing = policy or pricing_policy(settings)
-    rates = fx or configured_fx(settings)
+    rates = fx or read_rate_in_force(settings)
     wanted = sorted(set(asins))
     result: dict[str, AsinSignals] = {}
     for start in range(0, len(wanted), _CHUNK):

@@ -185,6 +185,9 @@ class KeepaProductClient:
         self._state: TokenState | None = None
         self._state_at = 0.0
         self._slept_since_state = 0.0
+        self.tokens_consumed = 0
+        """Tokens Keepa reported as consumed by every response this client received, whatever
+        became of the request afterwards (the cost of failed attempts included)."""
         _install_redaction(secret, ("urllib3.connectionpool", "requests"))
 
     def __repr__(self) -> str:
@@ -213,6 +216,11 @@ class KeepaProductClient:
             return None
         elapsed_s = max(self._clock() - self._state_at, self._slept_since_state)
         return self.planner.project(self._state, int(elapsed_s * 1000))
+
+    @property
+    def reported_token_state(self) -> TokenState | None:
+        """The token state of Keepa's last response, as Keepa reported it (not projected)."""
+        return self._state
 
     def check_tokens(self) -> TokenState:
         """Ask Keepa's free ``/token`` endpoint for the current token state."""
@@ -244,6 +252,7 @@ class KeepaProductClient:
             self._state = state
             self._state_at = self._clock()
             self._slept_since_state = 0.0
+            self.tokens_consumed += state.tokens_consumed
         return state
 
     def _wait(self, seconds: float) -> None:

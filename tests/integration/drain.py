@@ -18,7 +18,7 @@ import asyncio
 import time
 from collections.abc import Iterable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.worker_process import WorkerProcess
@@ -66,6 +66,23 @@ async def wait_drained(
         if time.monotonic() > deadline:
             raise AssertionError(f"group {group} not drained after {timeout_s}s, lag: {lag}")
         await asyncio.sleep(0.5)
+
+
+async def wait_committed_after_now(worker: WorkerProcess, timeout_s: float = 60) -> None:
+    """Return once the worker has run an offset commit that started after this call: it
+    publishes a record the detector dead-letters (not JSON; nothing else happens) and waits
+    until the group has committed it. Faust commits every acknowledged partition together, so
+    whatever the worker had acknowledged before is committed by then too: the condition to
+    wait for before checking that something was *not* committed."""
+    s = worker.settings
+    topic = s.topic("keepa.products")
+    producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"commit marker: not JSON", key=b"B0MARKER00")
+    finally:
+        await producer.stop()
+    await wait_drained(s.kafka_bootstrap_servers, s.faust_app_id, [topic], timeout_s)
 
 
 async def wait_worker_drained(worker: WorkerProcess, timeout_s: float = 120) -> None:

@@ -17,6 +17,8 @@ import pytest
 from faust.exceptions import AlreadyConfiguredWarning
 
 from app.domain.markets import Market
+from app.policy_config import configured_fx
+from app.settings import get_settings
 from tests.keepa_factory import keepa_product, message
 
 
@@ -79,7 +81,13 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
     assert [(e["event"], e["route"], e["profit_eur_cents"]) for e in events] == [
         ("opened", "DE:FR", 926)
     ]
-    assert len(_sent(captured["observations"])) == 2
+    observed = _sent(captured["observations"])
+    assert len(observed) == 2
+    # Each observation carries the rate its routes were evaluated with (none published yet:
+    # the configured one), so the sink stamps products and history with exactly that rate.
+    fallback = configured_fx(get_settings()).to_dict()
+    assert [o["fx"] for o in observed] == [fallback, fallback]
+    assert events[0]["fx_eur_per_gbp"] == float(fallback["eur_per_gbp"])
     dlq = captured["dlq"].await_args_list
     assert len(dlq) == 1
     assert dlq[0].kwargs["value"] == b"{broken"
