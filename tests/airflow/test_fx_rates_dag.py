@@ -16,7 +16,7 @@ from arbitrage_dags.fx import FxUnavailableError, fetch_fx_value, publish_fx_val
 
 from app.ingest.fx import ECB_DAILY_URL
 from app.settings import Settings
-from tests.airflow.airflow_support import load_dag, read_topic
+from tests.airflow.airflow_support import read_topic, run_dag
 
 pytestmark = pytest.mark.integration
 
@@ -96,21 +96,18 @@ def test_fx_rates_dag_publishes_the_ecb_rate(isolated: Settings) -> None:
     settings = isolated
     with responses.RequestsMock() as rsps:
         rsps.get(ECB_DAILY_URL, body=SAMPLE, content_type="text/xml")
-        dag_run = load_dag("fx_rates").test()
+        dag_run, _ = run_dag("fx_rates")
     assert str(dag_run.state) == "success"
     assert _fx_records(settings) == [(b"GBP", VALUE)]
 
 
 def test_fx_rates_dag_publishes_nothing_when_the_ecb_is_down(isolated: Settings) -> None:
     settings = isolated
-    dag = load_dag("fx_rates")
-    for task in dag.tasks:  # fail at once instead of retrying for minutes
-        task.retries = 0
     with responses.RequestsMock() as rsps:
         rsps.get(ECB_DAILY_URL, body=requests.ConnectionError("ECB down"))
-        dag_run = dag.test()
+        # retries=0: fail at once instead of retrying for minutes
+        dag_run, states = run_dag("fx_rates", retries=0)
     assert str(dag_run.state) == "failed"
-    states = {ti.task_id: str(ti.state) for ti in dag_run.get_task_instances()}
     assert states == {"fetch_rate": "failed", "publish_rate": "upstream_failed"}
     topic = settings.topic("fx.rates")
     assert topic not in _topics(settings.kafka_bootstrap_servers) or _fx_records(settings) == []
