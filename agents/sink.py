@@ -1,25 +1,31 @@
 """The Elasticsearch sink: parsed quotes and opportunity events, indexed in bulk batches.
 
-``stream.take`` acknowledges a batch only after the loop body finished with it, and the
-``BulkWriter`` retries (with backoff) until Elasticsearch accepts every document, so an
-Elasticsearch outage delays indexing but loses nothing. Writes are idempotent (deterministic
-ids, external versions), so a redelivered batch does not duplicate anything. Documents that
-Elasticsearch rejects for good (a mapping error) go to ``arbitrage.sink.dlq``.
+Messages are read with their topics' contracts (:mod:`app.contracts.observations`,
+:mod:`app.contracts.opportunities`). ``stream.take`` acknowledges a batch only after the loop
+body finished with it, and the ``BulkWriter`` retries (with backoff) until Elasticsearch
+accepts every document, so an Elasticsearch outage delays indexing but loses nothing. Writes
+are idempotent (deterministic ids, external versions), so a redelivered batch does not
+duplicate anything. Documents that Elasticsearch rejects for good (a mapping error), and
+messages that cannot be read (an unknown ``schema_version``, a broken shape), go to
+``arbitrage.sink.dlq`` (:class:`app.contracts.dead_letters.SinkDeadLetter`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from elasticsearch import AsyncElasticsearch
 from elasticsearch.serializer import OrjsonSerializer
 from faust import StreamT
 from faust.types import EventT
 
-from app.domain.quote import MarketQuote
+from app.contracts.base import ContractError, encode
+from app.contracts.dead_letters import SinkDeadLetter
+from app.contracts.observations import OBSERVATION
+from app.contracts.opportunities import OPPORTUNITY
 from app.es.bulk import BulkWriter
 from app.es.documents import opportunity_action, product_actions
 from app.es.indices import ensure_indices
@@ -75,7 +81,7 @@ async def _close_writer(app: Any, **kwargs: Any) -> None:
 
 async def _index_batch(
     events: Sequence[EventT[Any]],
-    build: Callable[[Mapping[str, Any]], list[dict[str, Any]]],
+    build: Callable[[bytes], list[dict[str, Any]]],
     kind: str,
 ) -> None:
     """Index one batch; on a permanent rejection dead-letter the document; when the worker
@@ -84,9 +90,11 @@ async def _index_batch(
     actions: list[dict[str, Any]] = []
     for event in events:
         try:
-            actions.extend(build(cast(Mapping[str, Any], event.value)))
+            actions.extend(build(event.value))
+        except ContractError as exc:
+            await _dead_letter(_unreadable(event, exc.code, exc.message))
         except (KeyError, TypeError, ValueError) as exc:
-            await _dead_letter({"reason": f"unindexable: {exc!r}", "value": event.value})
+            await _dead_letter(_unreadable(event, "unindexable", repr(exc)))
     if not actions:
         return
     writer = await get_writer()
@@ -95,7 +103,7 @@ async def _index_batch(
     metrics.incr(f"es_{kind}_stale", result.stale)
     metrics.incr("es_retries", result.retries)
     for action, reason in result.rejected:
-        await _dead_letter({"reason": reason, "action": action})
+        await _dead_letter(SinkDeadLetter(reason="rejected", error=reason, action=action))
     if result.pending:
         log.warning("stopping with %d unindexed documents: re-publishing", len(result.pending))
         metrics.incr("sink_requeued", len(events))
@@ -103,17 +111,31 @@ async def _index_batch(
             await event.forward(event.message.topic)
 
 
-async def _dead_letter(value: Mapping[str, Any]) -> None:
+def _unreadable(event: EventT[Any], code: str, error: str) -> SinkDeadLetter:
+    msg = event.message
+    value = msg.value or b""
+    return SinkDeadLetter(
+        reason=code,
+        error=error,
+        source_topic=msg.topic,
+        source_partition=msg.partition,
+        source_offset=msg.offset,
+        message=value.decode("utf-8", "replace"),
+    )
+
+
+async def _dead_letter(letter: SinkDeadLetter) -> None:
     metrics.incr("sink_dlq")
-    await sink_dlq.send(key=None, value=value)
+    metrics.dlq_reasons[f"sink_dlq:{letter.reason}"] += 1
+    await sink_dlq.send(key=None, value=encode(letter))
 
 
-def _observation(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return product_actions(MarketQuote.from_dict(value), FX, settings.index)
+def _observation(value: bytes) -> list[dict[str, Any]]:
+    return product_actions(OBSERVATION.decode(value).to_quote(), FX, settings.index)
 
 
-def _opportunity(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [opportunity_action(value, settings.index)]
+def _opportunity(value: bytes) -> list[dict[str, Any]]:
+    return [opportunity_action(OPPORTUNITY.decode(value), settings.index)]
 
 
 FX = configured_fx(settings)

@@ -10,7 +10,7 @@ euro buys (``eurofxref-daily.xml``)::
           ...
 
 1 EUR = 0.84035 GBP, so EUR per GBP is 1 / 0.84035 = 1.189980 (6 decimals, half-up). The
-worker reads the message through ``FxRates.from_dict``; a rate that cannot be parsed or is
+message is an :class:`app.contracts.fx_rates.FxRate`; a rate that cannot be parsed or is
 implausible raises :class:`EcbRatesError` and nothing is published (a rate is never invented:
 the worker keeps the last known one).
 """
@@ -22,10 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Final
+from typing import Any, Final
 
-import orjson
-
+from app.contracts.base import ContractError
+from app.contracts.fx_rates import FX_KEY_GBP, FX_RATE, FxRate
 from app.domain.fx import FxRates
 
 __all__ = [
@@ -47,9 +47,6 @@ _ECB_NS: Final = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 #: The reference rates are set at 14:10 CET and published around 16:00; the message carries
 #: the ECB date at 16:00 UTC (the contract of the ``fx.rates`` topic).
 ECB_PUBLICATION_TIME_UTC: Final = time(16, 0, tzinfo=UTC)
-
-#: Key of the EUR/GBP message on the compacted ``fx.rates`` topic (one message per currency).
-FX_KEY_GBP: Final = b"GBP"
 
 #: GBP per EUR outside this band is a parsing or publication error, not a market move (the
 #: rate has stayed within 0.69-0.98 since the euro's introduction).
@@ -132,26 +129,21 @@ def eur_per_gbp(rates: EcbReferenceRates) -> Decimal:
     return (Decimal(1) / gbp).quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
-def fx_value(rates: EcbReferenceRates, *, now: datetime | None = None) -> dict[str, str]:
-    """The JSON value of the EUR/GBP message on ``fx.rates``.
+def fx_value(rates: EcbReferenceRates, *, now: datetime | None = None) -> FxRate:
+    """The EUR/GBP message on ``fx.rates`` (``source`` ``ecb``).
 
-    ``{"currency": "GBP", "eur_per_gbp": "1.189980", "as_of": "2025-03-14T16:00:00Z",
-    "source": "ecb"}``. With ``now`` (aware), rates dated more than a day after ``now`` are refused.
+    With ``now`` (aware), rates dated more than a day after ``now`` are refused.
     """
     if now is not None and rates.day > now.astimezone(UTC).date() + timedelta(days=1):
         raise EcbRatesError(f"ECB rates are dated {rates.day.isoformat()}, in the future")
-    checked = FxRates(eur_per_gbp=eur_per_gbp(rates), as_of=rates.as_of)
-    return {
-        "currency": "GBP",
-        "eur_per_gbp": format(checked.eur_per_gbp, "f"),
-        "as_of": checked.as_of.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "source": "ecb",
-    }
+    return FxRate.from_rates(FxRates(eur_per_gbp=eur_per_gbp(rates), as_of=rates.as_of))
 
 
-def fx_message(value: Mapping[str, str]) -> tuple[bytes, bytes]:
-    """Key and value bytes of an ``fx.rates`` message built by :func:`fx_value`."""
-    if value.get("currency") != "GBP":
-        raise EcbRatesError(f"unsupported fx message currency {value.get('currency')!r}")
-    FxRates.from_dict(value)  # the worker must be able to read it
-    return FX_KEY_GBP, orjson.dumps(dict(value))
+def fx_message(value: FxRate | Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """Key and value bytes of an ``fx.rates`` message: an :class:`FxRate`, or one as decoded
+    JSON (an Airflow XCom value); :class:`EcbRatesError` when it is not one."""
+    try:
+        message = FX_RATE.convert(value)
+    except ContractError as exc:
+        raise EcbRatesError(f"not an fx.rates message: {exc}") from None
+    return FX_KEY_GBP, FX_RATE.encode(message)

@@ -1,7 +1,8 @@
 """Keepa access: markets, token planning and a raw-product client.
 
-Imports only the standard library, requests, orjson and pydantic (no faust, no ``keepa``
-package), so it runs in the Airflow virtualenv as well as in the app.
+Imports only the standard library, requests, orjson, pydantic and the message contracts
+(msgspec; no faust, no ``keepa`` package), so it runs in the Airflow virtualenv as well as in
+the app.
 """
 
 from app.keepa.bestsellers import BESTSELLERS_TOKEN_COST, fetch_bestsellers
@@ -18,9 +19,7 @@ from app.keepa.schema import (
     KEEPA_EPOCH,
     MAX_ASINS_PER_REQUEST,
     CsvType,
-    format_fetched_at,
     from_keepa_minutes,
-    make_envelope,
     to_keepa_minutes,
 )
 from app.keepa.tokens import BatchPlan, TokenPlanner, TokenState
@@ -43,10 +42,8 @@ __all__ = [
     "TokenState",
     "domain_id",
     "fetch_bestsellers",
-    "format_fetched_at",
     "from_keepa_minutes",
     "get_market",
-    "make_envelope",
     "normalize_asins",
     "to_keepa_minutes",
 ]

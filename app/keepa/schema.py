@@ -1,4 +1,5 @@
-"""Keepa's wire format: csv type indices, Keepa time, and our Kafka envelope.
+"""Keepa's wire format: csv type indices and Keepa time (our Kafka envelope around a product
+is :class:`app.contracts.keepa_products.KeepaProductsEnvelope`).
 
 Nothing here parses or converts a product: products travel downstream exactly as Keepa
 returns them. These are the few facts about the format that both the fetcher and the
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from enum import IntEnum
-from typing import Any
 
 KEEPA_EPOCH = datetime(2011, 1, 1, tzinfo=UTC)
 """Keepa time is whole minutes since this instant."""
@@ -90,18 +90,3 @@ def to_keepa_minutes(when: datetime) -> int:
 def from_keepa_minutes(minutes: int) -> datetime:
     """The UTC datetime of a Keepa time."""
     return KEEPA_EPOCH + timedelta(minutes=minutes)
-
-
-def format_fetched_at(when: datetime) -> str:
-    """ISO-8601 UTC with a ``Z`` suffix, to the second: ``2025-03-01T12:00:05Z``."""
-    if when.tzinfo is None:
-        raise ValueError("naive datetime; pass an aware datetime (UTC)")
-    return when.astimezone(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def make_envelope(market: str, product: dict[str, Any], fetched_at: datetime) -> dict[str, Any]:
-    """The Kafka message for one fetched product: ``{"domain", "fetched_at", "product"}``.
-
-    ``product`` is Keepa's product object, untouched.
-    """
-    return {"domain": market, "fetched_at": format_fetched_at(fetched_at), "product": product}

@@ -107,7 +107,7 @@ def fetch_and_publish(
         if owned:
             keepa.close()
     envelopes = list(result.envelopes())
-    returned = {str(e["product"].get("asin", "")) for e in envelopes}
+    returned = {str(e.product.get("asin", "")) for e in envelopes}
     missing = [a for a in asins if a not in returned]
     if missing:
         log.warning("Keepa returned no product for %d %s ASINs: %s", len(missing), market, missing)

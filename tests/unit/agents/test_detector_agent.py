@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -15,6 +16,9 @@ import pytest
 
 os.environ.setdefault("FAUST_STORE", "memory://")
 
+from app.contracts.dead_letters import DeadLetter
+from app.contracts.observations import OBSERVATION
+from app.contracts.opportunities import OPPORTUNITY
 from app.domain.markets import Market
 from tests.keepa_factory import keepa_product, message
 
@@ -58,13 +62,20 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
         await agent.put(key=de_key, value=de_value)
         assert _sent(captured["opportunities"]) == []
         await agent.put(key=b"B0AGENT001", value=b"{broken")
+        await agent.put(key=b"B0AGENT001", value=b'{"schema_version": 2, "domain": "DE"}')
         await agent.put(key=fr_key, value=fr_value)
-    events = _sent(captured["opportunities"])
-    assert [(e["event"], e["route"], e["profit_eur_cents"]) for e in events] == [
-        ("opened", "DE:FR", 926)
+    events = [OPPORTUNITY.decode(value) for value in _sent(captured["opportunities"])]
+    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 926)]
+    observations = [OBSERVATION.decode(value) for value in _sent(captured["observations"])]
+    assert [(o.market, o.fx_gbp_eur) for o in observations] == [
+        (Market.DE, Decimal("1.17")),
+        (Market.FR, Decimal("1.17")),
     ]
-    assert len(_sent(captured["observations"])) == 2
     dlq = captured["dlq"].await_args_list
-    assert len(dlq) == 1
-    assert dlq[0].kwargs["value"] == b"{broken"
-    assert dlq[0].kwargs["headers"]["dlq.reason"] == b"malformed_json"
+    assert [call.kwargs["value"] for call in dlq] == [
+        b"{broken",
+        b'{"schema_version": 2, "domain": "DE"}',
+    ]
+    letters = [DeadLetter.from_headers(call.kwargs["headers"]) for call in dlq]
+    assert [letter.reason for letter in letters] == ["malformed_json", "unsupported_version"]
+    assert "schema_version 2 is not supported" in letters[1].error

@@ -1,0 +1,358 @@
+"""Decode + encode cost per message of the topic contracts (a timeit micro-benchmark).
+
+    uv run python bench/contract_codecs.py [--number 20000] [--repeat 5]
+
+For each topic the same message goes through four codecs, all from / to the domain objects
+the worker handles (a :class:`MarketQuote`, an :class:`OpportunityEvent`...), so the figures
+are what one message costs a producer plus a consumer:
+
+* ``msgspec``: the contracts of :mod:`app.contracts` (what the system uses);
+* ``pydantic``: the same types as pydantic v2 models (``model_validate_json`` /
+  ``model_dump_json``), for the choice of library;
+* ``hand_dicts``: the hand-written ``to_dict`` / ``from_dict`` + orjson the contracts
+  replaced (reproduced below, as they were);
+* ``orjson_untyped``: ``orjson.loads`` + ``orjson.dumps`` of the JSON, no types, no checks
+  (a floor, not an option).
+
+The input message is the synthetic sample generator's (a Keepa product of ~6 KB, as in
+``arbitrage bench``). Prints one JSON line: microseconds per message (best of ``repeat``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import timeit
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+import orjson
+import pydantic
+
+from app.contracts.base import encode
+from app.contracts.keepa_products import ENVELOPE, quote_from_message
+from app.contracts.observations import OBSERVATION, Observation
+from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
+from app.domain.detection import OpportunityEvent
+from app.domain.envelope import quote_from_product
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.money import Currency
+from app.domain.policy import PricingPolicy
+from app.domain.pricing import evaluate_route
+from app.domain.quote import MarketQuote
+from app.domain.utc import format_utc, parse_utc
+from devtools.sample.generator import generate_sample
+
+FX = FxRates(Decimal("1.17"), datetime(2025, 3, 1, tzinfo=UTC))
+
+# --- the hand-written dicts the contracts replaced ------------------------------------------
+
+
+def _quote_to_dict(q: MarketQuote) -> dict[str, Any]:
+    return {
+        "asin": q.asin,
+        "market": q.market.value,
+        "currency": q.currency.value,
+        "title": q.title,
+        "observed_at": format_utc(q.observed_at),
+        "fetched_at": format_utc(q.fetched_at),
+        "buy_price": q.buy_price,
+        "sell_price": q.sell_price,
+        "referral_fee_rate": None if q.referral_fee_rate is None else str(q.referral_fee_rate),
+        "fba_fee": q.fba_fee,
+        "package_weight_g": q.package_weight_g,
+        "package_length_mm": q.package_length_mm,
+        "package_width_mm": q.package_width_mm,
+        "package_height_mm": q.package_height_mm,
+        "sales_rank": q.sales_rank,
+        "root_category": q.root_category,
+        "image_url": q.image_url,
+        "amazon_in_stock": q.amazon_in_stock,
+        "prices": dict(q.prices),
+    }
+
+
+def _quote_from_dict(data: Mapping[str, Any]) -> MarketQuote:
+    rate = data.get("referral_fee_rate")
+    return MarketQuote(
+        asin=data["asin"],
+        market=Market.parse(data["market"]),
+        title=data.get("title"),
+        observed_at=parse_utc(data["observed_at"]),
+        fetched_at=parse_utc(data["fetched_at"]),
+        buy_price=data.get("buy_price"),
+        sell_price=data.get("sell_price"),
+        referral_fee_rate=None if rate is None else Decimal(rate),
+        fba_fee=data.get("fba_fee"),
+        package_weight_g=data.get("package_weight_g"),
+        package_length_mm=data.get("package_length_mm"),
+        package_width_mm=data.get("package_width_mm"),
+        package_height_mm=data.get("package_height_mm"),
+        sales_rank=data.get("sales_rank"),
+        root_category=data.get("root_category"),
+        image_url=data.get("image_url"),
+        amazon_in_stock=bool(data.get("amazon_in_stock", False)),
+        prices={str(k): int(v) for k, v in (data.get("prices") or {}).items()},
+    )
+
+
+def _event_to_dict(e: OpportunityEvent, sell: MarketQuote) -> dict[str, Any]:
+    b = e.breakdown
+    return {
+        "event_id": e.event_id,
+        "event": e.event,
+        "reason": e.reason,
+        "asin": e.asin,
+        "title": e.title,
+        "route": e.route_key,
+        "buy_market": e.buy_market.value,
+        "sell_market": e.sell_market.value,
+        "buy_url": e.buy_market.product_url(e.asin),
+        "sell_url": e.sell_market.product_url(e.asin),
+        "buy_currency": e.buy_market.currency.value,
+        "sell_currency": e.sell_market.currency.value,
+        "buy_price_minor": e.buy_price_minor,
+        "sell_price_minor": e.sell_price_minor,
+        "buy_price_eur_cents": e.buy_price_eur_cents,
+        "sell_price_eur_cents": e.sell_price_eur_cents,
+        "breakdown": {
+            "net_sell_eur_cents": b.net_sell_eur_cents,
+            "referral_fee_eur_cents": b.referral_fee_eur_cents,
+            "fba_fee_eur_cents": b.fba_fee_eur_cents,
+            "shipping_eur_cents": b.shipping_eur_cents,
+            "net_buy_eur_cents": b.net_buy_eur_cents,
+            "vat_sell_eur_cents": b.vat_sell_eur_cents,
+            "vat_buy_eur_cents": b.vat_buy_eur_cents,
+        },
+        "profit_eur_cents": e.profit_eur_cents,
+        "roi": float(e.roi),
+        "margin": float(e.margin),
+        "referral_fee_rate": float(e.referral_fee_rate),
+        "fba_fee_estimated": e.fba_fee_estimated,
+        "buy_observed_at": format_utc(e.buy_observed_at),
+        "sell_observed_at": format_utc(e.sell_observed_at),
+        "event_time": format_utc(e.event_time),
+        "first_seen": format_utc(e.first_seen),
+        "fx_eur_per_gbp": float(e.fx_eur_per_gbp),
+        "sales_rank": sell.sales_rank,
+        "root_category": sell.root_category,
+        "image_url": sell.image_url,
+        "amazon_sells_in_target": sell.amazon_in_stock,
+    }
+
+
+def _hand_envelope(key: bytes, value: bytes) -> MarketQuote:
+    """The old ``parse_envelope``'s decoding: orjson, then the (unchanged) product reading;
+    its hand-written envelope checks are left out, which flatters it slightly."""
+    doc = orjson.loads(value)
+    return quote_from_product(
+        doc["product"], Market.parse(doc["domain"]), parse_utc(doc["fetched_at"]),
+        key_asin=key.decode(),
+    )  # fmt: skip
+
+
+# --- the same types as pydantic v2 models ---------------------------------------------------
+
+_Frozen = pydantic.ConfigDict(frozen=True)
+
+
+class _PEnvelope(pydantic.BaseModel):
+    model_config = _Frozen
+    schema_version: Literal[1] = 1
+    domain: Market
+    fetched_at: pydantic.AwareDatetime
+    product: dict[str, Any]
+
+
+class _PObservation(pydantic.BaseModel):
+    model_config = _Frozen
+    schema_version: Literal[1] = 1
+    asin: Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
+    market: Market
+    currency: Currency
+    title: str | None = None
+    observed_at: pydantic.AwareDatetime
+    fetched_at: pydantic.AwareDatetime
+    buy_price: int | None
+    sell_price: int | None
+    referral_fee_rate: Decimal | None = None
+    fba_fee: int | None = None
+    package_weight_g: pydantic.PositiveInt | None = None
+    package_length_mm: pydantic.PositiveInt | None = None
+    package_width_mm: pydantic.PositiveInt | None = None
+    package_height_mm: pydantic.PositiveInt | None = None
+    sales_rank: pydantic.PositiveInt | None = None
+    root_category: pydantic.PositiveInt | None = None
+    image_url: str | None = None
+    amazon_in_stock: bool = False
+    prices: dict[str, int] = {}
+    fx_gbp_eur: Decimal | None = None
+
+
+class _PBreakdown(pydantic.BaseModel):
+    model_config = _Frozen
+    net_sell_eur_cents: int
+    vat_sell_eur_cents: int
+    referral_fee_eur_cents: int
+    fba_fee_eur_cents: int
+    shipping_eur_cents: int
+    net_buy_eur_cents: int
+    vat_buy_eur_cents: int
+
+
+class _POpportunity(pydantic.BaseModel):
+    model_config = _Frozen
+    schema_version: Literal[1] = 1
+    event_id: str
+    event: Literal["opened", "updated", "closed"]
+    reason: Literal["below_threshold", "stale_quote", "no_price"] | None = None
+    asin: Annotated[str, pydantic.StringConstraints(pattern=r"^[A-Z0-9]{10}$")]
+    title: str | None = None
+    route: str
+    buy_market: Market
+    sell_market: Market
+    buy_url: str
+    sell_url: str
+    buy_currency: Currency
+    sell_currency: Currency
+    buy_price_minor: int
+    sell_price_minor: int
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    breakdown: _PBreakdown
+    profit_eur_cents: int
+    roi: float
+    margin: float
+    referral_fee_rate: float
+    fba_fee_estimated: bool
+    fx_eur_per_gbp: float
+    buy_observed_at: pydantic.AwareDatetime
+    sell_observed_at: pydantic.AwareDatetime
+    event_time: pydantic.AwareDatetime
+    first_seen: pydantic.AwareDatetime
+    sales_rank: int | None = None
+    root_category: int | None = None
+    image_url: str | None = None
+    amazon_sells_in_target: bool | None = None
+
+
+_OBSERVATION_FIELDS = [*MarketQuote.__dataclass_fields__, "currency"]
+
+
+def _pydantic_observation(quote: MarketQuote) -> MarketQuote:
+    fields = {name: getattr(quote, name) for name in _OBSERVATION_FIELDS}
+    fields["fx_gbp_eur"] = FX.eur_per_gbp
+    data = _PObservation.model_validate(fields).model_dump_json().encode()
+    back = _PObservation.model_validate_json(data)
+    quote_fields = {name: getattr(back, name) for name in MarketQuote.__dataclass_fields__}
+    return MarketQuote(**quote_fields)
+
+
+def _pydantic_envelope(key: bytes, value: bytes) -> MarketQuote:
+    doc = _PEnvelope.model_validate_json(value)
+    return quote_from_product(doc.product, doc.domain, doc.fetched_at, key_asin=key.decode())
+
+
+def _pydantic_opportunity(event: OpportunityEvent, sell: MarketQuote) -> object:
+    data = _POpportunity.model_validate(_event_to_dict(event, sell)).model_dump_json()
+    return _POpportunity.model_validate_json(data)
+
+
+def _msgspec_observation(quote: MarketQuote) -> MarketQuote:
+    message = Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp)
+    return OBSERVATION.decode(encode(message)).to_quote()
+
+
+def _hand_observation(quote: MarketQuote) -> MarketQuote:
+    return _quote_from_dict(orjson.loads(orjson.dumps(_quote_to_dict(quote))))
+
+
+def _msgspec_opportunity(event: OpportunityEvent, sell: MarketQuote) -> object:
+    return OPPORTUNITY.decode(encode(OpportunityMessage.from_event(event, sell)))
+
+
+# --- the run --------------------------------------------------------------------------------
+
+
+def _inputs() -> tuple[bytes, bytes, MarketQuote, MarketQuote, OpportunityEvent]:
+    start = datetime(2025, 3, 1, tzinfo=UTC)
+    sample = list(generate_sample(1, seed=7, start=start, steps=1, step_minutes=15))
+    envelope = next(e for e in sample if e.domain is Market.FR)
+    value = ENVELOPE.encode(envelope)
+    key = str(envelope.product["asin"]).encode()
+    sell = quote_from_message(key, value)
+    buy = MarketQuote(
+        asin=sell.asin,
+        market=Market.DE,
+        title=sell.title,
+        observed_at=sell.observed_at,
+        fetched_at=sell.fetched_at,
+        buy_price=1000,
+        sell_price=None,
+        package_weight_g=500,
+    )
+    evaluation = evaluate_route(buy, sell, PricingPolicy(), FX)
+    assert evaluation is not None
+    at = sell.observed_at + timedelta(minutes=1)
+    event = OpportunityEvent.from_evaluation("opened", evaluation, event_time=at, first_seen=at)
+    return key, value, sell, sell, event
+
+
+def _measure(fn: Callable[[], object], number: int, repeat: int) -> float:
+    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--number", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    key, value, quote, sell, event = _inputs()
+    obs = encode(Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp))
+    opp = encode(OpportunityMessage.from_event(event, sell))
+    legacy_obs = orjson.dumps(_quote_to_dict(quote))
+    codecs: dict[str, dict[str, Callable[[], object]]] = {
+        # the detector's decode of one input message (to a quote)
+        "keepa.products": {
+            "msgspec": lambda: quote_from_message(key, value),
+            "pydantic": lambda: _pydantic_envelope(key, value),
+            "hand_dicts": lambda: _hand_envelope(key, value),
+            "orjson_untyped": lambda: orjson.loads(value),
+        },
+        # quote -> bytes (detector) -> quote (sink)
+        "arbitrage.observations": {
+            "msgspec": lambda: _msgspec_observation(quote),
+            "pydantic": lambda: _pydantic_observation(quote),
+            "hand_dicts": lambda: _hand_observation(quote),
+            "orjson_untyped": lambda: orjson.dumps(orjson.loads(legacy_obs)),
+        },
+        # event -> bytes (detector) -> typed message (sink, alerts)
+        "arbitrage.opportunities": {
+            "msgspec": lambda: _msgspec_opportunity(event, sell),
+            "pydantic": lambda: _pydantic_opportunity(event, sell),
+            "hand_dicts": lambda: orjson.loads(orjson.dumps(_event_to_dict(event, sell))),
+            "orjson_untyped": lambda: orjson.dumps(orjson.loads(opp)),
+        },
+    }  # fmt: skip
+    result: dict[str, Any] = {
+        "bench": "contract_codecs",
+        "unit": "us_per_message",
+        "python": sys.version.split()[0],
+        "msgspec": __import__("msgspec").__version__,
+        "pydantic": pydantic.VERSION,
+        "bytes": {"keepa.products": len(value), "arbitrage.observations": len(obs),
+                  "arbitrage.opportunities": len(opp)},
+    }  # fmt: skip
+    for topic, variants in codecs.items():
+        result[topic] = {
+            name: round(_measure(fn, args.number, args.repeat), 2) for name, fn in variants.items()
+        }
+    sys.stdout.write(orjson.dumps(result).decode() + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
