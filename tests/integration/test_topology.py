@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -13,6 +14,9 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from app.contracts.dead_letters import SINK_DEAD_LETTER, DeadLetter, SinkDeadLetter
+from app.contracts.fx_rates import FX_RATE, FxRate
+from app.contracts.opportunities import OPPORTUNITY
 from app.domain.markets import Market
 from app.settings import Settings
 from tests.integration.worker_process import (
@@ -196,6 +200,11 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
         ),
         (None, orjson.dumps(envelope(valid, FETCHED)), "missing_key"),
         (b"B0BADBAD01", b"", "malformed_json"),
+        (
+            b"B0BADBAD01",
+            orjson.dumps({**envelope(valid, FETCHED), "schema_version": 2}),
+            "unsupported_version",
+        ),
     ]
     await produce(
         kafka_bootstrap,
@@ -209,7 +218,10 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
     assert reasons == sorted(reason for _, _, reason in bad)
     by_message = {(r.key, r.value): r for r in dlq}
     for key, value, reason in bad:  # the original key and value bytes are kept
-        assert dict(by_message[(key, value)].headers)["dlq.reason"].decode() == reason
+        letter = DeadLetter.from_headers(by_message[(key, value)].headers)
+        assert letter.reason == reason
+        assert letter.error
+        assert letter.source_topic == s.topic("keepa.products")
     records = await consume_until(
         kafka_bootstrap, s.topic("arbitrage.opportunities"),
         lambda r: any(e["asin"] == "B0GOODAAA1" for e in events_of(r)),
@@ -217,6 +229,85 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
     assert any(e["asin"] == "B0GOODAAA1" and e["event"] == "opened" for e in events_of(records))
     assert worker.alive()
     await wait_for(lambda: worker.counter("dlq") >= len(bad), 10, "dlq counter")
+
+
+async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_goes_on(
+    worker: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    """A producer already on a newer schema_version, on each topic the worker consumes: every
+    message lands on its dead-letter topic with the reason, and what follows is processed."""
+    s = worker.settings
+    asin = "B0VERSION1"
+    future = {"schema_version": 2, "asin": asin, "shape": "from a newer producer"}
+    newer = orjson.dumps(future)
+    rate = FxRate(eur_per_gbp=Decimal("1.17"), as_of=T0)  # the configured rate: no other test moves
+    fx_before = worker.counter("fx_updates")
+    await produce(kafka_bootstrap, s.topic("keepa.products"), [(asin.encode(), newer)])
+    await produce(
+        kafka_bootstrap,
+        s.topic("fx.rates"),
+        [(b"GBP", newer), (b"USD", FX_RATE.encode(rate)), (b"GBP", FX_RATE.encode(rate))],
+    )
+    await produce(kafka_bootstrap, s.topic("arbitrage.observations"), [(asin.encode(), newer)])
+    await produce(kafka_bootstrap, s.topic("arbitrage.opportunities"), [(asin.encode(), newer)])
+
+    def letters(records: list[Any]) -> dict[bytes, list[DeadLetter]]:
+        found: dict[bytes, list[DeadLetter]] = {}
+        for r in records:
+            if r.value == newer or r.key == b"USD":
+                found.setdefault(r.key, []).append(DeadLetter.from_headers(r.headers))
+        return found
+
+    dlq = await consume_until(
+        kafka_bootstrap,
+        s.topic("keepa.products.dlq"),
+        lambda rs: asin.encode() in letters(list(rs)),
+    )
+    [letter] = letters(dlq)[asin.encode()]
+    assert (letter.reason, letter.source_topic) == (
+        "unsupported_version",
+        s.topic("keepa.products"),
+    )
+    assert "schema_version 2 is not supported" in letter.error
+
+    fx_dlq = await consume_until(
+        kafka_bootstrap, s.topic("fx.rates.dlq"), lambda rs: len(letters(list(rs))) >= 2
+    )
+    by_key = letters(fx_dlq)
+    assert [x.reason for x in by_key[b"GBP"]] == ["unsupported_version"]
+    assert [x.reason for x in by_key[b"USD"]] == ["unsupported_currency"]
+    assert by_key[b"GBP"][0].source_topic == s.topic("fx.rates")
+
+    def sink_letters(records: list[Any]) -> list[SinkDeadLetter]:
+        read = [SINK_DEAD_LETTER.decode(r.value) for r in records]
+        return [x for x in read if x.message == newer.decode()]
+
+    sink_dlq = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.sink.dlq"), lambda rs: len(sink_letters(list(rs))) >= 2
+    )
+    by_topic = {x.source_topic: x for x in sink_letters(sink_dlq)}
+    assert set(by_topic) == {s.topic("arbitrage.observations"), s.topic("arbitrage.opportunities")}
+    assert {x.reason for x in by_topic.values()} == {"unsupported_version"}
+
+    # The worker goes on: the valid rate after the bad ones is taken, and a new ASIN opens.
+    await wait_for(lambda: worker.counter("fx_updates") > fx_before, 30, "the valid fx rate")
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [env(asin, Market.DE, amazon=2000), env(asin, Market.FR, buy_box=5000, fba_fee=300)],
+    )
+    records = await consume_until(
+        kafka_bootstrap,
+        s.topic("arbitrage.opportunities"),
+        lambda rs: any(r.value != newer and OPPORTUNITY.decode(r.value).asin == asin for r in rs),
+    )
+    opened = [OPPORTUNITY.decode(r.value) for r in records if r.value != newer]
+    assert any(o.asin == asin and o.event == "opened" for o in opened)
+    assert worker.alive()
+    stats = worker.stats() or {}
+    assert stats["dlq_reasons"]["unsupported_version"] >= 1
+    assert stats["dlq_reasons"]["fx_rejected:unsupported_currency"] >= 1
+    assert stats["dlq_reasons"]["sink_dlq:unsupported_version"] >= 2
 
 
 def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(worker: WorkerProcess) -> None:

@@ -99,7 +99,7 @@ def test_sample_then_replay_yields_opportunities(
         check=False,
     )
     assert replayed.returncode == 0, replayed.stderr
-    assert f"{path}:1201: skipped: invalid JSON" in replayed.stderr
+    assert f"{path}:1201: skipped: malformed_json: " in replayed.stderr
     assert "published 1200 envelopes in 1 pass(es)" in replayed.stdout
     assert "skipped 1 invalid line(s)" in replayed.stdout
 
