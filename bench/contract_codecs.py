@@ -10,17 +10,19 @@ are what one message costs a producer plus a consumer:
 * ``pydantic``: the same types as pydantic v2 models (``model_validate_json`` /
   ``model_dump_json``), for the choice of library;
 * ``hand_dicts``: the hand-written ``to_dict`` / ``from_dict`` + orjson the contracts
-  replaced (reproduced below, as they were);
+  replaced (reproduced below, as they were; the tables went through Faust's orjson codec);
 * ``orjson_untyped``: ``orjson.loads`` + ``orjson.dumps`` of the JSON, no types, no checks
   (a floor, not an option).
 
-The input message is the synthetic sample generator's (a Keepa product of ~6 KB, as in
-``arbitrage bench``). Prints one JSON line: microseconds per message (best of ``repeat``).
+The input message is the synthetic sample generator's (a Keepa product of ~4 KB, as in
+``arbitrage bench``); the tables row is the detector's per-event table work for an ASIN quoted
+on all five markets. Prints one JSON line: microseconds per message (best of ``repeat``).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 import timeit
 from collections.abc import Callable, Mapping
@@ -35,13 +37,14 @@ from app.contracts.base import encode
 from app.contracts.keepa_products import ENVELOPE, quote_from_message
 from app.contracts.observations import OBSERVATION, Observation
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
-from app.domain.detection import OpportunityEvent
+from app.contracts.tables import OPEN_ROUTES_STATE, QUOTES_STATE, OpenRoutesState, QuotesState
+from app.domain.detection import OpenOpportunity, OpportunityEvent, detect
 from app.domain.envelope import quote_from_product
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
 from app.domain.policy import PricingPolicy
-from app.domain.pricing import evaluate_route
+from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, parse_utc
 from devtools.sample.generator import generate_sample
@@ -142,6 +145,79 @@ def _event_to_dict(e: OpportunityEvent, sell: MarketQuote) -> dict[str, Any]:
         "image_url": sell.image_url,
         "amazon_sells_in_target": sell.amazon_in_stock,
     }
+
+
+def _open_to_dict(o: OpenOpportunity) -> dict[str, Any]:
+    e = o.evaluation
+    return {
+        "route": o.route,
+        "profit_eur_cents": o.profit_eur_cents,
+        "roi": str(o.roi),
+        "first_seen": format_utc(o.first_seen),
+        "last_seen": format_utc(o.last_seen),
+        "evaluation": {
+            "asin": e.asin,
+            "title": e.title,
+            "route": e.route_key,
+            "buy_market": e.buy_market.value,
+            "sell_market": e.sell_market.value,
+            "buy_currency": e.buy_market.currency.value,
+            "sell_currency": e.sell_market.currency.value,
+            "buy_price_minor": e.buy_price_minor,
+            "sell_price_minor": e.sell_price_minor,
+            "buy_price_eur_cents": e.buy_price_eur_cents,
+            "sell_price_eur_cents": e.sell_price_eur_cents,
+            "breakdown": dataclasses.asdict(e.breakdown),
+            "referral_fee_rate": str(e.referral_fee_rate),
+            "fba_fee_source": e.fba_fee_source,
+            "fba_fee_estimated": e.fba_fee_estimated,
+            "profit_eur_cents": e.profit_eur_cents,
+            "roi": str(e.roi),
+            "margin": str(e.margin),
+            "buy_observed_at": format_utc(e.buy_observed_at),
+            "sell_observed_at": format_utc(e.sell_observed_at),
+            "eur_per_gbp": str(e.eur_per_gbp),
+            "vat_mode": e.vat_mode,
+            "is_opportunity": e.is_opportunity,
+        },
+    }
+
+
+def _open_from_dict(data: Mapping[str, Any]) -> OpenOpportunity:
+    e = data["evaluation"]
+    b = e["breakdown"]
+    evaluation = RouteEvaluation(
+        asin=e["asin"],
+        title=e.get("title"),
+        buy_market=Market.parse(e["buy_market"]),
+        sell_market=Market.parse(e["sell_market"]),
+        buy_price_minor=int(e["buy_price_minor"]),
+        sell_price_minor=int(e["sell_price_minor"]),
+        buy_price_eur_cents=int(e["buy_price_eur_cents"]),
+        sell_price_eur_cents=int(e["sell_price_eur_cents"]),
+        breakdown=CostBreakdown(
+            **{name: int(b[name]) for name in CostBreakdown.__dataclass_fields__}
+        ),
+        referral_fee_rate=Decimal(e["referral_fee_rate"]),
+        fba_fee_source=e["fba_fee_source"],
+        fba_fee_estimated=bool(e["fba_fee_estimated"]),
+        profit_eur_cents=int(e["profit_eur_cents"]),
+        roi=Decimal(e["roi"]),
+        margin=Decimal(e["margin"]),
+        buy_observed_at=parse_utc(e["buy_observed_at"]),
+        sell_observed_at=parse_utc(e["sell_observed_at"]),
+        eur_per_gbp=Decimal(e["eur_per_gbp"]),
+        vat_mode=e["vat_mode"],
+        is_opportunity=bool(e["is_opportunity"]),
+    )
+    return OpenOpportunity(
+        route=data["route"],
+        profit_eur_cents=int(data["profit_eur_cents"]),
+        roi=Decimal(data["roi"]),
+        first_seen=parse_utc(data["first_seen"]),
+        last_seen=parse_utc(data["last_seen"]),
+        evaluation=evaluation,
+    )  # fmt: skip
 
 
 def _hand_envelope(key: bytes, value: bytes) -> MarketQuote:
@@ -261,6 +337,26 @@ def _pydantic_opportunity(event: OpportunityEvent, sell: MarketQuote) -> object:
     return _POpportunity.model_validate_json(data)
 
 
+State = tuple[dict[Market, MarketQuote], dict[str, OpenOpportunity]]
+
+
+def _msgspec_state(quotes_raw: bytes, open_raw: bytes) -> State:
+    """The detector's table work per event: read both states, write both back."""
+    quotes = QUOTES_STATE.decode(quotes_raw).quotes
+    routes = OPEN_ROUTES_STATE.decode(open_raw).routes
+    QUOTES_STATE.encode(QuotesState(quotes=quotes))
+    OPEN_ROUTES_STATE.encode(OpenRoutesState(routes=routes))
+    return quotes, routes
+
+
+def _hand_state(quotes_raw: bytes, open_raw: bytes) -> State:
+    quotes = {Market(m): _quote_from_dict(q) for m, q in orjson.loads(quotes_raw).items()}
+    routes = {r: _open_from_dict(o) for r, o in orjson.loads(open_raw).items()}
+    orjson.dumps({m.value: _quote_to_dict(q) for m, q in quotes.items()})
+    orjson.dumps({r: _open_to_dict(o) for r, o in routes.items()})
+    return quotes, routes
+
+
 def _msgspec_observation(quote: MarketQuote) -> MarketQuote:
     message = Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp)
     return OBSERVATION.decode(encode(message)).to_quote()
@@ -301,6 +397,28 @@ def _inputs() -> tuple[bytes, bytes, MarketQuote, MarketQuote, OpportunityEvent]
     return key, value, sell, sell, event
 
 
+def _state(quote: MarketQuote) -> State:
+    """Every market quoted (the FR quote of the sample, the others around it) and the routes
+    that open: what the tables hold for a busy ASIN."""
+    quotes = {
+        market: MarketQuote(
+            asin=quote.asin,
+            market=market,
+            title=quote.title,
+            observed_at=quote.observed_at,
+            fetched_at=quote.fetched_at,
+            buy_price=price,
+            sell_price=price + 2500,
+            referral_fee_rate=Decimal("0.15"),
+            package_weight_g=500,
+            prices={"NEW": price},
+        )
+        for market, price in zip(Market, (1000, 1400, 1800, 2200, 1100), strict=True)
+    }
+    quotes[Market.FR] = quote
+    return quotes, detect(quotes, {}, PricingPolicy(), FX, quote.observed_at).open
+
+
 def _measure(fn: Callable[[], object], number: int, repeat: int) -> float:
     return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
 
@@ -314,6 +432,12 @@ def main(argv: list[str] | None = None) -> int:
     obs = encode(Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp))
     opp = encode(OpportunityMessage.from_event(event, sell))
     legacy_obs = orjson.dumps(_quote_to_dict(quote))
+    quotes, routes = _state(quote)
+    quotes_raw = QUOTES_STATE.encode(QuotesState(quotes=quotes))
+    open_raw = OPEN_ROUTES_STATE.encode(OpenRoutesState(routes=routes))
+    hand_quotes = orjson.dumps({m.value: _quote_to_dict(q) for m, q in quotes.items()})
+    hand_open = orjson.dumps({r: _open_to_dict(o) for r, o in routes.items()})
+    assert _hand_state(hand_quotes, hand_open) == _msgspec_state(quotes_raw, open_raw)
     codecs: dict[str, dict[str, Callable[[], object]]] = {
         # the detector's decode of one input message (to a quote)
         "keepa.products": {
@@ -335,6 +459,14 @@ def main(argv: list[str] | None = None) -> int:
             "pydantic": lambda: _pydantic_opportunity(event, sell),
             "hand_dicts": lambda: orjson.loads(orjson.dumps(_event_to_dict(event, sell))),
             "orjson_untyped": lambda: orjson.dumps(orjson.loads(opp)),
+        },
+        # the detector's table state per event: read and write back both tables' values
+        f"tables ({len(quotes)} quotes + {len(routes)} open routes)": {
+            "msgspec": lambda: _msgspec_state(quotes_raw, open_raw),
+            "hand_dicts": lambda: _hand_state(hand_quotes, hand_open),
+            "orjson_untyped": lambda: (
+                orjson.dumps(orjson.loads(quotes_raw)), orjson.dumps(orjson.loads(open_raw))
+            ),
         },
     }  # fmt: skip
     result: dict[str, Any] = {
