@@ -1,11 +1,11 @@
 """Replay a JSONL file of Keepa envelopes into ``keepa.products`` (``arbitrage replay``).
 
 One ``keepa.products`` message a line (a ``KeepaProductsEnvelope`` of
-:mod:`app.contracts.keepa_products`, see ``docs/contract.md``). Blank lines are ignored; a line that is not
-such a message (not JSON, not an object, an unknown ``schema_version``, a missing or mistyped
-field) is reported with its line number and the contract's reason, and skipped (counted in
-the summary). Every other line is published, re-encoded by the contract: a Keepa product that
-makes no quote is the worker's to dead-letter.
+:mod:`app.contracts.keepa_products`, see ``docs/contract.md``). Blank lines are ignored; a
+line that is not such a message (not JSON, not an object, an unknown ``schema_version``, a
+missing or mistyped field) is reported with its line number and the contract's reason, and
+skipped (counted in the summary). Every other line is published, re-encoded by the
+contract: a Keepa product that makes no quote is the worker's to dead-letter.
 
 Time shifting. The worker works in event time (``product.lastUpdate``, else
 ``fetched_at``) and ignores an observation older than the one it holds, so publishing the
