@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.8
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup airflow-env browser test test-airflow test-unit lint typecheck check demo stack-up stack-down stack-status clean
+.PHONY: help setup airflow-env airflow airflow-stop browser test test-airflow test-unit lint typecheck check demo stack-up stack-down stack-status clean
 
 help:
 	@echo "make demo   - start the local stack and the system, replay a sample, print the URLs"
@@ -28,6 +28,16 @@ AIRFLOW_PYTEST := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m pytest test
 
 airflow-env: setup
 	@UV_PROJECT_ENVIRONMENT=$(AIRFLOW_VENV) $(UV) sync --locked --quiet --project infra/airflow
+
+# `airflow standalone` with this repository's DAGs, in a session of its own (devtools/airflow_standalone.py):
+# Ctrl-C, SIGTERM or `make airflow-stop` stop all of it. AIRFLOW_HOME defaults to .stack/airflow.
+AIRFLOW_LAUNCHER := PYTHONPATH=$(CURDIR) $(AIRFLOW_VENV)/bin/python -m devtools.airflow_standalone
+
+airflow: airflow-env
+	@$(AIRFLOW_LAUNCHER) run
+
+airflow-stop:
+	@test ! -x $(AIRFLOW_VENV)/bin/python || $(AIRFLOW_LAUNCHER) stop
 
 # The stack is started once for both test environments and stopped afterwards only when it
 # was not running before (the pytest fixtures never stop a stack they did not start).

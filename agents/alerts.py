@@ -2,10 +2,11 @@
 
 It reads ``arbitrage.opportunities`` (next to the Elasticsearch sink, which reads the same
 topic) and hands every event to :class:`app.alerts.service.AlertService`: rules -> dedup
-(the ``alerts`` index) -> rate limit -> delivery with retries -> record. Events are read by
-their contract (an unreadable one is counted as ``alerts_invalid`` and skipped: the sink
-dead-letters the same message). Nothing here stops
-the worker: a bad event, an unreachable webhook or an invalid ``ALERT_*`` configuration is
+(the ``alerts`` index) -> rate limit -> delivery with retries (through Apprise, whose
+blocking plugins run in its worker threads, or a plain JSON POST) -> record. Events are read
+by their contract (an unreadable one is counted as ``alerts_invalid`` and skipped: the sink
+dead-letters the same message). Nothing here stops the worker: a bad event, an unreachable
+webhook or an invalid ``ALERT_*`` configuration (an Apprise URL Apprise cannot load, say) is
 logged and counted (``alerts_*`` counters in ``/arbitrage/stats/``). Without webhooks the
 agent only drains the topic and touches neither Elasticsearch nor the network.
 """

@@ -4,6 +4,9 @@ all of its routes at once, so an opportunity is emitted on the very event that o
 Messages are read with the topic's contract (:mod:`app.contracts.keepa_products`) and what
 goes out is built from the contract types. Unusable input never stops the agent: it goes to
 ``keepa.products.dlq`` with the original bytes and the reason in headers.
+
+GBP amounts are converted with :func:`tables.fx_rates.rate_in_force`, read once per event; the
+observation sent to the sink carries that rate (:class:`app.contracts.observations.Observation`).
 """
 
 from __future__ import annotations
@@ -14,19 +17,17 @@ from typing import Any
 from faust import StreamT
 
 from app.contracts.base import ContractError, encode
-from app.contracts.fx_rates import FX_KEY_GBP, FxRate
 from app.contracts.keepa_products import quote_from_message
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
 from app.dead_letters import dead_letter
 from app.domain.asin_state import apply_quote
 from app.domain.envelope import InvalidEnvelope
-from app.domain.fx import FxRates
 from app.faust_app import app, settings
 from app.metrics import metrics
-from app.policy_config import configured_fx, pricing_policy
+from app.policy_config import pricing_policy
 from app.topics import declare_all, keepa_products, keepa_products_dlq, observations, opportunities
-from tables.fx_rates import read_fx_rate
+from tables.fx_rates import rate_in_force
 from tables.open_opportunities import read_open_routes, write_open_routes
 from tables.quotes import read_quotes, write_quotes
 
@@ -34,19 +35,6 @@ log = logging.getLogger(__name__)
 
 
 POLICY = pricing_policy(settings)
-CONFIGURED_FX = configured_fx(settings)
-_fx_cache: tuple[FxRate | None, FxRates] = (None, CONFIGURED_FX)
-
-
-def current_fx() -> FxRates:
-    """The newest rate from the ``fx.rates`` topic, else the configured one."""
-    global _fx_cache
-    stored = read_fx_rate(FX_KEY_GBP)
-    if stored is None:
-        return CONFIGURED_FX
-    if stored != _fx_cache[0]:
-        _fx_cache = (stored, stored.to_rates())
-    return _fx_cache[1]
 
 
 @app.agent(keepa_products)
@@ -64,9 +52,11 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
             await dead_letter(keepa_products_dlq, event, exc.code, exc.message)
             continue
         try:
-            fx = current_fx()
+            fx = rate_in_force()
             step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, fx)
-            observation = encode(Observation.from_quote(quote, fx_gbp_eur=fx.eur_per_gbp))
+            # The rate goes with the observation: the sink stamps products and price history
+            # with exactly the rate these opportunity events were computed with.
+            observation = encode(Observation.from_quote(quote, fx))
             events = [
                 (e.event, encode(OpportunityMessage.from_event(e, step.quotes.get(e.sell_market))))
                 for e in step.events

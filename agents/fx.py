@@ -1,8 +1,10 @@
 """Keeps the ``fx-rates`` global table up to date from the ``fx.rates`` topic.
 
 A message is read with the topic's contract (:func:`app.contracts.fx_rates.rate_from_message`).
-One that cannot be used goes to ``fx.rates.dlq`` with its reason, and the last known rate
-stays in force (a rate is never invented)."""
+The scheduler folds the topic with the same function (:func:`app.ingest.fx.latest_rate`). One
+that cannot be used goes to ``fx.rates.dlq`` with its reason, and the last known rate stays in
+force (a rate is never invented). The rate in force is read back by
+:func:`tables.fx_rates.rate_in_force`."""
 
 from __future__ import annotations
 

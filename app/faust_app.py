@@ -18,6 +18,8 @@ app = faust.App(
     topic_partitions=settings.topic_partitions,
     topic_replication_factor=settings.topic_replication_factor,
     web_port=settings.faust_web_port,
+    # Faust binds to all interfaces unless told otherwise (web_host is only its URL's host).
+    web_bind=settings.faust_web_host,
     web_host=settings.faust_web_host,
     web_in_thread=False,
     autodiscover=["agents", "tables", "app.views"],

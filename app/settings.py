@@ -49,7 +49,10 @@ class Settings(BaseSettings):
         PROJECT_ROOT / ".stack" / "faust", description="Where the worker keeps table state."
     )
     faust_web_port: int = Field(6066, description="Port of the worker's web views.")
-    faust_web_host: str = Field("127.0.0.1", description="Host the worker's web views bind to.")
+    faust_web_host: str = Field(
+        "127.0.0.1",
+        description="Host the worker's web views bind to (and its URL for the other workers).",
+    )
 
     # --- Pricing policy ----------------------------------------------------------------
     fx_gbp_eur: Decimal = Field(
@@ -75,9 +78,12 @@ class Settings(BaseSettings):
     api_host: str = Field("127.0.0.1", description="Host the REST API binds to.")
     api_port: int = Field(8000, description="Port of the REST API.")
     api_token: SecretStr | None = Field(
-        None, description="Bearer token for write endpoints (secret)."
+        None,
+        description="Bearer token for write endpoints (secret); at least 32 random characters, "
+        "anything shorter or a placeholder leaves writes disabled.",
     )
     api_url: str = Field("http://127.0.0.1:8000", description="Where the dashboard finds the API.")
+    dashboard_host: str = Field("127.0.0.1", description="Host the Streamlit dashboard binds to.")
     dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard.")
 
     # --- Local stack (`arbitrage stack`) -----------------------------------------------

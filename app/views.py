@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 from faust.web import Request, Response, View
 
-from app.domain.envelope import is_valid_asin
+from app.domain.asin import is_valid_asin
 from app.faust_app import app
 from app.metrics import metrics
 from tables.open_opportunities import read_open_routes

@@ -39,7 +39,7 @@ from app.contracts.observations import OBSERVATION, Observation
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
 from app.contracts.tables import OPEN_ROUTES_STATE, QUOTES_STATE, OpenRoutesState, QuotesState
 from app.domain.detection import OpenOpportunity, OpportunityEvent, detect
-from app.domain.envelope import quote_from_product
+from app.domain.envelope import quote_from_keepa_product
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
@@ -224,7 +224,7 @@ def _hand_envelope(key: bytes, value: bytes) -> MarketQuote:
     """The old ``parse_envelope``'s decoding: orjson, then the (unchanged) product reading;
     its hand-written envelope checks are left out, which flatters it slightly."""
     doc = orjson.loads(value)
-    return quote_from_product(
+    return quote_from_keepa_product(
         doc["product"], Market.parse(doc["domain"]), parse_utc(doc["fetched_at"]),
         key_asin=key.decode(),
     )  # fmt: skip
@@ -241,6 +241,12 @@ class _PEnvelope(pydantic.BaseModel):
     domain: Market
     fetched_at: pydantic.AwareDatetime
     product: dict[str, Any]
+
+
+class _PFx(pydantic.BaseModel):
+    model_config = _Frozen
+    eur_per_gbp: Decimal
+    as_of: pydantic.AwareDatetime
 
 
 class _PObservation(pydantic.BaseModel):
@@ -265,7 +271,7 @@ class _PObservation(pydantic.BaseModel):
     image_url: str | None = None
     amazon_in_stock: bool = False
     prices: dict[str, int] = {}
-    fx_gbp_eur: Decimal | None = None
+    fx: _PFx | None = None
 
 
 class _PBreakdown(pydantic.BaseModel):
@@ -318,18 +324,19 @@ class _POpportunity(pydantic.BaseModel):
 _OBSERVATION_FIELDS = [*MarketQuote.__dataclass_fields__, "currency"]
 
 
-def _pydantic_observation(quote: MarketQuote) -> MarketQuote:
-    fields = {name: getattr(quote, name) for name in _OBSERVATION_FIELDS}
-    fields["fx_gbp_eur"] = FX.eur_per_gbp
+def _pydantic_observation(quote: MarketQuote) -> tuple[MarketQuote, FxRates | None]:
+    fields: dict[str, Any] = {name: getattr(quote, name) for name in _OBSERVATION_FIELDS}
+    fields["fx"] = _PFx(eur_per_gbp=FX.eur_per_gbp, as_of=FX.as_of)
     data = _PObservation.model_validate(fields).model_dump_json().encode()
     back = _PObservation.model_validate_json(data)
     quote_fields = {name: getattr(back, name) for name in MarketQuote.__dataclass_fields__}
-    return MarketQuote(**quote_fields)
+    rates = None if back.fx is None else FxRates(back.fx.eur_per_gbp, back.fx.as_of)
+    return MarketQuote(**quote_fields), rates
 
 
 def _pydantic_envelope(key: bytes, value: bytes) -> MarketQuote:
     doc = _PEnvelope.model_validate_json(value)
-    return quote_from_product(doc.product, doc.domain, doc.fetched_at, key_asin=key.decode())
+    return quote_from_keepa_product(doc.product, doc.domain, doc.fetched_at, key_asin=key.decode())
 
 
 def _pydantic_opportunity(event: OpportunityEvent, sell: MarketQuote) -> object:
@@ -357,13 +364,16 @@ def _hand_state(quotes_raw: bytes, open_raw: bytes) -> State:
     return quotes, routes
 
 
-def _msgspec_observation(quote: MarketQuote) -> MarketQuote:
-    message = Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp)
-    return OBSERVATION.decode(encode(message)).to_quote()
+def _msgspec_observation(quote: MarketQuote) -> tuple[MarketQuote, FxRates | None]:
+    message = OBSERVATION.decode(encode(Observation.from_quote(quote, FX)))
+    return message.to_quote(), message.fx_rates()
 
 
-def _hand_observation(quote: MarketQuote) -> MarketQuote:
-    return _quote_from_dict(orjson.loads(orjson.dumps(_quote_to_dict(quote))))
+def _hand_observation(quote: MarketQuote) -> tuple[MarketQuote, FxRates]:
+    fx = {"eur_per_gbp": str(FX.eur_per_gbp), "as_of": format_utc(FX.as_of)}
+    data = orjson.loads(orjson.dumps({**_quote_to_dict(quote), "fx": fx}))
+    rates = FxRates(Decimal(str(data["fx"]["eur_per_gbp"])), parse_utc(data["fx"]["as_of"]))
+    return _quote_from_dict(data), rates
 
 
 def _msgspec_opportunity(event: OpportunityEvent, sell: MarketQuote) -> object:
@@ -429,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args(argv)
     key, value, quote, sell, event = _inputs()
-    obs = encode(Observation.from_quote(quote, fx_gbp_eur=FX.eur_per_gbp))
+    obs = encode(Observation.from_quote(quote, FX))
     opp = encode(OpportunityMessage.from_event(event, sell))
     legacy_obs = orjson.dumps(_quote_to_dict(quote))
     quotes, routes = _state(quote)

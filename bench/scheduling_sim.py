@@ -5,7 +5,7 @@
 Both schedulers get the same token budget per 15-minute run over the same simulated market
 (:class:`devtools.sample.generator.MarketSimulator`). "Fetching" an ASIN in a market returns the
 Keepa envelope the simulator would serve at that moment; it goes through the real parsing
-(:func:`app.domain.envelope.quote_from_product`) and the real per-ASIN state machine
+(:func:`app.domain.envelope.quote_from_keepa_product`) and the real per-ASIN state machine
 (:func:`app.domain.asin_state.apply_quote`, i.e. :func:`app.domain.detection.detect`), and the
 scheduler's signals are derived from that state exactly like :mod:`app.ingest.signals` derives
 them from Elasticsearch (:mod:`app.ingest.estimates`).
@@ -42,11 +42,12 @@ import orjson
 
 from app.domain.asin_state import apply_quote
 from app.domain.detection import OpenOpportunity, detect, fresh_quotes
-from app.domain.envelope import quote_from_product
+from app.domain.envelope import quote_from_keepa_product
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
+from app.domain.watchlist import WatchlistEntry
 from app.ingest.estimates import Outlook, outlook, relative_volatility
 from app.ingest.scheduling import (
     AsinSignals,
@@ -55,7 +56,6 @@ from app.ingest.scheduling import (
     plan_fetches,
     round_robin_plan,
 )
-from app.ingest.watchlist import WatchlistEntry
 from devtools.sample.generator import Episode, MarketSimulator
 
 START = datetime(2025, 3, 1, tzinfo=UTC)
@@ -91,7 +91,9 @@ def _sim(args: argparse.Namespace) -> MarketSimulator:
 
 def _fetch(sim: MarketSimulator, asin: str, market: str, t: datetime) -> MarketQuote:
     envelope = sim.envelope_at(asin, market, t)
-    return quote_from_product(envelope.product, envelope.domain, envelope.fetched_at, key_asin=asin)
+    return quote_from_keepa_product(
+        envelope.product, envelope.domain, envelope.fetched_at, key_asin=asin
+    )
 
 
 def detectable_episodes(sim: MarketSimulator) -> list[tuple[str, Episode]]:

@@ -189,6 +189,21 @@ def _kpis(page: OpportunityPage, stats: StatsResponse) -> None:
         col.metric(row.market, row.label, help=f"{row.products:,} products", border=True)
 
 
+def _route_figure_columns() -> dict[str, Any]:
+    """Column settings of the figures every route table shows (``_route_figures``)."""
+    host = r"https://www\.(.+?)/dp/.*"
+    return {
+        "route": st.column_config.TextColumn("Route", help="Buy market → sell market."),
+        "profit_eur": st.column_config.NumberColumn("Profit", format="€ %.2f"),
+        "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%"),
+        "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%"),
+        "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f"),
+        "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f"),
+        "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
+        "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
+    }
+
+
 def _table(items: list[OpportunityRoute], previous: frozenset[str] | None, new_s: int) -> None:
     rows = opportunity_rows(items, previous_keys=previous, new_within_s=new_s)
     frame = pd.DataFrame(rows)
@@ -196,7 +211,6 @@ def _table(items: list[OpportunityRoute], previous: frozenset[str] | None, new_s
     def highlight(row: pd.Series) -> list[str]:
         return [NEW_ROW_STYLE if row["new"] else ""] * len(row)
 
-    host = r"https://www\.(.+?)/dp/.*"
     st.dataframe(
         frame.style.apply(highlight, axis=1),
         hide_index=True,
@@ -225,14 +239,7 @@ def _table(items: list[OpportunityRoute], previous: frozenset[str] | None, new_s
             "image": st.column_config.ImageColumn("Image", width="small"),
             "title": st.column_config.TextColumn("Title", width="medium"),
             "asin": st.column_config.TextColumn("ASIN"),
-            "route": st.column_config.TextColumn("Route", help="Buy market → sell market."),
-            "profit_eur": st.column_config.NumberColumn("Profit", format="€ %.2f"),
-            "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%"),
-            "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%"),
-            "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f"),
-            "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f"),
-            "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
-            "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
+            **_route_figure_columns(),
             "age": st.column_config.TextColumn("Open for", help="Since the route opened."),
             "sales_rank": st.column_config.NumberColumn("Sales rank", format="%d"),
         },
@@ -455,21 +462,25 @@ def _detail_view(client: ApiClient) -> None:
 
 def _routes_table(rows: list[dict[str, Any]]) -> None:
     st.markdown("**All routes of this ASIN**")
-    host = r"https://www\.(.+?)/dp/.*"
     st.dataframe(
         pd.DataFrame(rows),
         hide_index=True,
         width="stretch",
+        column_order=[
+            "route",
+            "state",
+            "buy_eur",
+            "sell_eur",
+            "profit_eur",
+            "roi_pct",
+            "margin_pct",
+            "buy_url",
+            "sell_url",
+            "last_seen",
+        ],
         column_config={
-            "route": st.column_config.TextColumn("Route"),
+            **_route_figure_columns(),
             "state": st.column_config.TextColumn("State"),
-            "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f"),
-            "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f"),
-            "profit_eur": st.column_config.NumberColumn("Profit", format="€ %.2f"),
-            "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%"),
-            "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%"),
-            "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
-            "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
             "last_seen": st.column_config.DatetimeColumn("Last seen", format="YYYY-MM-DD HH:mm"),
         },
     )

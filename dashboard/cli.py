@@ -41,10 +41,18 @@ def streamlit_argv(host: str, port: int) -> list[str]:
 
 
 def dashboard_command(
-    host: str = typer.Option("127.0.0.1", help="Bind address."),
+    host: str | None = typer.Option(
+        None, help="Bind address (default: settings DASHBOARD_HOST, 127.0.0.1)."
+    ),
     port: int | None = typer.Option(None, help="Port (default: settings DASHBOARD_PORT)."),
 ) -> None:
     """Serve the Streamlit dashboard (reads the API at API_URL)."""
-    argv = streamlit_argv(host, get_settings().dashboard_port if port is None else port)
-    # Replace this process: signals (Ctrl-C, SIGTERM from `arbitrage demo`) reach Streamlit.
+    settings = get_settings()
+    argv = streamlit_argv(
+        settings.dashboard_host if host is None else host,
+        settings.dashboard_port if port is None else port,
+    )
+    # Replace this process instead of starting a child: `arbitrage dashboard` *is* the
+    # Streamlit server (same pid), so SIGTERM / Ctrl-C reach Streamlit and stopping it leaves
+    # nothing behind (tests/integration/test_dashboard_process.py).
     os.execv(argv[0], argv)  # noqa: S606

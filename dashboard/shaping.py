@@ -24,7 +24,8 @@ from app.api.models import (
     PriceHistory,
     StatsResponse,
 )
-from app.domain.envelope import is_valid_asin
+from app.api.params import MAX_ABS_RATIO, MAX_CATEGORY, MAX_MIN_PROFIT_EUR, MAX_QUERY_LENGTH
+from app.domain.asin import normalise_asin
 from app.domain.markets import Market, UnknownMarketError
 
 __all__ = [
@@ -77,12 +78,6 @@ FILTER_PARAMS: Final[tuple[str, ...]] = (
 _CENT: Final = Decimal("0.01")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
-#: Bounds the API accepts (``app.api.params.OpportunityFilters``); out-of-range URL values
-#: are dropped here rather than turned into a 422 on every refresh.
-_MAX_PROFIT_EUR: Final = Decimal(1_000_000)
-_MAX_ABS_RATIO: Final = Decimal(1_000)
-_MAX_CATEGORY: Final = 2**62
-_MAX_Q: Final = 200
 
 
 # --- filters <-> URL query parameters ------------------------------------------------------
@@ -167,20 +162,22 @@ def filters_from_query_params(params: Mapping[str, str | Sequence[str]]) -> Pars
     min_profit_cents: int | None = None
     profit = _decimal(_last(params, "min_profit_eur"), "min_profit_eur", ignored)
     if profit is not None:
-        if 0 <= profit <= _MAX_PROFIT_EUR:
+        # the API's bounds: out-of-range URL values are dropped here rather than turned
+        # into a 422 on every refresh
+        if 0 <= profit <= MAX_MIN_PROFIT_EUR:
             min_profit_cents = eur_to_cents(profit)
         else:
-            ignored.append(f"min_profit_eur={profit}: outside 0..{_MAX_PROFIT_EUR}")
+            ignored.append(f"min_profit_eur={profit}: outside 0..{MAX_MIN_PROFIT_EUR}")
 
     min_roi = _decimal(_last(params, "min_roi"), "min_roi", ignored)
-    if min_roi is not None and abs(min_roi) > _MAX_ABS_RATIO:
-        ignored.append(f"min_roi={min_roi}: outside -1000..1000")
+    if min_roi is not None and abs(min_roi) > MAX_ABS_RATIO:
+        ignored.append(f"min_roi={min_roi}: outside -{MAX_ABS_RATIO}..{MAX_ABS_RATIO}")
         min_roi = None
 
     category: int | None = None
     category_text = _last(params, "category")
     if category_text:
-        if category_text.isdigit() and int(category_text) <= _MAX_CATEGORY:
+        if category_text.isdigit() and int(category_text) <= MAX_CATEGORY:
             category = int(category_text)
         else:
             ignored.append(f"category={category_text!r}: not a Keepa category id")
@@ -194,8 +191,8 @@ def filters_from_query_params(params: Mapping[str, str | Sequence[str]]) -> Pars
             ignored.append(f"exclude_amazon_seller={exclude_text!r}: not a boolean")
 
     q = _last(params, "q") or None
-    if q is not None and len(q) > _MAX_Q:
-        ignored.append(f"q: longer than {_MAX_Q} characters")
+    if q is not None and len(q) > MAX_QUERY_LENGTH:
+        ignored.append(f"q: longer than {MAX_QUERY_LENGTH} characters")
         q = None
 
     filters = Filters(
@@ -218,10 +215,10 @@ def asin_from_query_params(
     text = _last(params, "asin")
     if not text:
         return None, None
-    asin = text.upper()
-    if not is_valid_asin(asin):
+    try:
+        return normalise_asin(text), None
+    except ValueError:
         return None, f"asin={text!r}: not an ASIN (10 characters A-Z, 0-9)"
-    return asin, None
 
 
 def _plain(value: Decimal) -> str:
@@ -346,6 +343,21 @@ def is_new(
     return previous_keys is not None and route_key(item) not in previous_keys
 
 
+def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
+    """The columns every route table shows: the route, its gross prices, profit, ROI and
+    margin (euros and percent as floats, for display only) and the two product pages."""
+    return {
+        "route": f"{route.buy_market.value} → {route.sell_market.value}",
+        "buy_eur": route.buy_price_eur_cents / 100,
+        "sell_eur": route.sell_price_eur_cents / 100,
+        "profit_eur": route.profit_eur_cents / 100,
+        "roi_pct": route.roi * 100,
+        "margin_pct": route.margin * 100,
+        "buy_url": route.buy_url,
+        "sell_url": route.sell_url,
+    }
+
+
 def opportunity_rows(
     items: Sequence[OpportunityRoute],
     *,
@@ -364,14 +376,7 @@ def opportunity_rows(
                 "image": item.image_url,
                 "title": item.title or "(no title)",
                 "asin": item.asin,
-                "route": f"{item.buy_market.value} → {item.sell_market.value}",
-                "buy_url": item.buy_url,
-                "sell_url": item.sell_url,
-                "buy_eur": item.buy_price_eur_cents / 100,
-                "sell_eur": item.sell_price_eur_cents / 100,
-                "profit_eur": item.profit_eur_cents / 100,
-                "roi_pct": item.roi * 100,
-                "margin_pct": item.margin * 100,
+                **_route_figures(item),
                 "age": format_age(item.age_seconds),
                 "sales_rank": item.sales_rank,
             }
@@ -470,21 +475,7 @@ def best_route(detail: OpportunityDetail) -> OpportunityRoute | None:
 def route_rows(detail: OpportunityDetail) -> list[dict[str, Any]]:
     """Every route of one ASIN, open ones first, most profitable first."""
     ordered = sorted(detail.routes, key=lambda r: (r.state != "open", -r.profit_eur_cents))
-    return [
-        {
-            "route": f"{r.buy_market.value} → {r.sell_market.value}",
-            "state": r.state,
-            "buy_eur": r.buy_price_eur_cents / 100,
-            "sell_eur": r.sell_price_eur_cents / 100,
-            "profit_eur": r.profit_eur_cents / 100,
-            "roi_pct": r.roi * 100,
-            "margin_pct": r.margin * 100,
-            "buy_url": r.buy_url,
-            "sell_url": r.sell_url,
-            "last_seen": r.last_seen,
-        }
-        for r in ordered
-    ]
+    return [{**_route_figures(r), "state": r.state, "last_seen": r.last_seen} for r in ordered]
 
 
 PriceKind = Literal["buy", "sell"]

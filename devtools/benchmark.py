@@ -37,8 +37,10 @@ from app.contracts.keepa_products import (
     make_envelope,
 )
 from app.contracts.opportunities import OPPORTUNITY
+from app.domain.keepa_prices import CSV_LENGTH, PriceType
+from app.domain.keepa_time import to_keepa_minutes
+from app.domain.markets import Market
 from app.ingest.producer import EnvelopePublisher, envelope_record
-from app.keepa.schema import CSV_LENGTH, to_keepa_minutes
 from app.settings import Settings
 from devtools.sample.generator import generate_sample
 from devtools.worker_process import WorkerProcess
@@ -50,21 +52,22 @@ def _route_completing_pair(
     """A DE buy quote (EUR 20.00) and an FR sell quote (EUR 50.00): a 9.26 EUR opportunity."""
     minute = to_keepa_minutes(at)
 
-    def product(domain_id: int, index: int, price: int) -> dict[str, Any]:
+    def product(market: Market, price_type: PriceType, price: int) -> dict[str, Any]:
         csv: list[list[int] | None] = [None] * CSV_LENGTH
         current = [-1] * CSV_LENGTH
-        csv[index] = [minute, price] if index != 18 else [minute, price, 0]
-        current[index] = price
+        csv[price_type] = [minute, price, 0] if price_type.has_shipping else [minute, price]
+        current[price_type] = price
         return {
-            "asin": asin, "domainId": domain_id, "title": f"[SYNTHETIC] bench {asin}",
+            "asin": asin, "domainId": market.keepa_domain_id,
+            "title": f"[SYNTHETIC] bench {asin}",
             "csv": csv, "stats": {"current": current}, "lastUpdate": minute,
             "packageWeight": 500, "fbaFees": {"pickAndPackFee": 300},
             "referralFeePercentage": 15.0,
         }  # fmt: skip
 
     return (
-        make_envelope("DE", product(3, 0, 2000), at),
-        make_envelope("FR", product(4, 18, 5000), at),
+        make_envelope("DE", product(Market.DE, PriceType.AMAZON, 2000), at),
+        make_envelope("FR", product(Market.FR, PriceType.BUY_BOX_SHIPPING, 5000), at),
     )
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import orjson
 
 from app.contracts.keepa_products import quote_from_message
+from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc
 
 __all__ = [
-    "CSV_LENGTH",
     "DEFAULT_FETCHED_AT",
     "DEFAULT_LAST_UPDATE",
     "envelope",
@@ -29,12 +29,9 @@ __all__ = [
     "message",
 ]
 
-CSV_LENGTH = 36
 DEFAULT_LAST_UPDATE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 DEFAULT_FETCHED_AT = DEFAULT_LAST_UPDATE + timedelta(minutes=5)
 DEFAULT_IMAGES = ("51Xk9sQ2fUL.jpg", "61b2k1lZ8cL.jpg")
-
-_AMAZON, _NEW, _SALES, _FBM, _FBA, _BUY_BOX = 0, 1, 3, 7, 10, 18
 
 
 def _history(price: int, minutes_now: int, shipping: int | None = None) -> list[int]:
@@ -73,19 +70,27 @@ def keepa_product(
     minutes_now = to_keepa_minutes(now)
     csv: list[list[int] | None] = [None] * CSV_LENGTH
     current = [-2] * CSV_LENGTH
-    plain = ((_AMAZON, amazon), (_NEW, new), (_FBA, new_fba))
+    plain = ((PriceType.AMAZON, amazon), (PriceType.NEW, new), (PriceType.NEW_FBA, new_fba))
     for index, price in plain:
         if price is not None:
             csv[index] = _history(price, minutes_now)
             current[index] = price
-    shipped = ((_FBM, fbm, fbm_shipping), (_BUY_BOX, buy_box, buy_box_shipping))
+    shipped = (
+        (PriceType.NEW_FBM_SHIPPING, fbm, fbm_shipping),
+        (PriceType.BUY_BOX_SHIPPING, buy_box, buy_box_shipping),
+    )
     for index, price, shipping in shipped:
         if price is not None:
             csv[index] = _history(price, minutes_now, shipping)
             current[index] = price + max(shipping, 0) if price > 0 else price
     if sales_rank is not None:
-        csv[_SALES] = [minutes_now - 7 * 24 * 60, sales_rank * 2, minutes_now - 120, sales_rank]
-        current[_SALES] = sales_rank
+        csv[PriceType.SALES] = [
+            minutes_now - 7 * 24 * 60,
+            sales_rank * 2,
+            minutes_now - 120,
+            sales_rank,
+        ]
+        current[PriceType.SALES] = sales_rank
 
     product: dict[str, Any] = {
         "productType": 0,
@@ -106,7 +111,7 @@ def keepa_product(
         "availabilityAmazon": 0 if amazon is not None and amazon > 0 else -1,
         "csv": csv,
         "salesRanks": (
-            {str(root_category): csv[_SALES]}
+            {str(root_category): csv[PriceType.SALES]}
             if sales_rank is not None and root_category is not None
             else None
         ),

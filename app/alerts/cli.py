@@ -7,7 +7,9 @@ from typing import Any
 
 import typer
 
-alerts_cli = typer.Typer(no_args_is_help=True, help="Webhook alerts (ALERT_* settings).")
+alerts_cli = typer.Typer(
+    no_args_is_help=True, help="Alerts through Apprise or JSON webhooks (ALERT_* settings)."
+)
 
 #: A made-up ``opened`` event in the contract's shape, for `arbitrage alerts test`.
 TEST_EVENT: dict[str, Any] = {
@@ -64,8 +66,10 @@ def _settings() -> Any:
 
 @alerts_cli.command("check")
 def check() -> None:
-    """Validate ALERT_WEBHOOKS and friends; list the webhooks (name and host, never URLs)."""
+    """Validate ALERT_WEBHOOKS and friends (every Apprise URL is loaded); list the webhooks
+    (name, host or scheme and service, never URLs)."""
     from app.alerts.formats import format_money
+    from app.alerts.targets import recognised_service
 
     settings = _settings()
     if not settings.webhooks:
@@ -75,11 +79,19 @@ def check() -> None:
         markets = webhook.markets
         buy = ",".join(sorted(markets.buy)) if markets.buy else "any"
         sell = ",".join(sorted(markets.sell)) if markets.sell else "any"
+        via = "JSON POST" if webhook.apprise_url is None else f"Apprise {webhook.service}"
         typer.echo(
-            f"{webhook.label}: {webhook.format.value}, profit >= "
+            f"{webhook.label}: {webhook.format.value} ({via}), profit >= "
             f"{format_money(webhook.min_profit_eur_cents)}, ROI >= {webhook.min_roi}, "
             f"buy {buy}, sell {sell}"
         )
+        if webhook.apprise_url is None:
+            service = recognised_service(webhook.url.get_secret_value())
+            if service is not None:
+                typer.echo(
+                    f"  note: Apprise knows this URL as {service}; it gets the JSON payload as "
+                    f'configured. Set "format": "apprise" to send it a {service} message.'
+                )
     typer.echo(
         f"rate limit {settings.rate_limit_per_minute:g}/min per webhook "
         f"(waits at most {settings.max_rate_limit_wait_s:g} s), "
@@ -97,7 +109,7 @@ def send_test(
 
     from app.alerts.delivery import WebhookSender, make_http_client
     from app.alerts.event import parse_opportunity
-    from app.alerts.formats import build_payload
+    from app.alerts.formats import build_notification
 
     settings = _settings()
     targets = [w for w in settings.webhooks if webhook is None or w.name == webhook]
@@ -111,8 +123,8 @@ def send_test(
             sender = WebhookSender.from_settings(client, settings)
             ok = True
             for target in targets:
-                payload = build_payload(target, opportunity, "test-" + "0" * 59)
-                result = await sender.deliver(target, payload)
+                notification = build_notification(target, opportunity, "test-" + "0" * 59)
+                result = await sender.deliver(target, notification)
                 status = "delivered" if result.delivered else f"FAILED ({result.error})"
                 typer.echo(f"{target.label}: {status} after {len(result.attempts)} attempt(s)")
                 ok &= result.delivered

@@ -1,41 +1,55 @@
-"""Notification payloads, one per webhook format, and the money/percentage formatting.
+"""What a notification says: the plain-text message sent through Apprise, the JSON payload of
+a plain JSON webhook, and the money/percentage formatting.
 
-* ``json``: ``{"alert_id", "webhook", "summary", "event"}`` - the event exactly as published
-  on ``arbitrage.opportunities`` plus a one-line human summary;
-* ``slack`` (incoming webhook): ``{"text": <fallback>, "blocks": [...]}`` in Block Kit;
-* ``discord`` (webhook): ``{"content": ..., "embeds": [...], "allowed_mentions": ...}``;
-* ``telegram`` (Bot API ``sendMessage``): ``{"chat_id", "text", "parse_mode": "HTML"}``.
+* Apprise targets get a title (:func:`headline`) and a plain-text body (:func:`body`): the
+  product, the figures, both marketplaces with their links, when it was first seen and the
+  alert id. Plain text because Apprise turns it into every service's own markup and escapes
+  it on the way (HTML for Telegram and e-mail, ``&lt;``/``&amp;`` for Slack...); markdown
+  would reach some services (Slack, Telegram's Markdown) with our escapes showing.
+* Plain JSON webhooks get ``{"alert_id", "webhook", "summary", "event"}`` (:func:`json_payload`):
+  the event exactly as published on ``arbitrage.opportunities`` plus a one-line summary.
 
-Product titles come from Keepa, so they are escaped for every markup (Slack mrkdwn, Discord
-markdown, Telegram HTML), clipped to the services' length limits, and Discord mentions are
-disabled. Money is shown from integer minor units with its currency (``€9.26``, ``£50.00``)
-and ratios as percentages with one decimal (``42.3 %``).
+Product titles come from Keepa: they are clipped, and every ``@`` in them is followed by a
+zero-width space so that a title cannot mention ``@everyone``/``@here``/``<@id>`` on Discord,
+Mattermost or Slack. Money is shown from integer minor units with its currency (``€9.26``,
+``£50.00``) and ratios as percentages with one decimal (``42.3 %``).
 """
 
 from __future__ import annotations
 
-import html
-from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
-from app.alerts.config import WebhookConfig, WebhookFormat
+from app.alerts.config import WebhookConfig
 from app.alerts.event import Opportunity
 from app.domain.money import Currency
 from app.domain.utc import format_utc
 
 __all__ = [
-    "build_payload",
+    "Notification",
+    "body",
+    "build_notification",
     "format_money",
     "format_percent",
     "headline",
+    "json_payload",
     "summary",
 ]
 
 _SYMBOLS = {Currency.EUR: "€", Currency.GBP: "£"}
 _TITLE_MAX = 200
-#: Discord embed colour (green).
-_COLOUR = 0x2E7D32
+_ZERO_WIDTH_SPACE = "\u200b"
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One notification in both shapes: ``title``/``body`` for Apprise, ``payload`` for a
+    plain JSON webhook (the sender uses the one its webhook needs)."""
+
+    title: str
+    body: str
+    payload: dict[str, Any]
 
 
 def format_money(minor: int, currency: Currency = Currency.EUR) -> str:
@@ -56,7 +70,8 @@ def _clip(text: str, limit: int) -> str:
 
 
 def _title(opportunity: Opportunity) -> str:
-    return _clip(opportunity.title or f"ASIN {opportunity.asin}", _TITLE_MAX)
+    title = _clip(opportunity.title or f"ASIN {opportunity.asin}", _TITLE_MAX)
+    return title.replace("@", "@" + _ZERO_WIDTH_SPACE)
 
 
 def _buy(o: Opportunity) -> str:
@@ -84,10 +99,22 @@ def summary(o: Opportunity) -> str:
     )
 
 
-# --- generic JSON -------------------------------------------------------------------------
+def body(o: Opportunity, alert_id: str) -> str:
+    """The plain-text message under the :func:`headline` title."""
+    return "\n".join(
+        [
+            f"{_title(o)} (ASIN {o.asin})",
+            f"Profit {format_money(o.profit_eur_cents)} · ROI {format_percent(o.roi)}"
+            f" · margin {format_percent(o.margin)}",
+            f"Buy on {o.buy_market.amazon_host} at {_buy(o)}: {o.buy_url}",
+            f"Sell on {o.sell_market.amazon_host} at {_sell(o)}: {o.sell_url}",
+            f"First seen {format_utc(o.first_seen)} · alert {alert_id[:12]}",
+        ]
+    )
 
 
-def _json(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, Any]:
+def json_payload(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, Any]:
+    """The body POSTed to a plain JSON webhook."""
     return {
         "alert_id": alert_id,
         "webhook": webhook.name,
@@ -96,145 +123,12 @@ def _json(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, An
     }
 
 
-# --- Slack --------------------------------------------------------------------------------
-
-
-def _slack_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def _slack(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, Any]:
-    title = _slack_escape(_title(o))
-    fields = [
-        ("Profit", format_money(o.profit_eur_cents)),
-        ("ROI", format_percent(o.roi)),
-        ("Margin", format_percent(o.margin)),
-        ("Route", f"{o.buy_market} → {o.sell_market}"),
-        (f"Buy on {o.buy_market.amazon_host}", _buy(o)),
-        (f"Sell on {o.sell_market.amazon_host}", _sell(o)),
-    ]
-    return {
-        "text": _slack_escape(summary(o)),
-        "blocks": [
-            {
-                "type": "header",
-                "text": {"type": "plain_text", "text": _clip(headline(o), 150), "emoji": False},
-            },
-            {
-                "type": "section",
-                "text": {"type": "mrkdwn", "text": f"*<{o.sell_url}|{title}>*\nASIN `{o.asin}`"},
-            },
-            {
-                "type": "section",
-                "fields": [
-                    {"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields
-                ],
-            },
-            {
-                "type": "actions",
-                "elements": [
-                    {
-                        "type": "button",
-                        "text": {
-                            "type": "plain_text",
-                            "text": f"Buy on {o.buy_market.amazon_host}",
-                        },
-                        "url": o.buy_url,
-                    },
-                    {
-                        "type": "button",
-                        "text": {
-                            "type": "plain_text",
-                            "text": f"Sell on {o.sell_market.amazon_host}",
-                        },
-                        "url": o.sell_url,
-                    },
-                ],
-            },
-            {
-                "type": "context",
-                "elements": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"First seen {format_utc(o.first_seen)} · alert {alert_id[:12]}",
-                    }
-                ],
-            },
-        ],
-    }
-
-
-# --- Discord ------------------------------------------------------------------------------
-
-_DISCORD_SPECIAL = frozenset("\\*_~`|[]()<>#-@")
-
-
-def _discord_escape(text: str) -> str:
-    return "".join(f"\\{c}" if c in _DISCORD_SPECIAL else c for c in text)
-
-
-def _discord(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, Any]:
-    title = _discord_escape(_title(o))
-    return {
-        "content": _clip(f"**{_discord_escape(headline(o))}**\n{title}", 2000),
-        "allowed_mentions": {"parse": []},
-        "embeds": [
-            {
-                "title": _clip(_title(o), 256),
-                "url": o.sell_url,
-                "color": _COLOUR,
-                "description": (
-                    f"Buy on [{o.buy_market.amazon_host}]({o.buy_url}) at {_buy(o)}\n"
-                    f"Sell on [{o.sell_market.amazon_host}]({o.sell_url}) at {_sell(o)}"
-                ),
-                "fields": [
-                    {"name": "Profit", "value": format_money(o.profit_eur_cents), "inline": True},
-                    {"name": "ROI", "value": format_percent(o.roi), "inline": True},
-                    {"name": "Margin", "value": format_percent(o.margin), "inline": True},
-                    {"name": "Route", "value": f"{o.buy_market} → {o.sell_market}", "inline": True},
-                    {"name": "ASIN", "value": o.asin, "inline": True},
-                ],
-                "footer": {"text": f"alert {alert_id[:12]}"},
-                "timestamp": format_utc(o.first_seen),
-            }
-        ],
-    }
-
-
-# --- Telegram -----------------------------------------------------------------------------
-
-
-def _telegram(webhook: WebhookConfig, o: Opportunity, alert_id: str) -> dict[str, Any]:
-    esc = html.escape
-    text = "\n".join(
-        [
-            f"<b>{esc(headline(o))}</b>",
-            f'<a href="{esc(o.sell_url)}">{esc(_title(o))}</a>',
-            f"ASIN <code>{o.asin}</code>",
-            f"Profit <b>{format_money(o.profit_eur_cents)}</b> · ROI {format_percent(o.roi)}"
-            f" · margin {format_percent(o.margin)}",
-            f'Buy on <a href="{esc(o.buy_url)}">{o.buy_market.amazon_host}</a> at {_buy(o)}',
-            f'Sell on <a href="{esc(o.sell_url)}">{o.sell_market.amazon_host}</a> at {_sell(o)}',
-        ]
-    )
-    return {
-        "chat_id": webhook.chat_id,
-        "text": text,
-        "parse_mode": "HTML",
-        "link_preview_options": {"is_disabled": True},
-    }
-
-
-_BUILDERS: dict[WebhookFormat, Callable[[WebhookConfig, Opportunity, str], dict[str, Any]]] = {
-    WebhookFormat.JSON: _json,
-    WebhookFormat.SLACK: _slack,
-    WebhookFormat.DISCORD: _discord,
-    WebhookFormat.TELEGRAM: _telegram,
-}
-
-
-def build_payload(
+def build_notification(
     webhook: WebhookConfig, opportunity: Opportunity, alert_id: str
-) -> dict[str, Any]:
-    """The JSON body to POST to ``webhook`` for ``opportunity``."""
-    return _BUILDERS[webhook.format](webhook, opportunity, alert_id)
+) -> Notification:
+    """What to send to ``webhook`` about ``opportunity``."""
+    return Notification(
+        title=headline(opportunity),
+        body=body(opportunity, alert_id),
+        payload=json_payload(webhook, opportunity, alert_id),
+    )

@@ -1,7 +1,7 @@
 """Retry policy of webhook deliveries (pure: the delivery loop in :mod:`app.alerts.delivery`
 asks it what an outcome means and how long to wait).
 
-* 2xx: delivered.
+* 2xx: delivered (plain JSON webhooks; an Apprise target is delivered when Apprise says so).
 * 408, 429 and 5xx, connection errors and timeouts: transient, retried with exponential
   backoff (``backoff_base_s * 2 ** (attempt - 1)``, at most ``backoff_max_s``) up to
   ``max_attempts`` attempts in all. A ``Retry-After`` (seconds or HTTP date; or Discord's and
@@ -9,12 +9,19 @@ asks it what an outcome means and how long to wait).
   ``backoff_max_s`` gives up at once rather than retrying too early.
 * Any other status (4xx, 3xx: a wrong URL, a revoked token, a bad payload) and any other
   error: failed for good, no retry.
+* Apprise only answers success or failure; its report of a failed attempt (the log lines it
+  captured) names the HTTP status as ``error=<status>`` when the service answered. With a
+  status the rules above apply (a 2xx Apprise still calls a failure, e.g. Slack answering
+  200 without ``ok``, fails for good); without one (connection error, timeout, a plugin
+  that raised) the attempt is retried. Apprise does not pass ``Retry-After`` on, so Apprise
+  targets back off exponentially (its Discord plugin waits for Discord's rate limit itself).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.utils import parsedate_to_datetime
@@ -28,6 +35,8 @@ from app.domain.utc import require_utc
 __all__ = [
     "AttemptOutcome",
     "RetryPolicy",
+    "apprise_status",
+    "classify_apprise_failure",
     "classify_error",
     "classify_status",
     "retry_after_from_body",
@@ -57,6 +66,26 @@ def classify_error(error: BaseException) -> AttemptOutcome:
     if isinstance(error, httpx.TimeoutException | httpx.NetworkError | httpx.RemoteProtocolError):
         return AttemptOutcome.RETRY
     return AttemptOutcome.FAIL
+
+
+_APPRISE_STATUS = re.compile(r"\berror=(\d{3})\b")
+
+
+def apprise_status(messages: Iterable[str]) -> int | None:
+    """The HTTP status in Apprise's report of a failed attempt (its last ``error=<status>``)."""
+    status: int | None = None
+    for message in messages:
+        for match in _APPRISE_STATUS.finditer(message):
+            status = int(match.group(1))
+    return status
+
+
+def classify_apprise_failure(status: int | None) -> AttemptOutcome:
+    """What an attempt Apprise reported as failed means: see the module docstring."""
+    if status is None:
+        return AttemptOutcome.RETRY
+    outcome = classify_status(status)
+    return AttemptOutcome.FAIL if outcome is AttemptOutcome.DELIVERED else outcome
 
 
 def retry_after_seconds(value: str | None, now: datetime) -> float | None:

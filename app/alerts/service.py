@@ -2,8 +2,8 @@
 -> record, for every configured webhook (concurrently; each webhook has its own rate limit).
 
 Free of Faust: the agent (``agents/alerts.py``) feeds it the events it decoded
-(:class:`app.contracts.opportunities.OpportunityMessage`); tests feed it with a
-fake store and a mocked HTTP transport. :meth:`AlertService.handle` never raises for one bad
+(:class:`app.contracts.opportunities.OpportunityMessage`); tests feed it with an in-memory
+store and a local HTTP receiver. :meth:`AlertService.handle` never raises for one bad
 event or webhook: it reports an :class:`Outcome` per webhook, and logs the problem.
 """
 
@@ -20,7 +20,7 @@ from typing import Any, Protocol
 from app.alerts.config import WebhookConfig
 from app.alerts.delivery import DeliveryResult
 from app.alerts.event import InvalidAlertEventError, Opportunity, parse_opportunity
-from app.alerts.formats import build_payload, summary
+from app.alerts.formats import Notification, build_notification, summary
 from app.alerts.record import alert_document
 from app.alerts.rules import Verdict, alert_id, verdict
 from app.alerts.store import AlertStore
@@ -50,7 +50,7 @@ class Handled:
 
 class Deliverer(Protocol):
     async def deliver(
-        self, webhook: WebhookConfig, payload: Mapping[str, Any]
+        self, webhook: WebhookConfig, notification: Notification
     ) -> DeliveryResult: ...
 
 
@@ -106,7 +106,8 @@ class AlertService:
                 )
                 return Handled(webhook.name, Outcome.DUPLICATE, aid)
             text = summary(opportunity)
-            result = await self.sender.deliver(webhook, build_payload(webhook, opportunity, aid))
+            notification = build_notification(webhook, opportunity, aid)
+            result = await self.sender.deliver(webhook, notification)
             document = alert_document(aid, webhook, opportunity, result, text, self.now())
             await self.store.save(aid, document)
         except Exception as exc:  # one webhook's problem must not stop the others or the agent

@@ -128,57 +128,59 @@ def opportunity_route(
     )
 
 
-def product_quote(source: Mapping[str, Any], now: datetime) -> ProductQuote:
-    """A ``products`` document as the latest quote of its market."""
+#: ``products`` fields that :class:`ProductQuote` takes as they are (same name, may be absent).
+_PRODUCT_FIELDS: tuple[str, ...] = (
+    "title",
+    "fx_eur_per_gbp",
+    "referral_fee_rate",
+    "fba_fee_minor",
+    "package_weight_g",
+    "package_length_mm",
+    "package_width_mm",
+    "package_height_mm",
+    "image_url",
+    "amazon_in_stock",
+)
+
+
+def _observation(source: Mapping[str, Any], index: str) -> dict[str, Any]:
+    """The fields that a ``products`` and a ``price-history`` document share (one
+    observation, see ``app.es.documents``), as arguments of the response models."""
     market = Market(source["market"])
     observed_at = parse_time(source.get("observed_at"))
     if observed_at is None:
-        raise ValueError(f"product document {source.get('asin')}:{market} has no observed_at")
+        raise ValueError(f"{index} document {source.get('asin')}:{market} has no observed_at")
+    return {
+        "market": market,
+        "currency": source.get("currency") or market.currency.value,
+        "observed_at": observed_at,
+        "buy_price_minor": source.get("buy_price_minor"),
+        "sell_price_minor": source.get("sell_price_minor"),
+        "buy_price_eur_cents": source.get("buy_price_eur_cents"),
+        "sell_price_eur_cents": source.get("sell_price_eur_cents"),
+        "sales_rank": source.get("sales_rank"),
+        "prices": dict(source.get("prices") or {}),
+    }
+
+
+def product_quote(source: Mapping[str, Any], now: datetime) -> ProductQuote:
+    """A ``products`` document as the latest quote of its market."""
+    observation = _observation(source, "products")
+    market: Market = observation["market"]
     return ProductQuote(
-        market=market,
-        currency=source.get("currency") or market.currency.value,
-        title=source.get("title"),
-        buy_price_minor=source.get("buy_price_minor"),
-        sell_price_minor=source.get("sell_price_minor"),
-        buy_price_eur_cents=source.get("buy_price_eur_cents"),
-        sell_price_eur_cents=source.get("sell_price_eur_cents"),
-        fx_eur_per_gbp=source.get("fx_eur_per_gbp"),
-        prices=dict(source.get("prices") or {}),
-        referral_fee_rate=source.get("referral_fee_rate"),
-        fba_fee_minor=source.get("fba_fee_minor"),
-        package_weight_g=source.get("package_weight_g"),
-        package_length_mm=source.get("package_length_mm"),
-        package_width_mm=source.get("package_width_mm"),
-        package_height_mm=source.get("package_height_mm"),
-        sales_rank=source.get("sales_rank"),
+        **observation,
+        **{name: source.get(name) for name in _PRODUCT_FIELDS},
         category=source.get("root_category"),
-        image_url=source.get("image_url"),
         product_url=source.get("product_url") or market.product_url(str(source.get("asin"))),
-        amazon_in_stock=source.get("amazon_in_stock"),
-        observed_at=observed_at,
         fetched_at=parse_time(source.get("fetched_at")),
         indexed_at=parse_time(source.get("indexed_at")),
-        age_seconds=age_seconds(observed_at, now),
+        age_seconds=age_seconds(observation["observed_at"], now),
     )
 
 
 def history_point(source: Mapping[str, Any]) -> HistoryPoint:
     """A ``price-history`` document as a chart point."""
-    market = Market(source["market"])
-    observed_at = parse_time(source.get("observed_at"))
-    if observed_at is None:
-        raise ValueError(f"price-history document of {source.get('asin')} has no observed_at")
-    return HistoryPoint(
-        market=market,
-        currency=source.get("currency") or market.currency.value,
-        observed_at=observed_at,
-        buy_price_minor=source.get("buy_price_minor"),
-        sell_price_minor=source.get("sell_price_minor"),
-        buy_price_eur_cents=source.get("buy_price_eur_cents"),
-        sell_price_eur_cents=source.get("sell_price_eur_cents"),
-        sales_rank=source.get("sales_rank"),
-        prices=dict(source.get("prices") or {}),
-    )
+    return HistoryPoint(**_observation(source, "price-history"))
 
 
 def watchlist_item(source: Mapping[str, Any]) -> WatchlistItem:

@@ -2,26 +2,54 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import secrets
-from typing import Annotated, cast
+from typing import Annotated, Final, cast
 
 from elasticsearch import AsyncElasticsearch
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import SecretStr
 
 from app.api.health import HealthChecker
 from app.settings import Settings
 
 __all__ = [
+    "API_TOKEN_MIN_LENGTH",
+    "GENERATION_HINT",
+    "WRITES_DISABLED",
     "AppSettings",
     "EsClient",
     "Health",
     "WriteAuth",
+    "api_token_problem",
     "get_es",
     "get_health",
     "get_settings",
+    "log_write_access",
     "require_write_token",
+    "write_token",
 ]
+
+logger = logging.getLogger(__name__)
+
+#: The shortest ``API_TOKEN`` that enables the write endpoints.
+API_TOKEN_MIN_LENGTH: Final = 32
+
+#: How to make a good token (said wherever a token is refused).
+GENERATION_HINT: Final = (
+    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+
+#: The answer to every write while no usable token is configured (unset, short, placeholder).
+WRITES_DISABLED: Final = (
+    "write endpoints are disabled: API_TOKEN is not configured on the server "
+    f"(it must be a random string of at least {API_TOKEN_MIN_LENGTH} characters)"
+)
+
+#: Example values people copy from documentation (compared without case and punctuation).
+_PLACEHOLDER_MARKERS: Final = ("changeme", "replaceme", "yourtoken", "yoursecret")
 
 
 def get_es(request: Request) -> AsyncElasticsearch:
@@ -55,16 +83,14 @@ def require_write_token(
 ) -> None:
     """Allow a write only with ``Authorization: Bearer <API_TOKEN>``.
 
-    Without a configured ``API_TOKEN`` every write is refused (503): writes are never open.
+    Without a usable ``API_TOKEN`` (see :func:`api_token_problem`) every write is refused
+    (503): writes are never open, and never guarded by a guessable token.
     The token is compared in constant time (``secrets.compare_digest`` on the bytes; a
     non-ASCII token is sent as UTF-8).
     """
-    expected = settings.api_token.get_secret_value() if settings.api_token is not None else ""
-    if not expected:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "write endpoints are disabled: API_TOKEN is not configured on the server",
-        )
+    expected = write_token(settings)
+    if expected is None:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, WRITES_DISABLED)
     if credentials is None or not credentials.credentials:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
@@ -80,6 +106,49 @@ def require_write_token(
 
 
 WriteAuth = Depends(require_write_token)
+
+
+def api_token_problem(token: SecretStr | None) -> str | None:
+    """Why ``token`` cannot guard the write endpoints, or None when it can.
+
+    Refused: unset or empty, a placeholder copied from an example (``change-me``), or
+    shorter than :data:`API_TOKEN_MIN_LENGTH` characters. The reason never contains the
+    token, so it can be logged.
+    """
+    value = token.get_secret_value() if token is not None else ""
+    if not value:
+        return "API_TOKEN is not set"
+    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    if any(marker in folded for marker in _PLACEHOLDER_MARKERS):
+        return "API_TOKEN is a placeholder from an example, not a secret"
+    if len(value) < API_TOKEN_MIN_LENGTH:
+        return f"API_TOKEN is shorter than {API_TOKEN_MIN_LENGTH} characters"
+    return None
+
+
+def log_write_access(settings: Settings) -> None:
+    """Say at start-up whether the write endpoints are enabled and, if not, why (a refused
+    token is a warning: somebody meant to enable writes). Never logs the token."""
+    problem = api_token_problem(settings.api_token)
+    if problem is None:
+        logger.info("write endpoints enabled (Authorization: Bearer <API_TOKEN>)")
+    elif settings.api_token is None or not settings.api_token.get_secret_value():
+        logger.info("write endpoints disabled: %s", problem)
+    else:
+        logger.warning(
+            "write endpoints disabled: %s; every write is refused with 503 until it is "
+            "replaced by a random string of at least %d characters (%s)",
+            problem,
+            API_TOKEN_MIN_LENGTH,
+            GENERATION_HINT,
+        )
+
+
+def write_token(settings: Settings) -> str | None:
+    """The configured token when it may enable writes (:func:`api_token_problem`)."""
+    if settings.api_token is None or api_token_problem(settings.api_token) is not None:
+        return None
+    return settings.api_token.get_secret_value()
 
 
 def _header_bytes(value: str) -> bytes:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -71,29 +71,11 @@ class HealthChecker:
         self._lock = asyncio.Lock()
 
     async def elasticsearch(self) -> ComponentHealth:
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                health = await self._es.options(request_timeout=self._timeout_s).cluster.health()
-        except Exception as exc:  # any failure is "down", with the reason
-            log.warning("health: Elasticsearch check failed: %s", _error_text(exc))
-            return ComponentHealth(
-                ok=False,
-                status="unreachable",
-                detail=_error_text(exc),
-                latency_ms=_ms(started),
-                checked_at=datetime.now(UTC),
-            )
-        status = str(health.get("status", "unknown"))
-        return ComponentHealth(
-            ok=status in _ES_OK,
-            status=status,
-            detail=(
-                f"cluster {health.get('cluster_name')}, {health.get('number_of_nodes')} node(s), "
-                f"{health.get('unassigned_shards', 0)} unassigned shard(s)"
-            ),
-            latency_ms=_ms(started),
-            checked_at=datetime.now(UTC),
+        return await self._probe(
+            "Elasticsearch",
+            lambda: self._es.options(request_timeout=self._timeout_s).cluster.health(),
+            _elasticsearch_verdict,
+            down="unreachable",
         )
 
     async def kafka(self) -> ComponentHealth:
@@ -106,26 +88,32 @@ class HealthChecker:
             return result
 
     async def _check_kafka(self) -> ComponentHealth:
+        return await self._probe("Kafka", self._kafka_probe, _kafka_verdict, down="down")
+
+    async def _probe(
+        self,
+        name: str,
+        request: Callable[[], Awaitable[Any]],
+        verdict: Callable[[Any], tuple[bool, str, str]],
+        *,
+        down: str,
+    ) -> ComponentHealth:
+        """``request`` within the time limit, judged by ``verdict`` (``ok, status, detail``);
+        any failure is ``down``, with the reason."""
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self._timeout_s):
-                cluster = await self._kafka_probe()
+                answer = await request()
         except Exception as exc:  # any failure is "down", with the reason
-            log.warning("health: Kafka check failed: %s", _error_text(exc))
-            return ComponentHealth(
-                ok=False,
-                status="down",
-                detail=_error_text(exc),
-                latency_ms=_ms(started),
-                checked_at=datetime.now(UTC),
-            )
-        brokers = cluster.get("brokers") or []
-        ok = len(brokers) > 0
+            log.warning("health: %s check failed: %s", name, _error_text(exc))
+            ok, status, detail = False, down, _error_text(exc)
+        else:
+            ok, status, detail = verdict(answer)
         return ComponentHealth(
             ok=ok,
-            status="up" if ok else "down",
-            detail=f"cluster {cluster.get('cluster_id')}, {len(brokers)} broker(s)",
-            latency_ms=_ms(started),
+            status=status,
+            detail=detail,
+            latency_ms=round((time.perf_counter() - started) * 1000, 1),
             checked_at=datetime.now(UTC),
         )
 
@@ -138,5 +126,23 @@ class HealthChecker:
         )
 
 
-def _ms(started: float) -> float:
-    return round((time.perf_counter() - started) * 1000, 1)
+def _elasticsearch_verdict(health: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """Green or yellow cluster health is up."""
+    status = str(health.get("status", "unknown"))
+    return (
+        status in _ES_OK,
+        status,
+        f"cluster {health.get('cluster_name')}, {health.get('number_of_nodes')} node(s), "
+        f"{health.get('unassigned_shards', 0)} unassigned shard(s)",
+    )
+
+
+def _kafka_verdict(cluster: Mapping[str, Any]) -> tuple[bool, str, str]:
+    """Up when the metadata names at least one broker."""
+    brokers = cluster.get("brokers") or []
+    ok = len(brokers) > 0
+    return (
+        ok,
+        "up" if ok else "down",
+        f"cluster {cluster.get('cluster_id')}, {len(brokers)} broker(s)",
+    )

@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from app.api.config import ApiSettings
+from app.api.deps import log_write_access
 from app.api.errors import install_error_handlers
 from app.api.health import HealthChecker, describe_kafka_cluster
 from app.api.routes import health, opportunities, products, stats, watchlist
@@ -48,6 +49,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        log_write_access(settings)
         es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=ES_REQUEST_TIMEOUT_S)
         app.state.es = es
         app.state.health = HealthChecker(

@@ -25,11 +25,15 @@ from pydantic import (
     model_validator,
 )
 
+from app.domain.asin import ASIN_PATTERN
 from app.domain.markets import Market
-from app.ingest.watchlist import MAX_PRIORITY, normalise_markets
+from app.domain.watchlist import MAX_PRIORITY, normalise_markets
 
 __all__ = [
-    "ASIN_PATTERN",
+    "MAX_ABS_RATIO",
+    "MAX_CATEGORY",
+    "MAX_MIN_PROFIT_EUR",
+    "MAX_QUERY_LENGTH",
     "MAX_RESULT_WINDOW",
     "AsinPath",
     "HistoryParams",
@@ -41,12 +45,15 @@ __all__ = [
     "WatchlistUpsert",
 ]
 
-#: An ASIN: exactly 10 characters ``A-Z``/``0-9`` (see ``app.domain.envelope.is_valid_asin``).
-ASIN_PATTERN: Final = r"^[A-Z0-9]{10}$"
 #: Elasticsearch's default ``index.max_result_window``: ``from + size`` may not exceed it.
 MAX_RESULT_WINDOW: Final = 10_000
 #: Most ASINs one ``POST /watchlist`` may add.
 MAX_WATCHLIST_BATCH: Final = 1_000
+#: Bounds of the opportunity filters (the dashboard keeps its URL filters within them).
+MAX_MIN_PROFIT_EUR: Final = 1_000_000
+MAX_ABS_RATIO: Final = 1_000
+MAX_CATEGORY: Final = 2**62
+MAX_QUERY_LENGTH: Final = 200
 
 AsinPath = Annotated[
     str,
@@ -94,6 +101,9 @@ def _to_utc(value: datetime | None) -> datetime | None:
 
 
 UtcDatetime = Annotated[AwareDatetime | None, AfterValidator(_to_utc)]
+
+#: A ratio filter (ROI, margin): a finite fraction within +/- ``MAX_ABS_RATIO``.
+Ratio = Annotated[float, Field(ge=-MAX_ABS_RATIO, le=MAX_ABS_RATIO, allow_inf_nan=False)]
 
 
 class OpportunitySort(StrEnum):
@@ -144,17 +154,13 @@ class OpportunityFilters(PageParams):
     min_profit_eur: Decimal | None = Field(
         None,
         ge=0,
-        le=1_000_000,
+        le=MAX_MIN_PROFIT_EUR,
         decimal_places=2,
         allow_inf_nan=False,
         description="Minimum net profit in euros (at most 2 decimals), e.g. 7.50.",
     )
-    min_roi: float | None = Field(
-        None, ge=-1_000, le=1_000, allow_inf_nan=False, description="Minimum ROI, 0.15 = 15 %."
-    )
-    min_margin: float | None = Field(
-        None, ge=-1_000, le=1_000, allow_inf_nan=False, description="Minimum margin, 0.1 = 10 %."
-    )
+    min_roi: Ratio | None = Field(None, description="Minimum ROI, 0.15 = 15 %.")
+    min_margin: Ratio | None = Field(None, description="Minimum margin, 0.1 = 10 %.")
     max_sales_rank: int | None = Field(
         None,
         ge=1,
@@ -164,14 +170,16 @@ class OpportunityFilters(PageParams):
     category: int | None = Field(
         None,
         ge=0,
-        le=2**62,
+        le=MAX_CATEGORY,
         description="Keepa root category id of the product in the target market.",
     )
     exclude_amazon_seller: bool = Field(
         False, description="Leave out routes where Amazon itself sells in the target market."
     )
     q: str | None = Field(
-        None, max_length=200, description="Free-text search in the title (all words must match)."
+        None,
+        max_length=MAX_QUERY_LENGTH,
+        description="Free-text search in the title (all words must match).",
     )
     sort: OpportunitySort = Field(OpportunitySort.PROFIT, description="Sort key.")
     order: SortOrder = Field(SortOrder.DESC, description="Sort direction.")

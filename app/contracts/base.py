@@ -24,8 +24,9 @@ from typing import Annotated, Any, Final, Generic, Literal, TypeVar, get_args, g
 
 import msgspec
 
+from app.domain.asin import ASIN_PATTERN
+
 __all__ = [
-    "ASIN_PATTERN",
     "Asin",
     "Codec",
     "ContractError",
@@ -46,8 +47,6 @@ ContractErrorCode = Literal[
     "unsupported_version",  # a schema_version this consumer does not read
     "invalid_shape",  # a field is missing, of the wrong type or out of range
 ]
-
-ASIN_PATTERN: Final = "^[A-Z0-9]{10}$"
 
 #: Amazon Standard Identification Number: 10 characters ``A-Z0-9``.
 Asin = Annotated[str, msgspec.Meta(pattern=ASIN_PATTERN, description="ASIN (10 x A-Z0-9)")]
@@ -139,9 +138,12 @@ class Codec(Generic[M]):
     def encode(self, message: M) -> bytes:
         return _ENCODER.encode(message)
 
-    def decode(self, data: bytes) -> M:
-        """The message in ``data``; :class:`ContractError` when it cannot be read."""
+    def decode(self, data: bytes | None) -> M:
+        """The message in ``data``; :class:`ContractError` when it cannot be read (``None``,
+        a Kafka record without value such as a tombstone, is ``malformed_json``)."""
         decoder: msgspec.json.Decoder[M] = self._decoder  # type: ignore[attr-defined]
+        if not isinstance(data, bytes | bytearray | memoryview | str):
+            raise ContractError("malformed_json", f"value is not JSON bytes: {data!r}")
         try:
             return decoder.decode(data)
         except msgspec.ValidationError as exc:  # (a subclass of DecodeError)

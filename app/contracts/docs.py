@@ -118,8 +118,10 @@ def _rows(info: mi.StructType, prefix: str = "", *, headers: bool = False) -> li
         name = header_name(field.encode_name) if headers else f"{prefix}{field.encode_name}"
         meaning = _description(field.type).replace("|", "\\|")
         rows.append(f"| `{name}` | {_type(field.type)} | {_default(field)} | {meaning} |")
-        if isinstance(kind, mi.StructType):
-            rows.extend(_rows(kind, prefix=f"{name}."))
+        members = kind.types if isinstance(kind, mi.UnionType) else (kind,)
+        for member in members:
+            if isinstance(member, mi.StructType):
+                rows.extend(_rows(member, prefix=f"{name}."))
     return rows
 
 

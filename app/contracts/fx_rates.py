@@ -51,7 +51,7 @@ class FxRate(Message, kw_only=True, frozen=True):
 FX_RATE: Final = Codec(FxRate)
 
 
-def rate_from_message(key: bytes | None, value: bytes) -> FxRate:
+def rate_from_message(key: bytes | None, value: bytes | None) -> FxRate:
     """The rate of one ``fx.rates`` message; :class:`ContractError` when it has none usable
     (``unsupported_currency`` for a key other than ``GBP``, or a decoding error)."""
     if key != FX_KEY_GBP:

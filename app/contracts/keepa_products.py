@@ -3,7 +3,7 @@
 Key: the ASIN (UTF-8). Producers (the ``keepa_ingest`` DAG, ``arbitrage replay``, the sample
 generator) build a :class:`KeepaProductsEnvelope` with :func:`make_envelope`; the detector
 reads a message with :func:`quote_from_message`: the envelope is decoded here, the Keepa
-product it carries is read by :func:`app.domain.envelope.quote_from_product`.
+product it carries is read by :func:`app.domain.envelope.quote_from_keepa_product`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Final
 
 from app.contracts.base import Codec, Message, UtcDatetime, Version1, describe
-from app.domain.envelope import asin_from_key, quote_from_product
+from app.domain.envelope import asin_from_key, quote_from_keepa_product
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 
@@ -78,7 +78,7 @@ def envelope_key(envelope: KeepaProductsEnvelope) -> str | None:
     return asin if isinstance(asin, str) and asin else None
 
 
-def quote_from_message(key: bytes | None, value: bytes) -> MarketQuote:
+def quote_from_message(key: bytes | None, value: bytes | None) -> MarketQuote:
     """The quote of one raw ``keepa.products`` message.
 
     Raises :class:`app.contracts.base.ContractError` for a message that is not a
@@ -87,6 +87,6 @@ def quote_from_message(key: bytes | None, value: bytes) -> MarketQuote:
     """
     envelope = ENVELOPE.decode(value)
     key_asin = asin_from_key(key)
-    return quote_from_product(
+    return quote_from_keepa_product(
         envelope.product, envelope.domain, envelope.fetched_at, key_asin=key_asin
     )

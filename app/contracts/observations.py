@@ -1,8 +1,10 @@
 """``arbitrage.observations``: every valid observation as a parsed quote (for the sink).
 
 Key: the ASIN. The detector publishes one :class:`Observation` per valid ``keepa.products``
-message (an out-of-order one included: it still belongs to the price history); the
-Elasticsearch sink turns it back into a :class:`~app.domain.quote.MarketQuote`.
+message (an out-of-order one included: it still belongs to the price history), with the
+EUR/GBP rate it evaluated the event with; the Elasticsearch sink turns it back into a
+:class:`~app.domain.quote.MarketQuote` and stamps ``products`` and ``price-history`` with that
+rate, so they agree with the ``opportunities`` of the same event.
 """
 
 from __future__ import annotations
@@ -21,13 +23,24 @@ from app.contracts.base import (
     describe,
     require_finite,
 )
+from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
 from app.domain.quote import MarketQuote
 
-__all__ = ["OBSERVATION", "Observation"]
+__all__ = ["OBSERVATION", "Observation", "ObservationFx"]
 
 _Count = Annotated[int, msgspec.Meta(gt=0)]
+
+
+class ObservationFx(Message, kw_only=True, frozen=True):
+    """The EUR/GBP rate an event was evaluated with."""
+
+    eur_per_gbp: Annotated[Decimal, describe("EUR per 1 GBP, a decimal string")]
+    as_of: Annotated[UtcDatetime, describe("when the rate was set")]
+
+    def __post_init__(self) -> None:
+        require_finite(self.eur_per_gbp, "fx.eur_per_gbp", positive=True)
 
 
 class Observation(Message, kw_only=True, frozen=True):
@@ -60,26 +73,34 @@ class Observation(Message, kw_only=True, frozen=True):
     prices: Annotated[
         dict[str, int], describe("current value per Keepa price type read, minor units")
     ] = msgspec.field(default_factory=dict)
-    fx_gbp_eur: Annotated[
-        Decimal | None, describe("EUR per GBP the detector used for this event (a string)")
+    fx: Annotated[
+        ObservationFx | None,
+        describe("the EUR/GBP rate the detector evaluated this event with (null: not known)"),
     ] = None
 
     def __post_init__(self) -> None:
         if self.currency is not self.market.currency:
             raise ValueError(f"currency {self.currency} is not the currency of {self.market}")
         require_finite(self.referral_fee_rate, "referral_fee_rate")
-        require_finite(self.fx_gbp_eur, "fx_gbp_eur", positive=True)
 
     @classmethod
-    def from_quote(cls, quote: MarketQuote, *, fx_gbp_eur: Decimal | None = None) -> Observation:
-        """The message of a quote (and the EUR/GBP rate it was evaluated with)."""
-        return msgspec.structs.replace(
-            msgspec.convert(quote, cls, from_attributes=True), fx_gbp_eur=fx_gbp_eur
-        )
+    def from_quote(cls, quote: MarketQuote, fx: FxRates | None = None) -> Observation:
+        """The message of a quote and the EUR/GBP rate it was evaluated with."""
+        message = msgspec.convert(quote, cls, from_attributes=True)
+        if fx is None:
+            return message
+        used = ObservationFx(eur_per_gbp=fx.eur_per_gbp, as_of=fx.as_of)
+        return msgspec.structs.replace(message, fx=used)
 
     def to_quote(self) -> MarketQuote:
         """The domain quote (times in UTC)."""
         return msgspec.convert(self, MarketQuote, from_attributes=True)
+
+    def fx_rates(self) -> FxRates | None:
+        """The rate the event was evaluated with, ``None`` when the message has none."""
+        if self.fx is None:
+            return None
+        return FxRates(eur_per_gbp=self.fx.eur_per_gbp, as_of=self.fx.as_of)
 
 
 OBSERVATION: Final = Codec(Observation)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -27,7 +27,12 @@ from typing import Literal
 from app.domain.fx import FxRates
 from app.domain.markets import ALL_ROUTES, Market, Route
 from app.domain.policy import PricingPolicy
-from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route, net_of_vat
+from app.domain.pricing import (
+    PricedRoute,
+    RouteEvaluation,
+    evaluate_route,
+    net_of_vat,
+)
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, require_utc
 
@@ -122,35 +127,15 @@ class OpenOpportunity:
 
 
 @dataclass(frozen=True, slots=True)
-class OpportunityEvent:
+class OpportunityEvent(PricedRoute):
     """An ``opened`` / ``updated`` / ``closed`` event of one route of one ASIN."""
 
     event: EventType
     event_id: str
-    asin: str
-    title: str | None
-    buy_market: Market
-    sell_market: Market
-    buy_price_minor: int
-    sell_price_minor: int
-    buy_price_eur_cents: int
-    sell_price_eur_cents: int
-    breakdown: CostBreakdown
-    profit_eur_cents: int
-    roi: Decimal
-    margin: Decimal
-    referral_fee_rate: Decimal
-    fba_fee_estimated: bool
-    buy_observed_at: datetime
-    sell_observed_at: datetime
     event_time: datetime
     first_seen: datetime
     fx_eur_per_gbp: Decimal
     reason: CloseReason | None = None
-
-    @property
-    def route_key(self) -> str:
-        return Route(self.buy_market, self.sell_market).key
 
     @classmethod
     def from_evaluation(
@@ -164,24 +149,9 @@ class OpportunityEvent:
     ) -> OpportunityEvent:
         event_time = require_utc(event_time, "event_time")
         return cls(
+            **{f.name: getattr(evaluation, f.name) for f in fields(PricedRoute)},
             event=event,
             event_id=make_event_id(evaluation.asin, evaluation.route_key, event, event_time),
-            asin=evaluation.asin,
-            title=evaluation.title,
-            buy_market=evaluation.buy_market,
-            sell_market=evaluation.sell_market,
-            buy_price_minor=evaluation.buy_price_minor,
-            sell_price_minor=evaluation.sell_price_minor,
-            buy_price_eur_cents=evaluation.buy_price_eur_cents,
-            sell_price_eur_cents=evaluation.sell_price_eur_cents,
-            breakdown=evaluation.breakdown,
-            profit_eur_cents=evaluation.profit_eur_cents,
-            roi=evaluation.roi,
-            margin=evaluation.margin,
-            referral_fee_rate=evaluation.referral_fee_rate,
-            fba_fee_estimated=evaluation.fba_fee_estimated,
-            buy_observed_at=evaluation.buy_observed_at,
-            sell_observed_at=evaluation.sell_observed_at,
             event_time=event_time,
             first_seen=require_utc(first_seen, "first_seen"),
             fx_eur_per_gbp=evaluation.eur_per_gbp,

@@ -17,12 +17,12 @@ value becomes None. Prices, identity (ASIN, domain) and timestamps do.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
+from app.domain.asin import is_valid_asin
 from app.domain.errors import EnvelopeErrorCode, InvalidEnvelope
 from app.domain.keepa_prices import (
     PRICE_TYPES_READ,
@@ -40,20 +40,13 @@ __all__ = [
     "EnvelopeErrorCode",
     "InvalidEnvelope",
     "asin_from_key",
-    "is_valid_asin",
-    "quote_from_product",
+    "quote_from_keepa_product",
 ]
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
 
-_ASIN_RE = re.compile(r"[A-Z0-9]{10}")
 _BUY_TYPES = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
 _SELL_TYPES = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
-
-
-def is_valid_asin(value: object) -> TypeGuard[str]:
-    """An ASIN is exactly 10 characters of ``A-Z`` / ``0-9``."""
-    return isinstance(value, str) and _ASIN_RE.fullmatch(value) is not None
 
 
 def asin_from_key(key: bytes | None) -> str | None:
@@ -70,7 +63,7 @@ def asin_from_key(key: bytes | None) -> str | None:
     return key_asin
 
 
-def quote_from_product(
+def quote_from_keepa_product(
     product: Mapping[str, Any],
     market: Market,
     fetched_at: datetime,

@@ -20,12 +20,12 @@ from typing import TypeGuard, cast
 from app.domain.errors import InvalidEnvelope
 
 __all__ = [
+    "CSV_LENGTH",
     "MAX_PRICE_MINOR",
     "PRICE_TYPES_READ",
     "PriceType",
     "current_price",
     "current_sales_rank",
-    "has_shipping",
 ]
 
 #: Prices above this many minor units (100,000.00 EUR/GBP) are treated as corrupt.
@@ -36,15 +36,67 @@ _NO_DATA = -2
 
 
 class PriceType(IntEnum):
-    """Indexes of Keepa's ``csv`` / ``stats.current`` that this application reads."""
+    """Index of a history in a product's ``csv`` (and in ``stats.current``, ``stats.avg90``...).
+
+    The order and names are Keepa's ``Product.CsvType`` (a unit test pins them to the
+    ``keepa`` package's ``csv_indices``). Not every type is a price: ``SALES`` is the sales
+    rank, ``RATING`` and the ``COUNT_*`` types are counts. Histories whose name ends in
+    ``_SHIPPING`` are triples ``[t, price, shipping, t, price, shipping, ...]``; all others are
+    pairs ``[t, value, ...]``. In ``stats`` arrays the shipping types hold price + shipping.
+    """
 
     AMAZON = 0
     NEW = 1
-    SALES = 3  # sales rank, not a price
+    USED = 2
+    SALES = 3
+    LISTPRICE = 4
+    COLLECTIBLE = 5
+    REFURBISHED = 6
     NEW_FBM_SHIPPING = 7
+    LIGHTNING_DEAL = 8
+    WAREHOUSE = 9
     NEW_FBA = 10
+    COUNT_NEW = 11
+    COUNT_USED = 12
+    COUNT_REFURBISHED = 13
+    COUNT_COLLECTIBLE = 14
+    EXTRA_INFO_UPDATES = 15
+    RATING = 16
+    COUNT_REVIEWS = 17
     BUY_BOX_SHIPPING = 18
+    USED_NEW_SHIPPING = 19
+    USED_VERY_GOOD_SHIPPING = 20
+    USED_GOOD_SHIPPING = 21
+    USED_ACCEPTABLE_SHIPPING = 22
+    COLLECTIBLE_NEW_SHIPPING = 23
+    COLLECTIBLE_VERY_GOOD_SHIPPING = 24
+    COLLECTIBLE_GOOD_SHIPPING = 25
+    COLLECTIBLE_ACCEPTABLE_SHIPPING = 26
+    REFURBISHED_SHIPPING = 27
+    EBAY_NEW_SHIPPING = 28
+    EBAY_USED_SHIPPING = 29
+    TRADE_IN = 30
+    RENT = 31
+    BUY_BOX_USED_SHIPPING = 32
+    PRIME_EXCL = 33
+    COUNT_NEW_FBA = 34
+    COUNT_NEW_FBM = 35
 
+    @property
+    def has_shipping(self) -> bool:
+        """True if the history is stored as ``[time, price, shipping]`` triples."""
+        return self in _SHIPPING_TYPES
+
+    @property
+    def stride(self) -> int:
+        """Numbers per data point in the ``csv`` history: 3 for shipping types, else 2."""
+        return 3 if self in _SHIPPING_TYPES else 2
+
+
+_SHIPPING_TYPES = frozenset(t for t in PriceType if t.name.endswith("_SHIPPING"))
+
+#: Length of a product's ``csv`` array and of the ``stats`` arrays.
+CSV_LENGTH = len(PriceType)
 
 #: Price types whose current value is extracted (and therefore validated).
 PRICE_TYPES_READ: tuple[PriceType, ...] = (
@@ -54,16 +106,6 @@ PRICE_TYPES_READ: tuple[PriceType, ...] = (
     PriceType.NEW_FBA,
     PriceType.BUY_BOX_SHIPPING,
 )
-
-# Keepa's "...SHIPPING" types: NEW_FBM_SHIPPING, BUY_BOX_SHIPPING and the used/collectible/
-# refurbished/eBay shipping types 19-29 and BUY_BOX_USED_SHIPPING (32). TRADE_IN (30) and
-# RENTAL (31) are plain pairs.
-_SHIPPING_TYPES = frozenset({7, 18, *range(19, 30), 32})
-
-
-def has_shipping(index: int) -> bool:
-    """Whether ``csv[index]`` is made of ``[time, price, shipping]`` triples."""
-    return index in _SHIPPING_TYPES
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -78,7 +120,7 @@ def _check_price(value: object, where: str) -> int:
     return value
 
 
-def _csv_entry(csv: Sequence[object], index: int) -> list[int] | None:
+def _csv_entry(csv: Sequence[object], index: PriceType) -> list[int] | None:
     """The validated ``csv[index]`` list, or None when absent/empty.
 
     Only the shape and the newest point are validated: that point is the only one used
@@ -87,10 +129,10 @@ def _csv_entry(csv: Sequence[object], index: int) -> list[int] | None:
     if index >= len(csv) or csv[index] is None:
         return None
     entry = csv[index]
-    name = PriceType(index).name
+    name = index.name
     if not isinstance(entry, list):
         raise InvalidEnvelope("nonsense_price", f"csv[{index}] ({name}) is not a list")
-    width = 3 if has_shipping(index) else 2
+    width = index.stride
     if len(entry) % width:
         raise InvalidEnvelope(
             "nonsense_price",
@@ -134,7 +176,7 @@ def current_price(
         return from_stats
     if entry is None:
         return None
-    if has_shipping(price_type):
+    if price_type.has_shipping:
         price, shipping = entry[-2], entry[-1]
         return price + max(shipping, 0) if price > 0 else None
     price = entry[-1]

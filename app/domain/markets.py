@@ -12,7 +12,8 @@ Reduced rates (books, food, ...) are not modelled: every product is taxed at the
 rate, which overstates the VAT (so understates the profit) of reduced-rate goods.
 
 Keepa domain ids are those of Keepa's API (``domainId``): 2 = .co.uk, 3 = .de, 4 = .fr,
-8 = .it, 9 = .es.
+8 = .it, 9 = .es. The market codes are the ``keepa`` package's domain names (``keepa.DCODES``);
+a unit test pins both to that package, which is not imported here (numpy + pandas).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import NamedTuple
 
 from app.domain.money import Currency
 
-__all__ = ["ALL_ROUTES", "Market", "Route", "UnknownMarketError"]
+__all__ = ["ALL_ROUTES", "MARKET_CODES", "Market", "Route", "UnknownMarketError"]
 
 
 class UnknownMarketError(ValueError):
@@ -107,6 +108,10 @@ _MARKETS: dict[Market, _MarketInfo] = {
     Market.ES: _MarketInfo(Currency.EUR, 9, Decimal("0.21"), "amazon.es"),
     Market.GB: _MarketInfo(Currency.GBP, 2, Decimal("0.20"), "amazon.co.uk"),
 }
+
+
+#: Every market code in a fixed order: DE, FR, IT, ES, GB.
+MARKET_CODES: tuple[str, ...] = tuple(market.value for market in Market)
 
 
 class Route(NamedTuple):

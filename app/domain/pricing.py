@@ -33,6 +33,7 @@ from app.domain.quote import MarketQuote
 
 __all__ = [
     "CostBreakdown",
+    "PricedRoute",
     "RouteEvaluation",
     "evaluate_route",
     "fba_fee_eur_cents",
@@ -58,8 +59,10 @@ class CostBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
-class RouteEvaluation:
-    """The profit of one route (buy market -> sell market) for one ASIN."""
+class PricedRoute:
+    """What every record of one priced route of one ASIN holds (:class:`RouteEvaluation`,
+    :class:`app.domain.detection.OpportunityEvent`): the route, its prices, the cost breakdown
+    and the profit."""
 
     asin: str
     title: str | None
@@ -70,17 +73,13 @@ class RouteEvaluation:
     buy_price_eur_cents: int  # gross, converted
     sell_price_eur_cents: int  # gross, converted
     breakdown: CostBreakdown
-    referral_fee_rate: Decimal
-    fba_fee_source: FbaFeeSource
-    fba_fee_estimated: bool  # True when no weight was known or no tier fits (a guess)
     profit_eur_cents: int
     roi: Decimal
     margin: Decimal
+    referral_fee_rate: Decimal
+    fba_fee_estimated: bool  # True when no weight was known or no tier fits (a guess)
     buy_observed_at: datetime
     sell_observed_at: datetime
-    eur_per_gbp: Decimal
-    vat_mode: VatMode
-    is_opportunity: bool
 
     @property
     def route(self) -> Route:
@@ -89,6 +88,16 @@ class RouteEvaluation:
     @property
     def route_key(self) -> str:
         return self.route.key
+
+
+@dataclass(frozen=True, slots=True)
+class RouteEvaluation(PricedRoute):
+    """The profit of one route (buy market -> sell market) for one ASIN."""
+
+    fba_fee_source: FbaFeeSource
+    eur_per_gbp: Decimal
+    vat_mode: VatMode
+    is_opportunity: bool
 
 
 def net_of_vat(gross_cents: int, vat_rate: Decimal) -> int:

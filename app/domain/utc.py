@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Literal
 
 __all__ = ["format_utc", "parse_utc", "require_utc"]
 
@@ -22,9 +23,10 @@ def parse_utc(text: str) -> datetime:
     return require_utc(datetime.fromisoformat(text), "timestamp")
 
 
-def format_utc(value: datetime) -> str:
+def format_utc(value: datetime, *, timespec: Literal["auto", "seconds"] = "auto") -> str:
     """ISO-8601 in UTC with a ``Z`` suffix, e.g. ``2025-03-01T12:00:00Z``.
 
-    Microseconds are kept when non-zero, so ``parse_utc(format_utc(x)) == x``.
+    Microseconds are kept when non-zero, so ``parse_utc(format_utc(x)) == x``; with
+    ``timespec="seconds"`` they are dropped (rounded down), as in the envelopes' ``fetched_at``.
     """
-    return require_utc(value).isoformat().replace("+00:00", "Z")
+    return require_utc(value).isoformat(timespec=timespec).replace("+00:00", "Z")

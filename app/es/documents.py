@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Final
 
 import msgspec
@@ -27,11 +28,12 @@ from app.contracts.opportunities import OpportunityMessage
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
-from app.domain.utc import format_utc
+from app.domain.utc import format_utc, parse_utc, require_utc
 from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
 
 __all__ = [
     "EXTERNAL_GTE",
+    "PRODUCT_QUOTE_FIELDS",
     "IndexOf",
     "epoch_millis",
     "history_id",
@@ -42,6 +44,7 @@ __all__ = [
     "product_action",
     "product_actions",
     "product_id",
+    "quote_from_product",
 ]
 
 #: Maps a logical index name to the real one, e.g. ``settings.index``.
@@ -89,9 +92,7 @@ def logical_index(name: str) -> str:
 
 def epoch_millis(value: datetime) -> int:
     """Milliseconds since the Unix epoch (floor) of an aware datetime; the external version."""
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise ValueError(f"datetime must be timezone-aware, got naive {value.isoformat()}")
-    delta = value.astimezone(UTC) - datetime(1970, 1, 1, tzinfo=UTC)
+    delta = require_utc(value) - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
@@ -111,20 +112,31 @@ def opportunity_id(asin: str, buy_market: Market | str, sell_market: Market | st
     return f"{asin}:{buy}:{sell}"
 
 
-def _eur_fields(quote: MarketQuote, fx: FxRates | None) -> dict[str, Any]:
-    """Gross buy/sell prices in EUR cents (``None`` without a price); ``{}`` without FX."""
-    if fx is None:
-        return {}
-    currency = quote.currency.value
-    return {
-        "buy_price_eur_cents": (
-            None if quote.buy_price is None else fx.to_eur_cents(quote.buy_price, currency)
-        ),
-        "sell_price_eur_cents": (
-            None if quote.sell_price is None else fx.to_eur_cents(quote.sell_price, currency)
-        ),
-        "fx_eur_per_gbp": float(fx.eur_per_gbp),
+def _observation(quote: MarketQuote, fx: FxRates | None) -> dict[str, Any]:
+    """The fields of one observation: the ``price-history`` document, and the part of the
+    ``products`` document both share. Gross buy/sell prices in EUR cents only with ``fx``
+    (``None`` without a price)."""
+    source: dict[str, Any] = {
+        "asin": quote.asin,
+        "market": quote.market.value,
+        "currency": quote.currency.value,
+        "observed_at": format_utc(quote.observed_at),
+        "fetched_at": format_utc(quote.fetched_at),
+        "buy_price_minor": quote.buy_price,
+        "sell_price_minor": quote.sell_price,
+        "prices": dict(quote.prices),
+        "sales_rank": quote.sales_rank,
     }
+    if fx is not None:
+        currency = quote.currency.value
+        source["buy_price_eur_cents"] = (
+            None if quote.buy_price is None else fx.to_eur_cents(quote.buy_price, currency)
+        )
+        source["sell_price_eur_cents"] = (
+            None if quote.sell_price is None else fx.to_eur_cents(quote.sell_price, currency)
+        )
+        source["fx_eur_per_gbp"] = float(fx.eur_per_gbp)
+    return source
 
 
 def product_action(
@@ -141,29 +153,15 @@ def product_action(
     """
     when = datetime.now(UTC) if indexed_at is None else indexed_at
     source: dict[str, Any] = {
-        "asin": quote.asin,
-        "market": quote.market.value,
+        **_observation(quote, fx),
         "title": quote.title,
-        "currency": quote.currency.value,
-        "buy_price_minor": quote.buy_price,
-        "sell_price_minor": quote.sell_price,
-        **_eur_fields(quote, fx),
-        "prices": dict(quote.prices),
         "referral_fee_rate": (
             None if quote.referral_fee_rate is None else float(quote.referral_fee_rate)
         ),
-        "fba_fee_minor": quote.fba_fee,
-        "package_weight_g": quote.package_weight_g,
-        "package_length_mm": quote.package_length_mm,
-        "package_width_mm": quote.package_width_mm,
-        "package_height_mm": quote.package_height_mm,
-        "sales_rank": quote.sales_rank,
-        "root_category": quote.root_category,
+        **{name: getattr(quote, attribute) for attribute, name in _QUOTE_INTS.items()},
         "image_url": quote.image_url,
         "product_url": quote.product_url,
         "amazon_in_stock": quote.amazon_in_stock,
-        "observed_at": format_utc(quote.observed_at),
-        "fetched_at": format_utc(quote.fetched_at),
         "indexed_at": format_utc(when),
     }
     return {
@@ -176,27 +174,73 @@ def product_action(
     }
 
 
+#: Optional ints of a quote that the ``products`` document holds as they are: quote attribute
+#: -> document field (written by :func:`product_action`, read by :func:`quote_from_product`).
+_QUOTE_INTS: Final[Mapping[str, str]] = {
+    "fba_fee": "fba_fee_minor",
+    "package_weight_g": "package_weight_g",
+    "package_length_mm": "package_length_mm",
+    "package_width_mm": "package_width_mm",
+    "package_height_mm": "package_height_mm",
+    "root_category": "root_category",
+}
+
+#: The ``products`` fields :func:`quote_from_product` reads (a search's ``_source`` filter).
+PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
+    "asin",
+    "market",
+    "title",
+    "observed_at",
+    "fetched_at",
+    "buy_price_minor",
+    "sell_price_minor",
+    "referral_fee_rate",
+    "sales_rank",
+    "amazon_in_stock",
+    *_QUOTE_INTS.values(),
+)
+
+
+def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
+    """The quote a ``products`` document describes (the inverse of :func:`product_action`
+    for the fields of :data:`PRODUCT_QUOTE_FIELDS`); None when it lacks identity or times."""
+    try:
+        asin = source["asin"]
+        market = Market.parse(source["market"])
+        observed_at = parse_utc(source["observed_at"])
+        fetched_at = parse_utc(source.get("fetched_at") or source["observed_at"])
+    except (KeyError, TypeError, ValueError):
+        return None
+    rate = source.get("referral_fee_rate")
+    ints: dict[str, Any] = {a: _int(source.get(name)) for a, name in _QUOTE_INTS.items()}
+    return MarketQuote(
+        asin=asin,
+        market=market,
+        title=source.get("title"),
+        observed_at=observed_at,
+        fetched_at=fetched_at,
+        buy_price=_int(source.get("buy_price_minor")),
+        sell_price=_int(source.get("sell_price_minor")),
+        referral_fee_rate=None if rate is None else Decimal(str(rate)),
+        sales_rank=_int(source.get("sales_rank")),
+        **ints,
+        amazon_in_stock=bool(source.get("amazon_in_stock", False)),
+    )
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
 def price_history_action(
     quote: MarketQuote, fx: FxRates | None, index_of: IndexOf = logical_index
 ) -> dict[str, Any]:
     """The ``price-history`` action: one immutable document per observation (``create``)."""
-    source: dict[str, Any] = {
-        "asin": quote.asin,
-        "market": quote.market.value,
-        "currency": quote.currency.value,
-        "observed_at": format_utc(quote.observed_at),
-        "fetched_at": format_utc(quote.fetched_at),
-        "buy_price_minor": quote.buy_price,
-        "sell_price_minor": quote.sell_price,
-        **_eur_fields(quote, fx),
-        "prices": dict(quote.prices),
-        "sales_rank": quote.sales_rank,
-    }
     return {
         "_op_type": "create",
         "_index": index_of(PRICE_HISTORY),
         "_id": history_id(quote.asin, quote.market, quote.observed_at),
-        "_source": source,
+        "_source": _observation(quote, fx),
     }
 
 

@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import fields
 from typing import Any, Final, Protocol
 
 from elasticsearch import AsyncElasticsearch, BadRequestError
+
+from app.domain.keepa_prices import PRICE_TYPES_READ
+from app.domain.pricing import CostBreakdown
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -34,6 +38,7 @@ __all__ = [
     "WATCHLIST",
     "IndexContractError",
     "IndexNamer",
+    "ensure_index",
     "ensure_indices",
     "index_names",
     "index_settings",
@@ -83,35 +88,20 @@ _TITLE: Final = {
 #: A free note: full text only.
 _NOTE: Final = {"type": "text", "analyzer": "standard"}
 
-#: Keepa price types that :mod:`app.domain.keepa_prices` reads (``PRICE_TYPES_READ``).
-KNOWN_PRICE_TYPES: Final[tuple[str, ...]] = (
-    "AMAZON",
-    "NEW",
-    "NEW_FBM_SHIPPING",
-    "NEW_FBA",
-    "BUY_BOX_SHIPPING",
-)
-
-#: ``prices``: Keepa price type name -> minor units; other names are mapped to ``long`` by
-#: :data:`_PRICES_TEMPLATE` (the object is dynamic, the rest of the document is strict).
+#: ``prices``: Keepa price type name -> minor units, with the types the parser reads
+#: (:data:`app.domain.keepa_prices.PRICE_TYPES_READ`) mapped up front; other names are mapped
+#: to ``long`` by :data:`_PRICES_TEMPLATE` (the object is dynamic, the rest is strict).
 _PRICES: Final = {
     "type": "object",
     "dynamic": True,
-    "properties": {name: _LONG for name in KNOWN_PRICE_TYPES},
+    "properties": {price_type.name: _LONG for price_type in PRICE_TYPES_READ},
 }
 _PRICES_TEMPLATE: Final = {
     "prices_as_long": {"path_match": "prices.*", "mapping": {"type": "long"}},
 }
 
-_BREAKDOWN_FIELDS: Final[tuple[str, ...]] = (
-    "net_sell_eur_cents",
-    "referral_fee_eur_cents",
-    "fba_fee_eur_cents",
-    "shipping_eur_cents",
-    "net_buy_eur_cents",
-    "vat_sell_eur_cents",
-    "vat_buy_eur_cents",
-)
+#: The fields of an opportunity's ``breakdown`` (:class:`app.domain.pricing.CostBreakdown`).
+_BREAKDOWN_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(CostBreakdown))
 
 
 def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False) -> dict[str, Any]:
@@ -124,53 +114,43 @@ def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False
     return mapping
 
 
+#: One observation of one ASIN on one market: a ``price-history`` document, and the part of
+#: the ``products`` document (the latest observation) that both share.
+_OBSERVATION_FIELDS: Final[Mapping[str, Mapping[str, Any]]] = {
+    "asin": _KEYWORD,
+    "market": _KEYWORD,
+    "currency": _KEYWORD,
+    "observed_at": _DATE,
+    "fetched_at": _DATE,
+    "buy_price_minor": _LONG,
+    "sell_price_minor": _LONG,
+    "buy_price_eur_cents": _LONG,
+    "sell_price_eur_cents": _LONG,
+    "fx_eur_per_gbp": _DOUBLE,
+    "prices": _PRICES,
+    "sales_rank": _LONG,
+}
+
 _PRODUCTS_MAPPING: Final = _strict(
     {
-        "asin": _KEYWORD,
-        "market": _KEYWORD,
+        **_OBSERVATION_FIELDS,
         "title": _TITLE,
-        "currency": _KEYWORD,
-        "buy_price_minor": _LONG,
-        "sell_price_minor": _LONG,
-        "buy_price_eur_cents": _LONG,
-        "sell_price_eur_cents": _LONG,
-        "fx_eur_per_gbp": _DOUBLE,
-        "prices": _PRICES,
         "referral_fee_rate": _DOUBLE,
         "fba_fee_minor": _LONG,
         "package_weight_g": _LONG,
         "package_length_mm": _LONG,
         "package_width_mm": _LONG,
         "package_height_mm": _LONG,
-        "sales_rank": _LONG,
         "root_category": _LONG,
         "image_url": _STORED_ONLY,
         "product_url": _STORED_ONLY,
         "amazon_in_stock": _BOOLEAN,
-        "observed_at": _DATE,
-        "fetched_at": _DATE,
         "indexed_at": _DATE,
     },
     prices=True,
 )
 
-_PRICE_HISTORY_MAPPING: Final = _strict(
-    {
-        "asin": _KEYWORD,
-        "market": _KEYWORD,
-        "currency": _KEYWORD,
-        "observed_at": _DATE,
-        "fetched_at": _DATE,
-        "buy_price_minor": _LONG,
-        "sell_price_minor": _LONG,
-        "buy_price_eur_cents": _LONG,
-        "sell_price_eur_cents": _LONG,
-        "fx_eur_per_gbp": _DOUBLE,
-        "prices": _PRICES,
-        "sales_rank": _LONG,
-    },
-    prices=True,
-)
+_PRICE_HISTORY_MAPPING: Final = _strict(_OBSERVATION_FIELDS, prices=True)
 
 _OPPORTUNITIES_MAPPING: Final = _strict(
     {
@@ -266,6 +246,34 @@ def index_names(namer: IndexNamer) -> dict[str, str]:
     return {logical: namer.index(logical) for logical in LOGICAL_INDICES}
 
 
+async def ensure_index(
+    client: AsyncElasticsearch,
+    logical: str,
+    name: str,
+    creation_settings: Mapping[str, Any] | None = None,
+) -> bool:
+    """Create the index ``name`` with the mapping of ``logical`` (and ``creation_settings``,
+    default :func:`index_settings`) when it does not exist; True when this call created it.
+
+    Safe when several processes start at once: an index created by someone else between our
+    existence check and our create (``resource_already_exists_exception``) counts as existing.
+    """
+    if await client.indices.exists(index=name):
+        return False
+    body_settings = index_settings() if creation_settings is None else dict(creation_settings)
+    try:
+        await client.indices.create(
+            index=name, mappings=mapping_for(logical), settings=body_settings
+        )
+    except BadRequestError as exc:
+        if exc.error != "resource_already_exists_exception":
+            raise
+        logger.info("index %s was created concurrently", name)
+        return False
+    logger.info("created index %s", name)
+    return True
+
+
 async def ensure_indices(
     client: AsyncElasticsearch,
     settings: IndexNamer,
@@ -274,30 +282,21 @@ async def ensure_indices(
     replicas: int = 0,
     refresh_interval: str = "1s",
 ) -> None:
-    """Create every missing index; put the current mapping on the existing ones.
+    """Create every missing index (:func:`ensure_index`); put the current mapping on the
+    existing ones.
 
-    Idempotent and safe when several processes start at once: an index created by someone
-    else between our existence check and our create (``resource_already_exists_exception``)
-    is treated as existing. Existing data is never deleted; a mapping change that is not
-    additive (e.g. a field changing type) raises :class:`IndexContractError`.
+    Idempotent and safe when several processes start at once. Existing data is never
+    deleted; a mapping change that is not additive (e.g. a field changing type) raises
+    :class:`IndexContractError`.
     """
     body_settings = index_settings(
         shards=shards, replicas=replicas, refresh_interval=refresh_interval
     )
     for logical, name in index_names(settings).items():
-        mapping = mapping_for(logical)
-        if not await client.indices.exists(index=name):
-            try:
-                await client.indices.create(index=name, mappings=mapping, settings=body_settings)
-            except BadRequestError as exc:
-                if exc.error != "resource_already_exists_exception":
-                    raise
-                logger.info("index %s was created concurrently", name)
-            else:
-                logger.info("created index %s", name)
-                continue
+        if await ensure_index(client, logical, name, body_settings):
+            continue
         try:
-            await client.indices.put_mapping(index=name, body=mapping)
+            await client.indices.put_mapping(index=name, body=mapping_for(logical))
         except BadRequestError as exc:
             raise IndexContractError(
                 f"index {name} cannot take the mapping of contract version "

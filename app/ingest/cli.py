@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from app.domain.asin import is_valid_asin
+from app.domain.watchlist import DEFAULT_MARKETS, MAX_PRIORITY, WatchlistEntry, normalise_markets
+
 if TYPE_CHECKING:
     from elasticsearch import Elasticsearch
 
@@ -44,15 +47,14 @@ def _store() -> tuple[Elasticsearch, WatchlistStore]:
 def watchlist_add(
     asins: Annotated[list[str], typer.Argument(help="ASINs (10 characters A-Z0-9).")],
     markets: str = typer.Option(
-        "DE,FR,IT,ES,GB", "--markets", "-m", help="Markets to track, e.g. DE,FR or DE|GB."
+        ",".join(DEFAULT_MARKETS), "--markets", "-m", help="Markets to track, e.g. DE,FR or DE|GB."
     ),
-    priority: int = typer.Option(0, "--priority", "-p", min=0, max=10, help="0-10."),
+    priority: int = typer.Option(
+        0, "--priority", "-p", min=0, max=MAX_PRIORITY, help=f"0-{MAX_PRIORITY}."
+    ),
     note: str | None = typer.Option(None, "--note", help="A free note."),
 ) -> None:
     """Add ASINs (or update their markets/priority); invalid ASINs are rejected."""
-    from app.domain.envelope import is_valid_asin
-    from app.ingest.watchlist import WatchlistEntry, normalise_markets
-
     try:
         codes = normalise_markets(markets)
     except ValueError as exc:

@@ -23,8 +23,6 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal
-from typing import Any
 
 from app.domain.detection import evaluate_all_routes
 from app.domain.fx import FxRates
@@ -32,12 +30,10 @@ from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.pricing import RouteEvaluation
 from app.domain.quote import MarketQuote
-from app.domain.utc import parse_utc
 
 __all__ = [
     "Outlook",
     "outlook",
-    "quote_from_product_doc",
     "relative_volatility",
     "required_move",
 ]
@@ -90,38 +86,3 @@ def relative_volatility(prices: Iterable[float]) -> float:
     mean = sum(values) / len(values)
     variance = sum((v - mean) ** 2 for v in values) / len(values)
     return math.sqrt(variance) / mean
-
-
-def quote_from_product_doc(doc: Mapping[str, Any]) -> MarketQuote | None:
-    """The quote a ``products`` document describes (see :func:`app.es.documents.product_action`);
-    None when it lacks identity or times."""
-    try:
-        asin = doc["asin"]
-        market = Market.parse(doc["market"])
-        observed_at = parse_utc(doc["observed_at"])
-        fetched_at = parse_utc(doc.get("fetched_at") or doc["observed_at"])
-    except (KeyError, TypeError, ValueError):
-        return None
-    rate = doc.get("referral_fee_rate")
-    return MarketQuote(
-        asin=asin,
-        market=market,
-        title=doc.get("title"),
-        observed_at=observed_at,
-        fetched_at=fetched_at,
-        buy_price=_int(doc.get("buy_price_minor")),
-        sell_price=_int(doc.get("sell_price_minor")),
-        referral_fee_rate=None if rate is None else Decimal(str(rate)),
-        fba_fee=_int(doc.get("fba_fee_minor")),
-        package_weight_g=_int(doc.get("package_weight_g")),
-        package_length_mm=_int(doc.get("package_length_mm")),
-        package_width_mm=_int(doc.get("package_width_mm")),
-        package_height_mm=_int(doc.get("package_height_mm")),
-        sales_rank=_int(doc.get("sales_rank")),
-        root_category=_int(doc.get("root_category")),
-        amazon_in_stock=bool(doc.get("amazon_in_stock", False)),
-    )
-
-
-def _int(value: object) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None

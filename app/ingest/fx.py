@@ -13,31 +13,39 @@ euro buys (``eurofxref-daily.xml``)::
 message is an :class:`app.contracts.fx_rates.FxRate`; a rate that cannot be parsed or is
 implausible raises :class:`EcbRatesError` and nothing is published (a rate is never invented:
 the worker keeps the last known one).
+
+Reading the topic back is one function for every reader:
+:func:`app.contracts.fx_rates.rate_from_message` turns one ``fx.rates`` message into the rate
+it carries (the worker's ``fx`` agent, which dead-letters what it cannot read), and
+:func:`latest_rate` folds a whole topic the same way (the scheduler, which has no Faust:
+:mod:`app.ingest.fx_topic`). The last usable rate stays in force.
 """
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
 from app.contracts.base import ContractError
-from app.contracts.fx_rates import FX_KEY_GBP, FX_RATE, FxRate
+from app.contracts.fx_rates import FX_KEY_GBP, FX_RATE, FxRate, rate_from_message
 from app.domain.fx import FxRates
 
 __all__ = [
     "ECB_DAILY_URL",
     "ECB_PUBLICATION_TIME_UTC",
     "FX_KEY_GBP",
+    "FX_RATES_TOPIC",
     "GBP_PER_EUR_PLAUSIBLE",
     "EcbRatesError",
     "EcbReferenceRates",
     "eur_per_gbp",
     "fx_message",
     "fx_value",
+    "latest_rate",
     "parse_ecb_daily",
 ]
 
@@ -47,6 +55,9 @@ _ECB_NS: Final = "{http://www.ecb.int/vocabulary/2002-08-01/eurofxref}"
 #: The reference rates are set at 14:10 CET and published around 16:00; the message carries
 #: the ECB date at 16:00 UTC (the contract of the ``fx.rates`` topic).
 ECB_PUBLICATION_TIME_UTC: Final = time(16, 0, tzinfo=UTC)
+
+#: The topic of the rates, before ``TOPIC_PREFIX`` (compacted, one partition).
+FX_RATES_TOPIC: Final = "fx.rates"
 
 #: GBP per EUR outside this band is a parsing or publication error, not a market move (the
 #: rate has stayed within 0.69-0.98 since the euro's introduction).
@@ -147,3 +158,17 @@ def fx_message(value: FxRate | Mapping[str, Any]) -> tuple[bytes, bytes]:
     except ContractError as exc:
         raise EcbRatesError(f"not an fx.rates message: {exc}") from None
     return FX_KEY_GBP, FX_RATE.encode(message)
+
+
+def latest_rate(messages: Iterable[tuple[bytes | None, bytes | None]]) -> FxRates | None:
+    """The rate in force after ``messages`` (``(key, value)`` in offset order): the last one
+    :func:`app.contracts.fx_rates.rate_from_message` reads, exactly as the worker's
+    ``fx-rates`` table would hold it; ``None`` if none is usable (then the configured
+    ``FX_GBP_EUR`` applies)."""
+    rate: FxRates | None = None
+    for key, value in messages:
+        try:
+            rate = rate_from_message(key, value).to_rates()
+        except ContractError:
+            continue
+    return rate

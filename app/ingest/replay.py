@@ -39,8 +39,8 @@ import msgspec
 
 from app.contracts.base import ContractError
 from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope
+from app.domain.keepa_prices import PriceType
 from app.ingest.producer import EnvelopePublisher, PublishReport
-from app.keepa.schema import CsvType
 
 __all__ = [
     "KEEPA_MINUTE_FIELDS",
@@ -160,7 +160,7 @@ def _shift_history(index: int, history: object, minutes: int) -> object:
     if not isinstance(history, list):
         return history
     try:
-        stride = CsvType(index).stride
+        stride = PriceType(index).stride
     except ValueError:
         stride = 2
     out = list(history)

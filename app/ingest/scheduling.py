@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Final, Literal
 
-from app.ingest.watchlist import WatchlistEntry
+from app.domain.watchlist import WatchlistEntry
 
 __all__ = [
     "AsinSignals",

@@ -6,7 +6,8 @@
 * ``price-history``: relative standard deviation of the buy and sell prices (EUR cents) per
   market over ``volatility_window`` (``extended_stats``), the ASIN's volatility is the largest;
 * ``products``: per market, ``fetched_at`` of the latest quote, and the quotes themselves for
-  the best route's profit and required move (:func:`app.ingest.estimates.outlook`).
+  the best route's profit and required move (:func:`app.ingest.estimates.outlook`), GBP
+  converted with the rate in force on ``fx.rates`` (the worker's rate, not a static one).
 
 An ASIN none of the indices knows gets no entry (the scheduler treats it as never fetched).
 """
@@ -24,31 +25,18 @@ from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
 from app.domain.utc import parse_utc
+from app.es.documents import PRODUCT_QUOTE_FIELDS, quote_from_product
 from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
-from app.ingest.estimates import outlook, quote_from_product_doc
+from app.ingest.estimates import outlook
+from app.ingest.fx_topic import read_rate_in_force
 from app.ingest.scheduling import AsinSignals
-from app.policy_config import configured_fx, pricing_policy
+from app.policy_config import pricing_policy
 from app.settings import Settings
 
 __all__ = ["load_signals"]
 
 #: ASINs per query (x 5 market documents stays under the default 10,000 result window).
 _CHUNK: Final = 500
-_PRODUCT_FIELDS: Final = [
-    "asin",
-    "market",
-    "title",
-    "buy_price_minor",
-    "sell_price_minor",
-    "referral_fee_rate",
-    "fba_fee_minor",
-    "package_weight_g",
-    "package_length_mm",
-    "package_width_mm",
-    "package_height_mm",
-    "observed_at",
-    "fetched_at",
-]
 
 
 def load_signals(
@@ -61,10 +49,14 @@ def load_signals(
     policy: PricingPolicy | None = None,
     fx: FxRates | None = None,
 ) -> dict[str, AsinSignals]:
-    """Signals of the given ASINs (missing indices are treated as empty)."""
+    """Signals of the given ASINs (missing indices are treated as empty).
+
+    Without ``fx``, GBP prices are converted with the rate in force on the ``fx.rates`` topic
+    (:func:`app.ingest.fx_topic.read_rate_in_force`), the rate the worker uses.
+    """
     when = now or datetime.now(UTC)
     pricing = policy or pricing_policy(settings)
-    rates = fx or configured_fx(settings)
+    rates = fx or read_rate_in_force(settings)
     wanted = sorted(set(asins))
     result: dict[str, AsinSignals] = {}
     for start in range(0, len(wanted), _CHUNK):
@@ -195,13 +187,13 @@ def _products(
         index,
         size=len(asins) * len(Market),
         query={"terms": {"asin": asins}},
-        source_includes=_PRODUCT_FIELDS,
+        source_includes=list(PRODUCT_QUOTE_FIELDS),
     )
     if response is None:
         return {}
     out: dict[str, dict[Market, MarketQuote]] = {}
     for hit in response["hits"]["hits"]:
-        quote = quote_from_product_doc(hit["_source"])
+        quote = quote_from_product(hit["_source"])
         if quote is not None:
             out.setdefault(quote.asin, {})[quote.market] = quote
     return out

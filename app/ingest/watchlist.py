@@ -9,13 +9,15 @@
   ``priority`` (0-10) and ``note``; other columns are ignored. The delimiter is ``,``,
   ``;`` or a tab, whichever the header uses.
 
-An ASIN is 10 characters ``A-Z0-9`` after trimming; lower-case input is upper-cased.
-Markets must be ``DE``, ``FR``, ``IT``, ``ES`` or ``GB``. A repeated ASIN is merged into
-its first occurrence (union of markets, highest priority, first note) and reported as a
-warning, not an error.
+The rules of an entry are :mod:`app.domain.watchlist`'s: an ASIN is 10 characters
+``A-Z0-9`` after trimming (lower-case input is upper-cased); markets must be ``DE``, ``FR``,
+``IT``, ``ES`` or ``GB`` (``UK`` is read as GB). A repeated ASIN is merged into its first
+occurrence (union of markets, highest priority, first note) and reported as a warning, not an
+error.
 
 :class:`WatchlistStore` keeps the watchlist in Elasticsearch (index
-``settings.index("watchlist")``, one document per ASIN, id = ASIN).
+``settings.index("watchlist")``, one document per ASIN, id = ASIN; the document and the
+write rules are :mod:`app.es.watchlist`'s).
 """
 
 from __future__ import annotations
@@ -25,22 +27,26 @@ import csv
 import io
 import logging
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from elasticsearch import BadRequestError, Elasticsearch, NotFoundError
 
-from app.domain.envelope import is_valid_asin
-from app.domain.utc import format_utc, parse_utc
+from app.domain.asin import normalise_asin
+from app.domain.watchlist import (
+    WatchlistEntry,
+    check_priority,
+    merge_entries,
+    normalise_entries,
+    normalise_markets,
+)
 from app.es.indices import WATCHLIST, index_settings, mapping_for
+from app.es.watchlist import WatchlistWrite, entry_from_document, plan_writes
 from app.settings import Settings
 
 __all__ = [
-    "DEFAULT_MARKETS",
-    "MAX_PRIORITY",
     "LineError",
-    "WatchlistEntry",
     "WatchlistParse",
     "WatchlistStore",
     "parse_watchlist",
@@ -49,23 +55,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: The five tracked markets, in canonical order.
-DEFAULT_MARKETS: Final[tuple[str, ...]] = ("DE", "FR", "IT", "ES", "GB")
-MAX_PRIORITY: Final = 10
-_MARKET_ORDER: Final = {m: i for i, m in enumerate(DEFAULT_MARKETS)}
 _CSV_COLUMNS: Final = ("asin", "markets", "priority", "note")
-
-
-@dataclass
-class WatchlistEntry:
-    """One tracked ASIN. ``priority`` 0-10 shortens its refresh interval (docs/scheduling.md)."""
-
-    asin: str
-    markets: tuple[str, ...] = DEFAULT_MARKETS
-    priority: int = 0
-    source: str = "manual"
-    note: str | None = None
-    added_at: datetime | None = None
 
 
 @dataclass
@@ -123,32 +113,12 @@ def parse_watchlist_report(text: str, *, source: str = "import") -> WatchlistPar
             by_asin[entry.asin] = entry
             first_line[entry.asin] = number
             continue
-        by_asin[entry.asin] = _merge(held, entry)
+        by_asin[entry.asin] = merge_entries(held, entry)
         result.warnings.append(
             LineError(number, raw, f"duplicate of line {first_line[entry.asin]}; merged")
         )
     result.entries = list(by_asin.values())
     return result
-
-
-def normalise_markets(value: str | Sequence[str]) -> tuple[str, ...]:
-    """Market codes from ``"DE|FR"``, ``"DE FR"``, ``"de,fr"`` or a sequence, in canonical
-    order without duplicates; empty means all five. ``ValueError`` names an unknown code."""
-    if isinstance(value, str):
-        for separator in "|,;":
-            value = value.replace(separator, " ")
-        codes = value.split()
-    else:
-        codes = [c.strip() for c in value if c.strip()]
-    if not codes:
-        return DEFAULT_MARKETS
-    upper = {c.upper() for c in codes}
-    unknown = sorted(c for c in upper if c not in _MARKET_ORDER)
-    if unknown:
-        raise ValueError(
-            f"unknown market {', '.join(unknown)} (expected {'|'.join(DEFAULT_MARKETS)})"
-        )
-    return tuple(sorted(upper, key=_MARKET_ORDER.__getitem__))
 
 
 def _csv_delimiter(header: str) -> str | None:
@@ -202,33 +172,24 @@ def _entry(row: dict[str, str], source: str) -> WatchlistEntry | str:
     """The entry of a row, or the reason it is rejected."""
     if "__error__" in row:
         return row["__error__"]
-    asin = row.get("asin", "").strip().upper()
-    if not asin:
+    if not row.get("asin", "").strip():
         return "missing ASIN"
-    if not is_valid_asin(asin):
-        return f"invalid ASIN {asin!r}: expected 10 characters A-Z0-9"
     try:
+        asin = normalise_asin(row["asin"])
         markets = normalise_markets(row.get("markets", ""))
+        priority = check_priority(_integer_priority(row.get("priority", "")))
     except ValueError as exc:
         return str(exc)
-    priority_text = row.get("priority", "").strip()
+    return WatchlistEntry(asin, markets, priority, source, row.get("note", "").strip() or None)
+
+
+def _integer_priority(text: str) -> int:
+    """The priority column as an integer (empty = 0)."""
+    text = text.strip()
     try:
-        priority = int(priority_text) if priority_text else 0
+        return int(text) if text else 0
     except ValueError:
-        return f"priority {priority_text!r} is not an integer"
-    if not 0 <= priority <= MAX_PRIORITY:
-        return f"priority {priority} is outside 0-{MAX_PRIORITY}"
-    note = row.get("note", "").strip() or None
-    return WatchlistEntry(asin, markets, priority, source, note)
-
-
-def _merge(first: WatchlistEntry, again: WatchlistEntry) -> WatchlistEntry:
-    return replace(
-        first,
-        markets=normalise_markets([*first.markets, *again.markets]),
-        priority=max(first.priority, again.priority),
-        note=first.note or again.note,
-    )
+        raise ValueError(f"priority {text!r} is not an integer") from None
 
 
 # --- Elasticsearch store ---------------------------------------------------------------------
@@ -240,8 +201,7 @@ class WatchlistStore:
     Writes wait for a refresh, so a ``list`` right after an ``add`` sees it. Adding an ASIN
     that is already there is idempotent: its ``added_at`` stays the first add's, the other
     fields take the new values (a ``None`` note keeps the stored note), and an unchanged
-    entry is not rewritten. No scripts are used (the entry is read, then created with
-    ``op_type=create`` or partially updated).
+    entry is not rewritten (the rules of :mod:`app.es.watchlist`, shared with the API).
     """
 
     page_size: int = 1_000
@@ -266,51 +226,28 @@ class WatchlistStore:
         self._ensured = True
 
     def add(self, entries: Iterable[WatchlistEntry], *, now: datetime | None = None) -> int:
-        """Store the entries; the number of ASINs created or changed (unchanged: not counted)."""
-        when = format_utc(now or datetime.now(UTC))
-        wanted: dict[str, WatchlistEntry] = {}
-        for entry in entries:
-            asin = entry.asin.strip().upper()
-            if not is_valid_asin(asin):
-                raise ValueError(f"invalid ASIN {entry.asin!r}")
-            normalised = replace(entry, asin=asin, markets=normalise_markets(entry.markets))
-            held = wanted.get(asin)
-            wanted[asin] = normalised if held is None else _merge(held, normalised)
+        """Store the entries; the number of ASINs created or changed (unchanged: not counted).
+
+        ``ValueError`` (nothing written) when an entry breaks a rule of
+        :mod:`app.domain.watchlist`; an ASIN given twice is merged.
+        """
+        wanted = builtins.list(normalise_entries(entries).values())
         if not wanted:
             return 0
         self.ensure_index()
+        when = now or datetime.now(UTC)
         written = 0
-        asins = builtins.list(wanted)
-        for start in range(0, len(asins), self.page_size):
-            chunk = asins[start : start + self.page_size]
-            stored = self._mget(chunk)
-            operations: builtins.list[dict[str, Any]] = []
-            for asin in chunk:
-                entry = wanted[asin]
-                current = stored.get(asin)
-                if current is None:
-                    operations.append({"create": {"_index": self.index, "_id": asin}})
-                    operations.append(_document(entry, added_at=entry.added_at, now=when))
-                    continue
-                changes = _changes(current, entry)
-                if changes:
-                    operations.append({"update": {"_index": self.index, "_id": asin}})
-                    operations.append({"doc": {**changes, "updated_at": when}})
-            if not operations:
-                continue
-            response = self.es.bulk(operations=operations, refresh="wait_for")
-            conflicts: builtins.list[WatchlistEntry] = []
-            for item in response["items"]:
-                ((op, result),) = item.items()
-                if result.get("status", 500) < 300:
-                    written += 1
-                elif op == "create" and result.get("status") == 409:
-                    conflicts.append(wanted[result["_id"]])  # added concurrently: update it
-                else:
-                    raise RuntimeError(f"watchlist {op} of {result.get('_id')} failed: {result}")
-            if conflicts:
-                written += self.add(conflicts, now=now)
+        for start in range(0, len(wanted), self.page_size):
+            written += self._write(wanted[start : start + self.page_size], when).written
         return written
+
+    def _write(self, entries: Sequence[WatchlistEntry], now: datetime) -> WatchlistWrite:
+        """One bulk request for normalised entries (plus one per lost create race)."""
+        plan = plan_writes(self.index, entries, self._mget([e.asin for e in entries]), now)
+        if not plan.operations:
+            return WatchlistWrite(unchanged=plan.unchanged)
+        done, raced = plan.applied(self.es.bulk(operations=plan.operations, refresh="wait_for"))
+        return done.then(self._write(raced, now)) if raced else done
 
     def remove(self, asins: Iterable[str]) -> int:
         """Delete the ASINs; the number that were on the watchlist."""
@@ -354,7 +291,7 @@ class WatchlistStore:
             response = self.es.get(index=self.index, id=asin.strip().upper())
         except NotFoundError:
             return None
-        return _entry_from(response["_source"])
+        return entry_from_document(response["_source"])
 
     def count(self) -> int:
         if not self.es.indices.exists(index=self.index):
@@ -380,43 +317,7 @@ class WatchlistStore:
             )
             hits = response["hits"]["hits"]
             for hit in hits:
-                yield _entry_from(hit["_source"])
+                yield entry_from_document(hit["_source"])
             if len(hits) < self.page_size:
                 return
             after = hits[-1]["sort"]
-
-
-def _document(entry: WatchlistEntry, *, added_at: datetime | None, now: str) -> dict[str, Any]:
-    return {
-        "asin": entry.asin,
-        "markets": builtins.list(entry.markets),
-        "priority": entry.priority,
-        "source": entry.source,
-        "note": entry.note,
-        "added_at": format_utc(added_at) if added_at is not None else now,
-        "updated_at": now,
-    }
-
-
-def _changes(current: dict[str, Any], entry: WatchlistEntry) -> dict[str, Any]:
-    """The fields of ``entry`` that differ from the stored document (``added_at`` never)."""
-    wanted: dict[str, Any] = {
-        "markets": builtins.list(entry.markets),
-        "priority": entry.priority,
-        "source": entry.source,
-    }
-    if entry.note is not None:
-        wanted["note"] = entry.note
-    return {k: v for k, v in wanted.items() if current.get(k) != v}
-
-
-def _entry_from(source: dict[str, Any]) -> WatchlistEntry:
-    added = source.get("added_at")
-    return WatchlistEntry(
-        asin=source["asin"],
-        markets=tuple(source.get("markets") or DEFAULT_MARKETS),
-        priority=int(source.get("priority") or 0),
-        source=str(source.get("source") or "manual"),
-        note=source.get("note"),
-        added_at=parse_utc(added) if added else None,
-    )

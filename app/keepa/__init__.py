@@ -1,8 +1,9 @@
-"""Keepa access: markets, token planning and a raw-product client.
+"""Keepa access: token planning, a raw-product client and the best-seller lists.
 
-Imports only the standard library, requests, orjson, pydantic and the message contracts
-(msgspec; no faust, no ``keepa`` package), so it runs in the Airflow virtualenv as well as in
-the app.
+Imports only the standard library, requests, orjson, pydantic, the pure domain and the
+message contracts (msgspec; no faust, no ``keepa`` package), so it runs in the Airflow
+virtualenv as well as in the app. Markets, Keepa's price types and Keepa time are domain
+facts: :mod:`app.domain.markets`, :mod:`app.domain.keepa_prices`, :mod:`app.domain.keepa_time`.
 """
 
 from app.keepa.bestsellers import BESTSELLERS_TOKEN_COST, fetch_bestsellers
@@ -13,37 +14,19 @@ from app.keepa.client import (
     KeepaProductClient,
     normalize_asins,
 )
-from app.keepa.markets import MARKET_CODES, MARKETS, Market, domain_id, get_market
-from app.keepa.schema import (
-    CSV_LENGTH,
-    KEEPA_EPOCH,
-    MAX_ASINS_PER_REQUEST,
-    CsvType,
-    from_keepa_minutes,
-    to_keepa_minutes,
-)
+from app.keepa.schema import MAX_ASINS_PER_REQUEST
 from app.keepa.tokens import BatchPlan, TokenPlanner, TokenState
 
 __all__ = [
     "BESTSELLERS_TOKEN_COST",
-    "CSV_LENGTH",
-    "KEEPA_EPOCH",
-    "MARKETS",
-    "MARKET_CODES",
     "MAX_ASINS_PER_REQUEST",
     "BatchPlan",
     "BatchResult",
-    "CsvType",
     "FetchResult",
     "KeepaError",
     "KeepaProductClient",
-    "Market",
     "TokenPlanner",
     "TokenState",
-    "domain_id",
     "fetch_bestsellers",
-    "from_keepa_minutes",
-    "get_market",
     "normalize_asins",
-    "to_keepa_minutes",
 ]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
+from app.domain.markets import Market
 from app.keepa.client import KeepaError, KeepaProductClient
-from app.keepa.markets import get_market
 
 log = logging.getLogger(__name__)
 
@@ -32,12 +32,12 @@ def fetch_bestsellers(
     its 30/90/180-day average. Token waits and retries are the client's; ``KeepaError`` if
     Keepa has no list for the category.
     """
-    mkt = get_market(market)
+    mkt = Market.parse(market)
     client.wait_for_tokens(token_cost)
     body = client.request(
         "bestsellers",
         {
-            "domain": mkt.domain_id,
+            "domain": mkt.keepa_domain_id,
             "category": str(category),
             "range": rank_avg_range,
             "variations": int(variations),
@@ -48,7 +48,7 @@ def fetch_bestsellers(
     best = body.get("bestSellersList")
     asin_list = best.get("asinList") if isinstance(best, dict) else None
     if not isinstance(asin_list, list):
-        raise KeepaError(f"Keepa has no best-seller list for category {category} in {mkt.code}")
+        raise KeepaError(f"Keepa has no best-seller list for category {category} in {mkt.value}")
     asins = [a for a in asin_list if isinstance(a, str) and a]
-    log.info("Keepa best sellers %s/%s: %d ASINs", mkt.code, category, len(asins))
+    log.info("Keepa best sellers %s/%s: %d ASINs", mkt.value, category, len(asins))
     return asins if limit is None else asins[:limit]

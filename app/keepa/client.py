@@ -15,7 +15,6 @@ with at most 100 ASINs, token fields in every response, 429 when tokens run out.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,12 +26,11 @@ import requests
 from pydantic import SecretStr
 
 from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
-from app.keepa.markets import get_market
+from app.domain.asin import normalise_asin
+from app.domain.markets import Market
 from app.keepa.tokens import TokenPlanner, TokenState
 
 log = logging.getLogger(__name__)
-
-_ASIN_RE = re.compile(r"^[A-Z0-9]{10}$")
 
 # Keepa's names for its HTTP status codes (as in ``keepa.constants.SCODES``).
 _STATUS_NAMES = {
@@ -129,10 +127,9 @@ def normalize_asins(asins: Sequence[str]) -> list[str]:
     seen: dict[str, None] = {}
     bad: list[str] = []
     for raw in asins:
-        asin = str(raw).strip().upper()
-        if _ASIN_RE.match(asin):
-            seen.setdefault(asin)
-        else:
+        try:
+            seen.setdefault(normalise_asin(raw))
+        except ValueError:
             bad.append(str(raw))
     if bad:
         raise ValueError(f"malformed ASINs (need 10 letters/digits): {bad[:10]}")
@@ -188,6 +185,9 @@ class KeepaProductClient:
         self._state: TokenState | None = None
         self._state_at = 0.0
         self._slept_since_state = 0.0
+        self.tokens_consumed = 0
+        """Tokens Keepa reported as consumed by every response this client received, whatever
+        became of the request afterwards (the cost of failed attempts included)."""
         _install_redaction(secret, ("urllib3.connectionpool", "requests"))
 
     def __repr__(self) -> str:
@@ -216,6 +216,11 @@ class KeepaProductClient:
             return None
         elapsed_s = max(self._clock() - self._state_at, self._slept_since_state)
         return self.planner.project(self._state, int(elapsed_s * 1000))
+
+    @property
+    def reported_token_state(self) -> TokenState | None:
+        """The token state of Keepa's last response, as Keepa reported it (not projected)."""
+        return self._state
 
     def check_tokens(self) -> TokenState:
         """Ask Keepa's free ``/token`` endpoint for the current token state."""
@@ -247,6 +252,7 @@ class KeepaProductClient:
             self._state = state
             self._state_at = self._clock()
             self._slept_since_state = 0.0
+            self.tokens_consumed += state.tokens_consumed
         return state
 
     def _wait(self, seconds: float) -> None:
@@ -261,7 +267,7 @@ class KeepaProductClient:
         Requests at most 100 ASINs at a time and no more than the token balance pays for,
         sleeping for tokens in between. Products are returned as Keepa sent them.
         """
-        mkt = get_market(market)
+        mkt = Market.parse(market)
         pending = normalize_asins(asins)
         batches: list[BatchResult] = []
         while pending:
@@ -272,20 +278,20 @@ class KeepaProductClient:
                 try:
                     plan = self.planner.next_batch(state, len(pending), buybox=self.buybox)
                 except ValueError as exc:  # no refill: waiting would never end
-                    raise KeepaError(f"Keepa /product for {mkt.code}: {exc}") from None
+                    raise KeepaError(f"Keepa /product for {mkt.value}: {exc}") from None
                 if plan.size == 0:
                     log.info(
                         "Keepa: %d tokens left, waiting %.1f s before the next %s batch",
                         state.tokens_left,
                         plan.wait_s,
-                        mkt.code,
+                        mkt.value,
                     )
                     self._wait(plan.wait_s)
                     continue
                 size = plan.size
             batch, pending = pending[:size], pending[size:]
-            batches.append(self._fetch_batch(mkt.code, mkt.domain_id, batch))
-        return FetchResult(market=mkt.code, domain_id=mkt.domain_id, batches=tuple(batches))
+            batches.append(self._fetch_batch(mkt.value, mkt.keepa_domain_id, batch))
+        return FetchResult(market=mkt.value, domain_id=mkt.keepa_domain_id, batches=tuple(batches))
 
     def _fetch_batch(self, market: str, domain: int, asins: list[str]) -> BatchResult:
         params: dict[str, str | int] = {

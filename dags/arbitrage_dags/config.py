@@ -3,7 +3,8 @@
 Each knob has an environment variable (``KEEPA_TOKEN_BUDGET``) and an Airflow Variable of
 the same name in lower case (``keepa_token_budget``); the Variable wins, so an operator can
 change a knob in the UI without a redeploy. Knobs are read when a task runs, not when the
-DAG file is parsed (no metadata-database access at parse time). The schedules are the
+DAG file is parsed (no metadata-database access at parse time); ``keepa_ingest`` reads them
+once per run, in its ``configure`` task, and hands them to the others as XCom. The schedules are the
 exception: they are part of the DAG's definition, so they come from the environment only
 (``KEEPA_INGEST_SCHEDULE``, ...), read at parse time.
 
@@ -15,11 +16,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from app.keepa.markets import MARKET_CODES
+from app.domain.markets import MARKET_CODES
 from app.keepa.schema import MAX_ASINS_PER_REQUEST
 
 Lookup = Callable[[str], str | None]
@@ -109,6 +110,28 @@ class IngestConfig:
             batch_size=_int(
                 lookup, "KEEPA_BATCH_SIZE", MAX_ASINS_PER_REQUEST, low=1, high=MAX_ASINS_PER_REQUEST
             ),
+        )
+
+    def to_dict(self) -> dict[str, int | bool]:
+        """The knobs as XCom (read once per run, handed to every task of the run)."""
+        return {
+            "token_budget": self.token_budget,
+            "buybox": self.buybox,
+            "batch_size": self.batch_size,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, object]) -> IngestConfig:
+        """The inverse of :meth:`to_dict`, validated like :meth:`load`."""
+        values = {name: data.get(name) for name in ("token_budget", "buybox", "batch_size")}
+        if any(v is None for v in values.values()):
+            raise ConfigError(f"incomplete ingest configuration: {dict(data)!r}")
+        return cls.load(
+            {
+                "KEEPA_TOKEN_BUDGET": str(values["token_budget"]),
+                "KEEPA_BUYBOX": str(values["buybox"]),
+                "KEEPA_BATCH_SIZE": str(values["batch_size"]),
+            }.get
         )
 
 

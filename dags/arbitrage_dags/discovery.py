@@ -16,8 +16,9 @@ from typing import Any, Final
 
 from elasticsearch import Elasticsearch
 
-from app.domain.envelope import is_valid_asin
-from app.ingest.watchlist import DEFAULT_MARKETS, WatchlistEntry, WatchlistStore
+from app.domain.asin import is_valid_asin
+from app.domain.watchlist import DEFAULT_MARKETS, WatchlistEntry
+from app.ingest.watchlist import WatchlistStore
 from app.keepa.bestsellers import fetch_bestsellers
 from app.keepa.client import KeepaProductClient
 from app.settings import Settings

@@ -24,13 +24,20 @@ import msgspec
 import requests
 from aiokafka import AIOKafkaProducer
 
-from app.ingest.fx import ECB_DAILY_URL, EcbRatesError, fx_message, fx_value, parse_ecb_daily
+from app.ingest.fx import (
+    ECB_DAILY_URL,
+    FX_RATES_TOPIC,
+    EcbRatesError,
+    fx_message,
+    fx_value,
+    parse_ecb_daily,
+)
 from app.settings import Settings
 from arbitrage_dags.kafka_admin import ensure_topic_async
 
 log = logging.getLogger(__name__)
 
-FX_TOPIC: Final = "fx.rates"
+FX_TOPIC: Final = FX_RATES_TOPIC
 FX_TOPIC_CONFIG: Final = {"cleanup.policy": "compact"}
 _NOT_PUBLISHED: Final = "nothing was published; the worker keeps its last known EUR/GBP rate"
 

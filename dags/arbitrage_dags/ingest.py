@@ -1,5 +1,11 @@
-"""Task bodies of ``keepa_ingest``: plan -> fetch and publish (one per batch) -> record.
+"""Task bodies of ``keepa_ingest``: configure -> plan -> fetch and publish (per batch) -> record.
 
+* :func:`ensure_products_topic` makes sure ``keepa.products`` exists before anything is
+  fetched (it creates it with the app's partition count when no worker has run yet), in
+  ``plan`` and again in each batch before it calls Keepa, so a missing topic fails the run
+  before a single Keepa token is spent.
+* :func:`planning_time` is the instant a run plans for: its data interval's end (else its
+  logical date, else when it was due), never the clock, so a cleared run plans the same way.
 * :func:`plan_batches` reads the watchlist and the scheduling signals from Elasticsearch,
   lets :func:`app.ingest.scheduling.plan_fetches` choose the due ASINs within the token
   budget and cuts the plan into batches of at most 100 ASINs of one market.
@@ -7,43 +13,113 @@
   ``keepa.products``; it returns only after the broker acknowledged every envelope, so a
   failure at any point fails the task and its retry fetches and publishes the batch again
   (at-least-once: the worker's writes are idempotent, a duplicate costs nothing but tokens).
-  A Keepa 429 is waited out inside the client, as long as Keepa's token fields say.
-* :func:`record_run` folds the batch outcomes into the run's token use and counts, logs
-  them and writes them to the ``ingest-runs`` index.
+  A Keepa 429 is waited out inside the client, as long as Keepa's token fields say. Every
+  try, failed or not, writes its token use to the ``ingest-attempts`` ledger as it ends.
+* :func:`record_run` folds the attempts of the run into its token use and counts, logs
+  them and writes them to the ``ingest-runs`` index, failed batches included.
 
 The Keepa API key comes from ``KEEPA_API_KEY`` (``Settings.keepa_api_key``, a SecretStr) and
-appears in no return value and no log line.
+appears in no return value, no document and no log line.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
+from aiokafka.errors import KafkaError
 from elasticsearch import Elasticsearch
+from pydantic import SecretStr
 
-from app.ingest.producer import publish_envelopes
-from app.ingest.runs import BatchOutcome, IngestRunSummary, summarise_run, write_run
+from app.domain.markets import MARKET_CODES, Market
+from app.domain.utc import require_utc
+from app.ingest.producer import PublishError, publish_envelopes
+from app.ingest.runs import (
+    INGEST_ATTEMPTS,
+    AttemptKey,
+    BatchAttempt,
+    BatchOutcome,
+    IngestRunSummary,
+    load_attempts,
+    summarise_run,
+    write_attempt,
+    write_run,
+)
 from app.ingest.scheduling import plan_fetches
 from app.ingest.signals import load_signals
 from app.ingest.watchlist import WatchlistStore
 from app.keepa.client import KeepaProductClient
-from app.keepa.markets import MARKET_CODES, get_market
 from app.keepa.tokens import TokenPlanner
 from app.settings import Settings
 from arbitrage_dags.config import IngestConfig
+from arbitrage_dags.kafka_admin import TopicCreationError, ensure_topic
 
 log = logging.getLogger(__name__)
+
+PRODUCTS_TOPIC: Final = "keepa.products"
 
 
 class MissingApiKeyError(RuntimeError):
     """``KEEPA_API_KEY`` is not set."""
 
 
+class TopicUnavailableError(RuntimeError):
+    """``keepa.products`` neither exists nor could be created."""
+
+
 def es_client(settings: Settings) -> Elasticsearch:
     return Elasticsearch(settings.elasticsearch_url, request_timeout=30)
+
+
+def ensure_products_topic(settings: Settings) -> str:
+    """The ``keepa.products`` topic's name, after making sure it exists.
+
+    Created, when missing, as the worker would: ``TOPIC_PARTITIONS`` partitions (the
+    envelopes' partitions must match the worker's tables), ``TOPIC_REPLICATION_FACTOR``
+    replicas. :class:`TopicUnavailableError` when Kafka cannot be reached or refuses.
+    """
+    topic = settings.topic(PRODUCTS_TOPIC)
+    servers = settings.kafka_bootstrap_servers
+    try:
+        created = ensure_topic(
+            servers,
+            topic,
+            partitions=settings.topic_partitions,
+            replication_factor=settings.topic_replication_factor,
+        )
+    except (KafkaError, TopicCreationError, OSError) as exc:
+        raise TopicUnavailableError(
+            f"Kafka topic {topic} does not exist and could not be created on {servers} "
+            f"({type(exc).__name__}: {exc}); nothing was fetched, no Keepa token was spent"
+        ) from exc
+    if created:
+        log.warning(
+            "topic %s did not exist (no worker has run yet): created it with %d partitions",
+            topic,
+            settings.topic_partitions,
+        )
+    return topic
+
+
+def planning_time(
+    *,
+    data_interval_end: datetime | None,
+    logical_date: datetime | None,
+    run_after: datetime | None,
+) -> datetime:
+    """The instant a run plans for, from the run alone (a cleared run replans the same way).
+
+    A scheduled run: the end of its data interval (the cron time). A manual run with a
+    logical date: that date. A manual run without one (Airflow 3's default): when it was
+    triggered (``run_after``).
+    """
+    for value in (data_interval_end, logical_date, run_after):
+        if value is not None:
+            return require_utc(value, "planning time")
+    raise ValueError("the run has neither a data interval, a logical date nor a run_after")
 
 
 def plan_batches(
@@ -63,7 +139,7 @@ def plan_batches(
     batches: list[dict[str, Any]] = []
     order = {code: i for i, code in enumerate(MARKET_CODES)}
     for market in sorted(plan.by_market, key=lambda m: (order.get(m, len(order)), m)):
-        code = get_market(market).code
+        code = Market.parse(market).value
         asins = list(dict.fromkeys(plan.by_market[market]))
         for start in range(0, len(asins), config.batch_size):
             batches.append({"market": code, "asins": asins[start : start + config.batch_size]})
@@ -81,12 +157,27 @@ def plan_batches(
     return batches
 
 
-def keepa_client(settings: Settings, config: IngestConfig) -> KeepaProductClient:
-    """A product client with the key from the environment; :class:`MissingApiKeyError` if unset."""
+def require_api_key(settings: Settings) -> SecretStr:
+    """``KEEPA_API_KEY``; :class:`MissingApiKeyError` if unset (``plan`` checks it, so a run
+    without a key fails once, in plan, not in every mapped task)."""
     key = settings.keepa_api_key
     if key is None or not key.get_secret_value().strip():
         raise MissingApiKeyError("KEEPA_API_KEY is not set: cannot fetch from Keepa")
+    return key
+
+
+def keepa_client(settings: Settings, config: IngestConfig) -> KeepaProductClient:
+    """A product client with the key from the environment; :class:`MissingApiKeyError` if unset."""
+    key = require_api_key(settings)
     return KeepaProductClient(key, base_url=settings.keepa_api_url, buybox=config.buybox)
+
+
+@dataclass
+class _Progress:
+    """What one try got done before it ended (for its ledger entry, also when it failed)."""
+
+    products_received: int = 0
+    envelopes_published: int = 0
 
 
 def fetch_and_publish(
@@ -94,70 +185,166 @@ def fetch_and_publish(
     settings: Settings,
     config: IngestConfig,
     *,
+    attempt: AttemptKey,
+    es: Elasticsearch,
     client: KeepaProductClient | None = None,
 ) -> dict[str, Any]:
-    """Fetch one batch and publish its envelopes; the :class:`BatchOutcome` as a dict."""
-    market = get_market(str(batch["market"])).code
+    """Fetch one batch and publish its envelopes; the :class:`BatchAttempt` as a dict.
+
+    Whatever happens, the try's tokens and counts go to the ``ingest-attempts`` ledger as
+    ``attempt`` before this returns or raises. The returned dict (the task's XCom) is the
+    same record: ``record`` still counts a successful try whose ledger write failed.
+    """
+    market = Market.parse(str(batch["market"])).value
     asins = [str(a) for a in batch["asins"]]
     owned = client is None
     keepa = keepa_client(settings, config) if client is None else client
+    spent_before = keepa.tokens_consumed
+    progress = _Progress()
+    error: str | None = None
+    outcome: BatchOutcome | None = None
     try:
-        result = keepa.fetch_products(market, asins)
+        try:
+            partitions = _fetch_and_publish(keepa, market, asins, settings, progress)
+        finally:
+            if owned:
+                keepa.close()
+        outcome = _outcome(market, asins, keepa, spent_before, progress, partitions)
+    except BaseException as exc:
+        error = _redacted(f"{type(exc).__name__}: {exc}", settings)
+        raise
     finally:
-        if owned:
-            keepa.close()
+        if outcome is None:
+            outcome = _outcome(market, asins, keepa, spent_before, progress, {})
+        done = BatchAttempt(attempt, outcome, datetime.now(UTC), error=error)
+        _write_attempt(es, settings, done)
+    log.info(
+        "%s: %d ASINs -> %d envelopes published (partitions %s), %d tokens, %s left",
+        market,
+        len(asins),
+        outcome.envelopes_published,
+        outcome.partitions,
+        outcome.tokens_consumed,
+        "?" if outcome.tokens_left is None else outcome.tokens_left,
+    )
+    return done.to_xcom()
+
+
+def _fetch_and_publish(
+    keepa: KeepaProductClient,
+    market: str,
+    asins: list[str],
+    settings: Settings,
+    progress: _Progress,
+) -> dict[str, int]:
+    """Fetch and publish; the envelopes delivered per partition."""
+    ensure_products_topic(settings)  # gone since plan? Fail (or recreate) before paying
+    result = keepa.fetch_products(market, asins)
+    progress.products_received = len(result.products)
     envelopes = list(result.envelopes())
     returned = {str(e.product.get("asin", "")) for e in envelopes}
     missing = [a for a in asins if a not in returned]
     if missing:
         log.warning("Keepa returned no product for %d %s ASINs: %s", len(missing), market, missing)
-    report = publish_envelopes(envelopes, settings)  # PublishError fails the task: retried
+    try:
+        report = publish_envelopes(envelopes, settings)  # PublishError fails the task: retried
+    except PublishError as exc:
+        progress.envelopes_published = exc.delivered
+        raise
+    progress.envelopes_published = report.sent
     if report.sent != len(envelopes):
         raise RuntimeError(
             f"{market}: {report.sent} of {len(envelopes)} envelopes confirmed; failing the batch"
         )
-    state = result.token_state
+    return {str(p): n for p, n in sorted(report.partitions.items())}
+
+
+def _outcome(
+    market: str,
+    asins: list[str],
+    keepa: KeepaProductClient,
+    spent_before: int,
+    progress: _Progress,
+    partitions: Mapping[str, int],
+) -> BatchOutcome:
+    state = keepa.reported_token_state
     state_at = None
     if state is not None and state.timestamp_ms is not None:
         state_at = datetime.fromtimestamp(state.timestamp_ms / 1000, tz=UTC)
-    outcome = BatchOutcome(
+    return BatchOutcome(
         market=market,
         asins_requested=len(asins),
-        products_received=len(result.products),
-        envelopes_published=report.sent,
-        tokens_consumed=result.tokens_consumed,
-        partitions={str(p): n for p, n in sorted(report.partitions.items())},
+        products_received=progress.products_received,
+        envelopes_published=progress.envelopes_published,
+        tokens_consumed=keepa.tokens_consumed - spent_before,
+        partitions=dict(partitions),
         tokens_left=None if state is None else state.tokens_left,
         refill_rate=None if state is None else state.refill_rate,
         token_state_at=state_at,
     )
-    log.info(
-        "%s: %d ASINs -> %d envelopes published (partitions %s), %d tokens, %s left",
-        market,
-        len(asins),
-        report.sent,
-        outcome.partitions,
-        outcome.tokens_consumed,
-        "?" if outcome.tokens_left is None else outcome.tokens_left,
-    )
-    return outcome.to_xcom()
+
+
+def _write_attempt(es: Elasticsearch, settings: Settings, attempt: BatchAttempt) -> None:
+    """Ledger entry of a try; a failing write is logged, never raised (the try's own result,
+    success or failure, is what the task must report; its tokens are then not recorded)."""
+    try:
+        write_attempt(es, settings, attempt)
+    except Exception:
+        log.exception(
+            "could not record attempt %s (%d tokens) in %s: the run's token count will miss it",
+            attempt.key.document_id,
+            attempt.outcome.tokens_consumed,
+            settings.index(INGEST_ATTEMPTS),
+        )
+
+
+def _redacted(text: str, settings: Settings) -> str:
+    key = settings.keepa_api_key
+    secret = "" if key is None else key.get_secret_value()
+    return text.replace(secret, "***") if secret else text
 
 
 def record_run(
-    outcomes: Iterable[Mapping[str, Any]],
     es: Elasticsearch,
     settings: Settings,
     *,
     dag_id: str,
     run_id: str,
+    planned: Iterable[Mapping[str, Any]],
+    returned: Iterable[Mapping[str, Any] | None],
+    planned_at: datetime | None,
     now: datetime,
 ) -> IngestRunSummary:
-    """Summarise the run, log it and index it (id ``dag_id:run_id``: a retry overwrites)."""
+    """Summarise the run, log it and index it (id ``dag_id:run_id``: a retry overwrites).
+
+    ``planned`` is the plan's batches (map index = position); ``returned`` what the mapped
+    tasks returned (``None`` for those that did not succeed). The tries are those of the
+    ``ingest-attempts`` ledger, plus any successful try the ledger missed.
+    """
+    attempts = {
+        a.key.document_id: a for a in load_attempts(es, settings, dag_id=dag_id, run_id=run_id)
+    }
+    missed = 0
+    for value in returned:
+        if value is None:
+            continue
+        attempt = BatchAttempt.from_document(value)
+        if attempt.key.document_id not in attempts:
+            attempts[attempt.key.document_id] = attempt
+            missed += 1
+    if missed:
+        log.warning(
+            "%d successful tries were missing from %s (not written?): counted from their XCom",
+            missed,
+            settings.index(INGEST_ATTEMPTS),
+        )
     summary = summarise_run(
-        (BatchOutcome.from_xcom(o) for o in outcomes if o is not None),
+        attempts.values(),
         dag_id=dag_id,
         run_id=run_id,
-        recorded_at=now,
+        planned_batches=len(list(planned)),
+        planned_at=planned_at,
+        finished_at=now,
     )
     log.info("%s", summary.describe())
     write_run(es, settings, summary)

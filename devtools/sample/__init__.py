@@ -1,11 +1,11 @@
 """Synthetic Keepa data: a seeded market simulator and a JSONL sample generator.
 
-Imports only the standard library, orjson and app.keepa (no faust, no ``keepa`` package).
+Imports only the standard library, orjson, the pure domain and app.keepa (no faust, no
+``keepa`` package).
 """
 
 from devtools.sample.generator import (
     SYNTHETIC_PREFIX,
-    VAT_RATES,
     Episode,
     MarketSimulator,
     SampleConfig,
@@ -15,7 +15,6 @@ from devtools.sample.generator import (
 
 __all__ = [
     "SYNTHETIC_PREFIX",
-    "VAT_RATES",
     "Episode",
     "MarketSimulator",
     "SampleConfig",

@@ -35,26 +35,19 @@ from pathlib import Path
 from typing import Any
 
 from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, make_envelope
-from app.keepa.markets import MARKET_CODES, MARKETS
-from app.keepa.schema import (
-    CSV_LENGTH,
-    CsvType,
-    from_keepa_minutes,
-    to_keepa_minutes,
-)
-
-VAT_RATES: dict[str, float] = {"DE": 0.19, "FR": 0.20, "IT": 0.22, "ES": 0.21, "GB": 0.20}
-"""Standard VAT rates; gross prices carry them."""
+from app.domain.keepa_prices import CSV_LENGTH, PriceType
+from app.domain.keepa_time import from_keepa_minutes, to_keepa_minutes
+from app.domain.markets import MARKET_CODES, Market
 
 SYNTHETIC_PREFIX = "[SYNTHETIC] "
 
-TRACKED_TYPES: tuple[CsvType, ...] = (
-    CsvType.AMAZON,
-    CsvType.NEW,
-    CsvType.SALES,
-    CsvType.NEW_FBM_SHIPPING,
-    CsvType.NEW_FBA,
-    CsvType.BUY_BOX_SHIPPING,
+TRACKED_TYPES: tuple[PriceType, ...] = (
+    PriceType.AMAZON,
+    PriceType.NEW,
+    PriceType.SALES,
+    PriceType.NEW_FBM_SHIPPING,
+    PriceType.NEW_FBA,
+    PriceType.BUY_BOX_SHIPPING,
 )
 """The csv histories the generator fills; all others are ``null`` as in sparse real data."""
 
@@ -373,7 +366,7 @@ class _Listing:
     sub_id: int
     fba_fee: int | None
     referral_pct: float | None
-    histories: dict[CsvType, _History]
+    histories: dict[PriceType, _History]
     sub_rank: _History
 
 
@@ -492,7 +485,7 @@ class MarketSimulator:
             )
             avg30[csv_type] = history.average(count, now - 30 * _MINUTES_PER_DAY, now)
             avg90[csv_type] = history.average(count, now - 90 * _MINUTES_PER_DAY, now)
-            if csv_type != CsvType.SALES:
+            if csv_type != PriceType.SALES:
                 last_change = max(last_change, history.times[count - 1])
         sub_count = listing.sub_rank.upto(now)
         length, width, height = item.dims_mm
@@ -507,7 +500,7 @@ class MarketSimulator:
             "rootCategory": listing.root_id,
             "productType": 0,
             "asin": item.asin,
-            "domainId": MARKETS[market].domain_id,
+            "domainId": Market(market).keepa_domain_id,
             "trackingSince": self._history_min,
             "brand": item.brand,
             "productGroup": item.category.product_group,
@@ -516,7 +509,7 @@ class MarketSimulator:
             "packageWidth": width,
             "packageWeight": item.weight_g,
             "packageQuantity": 1,
-            "availabilityAmazon": 0 if current[CsvType.AMAZON] > 0 else -1,
+            "availabilityAmazon": 0 if current[PriceType.AMAZON] > 0 else -1,
             "listedSince": self._history_min - 200 * _MINUTES_PER_DAY,
         }
         if listing.fba_fee is not None:
@@ -625,7 +618,7 @@ class MarketSimulator:
         cfg = self.config
         rng = self._rng(index, f"walk:{market}")
         offset = _clip(rng.gauss(0.0, cfg.market_offset_std), cfg.max_market_offset)
-        offset += math.log((1 + VAT_RATES[market]) / 1.20)
+        offset += math.log((1 + float(Market(market).vat_rate)) / 1.20)  # gross prices carry VAT
         low, high = cfg.changes_per_day
         per_day = math.exp(rng.uniform(math.log(low), math.log(high)))
         mean_gap = _MINUTES_PER_DAY / per_day
@@ -737,14 +730,14 @@ class MarketSimulator:
             new = min(p for p in (amazon, fba, fbm) if p > 0)
             buybox = amazon if 0 < amazon <= fba * 1.02 else fba
             if has_amazon:  # Keepa leaves the history null if Amazon never offered it
-                histories[CsvType.AMAZON].add(minute, amazon)
-            histories[CsvType.NEW].add(minute, new)
-            histories[CsvType.NEW_FBA].add(minute, fba)
+                histories[PriceType.AMAZON].add(minute, amazon)
+            histories[PriceType.NEW].add(minute, new)
+            histories[PriceType.NEW_FBA].add(minute, fba)
             if has_fbm:
-                histories[CsvType.NEW_FBM_SHIPPING].add(minute, fbm, fbm_shipping)
-            histories[CsvType.BUY_BOX_SHIPPING].add(minute, buybox, 0)
+                histories[PriceType.NEW_FBM_SHIPPING].add(minute, fbm, fbm_shipping)
+            histories[PriceType.BUY_BOX_SHIPPING].add(minute, buybox, 0)
         root_rank, sub_rank = self._ranks(item, market)
-        histories[CsvType.SALES] = root_rank
+        histories[PriceType.SALES] = root_rank
         return _Listing(
             market=market,
             root_id=item.category.root_ids[market],

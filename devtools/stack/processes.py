@@ -114,3 +114,36 @@ def _group_alive(pgid: int) -> bool:
         if fields is not None and fields[0] != "Z" and int(fields[2]) == pgid:
             return True
     return False
+
+
+def session_pids(sid: int) -> list[int]:
+    """The live processes of session ``sid``, whatever process group each of them is in."""
+    pids: list[int] = []
+    for entry in Path("/proc").iterdir():
+        fields = _stat_fields(int(entry.name)) if entry.name.isdigit() else None
+        if fields is not None and fields[0] != "Z" and int(fields[3]) == sid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def stop_session(sid: int, *, timeout_s: float = 60.0) -> None:
+    """SIGTERM every process of session ``sid``; SIGKILL what is left after ``timeout_s``.
+
+    Unlike :func:`stop_group`, this also reaches processes that moved to a process group of
+    their own inside the session (Airflow puts each task runner in one).
+    """
+    _signal_all(session_pids(sid), signal.SIGTERM)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not session_pids(sid):
+            return
+        time.sleep(0.2)
+    while pids := session_pids(sid):
+        _signal_all(pids, signal.SIGKILL)
+        time.sleep(0.1)
+
+
+def _signal_all(pids: Sequence[int], signum: signal.Signals) -> None:
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)

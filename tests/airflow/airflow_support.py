@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from elasticsearch import Elasticsearch
+
+from app.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -24,10 +28,23 @@ def load_dag(dag_id: str) -> Any:
     return dag
 
 
-def run_dag(dag_id: str) -> tuple[Any, dict[str, str]]:
-    """``dag.test()`` of ``dag_id``; the DagRun and the final state of every task instance."""
+def run_dag(
+    dag_id: str,
+    *,
+    retries: int | None = None,
+    logical_date: datetime | None = None,
+) -> tuple[Any, dict[str, str]]:
+    """``dag.test()`` of ``dag_id``; the DagRun and the final state of every task instance.
+
+    ``retries`` replaces every task's retries and retries at once (no delay) when given.
+    """
     dag = load_dag(dag_id)
-    dag_run = dag.test()
+    if retries is not None:
+        for task in dag.tasks:
+            task.retries = retries
+            task.retry_delay = timedelta(0)
+            task.retry_exponential_backoff = 0
+    dag_run = dag.test() if logical_date is None else dag.test(logical_date=logical_date)
     states = {
         (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
         for ti in dag_run.get_task_instances()
@@ -36,24 +53,25 @@ def run_dag(dag_id: str) -> tuple[Any, dict[str, str]]:
 
 
 def read_topic(
-    bootstrap: str,
-    topic: str,
-    *,
-    partitions: int,
-    expected: int,
-    timeout_s: float = 30.0,
-    settle_s: float = 1.0,
+    bootstrap: str, topic: str, *, partitions: int, timeout_s: float = 30.0
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of the ``partitions`` partitions of ``topic`` from the beginning: waits
-    for ``expected`` records, then ``settle_s`` more to catch any surplus (duplicates)."""
-    return asyncio.run(_read_topic(bootstrap, topic, partitions, expected, timeout_s, settle_s))
+    """Every record of the ``partitions`` partitions of ``topic``, from the beginning up to
+    the end offsets the broker reports when this is called.
+
+    Call it once the producers are done (the DAG run finished: every publish was
+    acknowledged): reaching those end offsets proves the topic was read to its end, so a
+    duplicate cannot arrive later. No fixed wait. ``TimeoutError`` if the end is not reached.
+    """
+    return asyncio.run(_read_topic(bootstrap, topic, partitions, timeout_s))
 
 
 async def _read_topic(
-    bootstrap: str, topic: str, partitions: int, expected: int, timeout_s: float, settle_s: float
+    bootstrap: str, topic: str, partitions: int, timeout_s: float
 ) -> list[ConsumerRecord[bytes, bytes]]:
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []
@@ -61,16 +79,19 @@ async def _read_topic(
         assigned = [TopicPartition(topic, p) for p in range(partitions)]
         consumer.assign(assigned)
         await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
         deadline = time.monotonic() + timeout_s
-        settle_until: float | None = None
-        while time.monotonic() < deadline:
-            if len(records) >= expected and settle_until is None:
-                settle_until = time.monotonic() + settle_s
-            if settle_until is not None and time.monotonic() >= settle_until:
+        while True:
+            positions = {tp: await consumer.position(tp) for tp in assigned}
+            if all(positions[tp] >= end for tp, end in ends.items()):
                 break
-            batch = await consumer.getmany(timeout_ms=200)
-            for items in batch.values():
-                records.extend(items)
+            if time.monotonic() > deadline:
+                read = {tp.partition: p for tp, p in positions.items()}
+                end = {tp.partition: e for tp, e in ends.items()}
+                raise TimeoutError(f"{topic}: read up to {read} in {timeout_s} s, ends at {end}")
+            batch = await consumer.getmany(*assigned, timeout_ms=200)
+            for tp, items in batch.items():
+                records.extend(r for r in items if r.offset < ends[tp])
     finally:
         await consumer.stop()
     return records
@@ -87,3 +108,15 @@ async def delete_topics(bootstrap: str, prefix: str) -> None:
             await admin.delete_topics(names)
     finally:
         await admin.close()
+
+
+def cleanup(es: Elasticsearch, settings: Settings) -> None:
+    """Delete the indices and topics of ``settings``' prefixes (the topics also when the
+    indices cannot be deleted, e.g. while Elasticsearch restarts)."""
+    try:
+        pattern = f"{settings.elasticsearch_index_prefix}*"
+        indices = list(es.indices.get(index=pattern, allow_no_indices=True))
+        if indices:
+            es.indices.delete(index=",".join(indices))
+    finally:
+        asyncio.run(delete_topics(settings.kafka_bootstrap_servers, settings.topic_prefix))

@@ -11,7 +11,6 @@ The stack fixtures (``stack``, ``es``, ``kafka_bootstrap``, ``unique``) are the 
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import logging
 import os
@@ -25,7 +24,7 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from app.settings import Settings
-from tests.airflow.airflow_support import DAGS, delete_topics
+from tests.airflow.airflow_support import DAGS, cleanup
 from tests.unit.keepa.keepa_fakes import API_KEY, BASE_URL
 
 if importlib.util.find_spec("airflow") is None:
@@ -42,6 +41,29 @@ else:
     logging.raiseExceptions = False
     if str(DAGS) not in sys.path:
         sys.path.insert(0, str(DAGS))
+
+
+#: Fixtures that need the real Kafka and Elasticsearch (those of tests/conftest.py, and ours).
+_STACK_FIXTURES = frozenset({"stack", "es", "kafka_bootstrap", "isolated"})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Registered in pyproject.toml too; here as well, so this suite never depends on where
+    # pytest finds its configuration (--strict-markers).
+    config.addinivalue_line(
+        "markers", "integration: needs the real local Kafka and Elasticsearch (the stack)"
+    )
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test of this directory that needs the stack is an ``integration`` test (the marker
+    is registered in pyproject.toml, which configures this suite too), so that
+    ``-m "not integration"`` never starts or needs the stack."""
+    for item in items:
+        if "/tests/airflow/" not in str(item.path):
+            continue
+        if _STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
@@ -75,7 +97,4 @@ def isolated(
     monkeypatch.setenv("KEEPA_API_URL", BASE_URL)
     settings = Settings()
     yield settings
-    indices = list(es.indices.get(index=f"{prefix}*", allow_no_indices=True))
-    if indices:
-        es.indices.delete(index=",".join(indices))
-    asyncio.run(delete_topics(settings.kafka_bootstrap_servers, prefix))
+    cleanup(es, settings)

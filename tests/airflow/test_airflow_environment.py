@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from app.settings import Settings
+from devtools.airflow_standalone import SIZING
 from tests.airflow.airflow_support import DAGS, REPO
 
 LOCK = REPO / "infra" / "airflow" / "uv.lock"
@@ -75,3 +76,10 @@ def test_compose_environment_is_settings_or_airflow(airflow_service: dict[str, A
     fields = {name.upper() for name in Settings.model_fields}
     for key in airflow_service["environment"]:
         assert key.startswith("AIRFLOW__") or key.upper() in fields, key
+
+
+def test_the_image_is_sized_like_make_airflow() -> None:
+    """Both run `airflow standalone` on the same 2 cores: same parallelism and workers."""
+    dockerfile = DOCKERFILE.read_text()
+    for name, value in SIZING.items():
+        assert re.search(rf"^\s*{name}={value}\b", dockerfile, re.M), name

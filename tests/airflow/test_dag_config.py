@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from arbitrage_dags.config import (
@@ -14,6 +15,7 @@ from arbitrage_dags.config import (
     discovery_targets,
     schedule_from_env,
 )
+from arbitrage_dags.ingest import planning_time
 
 
 def _lookup(values: dict[str, str]) -> Lookup:
@@ -29,6 +31,42 @@ def test_ingest_values() -> None:
         _lookup({"KEEPA_TOKEN_BUDGET": "1200", "KEEPA_BUYBOX": "yes", "KEEPA_BATCH_SIZE": "50"})
     )
     assert config == IngestConfig(token_budget=1200, buybox=True, batch_size=50)
+
+
+def test_ingest_config_travels_as_xcom() -> None:
+    """configure reads the knobs once; plan and the mapped tasks get them as JSON."""
+    config = IngestConfig(token_budget=1200, buybox=True, batch_size=50)
+    data = json.loads(json.dumps(config.to_dict()))
+    assert IngestConfig.from_dict(data) == config
+    with pytest.raises(ConfigError, match="incomplete"):
+        IngestConfig.from_dict({"token_budget": 5})
+    with pytest.raises(ConfigError, match="KEEPA_BATCH_SIZE must be between 1 and 100"):
+        IngestConfig.from_dict({**data, "batch_size": 500})
+
+
+def test_planning_time_comes_from_the_run_not_the_clock() -> None:
+    scheduled = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    triggered = datetime(2026, 3, 2, 9, 17, 31, tzinfo=UTC)
+    # A scheduled run: its data interval's end (the cron time), however late it starts.
+    assert (
+        planning_time(data_interval_end=scheduled, logical_date=scheduled, run_after=triggered)
+        == scheduled
+    )
+    # A manual run with a logical date and no interval; one without either (Airflow 3).
+    assert planning_time(data_interval_end=None, logical_date=scheduled, run_after=None) == (
+        scheduled
+    )
+    assert planning_time(data_interval_end=None, logical_date=None, run_after=triggered) == (
+        triggered
+    )
+    berlin = timezone(timedelta(hours=1))
+    assert planning_time(
+        data_interval_end=datetime(2026, 3, 2, 10, 15, tzinfo=berlin),
+        logical_date=None,
+        run_after=None,
+    ) == scheduled.replace(tzinfo=UTC)
+    with pytest.raises(ValueError, match="neither"):
+        planning_time(data_interval_end=None, logical_date=None, run_after=None)
 
 
 @pytest.mark.parametrize(

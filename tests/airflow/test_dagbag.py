@@ -11,7 +11,11 @@ from airflow.dag_processing.dagbag import DagBag
 from tests.airflow.airflow_support import DAGS
 
 EXPECTED = {
-    "keepa_ingest": ("*/15 * * * *", {"plan", "fetch_and_publish", "record"}, "fetch_and_publish"),
+    "keepa_ingest": (
+        "*/15 * * * *",
+        {"configure", "plan", "fetch_and_publish", "record"},
+        "fetch_and_publish",
+    ),
     "watchlist_discovery": ("@daily", {"targets", "discover", "add_new"}, "discover"),
     "fx_rates": ("30 16 * * 1-5", {"fetch_rate", "publish_rate"}, None),
 }
@@ -47,11 +51,13 @@ def test_dag_shape(dagbag: DagBag, dag_id: str) -> None:
 def test_keepa_ingest_wiring(dagbag: DagBag) -> None:
     dag = dagbag.dags.get("keepa_ingest")
     assert dag is not None
-    assert dag.get_task("fetch_and_publish").upstream_task_ids == {"plan"}
+    # The knobs are read once per run (configure) and reach plan and every mapped task.
+    assert dag.get_task("plan").upstream_task_ids == {"configure"}
+    assert dag.get_task("fetch_and_publish").upstream_task_ids == {"configure", "plan"}
     record = dag.get_task("record")
     assert record.upstream_task_ids == {"fetch_and_publish"}
-    # An empty plan skips the mapped task; the run is still recorded.
-    assert record.trigger_rule == "none_failed"
+    # An empty plan skips the mapped task, failed batches fail it: the run is recorded anyway.
+    assert record.trigger_rule == "all_done"
     assert dag.get_task("fetch_and_publish").execution_timeout == timedelta(minutes=30)
 
 

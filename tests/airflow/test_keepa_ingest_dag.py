@@ -1,41 +1,32 @@
 """``dag.test()`` of keepa_ingest against the real Kafka and Elasticsearch, Keepa faked at the
-HTTP boundary (``responses``) with bodies in Keepa's real JSON format."""
+HTTP boundary (``responses``, with :class:`tests.airflow.keepa_fake.FakeKeepa`) with bodies in
+Keepa's real JSON format."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import threading
-import time
 from collections import Counter
-from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import requests
 import responses
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from arbitrage_dags.kafka_admin import ensure_topic
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from app.domain.markets import Market
+from app.domain.watchlist import WatchlistEntry
 from app.es.indices import ensure_indices
-from app.ingest.runs import INGEST_RUNS
-from app.ingest.watchlist import WatchlistEntry, WatchlistStore
-from app.keepa.markets import MARKETS, market_for_domain
+from app.ingest.runs import INGEST_ATTEMPTS, INGEST_RUNS, ensure_ingest_attempts_index
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from tests.airflow.airflow_support import read_topic, run_dag
-from tests.unit.keepa.keepa_fakes import (
-    API_KEY,
-    BASE_URL,
-    SERVER_TIME_MS,
-    load_product_template,
-    make_product,
-    out_of_tokens_body,
-    product_body,
-    query_of,
-)
+from tests.airflow.keepa_fake import FakeKeepa
+from tests.unit.keepa.keepa_fakes import API_KEY, BASE_URL
 
 pytestmark = pytest.mark.integration
 
@@ -47,52 +38,6 @@ WATCHLIST = [
     WatchlistEntry("B0AF000005"),  # all five markets
 ]
 EXPECTED_PAIRS = {(e.asin, m) for e in WATCHLIST for m in e.markets}
-
-
-@dataclass
-class FakeKeepa:
-    """Keepa's /product: products in its JSON format, a token balance, optional 429s."""
-
-    throttle_request: int | None = None
-    """The request with this serial number (0 = first) gets a 429 (out of tokens)."""
-    refill_in_ms: int = 300
-    tokens_left: int = 1180
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    template: dict[str, Any] = field(default_factory=load_product_template)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def __call__(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
-        query = query_of(request)
-        assert query["key"] == API_KEY
-        assert query["stats"] == "90"
-        assert query["buybox"] == "0"
-        domain = int(query["domain"])
-        asins = query["asin"].split(",")
-        with self._lock:
-            serial = len(self.calls)
-            stamp = SERVER_TIME_MS + serial * 1000
-            if serial == self.throttle_request:
-                self.calls.append(
-                    {"at": time.monotonic(), "domain": domain, "asins": asins, "status": 429}
-                )
-                body = out_of_tokens_body(
-                    tokens_left=-2, refill_in=self.refill_in_ms, timestamp=stamp
-                )
-                return 429, {}, json.dumps(body)
-            self.tokens_left -= len(asins)
-            self.calls.append(
-                {"at": time.monotonic(), "domain": domain, "asins": asins, "status": 200}
-            )
-            products = [make_product(self.template, a, domain) for a in asins]
-            body = product_body(
-                products, tokens_left=self.tokens_left, refill_in=41_250, timestamp=stamp
-            )
-            return 200, {}, json.dumps(body)
-
-    def _log(self, domain: int, asins: list[str], status: int) -> None:
-        self.calls.append(
-            {"at": time.monotonic(), "domain": domain, "asins": asins, "status": status}
-        )
 
 
 def _prepare(settings: Settings, es: Elasticsearch, entries: list[WatchlistEntry]) -> None:
@@ -148,6 +93,48 @@ def test_partitioner_is_kafkas_murmur2() -> None:
         assert murmur2(text.encode()) == java & 0xFFFFFFFF
 
 
+def _published(settings: Settings) -> Counter[tuple[str, str]]:
+    """(ASIN, market) -> how often it is on the topic, read to its end offsets."""
+    records = read_topic(
+        settings.kafka_bootstrap_servers,
+        settings.topic("keepa.products"),
+        partitions=settings.topic_partitions,
+    )
+    published: Counter[tuple[str, str]] = Counter()
+    for record in records:
+        envelope = orjson.loads(record.value)
+        assert record.key is not None
+        asin = record.key.decode()
+        assert envelope["product"]["asin"] == asin
+        assert Market(envelope["domain"]).keepa_domain_id == envelope["product"]["domainId"]
+        assert record.partition == _expected_partition(record.key, settings.topic_partitions)
+        market = Market.from_keepa_domain_id(envelope["product"]["domainId"]).value
+        published[(asin, market)] += 1
+    return published
+
+
+def _attempts(es: Elasticsearch, settings: Settings) -> list[dict[str, Any]]:
+    index = settings.index(INGEST_ATTEMPTS)
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, query={"match_all": {}}, size=1000)["hits"]["hits"]
+    return sorted((h["_source"] for h in hits), key=lambda d: (d["map_index"], d["try_number"]))
+
+
+def _partition_count(bootstrap: str, topic: str) -> int | None:
+    async def describe() -> int | None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            if topic not in await admin.list_topics():
+                return None
+            (meta,) = await admin.describe_topics([topic])
+            return len(meta["partitions"])
+        finally:
+            await admin.close()
+
+    return asyncio.run(describe())
+
+
 def test_keepa_ingest_publishes_the_planned_envelopes(
     isolated: Settings,
     es: Elasticsearch,
@@ -160,46 +147,38 @@ def test_keepa_ingest_publishes_the_planned_envelopes(
     monkeypatch.setenv("KEEPA_BATCH_SIZE", "3")
     _prepare(settings, es, WATCHLIST)
     keepa = FakeKeepa()
+    logical_date = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
 
     with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
         rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
-        dag_run, states = run_dag("keepa_ingest")
+        dag_run, states = run_dag("keepa_ingest", logical_date=logical_date)
 
     assert str(dag_run.state) == "success", states
+    assert keepa.errors == []
     # DE 4 ASINs and GB 4 -> 2 batches each; FR 3, IT 1, ES 1 -> 1 each.
     mapped = sorted(k for k in states if k.startswith("fetch_and_publish["))
     assert len(mapped) == 7
     assert set(states.values()) == {"success"}
     assert all(len(c["asins"]) <= 3 for c in keepa.calls)
 
-    records = read_topic(
-        settings.kafka_bootstrap_servers,
-        settings.topic("keepa.products"),
-        partitions=settings.topic_partitions,
-        expected=len(EXPECTED_PAIRS),
-    )
-    published = Counter()
-    for record in records:
-        envelope = orjson.loads(record.value)
-        assert record.key is not None
-        asin = record.key.decode()
-        assert envelope["product"]["asin"] == asin
-        assert MARKETS[envelope["domain"]].domain_id == envelope["product"]["domainId"]
-        assert record.partition == _expected_partition(record.key, settings.topic_partitions)
-        published[(asin, envelope["domain"])] += 1
+    published = _published(settings)
     assert set(published) == EXPECTED_PAIRS
     assert max(published.values()) == 1  # each fetched product exactly once
 
     doc = _run_document(es, settings)
     assert doc["envelopes_published"] == doc["asins_requested"] == len(EXPECTED_PAIRS)
-    assert doc["batches"] == 7
-    assert doc["tokens_consumed"] == len(EXPECTED_PAIRS)
+    assert doc["batches"] == doc["attempts"] == 7
+    assert doc["failed_batches"] == 0
+    assert doc["tokens_consumed"] == keepa.tokens_charged == len(EXPECTED_PAIRS)
     assert doc["tokens_left"] == keepa.tokens_left == 1180 - len(EXPECTED_PAIRS)
     assert doc["refill_rate"] == 20
+    # Planned for the run's logical date (a cleared run plans the same), not the clock.
+    assert doc["planned_at"] == "2026-03-02T09:15:00Z"
     by_market = {m["market"]: m for m in doc["markets"]}
     assert {m: by_market[m]["envelopes_published"] for m in by_market} == dict(
         Counter(m for _, m in EXPECTED_PAIRS)
     )
+    assert [a["status"] for a in _attempts(es, settings)] == ["published"] * 7
     _assert_no_secret_anywhere(airflow_home, "".join(capfd.readouterr()))
 
 
@@ -222,6 +201,7 @@ def test_keepa_429_mid_run_delays_but_loses_nothing(
         dag_run, states = run_dag("keepa_ingest")
 
     assert str(dag_run.state) == "success", states
+    assert keepa.errors == []
     refused = [c for c in keepa.calls if c["status"] == 429]
     assert len(refused) == 1
     retried = next(
@@ -236,24 +216,181 @@ def test_keepa_429_mid_run_delays_but_loses_nothing(
     assert any(c["at"] > retried["at"] for c in keepa.calls)
 
     expected = {(e.asin, m) for e in entries for m in e.markets}
-    records = read_topic(
-        settings.kafka_bootstrap_servers,
-        settings.topic("keepa.products"),
-        partitions=settings.topic_partitions,
-        expected=len(expected),
-    )
-    got = Counter(
-        (r.key.decode(), market_for_domain(orjson.loads(r.value)["product"]["domainId"]).code)
-        for r in records
-        if r.key is not None
-    )
-    assert set(got) == expected
-    assert max(got.values()) == 1
+    published = _published(settings)
+    assert set(published) == expected
+    assert max(published.values()) == 1
 
     doc = _run_document(es, settings)
     assert doc["envelopes_published"] == len(expected)
     assert doc["tokens_consumed"] == len(expected)  # the 429 cost nothing
     _assert_no_secret_anywhere(airflow_home, "".join(capfd.readouterr()))
+
+
+def test_a_failed_try_counts_its_tokens_and_the_retry_publishes(
+    isolated: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The second batch's first try fetches (2 tokens) but cannot publish (its product is
+    over Kafka's request limit); its retry fetches again and publishes. Keepa charged 6
+    tokens, the successful tries 4: the run records 6."""
+    settings = isolated
+    monkeypatch.setenv("KEEPA_BATCH_SIZE", "2")
+    entries = [WatchlistEntry(f"B0AF50000{i}", markets=("DE",)) for i in range(1, 5)]
+    _prepare(settings, es, entries)
+    keepa = FakeKeepa(oversized={"B0AF500003": 1})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest", retries=2)
+
+    assert str(dag_run.state) == "success", states
+    assert keepa.errors == []
+    assert keepa.tokens_charged == 6
+    doc = _run_document(es, settings)
+    assert (doc["batches"], doc["failed_batches"], doc["attempts"]) == (2, 0, 3)
+    assert doc["tokens_consumed"] == 6
+    assert doc["envelopes_published"] == 4
+    attempts = _attempts(es, settings)
+    failed = [a for a in attempts if a["status"] == "failed"]
+    assert len(failed) == 1
+    assert failed[0]["tokens_consumed"] == 2
+    assert failed[0]["envelopes_published"] == 1  # its other product was delivered
+    assert "PublishError" in failed[0]["error"]
+    published = _published(settings)
+    assert set(published) == {(e.asin, "DE") for e in entries}
+    # At-least-once: the retried batch's other product is there twice (its first try had
+    # delivered it), the oversized one once (only its retry could deliver it), others once.
+    twice = [k for k, n in published.items() if n == 2]
+    assert len(twice) == 1
+    assert twice[0] != ("B0AF500003", "DE")
+    assert max(published.values()) == 2
+
+
+def test_a_batch_that_keeps_failing_is_recorded_and_fails_the_run(
+    isolated: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings = isolated
+    monkeypatch.setenv("KEEPA_BATCH_SIZE", "1")
+    entries = [WatchlistEntry(f"B0AF60000{i}", markets=("GB",)) for i in range(1, 4)]
+    _prepare(settings, es, entries)
+    keepa = FakeKeepa(oversized={"B0AF600002": 99})
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest", retries=1)
+
+    assert str(dag_run.state) == "failed", states
+    assert states["record"] == "failed"  # after writing the run: it fails the run visibly
+    assert sorted(v for k, v in states.items() if k.startswith("fetch_and_publish[")) == [
+        "failed",
+        "success",
+        "success",
+    ]
+    doc = _run_document(es, settings)
+    assert (doc["batches"], doc["failed_batches"], doc["attempts"]) == (3, 1, 4)
+    assert doc["tokens_consumed"] == keepa.tokens_charged == 4  # 2 tries of the failing one
+    assert doc["envelopes_published"] == 2
+    assert set(_published(settings)) == {("B0AF600001", "GB"), ("B0AF600003", "GB")}
+
+
+def test_successful_tries_count_even_when_the_ledger_cannot_be_written(
+    isolated: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ingest-attempts refuses writes: the batches still succeed and the run still counts
+    their tokens, from the tasks' XCom."""
+    settings = isolated
+    monkeypatch.setenv("KEEPA_BATCH_SIZE", "1")
+    entries = [WatchlistEntry(f"B0AF90000{i}", markets=("FR",)) for i in range(1, 3)]
+    _prepare(settings, es, entries)
+    ledger = ensure_ingest_attempts_index(es, settings)
+    es.indices.put_settings(index=ledger, settings={"index.blocks.write": True})
+    keepa = FakeKeepa()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+
+    assert str(dag_run.state) == "success", states
+    assert _attempts(es, settings) == []
+    doc = _run_document(es, settings)
+    assert (doc["batches"], doc["failed_batches"], doc["attempts"]) == (2, 0, 2)
+    assert doc["tokens_consumed"] == keepa.tokens_charged == 2
+    assert doc["envelopes_published"] == 2
+
+
+def test_a_missing_topic_is_created_before_any_token_is_spent(
+    isolated: Settings, es: Elasticsearch
+) -> None:
+    """No worker has run yet: plan creates keepa.products with the app's partition count."""
+    settings = isolated
+    topic = settings.topic("keepa.products")
+    entries = [WatchlistEntry("B0AF700001", markets=("DE", "IT"))]
+    _prepare(settings, es, entries)
+    asyncio.run(_delete_topic(settings.kafka_bootstrap_servers, topic))
+    assert _partition_count(settings.kafka_bootstrap_servers, topic) is None
+    keepa = FakeKeepa()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+
+    assert str(dag_run.state) == "success", states
+    assert _partition_count(settings.kafka_bootstrap_servers, topic) == settings.topic_partitions
+    assert set(_published(settings)) == {("B0AF700001", "DE"), ("B0AF700001", "IT")}
+    assert _run_document(es, settings)["tokens_consumed"] == 2
+
+
+def test_kafka_unreachable_fails_the_plan_before_any_token_is_spent(
+    isolated: Settings,
+    es: Elasticsearch,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    settings = isolated
+    _prepare(settings, es, [WatchlistEntry("B0AF800001", markets=("DE",))])
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9")  # discard port: refused
+
+    with responses.RequestsMock() as rsps:  # any Keepa request would fail the test
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+        assert len(rsps.calls) == 0
+
+    assert str(dag_run.state) == "failed", states
+    assert states["plan"] == "failed"
+    assert states["record"] == "failed"
+    output = "".join(capfd.readouterr())
+    assert "could not be created on 127.0.0.1:9" in output
+    assert "no Keepa token was spent" in output
+
+
+def test_a_missing_api_key_fails_the_plan_not_every_batch(
+    isolated: Settings,
+    es: Elasticsearch,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    settings = isolated
+    _prepare(settings, es, [WatchlistEntry("B0AF800002", markets=("DE", "FR"))])
+    monkeypatch.delenv("KEEPA_API_KEY")
+
+    with responses.RequestsMock() as rsps:  # any Keepa request would fail the test
+        dag_run, states = run_dag("keepa_ingest", retries=0)
+        assert len(rsps.calls) == 0
+
+    assert str(dag_run.state) == "failed", states
+    assert states["plan"] == "failed"
+    assert "KEEPA_API_KEY is not set" in "".join(capfd.readouterr())
+
+
+async def _delete_topic(bootstrap: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics([topic])
+        for _ in range(50):
+            if topic not in await admin.list_topics():
+                return
+            await asyncio.sleep(0.1)
+    finally:
+        await admin.close()
 
 
 def test_empty_watchlist_runs_and_records_nothing(
@@ -268,4 +405,5 @@ def test_empty_watchlist_runs_and_records_nothing(
     assert states["record"] == "success"
     doc = _run_document(es, settings)
     assert doc["batches"] == doc["envelopes_published"] == doc["tokens_consumed"] == 0
+    assert doc["attempts"] == doc["failed_batches"] == 0
     assert doc["tokens_left"] is None

@@ -17,8 +17,9 @@ from arbitrage_dags.discovery import (
 )
 from elasticsearch import Elasticsearch
 
-from app.ingest.watchlist import DEFAULT_MARKETS, WatchlistEntry, WatchlistStore
-from app.keepa.markets import MARKETS
+from app.domain.markets import Market
+from app.domain.watchlist import DEFAULT_MARKETS, WatchlistEntry
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from tests.airflow.airflow_support import run_dag
 from tests.unit.keepa.keepa_fakes import API_KEY, BASE_URL, query_of, token_fields
@@ -75,7 +76,7 @@ def test_discovery_adds_only_new_best_sellers(
 
     assert str(dag_run.state) == "success", states
     assert {k for k in states if k.startswith("discover[")} == {"discover[0]", "discover[1]"}
-    assert domains == sorted(str(MARKETS[t["market"]].domain_id) for t in TARGETS)
+    assert domains == sorted(str(Market(t["market"]).keepa_domain_id) for t in TARGETS)
 
     entries = {e.asin: e for e in store.all_entries()}
     # DE limited to its first 3; B0DS000003 is on both lists; B0DS000002 was there already.

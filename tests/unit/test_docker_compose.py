@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import ipaddress
+import json
+import re
+import subprocess
+import sys
 from importlib.metadata import version
 from typing import Any
 
 import pytest
-import yaml
+from streamlit.web.server.starlette.starlette_routes import ROUTE_HEALTH as STREAMLIT_HEALTH
 
+from app.api.main import create_app
 from app.settings import PROJECT_ROOT, Settings
 from devtools.stack.artifacts import pinned_versions
-
-COMPOSE = PROJECT_ROOT / "docker-compose.yml"
+from tests.compose_file import healthcheck_urls, load_compose, published
 
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
-    return data
+    return load_compose()
 
 
 def _ports(service: dict[str, Any]) -> set[int]:
-    return {int(p.split(":")[-1]) for p in service.get("ports", [])}
+    return {published(p)[2] for p in service.get("ports", [])}
 
 
 def test_services_present(compose: dict[str, Any]) -> None:
@@ -71,3 +75,114 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
         for dependency, condition in service.get("depends_on", {}).items():
             assert dependency in services
             assert condition == {"condition": "service_healthy"}
+
+
+# --- safe defaults -------------------------------------------------------------------------
+
+#: The services that run this project's code, with the setting that makes each listen on all
+#: interfaces *inside* its container (so that Docker's port forwarding reaches it).
+OWN_SERVICES = {"worker": "FAUST_WEB_HOST", "api": "API_HOST", "dashboard": "DASHBOARD_HOST"}
+#: Third-party services: their healthchecks use their vendors' endpoints.
+THIRD_PARTY = {"kafka", "elasticsearch", "airflow"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "expected"),
+    [
+        ("9200:9200", ("", 9200, 9200)),
+        ("9200", ("", 0, 9200)),
+        ("127.0.0.1:9200:9200", ("127.0.0.1", 9200, 9200)),
+        ("0.0.0.0:9200:9200/tcp", ("0.0.0.0", 9200, 9200)),
+        ("[::1]:9200:9200", ("::1", 9200, 9200)),
+        ({"target": 9200, "published": 9201, "host_ip": "127.0.0.1"}, ("127.0.0.1", 9201, 9200)),
+        ({"target": 9200, "published": 9200}, ("", 9200, 9200)),
+    ],
+)
+def test_port_entries_are_parsed(
+    entry: str | dict[str, Any], expected: tuple[str, int, int]
+) -> None:
+    assert published(entry) == expected
+
+
+def test_no_published_port_binds_to_all_interfaces(compose: dict[str, Any]) -> None:
+    count = 0
+    for name, service in compose["services"].items():
+        assert service.get("network_mode") != "host", f"{name} shares the host's network"
+        for entry in service.get("ports", []):
+            host_ip, _, _ = published(entry)
+            assert host_ip, f"{name}: {entry!r} is published on all interfaces of the host"
+            assert ipaddress.ip_address(host_ip).is_loopback, f"{name}: {entry!r}"
+            count += 1
+    assert count >= len(compose["services"])
+
+
+def test_services_listen_on_all_interfaces_only_inside_their_container(
+    compose: dict[str, Any],
+) -> None:
+    """127.0.0.1 inside a container is unreachable for Docker's forwarding: our services
+    say 0.0.0.0 explicitly, which is safe because the host side is loopback-only (above)."""
+    for name, variable in OWN_SERVICES.items():
+        service = compose["services"][name]
+        assert service["environment"][variable] == "0.0.0.0", name
+        assert "--host" not in service["command"], f"{name}: use {variable}, not --host"
+
+
+def _faust_views() -> set[str]:
+    """The paths the worker's web server serves in production (our views; Faust's own
+    debug views such as /stats/ are not served there). A fresh interpreter: importing the
+    views registers them on the one Faust app."""
+    script = (
+        "import json, app.views\n"
+        "from app.faust_app import app\n"
+        "print(json.dumps(sorted(app.web.views)))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120
+    )
+    views: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return set(views)
+
+
+def _api_get_paths() -> set[str]:
+    schema = create_app(Settings()).openapi()
+    return {path for path, operations in schema["paths"].items() if "get" in operations}
+
+
+def test_every_healthcheck_requests_a_path_the_app_serves(compose: dict[str, Any]) -> None:
+    services = compose["services"]
+    assert set(services) == set(OWN_SERVICES) | THIRD_PARTY
+    defaults = Settings()
+    served = {
+        "worker": (defaults.faust_web_port, _faust_views()),
+        "api": (defaults.api_port, _api_get_paths()),
+        "dashboard": (defaults.dashboard_port, {"/" + STREAMLIT_HEALTH.lstrip("/")}),
+    }
+    assert "/arbitrage/stats/" in served["worker"][1]
+    for name, (port, paths) in served.items():
+        urls = healthcheck_urls(services[name])
+        assert len(urls) == 1, f"{name}: {services[name]['healthcheck']}"
+        (url,) = urls
+        assert url.hostname == "localhost", name
+        assert url.port == port, f"{name}: the healthcheck asks port {url.port}, not {port}"
+        assert url.path in paths, f"{name}: {url.path} is not served (serves {sorted(paths)})"
+
+
+def test_api_token_is_required_and_only_the_api_gets_it(compose: dict[str, Any]) -> None:
+    value = compose["services"]["api"]["environment"]["API_TOKEN"]
+    assert re.fullmatch(r"\$\{API_TOKEN:\?[^}]+\}", value), value
+    others = [name for name in compose["services"] if name != "api"]
+    for name in others:
+        assert "API_TOKEN" not in compose["services"][name].get("environment", {}), name
+
+
+@pytest.mark.parametrize("path", ["docker-compose.yml", "README.md", "Dockerfile", "docs"])
+def test_no_placeholder_is_given_as_a_value(path: str) -> None:
+    """``API_TOKEN=change-me``, ``${API_TOKEN:-change-me}``, ``API_TOKEN: changeme``: an
+    example value ends up in production."""
+    assigned = re.compile(r"(?:=|:-|:\s)\s*[\"']?change[-_]?me", re.IGNORECASE)
+    target = PROJECT_ROOT / path
+    files = sorted(target.rglob("*")) if target.is_dir() else [target]
+    for file in files:
+        if file.is_file():
+            match = assigned.search(file.read_text())
+            assert match is None, f"{file}: {match and match.group(0)!r}"

@@ -39,3 +39,8 @@ def test_prefixes_isolate_names() -> None:
     settings = Settings(topic_prefix="t1-", elasticsearch_index_prefix="i1-")
     assert settings.topic("keepa.products") == "t1-keepa.products"
     assert settings.index("products") == "i1-products"
+
+
+@pytest.mark.parametrize("name", ["api_host", "faust_web_host", "dashboard_host"])
+def test_every_server_listens_on_loopback_by_default(name: str) -> None:
+    assert Settings.model_fields[name].default == "127.0.0.1"

@@ -23,6 +23,15 @@ router = APIRouter(tags=["stats"])
 INGEST_RUNS: Final = "ingest-runs"
 KEEPA_WINDOW: Final = timedelta(hours=24)
 
+#: Each field of :class:`Counts`: the logical index it counts and the query (None = all).
+_COUNTED: Final[dict[str, tuple[str, dict[str, Any] | None]]] = {
+    "open_opportunities": (OPPORTUNITIES, {"term": {"state": "open"}}),
+    "opportunities": (OPPORTUNITIES, None),
+    "products": (PRODUCTS, None),
+    "price_history": (PRICE_HISTORY, None),
+    "watchlist": (WATCHLIST, None),
+}
+
 
 async def _count(es: AsyncElasticsearch, index: str, query: dict[str, Any] | None = None) -> int:
     response = await es.count(index=index, ignore_unavailable=True, query=query)
@@ -91,31 +100,15 @@ async def stats(es: EsClient, settings: AppSettings) -> StatsResponse:
     observation (``observed_at``, event time) and its age; the last Keepa ingestion run and
     the tokens consumed in the last 24 hours (from the optional ``ingest-runs`` index)."""
     now = datetime.now(UTC)
-    (
-        open_count,
-        opportunities,
-        products,
-        history,
-        watchlist,
-        freshness,
-        keepa,
-    ) = await asyncio.gather(
-        _count(es, settings.index(OPPORTUNITIES), {"term": {"state": "open"}}),
-        _count(es, settings.index(OPPORTUNITIES)),
-        _count(es, settings.index(PRODUCTS)),
-        _count(es, settings.index(PRICE_HISTORY)),
-        _count(es, settings.index(WATCHLIST)),
+    counts, freshness, keepa = await asyncio.gather(
+        asyncio.gather(
+            *(_count(es, settings.index(index), query) for index, query in _COUNTED.values())
+        ),
         _freshness(es, settings, now),
         _keepa(es, settings, now),
     )
     return StatsResponse(
-        counts=Counts(
-            open_opportunities=open_count,
-            opportunities=opportunities,
-            products=products,
-            price_history=history,
-            watchlist=watchlist,
-        ),
+        counts=Counts(**dict(zip(_COUNTED, counts, strict=True))),
         freshness=freshness,
         keepa=keepa,
         generated_at=now,

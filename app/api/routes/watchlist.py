@@ -10,7 +10,8 @@ from fastapi import APIRouter, HTTPException, Query, Response, status
 from app.api.deps import AppSettings, EsClient, WriteAuth
 from app.api.models import ErrorResponse, WatchlistPage, WatchlistWriteResult
 from app.api.params import AsinPath, PageParams, WatchlistUpsert
-from app.api.watchlist import AsyncWatchlist, WatchlistWriteError
+from app.api.watchlist import AsyncWatchlist
+from app.es.watchlist import WatchlistWriteError
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 
@@ -19,7 +20,7 @@ _WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"model": ErrorResponse, "description": "Elasticsearch refused a write."},
     503: {
         "model": ErrorResponse,
-        "description": "Writes disabled (no API_TOKEN configured) or Elasticsearch unavailable.",
+        "description": "Writes disabled (no usable API_TOKEN) or Elasticsearch unavailable.",
     },
 }
 

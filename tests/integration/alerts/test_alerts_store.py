@@ -23,7 +23,7 @@ from tests.unit.alerts.alert_events import opportunity_event
 
 T = datetime(2026, 11, 25, 9, 30, tzinfo=UTC)
 HOOK = WebhookConfig.model_validate(
-    {"name": "team", "url": "https://hooks.example.org/services/secret", "format": "slack"}
+    {"name": "team", "url": "https://hooks.slack.com/services/T0/B0/secret", "format": "slack"}
 )
 OPPORTUNITY = parse_opportunity(opportunity_event())
 AID = alert_id(HOOK.name, OPPORTUNITY)
@@ -84,7 +84,7 @@ async def test_index_is_strict_and_the_record_is_the_dedup_store(
     assert doc["http_status"] == 200
     assert doc["sent_at"] == "2026-11-25T09:30:02Z"
     assert [a["outcome"] for a in doc["attempt_log"]] == ["retry", "delivered"]
-    assert doc["webhook_host"] == "hooks.example.org"
+    assert doc["webhook_host"] == "hooks.slack.com"
     assert "secret" not in str(doc)
 
     with pytest.raises(AlertStoreError, match="strict_dynamic_mapping"):

@@ -1,13 +1,16 @@
 """Alerts end to end: Keepa envelopes into a real worker process, notifications out to a local
-HTTP receiver, the record in the real Elasticsearch.
+HTTP receiver (plain JSON POSTs by httpx, Apprise targets by Apprise's own plugins), the record
+in the real Elasticsearch.
 
 Four webhooks on one receiver (paths tell them apart):
 
-* ``json-hook`` (generic JSON, default thresholds 500 cents / ROI 0.2): its first request
-  gets a 500, so the first notification is delivered on the second attempt;
-* ``slack-hook`` (min profit 1000 cents): A (926) is below its threshold, B (1013) is not;
-* ``discord-hook`` (sell market IT only): nothing here sells on IT;
-* ``telegram-hook`` (default thresholds, a bot-token URL and a chat id).
+* ``json-hook`` (plain JSON webhook, default thresholds 500 cents / ROI 0.2): its first
+  request gets a 500, so the first notification is delivered on the second attempt;
+* ``apprise-hook`` (Apprise ``json://``, min profit 1000 cents): A (926) is below its
+  threshold, B (1013) is not; its first request gets a 503, retried by our loop;
+* ``form-hook`` (Apprise ``form://``, sell market IT only): nothing here sells on IT;
+* ``mattermost-hook`` (Apprise ``mmost://``, Mattermost's Slack-style incoming webhook on its
+  own host; default thresholds; a secret token in the URL that must never reach the logs).
 
 A: DE 2000 -> FR 5000 opens at 926 cents (ROI 0.4226), then FR 5600 makes an ``updated``
 event at 1336 cents (above every threshold: updates must still not notify). B: DE 2000 -> GB
@@ -17,15 +20,12 @@ event at 1336 cents (above every threshold: updates must still not notify). B: D
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
@@ -42,92 +42,36 @@ from tests.integration.worker_process import (
     wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
+from tests.webhook_receiver import Receiver, Reply, running_receiver
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 A, B = "B0ALERTS01", "B0ALERTS02"
-TELEGRAM_PATH = "/bot123456:SECRETTOKEN/sendMessage"
-
-
-class Receiver:
-    """A webhook receiver on 127.0.0.1 that records every request; ``fail_first[path] = n``
-    answers the first ``n`` requests to ``path`` with a 500."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.requests: list[tuple[str, int, Any]] = []
-        self.fail_first: dict[str, int] = {}
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = orjson.loads(self.rfile.read(length))
-                with receiver.lock:
-                    status = 500 if receiver.fail_first.get(self.path, 0) > 0 else 200
-                    if status == 500:
-                        receiver.fail_first[self.path] -= 1
-                    receiver.requests.append((self.path, status, body))
-                reply = b'{"ok": true}' if status == 200 else b"boom"
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(reply)))
-                self.end_headers()
-                self.wfile.write(reply)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def delivered(self, path: str) -> list[Any]:
-        with self.lock:
-            return [body for p, status, body in self.requests if p == path and status == 200]
-
-    def count(self, path: str) -> int:
-        with self.lock:
-            return sum(1 for p, _, _ in self.requests if p == path)
-
-    def snapshot(self) -> list[tuple[str, int]]:
-        with self.lock:
-            return [(p, status) for p, status, _ in self.requests]
+MM_TOKEN = "SECRETTOKEN4mattermost"
+MM_PATH = f"/hooks/{MM_TOKEN}"
 
 
 @pytest.fixture(scope="module")
 def receiver() -> Iterator[Receiver]:
-    r = Receiver()
-    r.fail_first["/json"] = 1
-    r.thread.start()
-    yield r
-    r.server.shutdown()
-    r.server.server_close()
+    with running_receiver() as r:
+        r.script["/json"] = [Reply(500, b"boom")]
+        r.script["/apprise"] = [Reply(503, b"busy")]
+        yield r
 
 
 def webhooks(receiver: Receiver) -> list[dict[str, Any]]:
     return [
         {"name": "json-hook", "url": receiver.url("/json"), "format": "json"},
         {
-            "name": "slack-hook",
-            "url": receiver.url("/slack"),
-            "format": "slack",
+            "name": "apprise-hook",
+            "url": f"json://127.0.0.1:{receiver.port}/apprise",
             "min_profit_eur_cents": 1000,
         },
         {
-            "name": "discord-hook",
-            "url": receiver.url("/discord"),
-            "format": "discord",
+            "name": "form-hook",
+            "url": f"form://127.0.0.1:{receiver.port}/form",
             "markets": {"sell": ["IT"]},
         },
-        {
-            "name": "telegram-hook",
-            "url": receiver.url(TELEGRAM_PATH),
-            "format": "telegram",
-            "chat_id": "4242",
-        },
+        {"name": "mattermost-hook", "url": f"mmost://127.0.0.1:{receiver.port}/{MM_TOKEN}"},
     ]
 
 
@@ -172,30 +116,27 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
     worker = start_worker(tmp_path, name, settings, receiver)
     s = worker.settings
     try:
-        # 1. A opens (926 cents): json-hook (500 then retried) and telegram-hook notified.
+        # 1. A opens (926 cents): json-hook (500 then retried) and mattermost-hook notified.
         await produce(
             kafka_bootstrap,
             s.topic("keepa.products"),
             [env(A, Market.DE, amazon=2000), env(A, Market.FR, buy_box=5000, fba_fee=300)],
         )
         await wait_for(
-            lambda: (
-                len(receiver.delivered("/json")) == 1
-                and len(receiver.delivered(TELEGRAM_PATH)) == 1
-            ),
+            lambda: len(receiver.delivered("/json")) == 1 and len(receiver.delivered(MM_PATH)) == 1,
             60,
             f"the first notifications; worker log:\n{worker.tail()}",
         )
-        assert receiver.count("/json") == 2  # 500, then the retry
-        (json_body,) = receiver.delivered("/json")
+        assert len(receiver.to("/json")) == 2  # 500, then the retry
+        json_body = receiver.delivered("/json")[0].json()
         assert json_body["event"]["asin"] == A
         assert json_body["event"]["event"] == "opened"
         assert json_body["event"]["profit_eur_cents"] == 926
         assert json_body["summary"].startswith("New opportunity DE → FR: €9.26 profit, ROI 42.3 %")
-        (telegram_body,) = receiver.delivered(TELEGRAM_PATH)
-        assert telegram_body["chat_id"] == "4242"
-        assert telegram_body["parse_mode"] == "HTML"
-        assert "Profit <b>€9.26</b>" in telegram_body["text"]
+        mattermost = receiver.delivered(MM_PATH)[0].json()
+        assert mattermost["username"] == "EU Arbitrage Tracker"
+        assert mattermost["text"].startswith("New opportunity DE → FR: €9.26 profit, ROI 42.3 %")
+        assert f"(ASIN {A})" in mattermost["text"]
 
         # The record: attempts=2, sent, for json-hook; the id is the dedup key's hash.
         a_opened = parse_opportunity(json_body["event"])
@@ -228,8 +169,9 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
             (A, "updated"),
             (B, "opened"),
         ]
-        # Skipped: A opened 2 (slack below profit, discord markets), B opened 1 (discord),
-        # A updated 4 (every webhook). Sent: A 2 (json, telegram), B 3 (json, slack, telegram).
+        # Skipped: A opened 2 (apprise below profit, form markets), B opened 1 (form),
+        # A updated 4 (every webhook). Sent: A 2 (json, mattermost), B 3 (json, apprise,
+        # mattermost).
         await wait_for(
             lambda: (
                 counter_at_least(worker, "alerts_skipped", 7)
@@ -238,14 +180,21 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
             60,
             f"the second batch of alerts; worker log:\n{worker.tail()}",
         )
-        assert [b["event"]["asin"] for b in receiver.delivered("/json")] == [A, B]
-        (slack_body,) = receiver.delivered("/slack")
-        assert "€10.13 profit" in slack_body["text"]
-        assert slack_body["blocks"][0]["type"] == "header"
-        assert len(receiver.delivered(TELEGRAM_PATH)) == 2
-        assert receiver.count("/discord") == 0
+        assert [r.json()["event"]["asin"] for r in receiver.delivered("/json")] == [A, B]
+        assert [r.status for r in receiver.to("/apprise")] == [503, 200]  # our retry
+        apprise_body = receiver.delivered("/apprise")[0].json()
+        assert apprise_body["title"].startswith("New opportunity DE → GB: €10.13 profit, ROI ")
+        assert f"(ASIN {B})" in apprise_body["message"]
+        assert len(receiver.delivered(MM_PATH)) == 2
+        assert receiver.to("/form") == []
         assert worker.counter("alerts_failed") == 0
         assert worker.counter("alerts_error") == 0
+        es.indices.refresh(index=s.index("alerts"))
+        b_opened = parse_opportunity(receiver.delivered("/json")[1].json()["event"])
+        record = es.get(index=s.index("alerts"), id=alert_id("apprise-hook", b_opened))["_source"]
+        assert (record["status"], record["attempts"], record["format"]) == ("sent", 2, "apprise")
+        assert [a["http_status"] for a in record["attempt_log"]] == [503, None]
+        assert "error=503" in record["attempt_log"][0]["error"]
         before = receiver.snapshot()
 
         # 3a. The opened events redelivered on the topic: nothing is sent again.
@@ -267,7 +216,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
     replayer = start_worker(tmp_path, name, settings, receiver, app_id=f"arbitrage-{name}-replay")
     try:
         # 6 opened events on the topic now (2 original, 2 redelivered, 2 re-detected), each
-        # a duplicate for its webhooks: A 2 (json, telegram), B 3 (json, slack, telegram).
+        # a duplicate for its webhooks: A 2 (json, mattermost), B 3 (json, apprise, mattermost).
         await wait_for(
             lambda: counter_at_least(replayer, "alerts_duplicate", 15),
             90,

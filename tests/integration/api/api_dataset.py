@@ -34,7 +34,7 @@ from tests.keepa_factory import envelope, keepa_product
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 A, B, C, D, E = (f"B0APITEST{i}" for i in range(1, 6))
-TOKEN = "integration-token-\u00e9t\u00e9"  # non-ASCII on purpose
+TOKEN = "integration-token-\u00e9t\u00e9-4f9c2a7e1b6d8035"  # non-ASCII on purpose, 38 chars
 HOSE = "Garden Hose Reel 20 m with Spray Nozzle"
 
 

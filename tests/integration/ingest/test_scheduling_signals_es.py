@@ -15,11 +15,11 @@ from app.domain.detection import detect
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
+from app.domain.watchlist import WatchlistEntry
 from app.es.documents import opportunity_action, product_actions
 from app.es.indices import LOGICAL_INDICES, index_settings, mapping_for
 from app.ingest.scheduling import SchedulingPolicy, plan_fetches
 from app.ingest.signals import load_signals
-from app.ingest.watchlist import WatchlistEntry
 from app.settings import Settings
 from tests.keepa_factory import make_quote
 

@@ -13,8 +13,9 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from app.domain.watchlist import DEFAULT_MARKETS, WatchlistEntry
 from app.es.indices import mapping_for
-from app.ingest.watchlist import DEFAULT_MARKETS, WatchlistEntry, WatchlistStore
+from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
 

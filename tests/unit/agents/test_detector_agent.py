@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -20,6 +19,8 @@ from app.contracts.dead_letters import DeadLetter
 from app.contracts.observations import OBSERVATION
 from app.contracts.opportunities import OPPORTUNITY
 from app.domain.markets import Market
+from app.policy_config import configured_fx
+from app.settings import get_settings
 from tests.keepa_factory import keepa_product, message
 
 
@@ -67,10 +68,12 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
     events = [OPPORTUNITY.decode(value) for value in _sent(captured["opportunities"])]
     assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 926)]
     observations = [OBSERVATION.decode(value) for value in _sent(captured["observations"])]
-    assert [(o.market, o.fx_gbp_eur) for o in observations] == [
-        (Market.DE, Decimal("1.17")),
-        (Market.FR, Decimal("1.17")),
-    ]
+    assert [o.market for o in observations] == [Market.DE, Market.FR]
+    # Each observation carries the rate its routes were evaluated with (none published yet:
+    # the configured one), so the sink stamps products and history with exactly that rate.
+    fallback = configured_fx(get_settings())
+    assert [o.fx_rates() for o in observations] == [fallback, fallback]
+    assert events[0].fx_eur_per_gbp == float(fallback.eur_per_gbp)
     dlq = captured["dlq"].await_args_list
     assert [call.kwargs["value"] for call in dlq] == [
         b"{broken",

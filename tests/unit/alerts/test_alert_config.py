@@ -38,14 +38,17 @@ def test_webhooks_are_read_from_json_in_the_environment(monkeypatch: pytest.Monk
     settings = AlertSettings()
     generic, team, phone = settings.webhooks
     assert generic.format is WebhookFormat.JSON
+    assert generic.apprise_url is None
     assert (generic.min_profit_eur_cents, generic.min_roi) == (500, Decimal("0.2"))
     assert generic.markets.buy is None
     assert generic.markets.sell is None
     assert team.format is WebhookFormat.SLACK
+    assert team.service == "Slack"
     assert team.min_roi == Decimal("0.25")
     assert team.markets.buy == {Market.DE, Market.GB}
     assert team.markets.sell == {Market.FR}
     assert phone.chat_id == -100123
+    assert phone.service == "Telegram"
     assert (settings.rate_limit_per_minute, settings.max_attempts) == (6, 3)
     assert settings.backoff_base_s == 0.5
 
@@ -85,8 +88,8 @@ def test_urls_are_secret_and_logs_use_name_and_host() -> None:
     [
         ({"name": "t", "url": TELEGRAM_URL, "format": "telegram"}, "needs a chat_id"),
         ({"name": "s", "url": SLACK_URL, "format": "slack", "chat_id": 1}, "telegram webhooks"),
-        ({"name": "x", "url": "ftp://example.org/supersecret"}, "http"),
-        ({"name": "x", "url": "supersecret"}, "http"),
+        ({"name": "x", "url": "ftp://example.org/supersecret"}, "ftp:// is not a URL scheme"),
+        ({"name": "x", "url": "supersecret"}, "url must be a URL with a scheme"),
         ({"name": "x", "url": SLACK_URL, "format": "teams"}, "format"),
         ({"name": "has space", "url": SLACK_URL}, "name"),
         ({"name": "x", "url": SLACK_URL, "min_roi": -0.1}, "min_roi"),

@@ -8,6 +8,8 @@ import pytest
 from app.alerts.retry import (
     AttemptOutcome,
     RetryPolicy,
+    apprise_status,
+    classify_apprise_failure,
     classify_error,
     classify_status,
     retry_after_from_body,
@@ -115,3 +117,37 @@ def test_policy_validation() -> None:
         RetryPolicy(backoff_base_s=-1)
     with pytest.raises(ValueError, match="1-based"):
         RetryPolicy().backoff(0)
+
+
+@pytest.mark.parametrize(
+    ("messages", "status"),
+    [
+        (["Failed to send JSON POST notification: Internal server error., error=500."], 500),
+        (["Failed to send to Slack: error=200."], 200),
+        (["Failed to send Discord notification: Too Many Requests, error=429."], 429),
+        (["A Connection error occurred sending JSON notification to example.org."], None),
+        (["Failed ... error=502.", "Failed ... error=404."], 404),  # the last one counts
+        (["terror=500x"], None),
+        ([], None),
+    ],
+)
+def test_the_http_status_is_read_from_apprise_s_report(
+    messages: list[str], status: int | None
+) -> None:
+    assert apprise_status(messages) == status
+
+
+@pytest.mark.parametrize(
+    ("status", "outcome"),
+    [
+        (None, AttemptOutcome.RETRY),  # connection error, timeout, a plugin that raised
+        (500, AttemptOutcome.RETRY),
+        (429, AttemptOutcome.RETRY),
+        (408, AttemptOutcome.RETRY),
+        (404, AttemptOutcome.FAIL),
+        (401, AttemptOutcome.FAIL),
+        (200, AttemptOutcome.FAIL),  # answered, but not what the service's plugin expects
+    ],
+)
+def test_what_an_apprise_failure_means(status: int | None, outcome: AttemptOutcome) -> None:
+    assert classify_apprise_failure(status) is outcome

@@ -12,6 +12,9 @@ from app.api.deps import get_es
 from app.api.main import create_app
 from app.settings import Settings
 
+#: A write token the API accepts (32+ characters).
+TOKEN = "s3cret-token-for-unit-tests-0123456789"
+
 
 class UnusedEs:
     """An Elasticsearch client that must not be used (validation-only requests)."""
@@ -20,7 +23,7 @@ class UnusedEs:
         raise AssertionError(f"Elasticsearch was called ({name}) for a request that must fail")
 
 
-def app_with(es: Any, *, token: str | None = "s3cret-token", **api: Any) -> FastAPI:
+def app_with(es: Any, *, token: str | None = TOKEN, **api: Any) -> FastAPI:
     """The real app, its Elasticsearch dependency replaced by ``es`` (no lifespan runs)."""
     settings = Settings(api_token=token, elasticsearch_index_prefix="unit-")
     app = create_app(settings, ApiSettings(**api))

@@ -6,14 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_fakes import UnusedEs, client_with
+from api_fakes import TOKEN, UnusedEs, client_with
 from fastapi import HTTPException
 from fastapi.security import HTTPAuthorizationCredentials
 
 from app.api.deps import require_write_token
 from app.settings import Settings
 
-TOKEN = "s3cret-token"
+#: Non-ASCII on purpose, and long enough to enable writes (32+ characters).
+UNICODE_TOKEN = "clé-secrète-€-assez-longue-pour-écrire"
 
 
 class DeletingEs:
@@ -53,6 +54,7 @@ def test_without_a_configured_token_writes_are_refused(configured: str | None) -
         require_write_token(Settings(api_token=configured), creds(""))
     assert raised.value.status_code == 503
     assert "API_TOKEN is not configured" in str(raised.value.detail)
+    assert "at least 32 characters" in str(raised.value.detail)
 
 
 def as_header(token: str) -> str:
@@ -61,18 +63,19 @@ def as_header(token: str) -> str:
 
 
 def test_non_ascii_tokens_are_compared_as_utf8_bytes() -> None:
-    settings = Settings(api_token="clé-secrète-€")
-    require_write_token(settings, creds(as_header("clé-secrète-€")))
-    require_write_token(settings, creds("clé-secrète-€"))  # not from a header
-    for wrong in ("cle-secrete-€", as_header("cle-secrete-€")):
+    settings = Settings(api_token=UNICODE_TOKEN)
+    require_write_token(settings, creds(as_header(UNICODE_TOKEN)))
+    require_write_token(settings, creds(UNICODE_TOKEN))  # not from a header
+    wrong = UNICODE_TOKEN.replace("é", "e")
+    for given in (wrong, as_header(wrong)):
         with pytest.raises(HTTPException):
-            require_write_token(settings, creds(wrong))
+            require_write_token(settings, creds(given))
 
 
 def test_non_ascii_token_over_http() -> None:
-    client = client_with(DeletingEs(), token="clé-secrète-€")
+    client = client_with(DeletingEs(), token=UNICODE_TOKEN)
     ok = client.delete(
-        "/watchlist/B0TESTAS1N", headers={"Authorization": "Bearer clé-secrète-€".encode()}
+        "/watchlist/B0TESTAS1N", headers={"Authorization": f"Bearer {UNICODE_TOKEN}".encode()}
     )
     assert ok.status_code == 204
     latin = client.delete(

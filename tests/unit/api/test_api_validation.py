@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from api_fakes import UnusedEs, client_with
+from api_fakes import TOKEN, UnusedEs, client_with
 from fastapi.testclient import TestClient
 
-AUTH = {"Authorization": "Bearer s3cret-token"}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")

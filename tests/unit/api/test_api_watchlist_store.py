@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from app.api.watchlist import AsyncWatchlist, WatchlistWriteError
+from app.api.watchlist import AsyncWatchlist
 from app.domain.markets import Market
+from app.es.watchlist import WatchlistWriteError
 from app.settings import Settings
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

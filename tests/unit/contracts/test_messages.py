@@ -62,22 +62,40 @@ def test_make_envelope_keeps_the_product_and_the_second() -> None:
     ids=["de-full", "gb-partial", "it-empty"],
 )
 def test_observation_round_trip(quote: MarketQuote) -> None:
-    message = Observation.from_quote(quote, fx_gbp_eur=Decimal("1.189980"))
+    used = FxRates(Decimal("1.189980"), datetime(2025, 3, 14, 16, 0, tzinfo=UTC))
+    message = Observation.from_quote(quote, used)
     data = encode(message)
     assert OBSERVATION.decode(data) == message
     assert OBSERVATION.decode(data).to_quote() == quote
+    assert OBSERVATION.decode(data).fx_rates() == used
     doc = orjson.loads(data)
     assert doc["schema_version"] == 1
     assert doc["currency"] == quote.market.currency
     assert doc["observed_at"].endswith("Z")
-    assert doc["fx_gbp_eur"] == "1.189980"  # exact: a decimal string
+    # exact: the rate as a decimal string, as the detector used it
+    assert doc["fx"] == {"eur_per_gbp": "1.189980", "as_of": "2025-03-14T16:00:00Z"}
 
 
 def test_an_observation_without_the_rate_or_version_is_read() -> None:
     quote = make_quote(ASIN, Market.FR, buy_box=5000)
     doc = msgspec.to_builtins(Observation.from_quote(quote))
-    del doc["schema_version"], doc["fx_gbp_eur"]
-    assert OBSERVATION.decode(orjson.dumps(doc)).to_quote() == quote
+    assert doc["fx"] is None
+    del doc["schema_version"], doc["fx"]
+    message = OBSERVATION.decode(orjson.dumps(doc))
+    assert (message.to_quote(), message.fx_rates()) == (quote, None)
+
+
+def test_an_observation_written_before_the_contract_is_read() -> None:
+    """``MarketQuote.to_dict()`` plus ``fx`` (``FxRates.to_dict()``), as the detector wrote it."""
+    quote = make_quote(ASIN, Market.GB, new_fba=1450, referral_pct=7.5)
+    legacy = {
+        **msgspec.to_builtins(Observation.from_quote(quote)),
+        "fx": {"eur_per_gbp": "1.17", "as_of": "1970-01-01T00:00:00Z"},
+    }
+    del legacy["schema_version"]
+    message = OBSERVATION.decode(orjson.dumps(legacy))
+    assert message.to_quote() == quote
+    assert message.fx_rates() == FxRates(Decimal("1.17"), datetime(1970, 1, 1, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(
@@ -85,7 +103,8 @@ def test_an_observation_without_the_rate_or_version_is_read() -> None:
     [
         ({"currency": "GBP"}, "currency GBP is not the currency of DE"),
         ({"referral_fee_rate": "NaN"}, "referral_fee_rate must be a finite"),
-        ({"fx_gbp_eur": "0"}, "fx_gbp_eur must be a positive"),
+        ({"fx": {"eur_per_gbp": "0", "as_of": "2025-03-01T00:00:00Z"}}, "eur_per_gbp must be"),
+        ({"fx": {"eur_per_gbp": "1.2"}}, "as_of"),
         ({"asin": "b0testas1n"}, "asin"),
         ({"sales_rank": 0}, "sales_rank"),
         ({"observed_at": "2025-03-01T12:00:00"}, "observed_at"),

@@ -7,7 +7,7 @@ import pytest
 
 from app.contracts.base import ContractError
 from app.contracts.keepa_products import ENVELOPE, quote_from_message
-from app.domain.envelope import InvalidEnvelope, quote_from_product
+from app.domain.envelope import InvalidEnvelope, quote_from_keepa_product
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from tests.keepa_factory import (
@@ -261,7 +261,7 @@ def test_missing_or_empty_key_is_accepted() -> None:
 
 def test_quote_from_product_reads_a_product_without_its_message() -> None:
     product = keepa_product(amazon=1999)
-    quote = quote_from_product(product, Market.DE, DEFAULT_FETCHED_AT, key_asin=ASIN)
+    quote = quote_from_keepa_product(product, Market.DE, DEFAULT_FETCHED_AT, key_asin=ASIN)
     assert quote.buy_price == 1999
 
 

@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from app.domain.markets import ALL_ROUTES, Market, Route, UnknownMarketError
+from app.domain.markets import ALL_ROUTES, MARKET_CODES, Market, Route, UnknownMarketError
 from app.domain.money import Currency
 
 
@@ -28,6 +28,10 @@ def test_market_properties(
     assert Market.from_keepa_domain_id(domain_id) is market
     assert Market.parse(market.value.lower()) is market
     assert market == market.value  # StrEnum: usable as a plain string
+
+
+def test_market_codes_in_their_fixed_order() -> None:
+    assert MARKET_CODES == ("DE", "FR", "IT", "ES", "GB")
 
 
 def test_parse_accepts_uk_alias_and_whitespace() -> None:

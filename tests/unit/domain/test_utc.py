@@ -22,3 +22,14 @@ def test_offsets_are_converted() -> None:
 def test_parse_requires_an_offset(text: str) -> None:
     with pytest.raises(ValueError, match=r"timezone-aware|Invalid isoformat"):
         parse_utc(text)
+
+
+def test_format_to_the_second_drops_microseconds_and_converts_offsets() -> None:
+    when = datetime(2025, 3, 1, 13, 0, 5, 999999, tzinfo=timezone(timedelta(hours=1)))
+    assert format_utc(when, timespec="seconds") == "2025-03-01T12:00:05Z"
+    assert format_utc(when.replace(microsecond=0), timespec="seconds") == "2025-03-01T12:00:05Z"
+
+
+def test_format_refuses_naive_datetimes() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        format_utc(datetime(2025, 3, 1, 12, 0), timespec="seconds")

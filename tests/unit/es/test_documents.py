@@ -19,12 +19,14 @@ from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
 from app.domain.quote import MarketQuote
 from app.es.documents import (
+    PRODUCT_QUOTE_FIELDS,
     epoch_millis,
     history_id,
     opportunity_action,
     opportunity_id,
     product_actions,
     product_id,
+    quote_from_product,
 )
 from app.es.indices import (
     LOGICAL_INDICES,
@@ -185,6 +187,46 @@ def test_versions_follow_event_time_not_fetch_time() -> None:
     assert old_product["_id"] == new_product["_id"]
     assert new_product["version"] - old_product["version"] == 3_600_000
     assert old_history["_id"] != new_history["_id"]
+
+
+def test_quote_from_product_document() -> None:
+    doc = {
+        "asin": "B0TESTAS1N",
+        "market": "GB",
+        "buy_price_minor": 1999,
+        "sell_price_minor": 2499,
+        "referral_fee_rate": 0.15,
+        "fba_fee_minor": 250,
+        "package_weight_g": 400,
+        "sales_rank": 321,
+        "observed_at": "2026-11-20T12:00:00Z",
+        "fetched_at": "2026-11-20T12:05:00Z",
+    }
+    q = quote_from_product(doc)
+    assert q is not None
+    assert (q.market, q.buy_price, q.sell_price, q.referral_fee_rate, q.sales_rank) == (
+        Market.GB, 1999, 2499, Decimal("0.15"), 321,
+    )  # fmt: skip
+    assert (q.fba_fee, q.package_weight_g, q.package_length_mm) == (250, 400, None)
+    assert q.fetched_at == datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
+    assert quote_from_product({"asin": "B0TESTAS1N"}) is None
+    assert quote_from_product({**doc, "observed_at": "yesterday"}) is None
+
+
+def test_quote_from_product_reads_back_what_product_action_wrote() -> None:
+    quote = make_quote(market=Market.FR, amazon=2000, buy_box=2600, referral_pct=15.0, fba_fee=310)
+    source = product_actions(quote, FX, indexed_at=INDEXED_AT)[0]["_source"]
+    assert set(PRODUCT_QUOTE_FIELDS) <= set(source)
+    back = quote_from_product({k: source[k] for k in PRODUCT_QUOTE_FIELDS})
+    assert back is not None
+    assert (back.buy_price, back.sell_price, back.fba_fee, back.referral_fee_rate) == (
+        2000, 2600, 310, Decimal("0.15"),
+    )  # fmt: skip
+    assert (back.observed_at, back.fetched_at, back.title) == (
+        quote.observed_at, quote.fetched_at, quote.title,
+    )  # fmt: skip
+    assert (back.sales_rank, back.root_category, back.amazon_in_stock) == (1234, 3167641, True)
+    assert (back.package_weight_g, back.package_height_mm) == (500, 50)
 
 
 def test_replayed_quote_builds_identical_actions() -> None:

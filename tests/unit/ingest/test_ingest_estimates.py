@@ -15,7 +15,6 @@ from app.domain.pricing import evaluate_route
 from app.domain.quote import MarketQuote
 from app.ingest.estimates import (
     outlook,
-    quote_from_product_doc,
     relative_volatility,
     required_move,
 )
@@ -87,27 +86,3 @@ def test_relative_volatility() -> None:
     assert relative_volatility([1000]) == 0.0
     assert relative_volatility([1000, 1000, 1000]) == 0.0
     assert relative_volatility([900, 1100]) == pytest.approx(0.1)
-
-
-def test_quote_from_product_doc() -> None:
-    doc = {
-        "asin": "B0TESTAS1N",
-        "market": "GB",
-        "buy_price_minor": 1999,
-        "sell_price_minor": 2499,
-        "referral_fee_rate": 0.15,
-        "fba_fee_minor": 250,
-        "package_weight_g": 400,
-        "observed_at": "2026-11-20T12:00:00Z",
-        "fetched_at": "2026-11-20T12:05:00Z",
-    }
-    q = quote_from_product_doc(doc)
-    assert q is not None
-    assert (q.market, q.buy_price, q.sell_price, q.referral_fee_rate) == (
-        Market.GB,
-        1999,
-        2499,
-        Decimal("0.15"),
-    )
-    assert q.fetched_at == datetime(2026, 11, 20, 12, 5, tzinfo=UTC)
-    assert quote_from_product_doc({"asin": "B0TESTAS1N"}) is None

@@ -15,7 +15,7 @@ class Block:
         return None
 sys.meta_path.insert(0, Block())
 import app.ingest.cli, app.ingest.estimates, app.ingest.producer, app.ingest.replay
-import app.ingest.scheduling, app.ingest.signals, app.ingest.watchlist
+import app.ingest.scheduling, app.ingest.signals, app.ingest.watchlist, app.ingest.fx_topic
 """
 
 

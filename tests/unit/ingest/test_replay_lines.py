@@ -11,6 +11,8 @@ import orjson
 import pytest
 
 from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, quote_from_message
+from app.domain.keepa_prices import PriceType
+from app.domain.keepa_time import to_keepa_minutes
 from app.ingest.producer import PublishReport
 from app.ingest.replay import (
     BadLine,
@@ -20,7 +22,6 @@ from app.ingest.replay import (
     replay_file,
     shift_envelope,
 )
-from app.keepa.schema import CsvType, to_keepa_minutes
 from devtools.sample.generator import generate_sample
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -93,7 +94,7 @@ def test_shift_envelope_moves_every_timestamp_and_keeps_prices() -> None:
         if old is None:
             assert new is None
             continue
-        stride = CsvType(index).stride
+        stride = PriceType(index).stride
         assert new[0::stride] == [t + 60 for t in old[0::stride]]
         assert new[1::stride] == old[1::stride]
     before = quote_from_message(None, ENVELOPE.encode(env))

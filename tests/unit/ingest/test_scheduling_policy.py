@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.domain.watchlist import WatchlistEntry
 from app.ingest.scheduling import (
     AsinSignals,
     SchedulingPolicy,
@@ -15,7 +16,6 @@ from app.ingest.scheduling import (
     refresh_interval,
     round_robin_plan,
 )
-from app.ingest.watchlist import WatchlistEntry
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ALL = ("DE", "FR", "IT", "ES", "GB")

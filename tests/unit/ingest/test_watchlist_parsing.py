@@ -2,16 +2,8 @@
 
 from __future__ import annotations
 
-import pytest
-
-from app.ingest.watchlist import (
-    DEFAULT_MARKETS,
-    LineError,
-    WatchlistEntry,
-    normalise_markets,
-    parse_watchlist,
-    parse_watchlist_report,
-)
+from app.domain.watchlist import DEFAULT_MARKETS, WatchlistEntry
+from app.ingest.watchlist import LineError, parse_watchlist, parse_watchlist_report
 
 
 def test_plain_text_with_comments_blank_lines_and_lower_case() -> None:
@@ -108,22 +100,3 @@ def test_empty_and_comment_only_files() -> None:
     assert parse_watchlist("") == ([], [])
     assert parse_watchlist("# nothing\n\n") == ([], [])
     assert parse_watchlist("\ufeffB000000001\n")[0][0].asin == "B000000001"
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("DE|FR", ("DE", "FR")),
-        ("gb de", ("DE", "GB")),
-        ("FR,DE;FR", ("DE", "FR")),
-        ("", DEFAULT_MARKETS),
-        (["it", "ES"], ("IT", "ES")),
-    ],
-)
-def test_normalise_markets(value: str | list[str], expected: tuple[str, ...]) -> None:
-    assert normalise_markets(value) == expected
-
-
-def test_normalise_markets_rejects_unknown() -> None:
-    with pytest.raises(ValueError, match="unknown market US"):
-        normalise_markets("DE|US")

@@ -404,7 +404,7 @@ def test_key_never_logged_or_shown(
 def test_invalid_input_is_rejected_before_any_request(
     client: KeepaProductClient, keepa_http: responses.RequestsMock
 ) -> None:
-    with pytest.raises(ValueError, match="unknown market"):
+    with pytest.raises(ValueError, match="untracked market 'US'"):
         client.fetch_products("US", ["B07QK9XW3T"])
     with pytest.raises(ValueError, match="malformed ASINs"):
         client.fetch_products("DE", ["B07QK9XW3T", "B07-QK9"])
@@ -438,3 +438,30 @@ def test_no_refill_is_an_error_not_an_endless_wait(
         client.fetch_products("DE", asins(101))
     assert len(keepa_http.calls) == 1
     assert fake_time.sleeps == []
+
+
+def test_tokens_of_a_fetch_that_fails_midway_are_still_counted(
+    client: KeepaProductClient,
+    keepa_http: responses.RequestsMock,
+    make_product: MakeProduct,
+) -> None:
+    """150 ASINs: the first request (100 tokens) succeeds, the second is rejected. The fetch
+    fails, but the client still knows what Keepa charged (for the run's token record)."""
+    keepa_http.get(
+        PRODUCT_URL,
+        json=product_body(
+            [make_product(a) for a in asins(100)], tokens_left=1080, tokens_consumed=100
+        ),
+    )
+    keepa_http.get(
+        PRODUCT_URL,
+        status=400,
+        json={**out_of_tokens_body(tokens_left=1080), "error": {"type": "invalidParameter"}},
+    )
+    assert client.tokens_consumed == 0
+    with pytest.raises(KeepaError, match="HTTP 400"):
+        client.fetch_products("DE", asins(150))
+    assert client.tokens_consumed == 100
+    reported = client.reported_token_state
+    assert reported is not None
+    assert (reported.tokens_left, reported.tokens_consumed) == (1080, 0)

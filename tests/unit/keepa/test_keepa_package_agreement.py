@@ -1,7 +1,8 @@
-"""Our local Keepa constants and csv reading agree with the ``keepa`` package.
+"""Our Keepa facts (markets, price types, Keepa time, request limit) and csv reading agree
+with the ``keepa`` package.
 
-app.keepa does not import ``keepa`` at runtime (numpy + pandas cost seconds of import), so
-these tests are what keeps the local copies honest.
+Neither app.domain nor app.keepa imports ``keepa`` at runtime (numpy + pandas cost seconds of
+import), so these tests are what keeps our definitions honest.
 """
 
 from __future__ import annotations
@@ -18,22 +19,14 @@ from keepa.constants import REQUEST_LIMIT, SCODES
 from keepa.models.backend import Product
 from keepa_fakes import BASE_URL, product_body
 
-from app.keepa import (
-    CSV_LENGTH,
-    KEEPA_EPOCH,
-    MARKETS,
-    MAX_ASINS_PER_REQUEST,
-    CsvType,
-    KeepaProductClient,
-    domain_id,
-    from_keepa_minutes,
-    to_keepa_minutes,
-)
+from app.domain.keepa_prices import CSV_LENGTH, PriceType
+from app.domain.keepa_time import KEEPA_EPOCH, from_keepa_minutes, to_keepa_minutes
+from app.domain.markets import Market, UnknownMarketError
+from app.keepa import MAX_ASINS_PER_REQUEST, KeepaProductClient
 from app.keepa.client import _STATUS_NAMES
-from app.keepa.markets import market_for_domain
 
 
-def last_point(product: dict[str, Any], csv_type: CsvType) -> int:
+def last_point(product: dict[str, Any], csv_type: PriceType) -> int:
     """The current value of a history: its last point (price + shipping for triples)."""
     history = product["csv"][csv_type]
     if not history:
@@ -46,23 +39,22 @@ def last_point(product: dict[str, Any], csv_type: CsvType) -> int:
 
 
 def test_markets_match_keepa_domain_codes() -> None:
-    for code, market in MARKETS.items():
-        assert keepa.DCODES[market.domain_id] == code
-        assert keepa.Domain(code).value == code
-        assert domain_id(code) == market.domain_id
-        assert market_for_domain(market.domain_id) is market
-    assert {m.domain_id for m in MARKETS.values()} == {2, 3, 4, 8, 9}
-    with pytest.raises(ValueError, match="not one of our markets"):
-        market_for_domain(1)
+    for market in Market:
+        assert keepa.DCODES[market.keepa_domain_id] == market.value
+        assert keepa.Domain(market.value).value == market.value
+        assert Market.from_keepa_domain_id(market.keepa_domain_id) is market
+    assert {m.keepa_domain_id for m in Market} == {2, 3, 4, 8, 9}
+    with pytest.raises(UnknownMarketError, match="untracked Keepa domain id 1"):
+        Market.from_keepa_domain_id(1)  # amazon.com
 
 
 def test_csv_types_match_keepa_csv_indices() -> None:
-    assert [(t.value, t.name) for t in CsvType] == [(i, n) for i, n, _ in keepa.csv_indices]
+    assert [(t.value, t.name) for t in PriceType] == [(i, n) for i, n, _ in keepa.csv_indices]
     assert len(keepa.csv_indices) == CSV_LENGTH
-    shipping = {t.name for t in CsvType if t.has_shipping}
+    shipping = {t.name for t in PriceType if t.has_shipping}
     assert shipping == {n for _, n, _ in keepa.csv_indices if "SHIPPING" in n}
-    assert CsvType.BUY_BOX_SHIPPING.stride == 3
-    assert CsvType.NEW_FBA.stride == 2
+    assert PriceType.BUY_BOX_SHIPPING.stride == 3
+    assert PriceType.NEW_FBA.stride == 2
 
 
 def test_protocol_constants_match_keepa() -> None:
@@ -95,16 +87,16 @@ def test_fixture_product_is_valid_for_keepas_backend_model(
 @pytest.mark.parametrize(
     "csv_type",
     [
-        CsvType.AMAZON,
-        CsvType.NEW,
-        CsvType.USED,  # out of stock now: -1 here, NaN in keepa
-        CsvType.NEW_FBM_SHIPPING,
-        CsvType.NEW_FBA,
-        CsvType.BUY_BOX_SHIPPING,
+        PriceType.AMAZON,
+        PriceType.NEW,
+        PriceType.USED,  # out of stock now: -1 here, NaN in keepa
+        PriceType.NEW_FBM_SHIPPING,
+        PriceType.NEW_FBA,
+        PriceType.BUY_BOX_SHIPPING,
     ],
 )
 def test_current_price_agrees_with_keepa_parser(
-    csv_type: CsvType,
+    csv_type: PriceType,
     product_template: dict[str, Any],
     keepa_http: responses.RequestsMock,
     fake_time: Any,

@@ -20,7 +20,9 @@ import pytest
 from keepa.models.backend import Product
 
 from app.contracts.keepa_products import ENVELOPE
-from app.keepa import CSV_LENGTH, MARKETS, CsvType, to_keepa_minutes
+from app.domain.keepa_prices import CSV_LENGTH, PriceType
+from app.domain.keepa_time import to_keepa_minutes
+from app.domain.markets import Market
 from devtools.sample import MarketSimulator, SampleConfig, generate_sample, write_jsonl
 from devtools.sample.generator import TRACKED_TYPES
 
@@ -30,11 +32,11 @@ STEPS = 24
 STEP_MINUTES = 60
 FX = 1.17
 PRICE_TYPES = (
-    CsvType.AMAZON,
-    CsvType.NEW,
-    CsvType.NEW_FBM_SHIPPING,
-    CsvType.NEW_FBA,
-    CsvType.BUY_BOX_SHIPPING,
+    PriceType.AMAZON,
+    PriceType.NEW,
+    PriceType.NEW_FBM_SHIPPING,
+    PriceType.NEW_FBA,
+    PriceType.BUY_BOX_SHIPPING,
 )
 ASIN_RE = re.compile(r"^B0[A-Z0-9]{8}$")
 
@@ -48,13 +50,13 @@ def envelopes() -> list[Envelope]:
     return [msgspec.to_builtins(e) for e in sample]
 
 
-def points(product: dict[str, Any], csv_type: CsvType) -> list[list[int]]:
+def points(product: dict[str, Any], csv_type: PriceType) -> list[list[int]]:
     history = product["csv"][csv_type] or []
     stride = csv_type.stride
     return [history[i : i + stride] for i in range(0, len(history), stride)]
 
 
-def eur(envelope: Envelope, csv_type: CsvType) -> float:
+def eur(envelope: Envelope, csv_type: PriceType) -> float:
     """Current price of an envelope in EUR cents (GB converted at ~1.17)."""
     value = envelope["product"]["stats"]["current"][csv_type]
     return float(value) * FX if envelope["domain"] == "GB" else float(value)
@@ -122,7 +124,7 @@ def test_envelope_and_product_shape(envelopes: list[Envelope]) -> None:
         assert envelope["schema_version"] == 1
         market = envelope["domain"]
         product = envelope["product"]
-        assert product["domainId"] == MARKETS[market].domain_id
+        assert product["domainId"] == Market(market).keepa_domain_id
         assert ASIN_RE.match(product["asin"])
         assert product["title"].startswith("[SYNTHETIC] ")
         assert len(product["title"]) > len("[SYNTHETIC] ") + 15
@@ -138,7 +140,7 @@ def test_envelope_and_product_shape(envelopes: list[Envelope]) -> None:
         assert all(isinstance(e["name"], str) for e in product["categoryTree"])
         assert all(name.endswith(".jpg") for name in product["imagesCSV"].split(","))
         assert product["availabilityAmazon"] == (
-            0 if product["stats"]["current"][CsvType.AMAZON] > 0 else -1
+            0 if product["stats"]["current"][PriceType.AMAZON] > 0 else -1
         )
         for category, ranks in product["salesRanks"].items():
             assert category.isdigit()
@@ -164,11 +166,16 @@ def test_csv_histories_are_keepa_pairs_and_triples(envelopes: list[Envelope]) ->
         assert len(csv) == CSV_LENGTH
         assert len(stats["current"]) >= 19
         assert len(stats["avg90"]) == len(stats["current"])
-        for csv_type in CsvType:
+        for csv_type in PriceType:
             if csv_type not in TRACKED_TYPES:
                 assert csv[csv_type] is None
                 assert stats["current"][csv_type] == -1
-        for csv_type in (CsvType.NEW, CsvType.SALES, CsvType.NEW_FBA, CsvType.BUY_BOX_SHIPPING):
+        for csv_type in (
+            PriceType.NEW,
+            PriceType.SALES,
+            PriceType.NEW_FBA,
+            PriceType.BUY_BOX_SHIPPING,
+        ):
             assert csv[csv_type], csv_type
         for csv_type in TRACKED_TYPES:
             history = csv[csv_type]
@@ -198,17 +205,17 @@ def test_prices_are_positive_integers(envelopes: list[Envelope]) -> None:
                 if csv_type.has_shipping:
                     assert point[2] >= 0
         current = product["stats"]["current"]
-        for csv_type in (CsvType.NEW, CsvType.NEW_FBA, CsvType.BUY_BOX_SHIPPING):
+        for csv_type in (PriceType.NEW, PriceType.NEW_FBA, PriceType.BUY_BOX_SHIPPING):
             assert current[csv_type] > 0
-        new_offers = [current[t] for t in (CsvType.AMAZON, CsvType.NEW_FBA) if current[t] > 0]
-        assert current[CsvType.NEW] <= min(new_offers)
+        new_offers = [current[t] for t in (PriceType.AMAZON, PriceType.NEW_FBA) if current[t] > 0]
+        assert current[PriceType.NEW] <= min(new_offers)
 
 
 def test_gb_prices_are_pence(envelopes: list[Envelope]) -> None:
     step0: dict[str, dict[str, int]] = defaultdict(dict)
     for envelope in envelopes[: N_ASINS * 5]:
         product = envelope["product"]
-        step0[product["asin"]][envelope["domain"]] = product["stats"]["current"][CsvType.NEW]
+        step0[product["asin"]][envelope["domain"]] = product["stats"]["current"][PriceType.NEW]
     raw_ratio = statistics.median(
         p["GB"] / statistics.median(p[m] for m in ("DE", "FR", "IT", "ES")) for p in step0.values()
     )
@@ -225,7 +232,7 @@ def test_time_order_and_growing_histories(envelopes: list[Envelope]) -> None:
     lengths: dict[tuple[str, str], list[int]] = defaultdict(list)
     for envelope in envelopes:
         product = envelope["product"]
-        lengths[(product["asin"], envelope["domain"])].append(len(product["csv"][CsvType.NEW]))
+        lengths[(product["asin"], envelope["domain"])].append(len(product["csv"][PriceType.NEW]))
     assert all(ls == sorted(ls) for ls in lengths.values())
     grew = sum(ls[-1] > ls[0] for ls in lengths.values())
     assert grew > len(lengths) / 2
@@ -240,7 +247,7 @@ def test_some_but_not_most_asins_show_a_50_percent_spread(envelopes: list[Envelo
         by_step[(envelope["product"]["asin"], envelope["fetched_at"])].append(envelope)
     best: dict[str, float] = defaultdict(float)
     for (asin, _), group in by_step.items():
-        for csv_type in (CsvType.NEW, CsvType.BUY_BOX_SHIPPING):
+        for csv_type in (PriceType.NEW, PriceType.BUY_BOX_SHIPPING):
             prices = [eur(e, csv_type) for e in group]
             best[asin] = max(best[asin], max(prices) / min(prices))
     wide = {asin for asin, spread in best.items() if spread >= 1.5}
@@ -288,7 +295,7 @@ def test_true_prices_and_envelope_agree() -> None:
             envelope = simulator.envelope_at(asin, market, t)
             assert envelope.domain == market
             assert envelope.fetched_at == t
-            fba = envelope.product["stats"]["current"][CsvType.NEW_FBA]
+            fba = envelope.product["stats"]["current"][PriceType.NEW_FBA]
             assert fba == pytest.approx(simulator.true_price(asin, market, t), rel=0.06)
             path = simulator.price_path(asin, market)
             assert path[0][0] == START - timedelta(days=30)
@@ -329,7 +336,7 @@ def test_keepa_package_reads_generated_products(envelopes: list[Envelope]) -> No
         product = envelope["product"]
         Product.model_validate(product)  # Keepa's own schema accepts it
         parsed = keepa.parse_csv(product["csv"], to_datetime=True)
-        for csv_type in (CsvType.NEW, CsvType.NEW_FBA, CsvType.BUY_BOX_SHIPPING):
+        for csv_type in (PriceType.NEW, PriceType.NEW_FBA, PriceType.BUY_BOX_SHIPPING):
             current = product["stats"]["current"][csv_type]
             assert round(float(parsed[csv_type.name][-1]) * 100) == current
-        assert int(parsed["SALES"][-1]) == product["stats"]["current"][CsvType.SALES]
+        assert int(parsed["SALES"][-1]) == product["stats"]["current"][PriceType.SALES]

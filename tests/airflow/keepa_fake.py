@@ -1,0 +1,149 @@
+"""Keepa's /product faked at the HTTP boundary, with bodies in Keepa's real JSON format.
+
+One :class:`FakeKeepa` answers both ways the Airflow tests reach it: as a ``responses``
+callback (``dag.test()`` runs the tasks in the test process) and as a real local HTTP server
+(:meth:`FakeKeepa.serve`, for Airflow's own worker processes under a real scheduler).
+It keeps a token balance, can refuse one request with a 429, can send oversized products
+(over the producer's 1 MiB request limit, so publishing them fails), and records every call.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import requests
+
+from tests.unit.keepa.keepa_fakes import (
+    API_KEY,
+    SERVER_TIME_MS,
+    load_product_template,
+    make_product,
+    out_of_tokens_body,
+    product_body,
+    query_of,
+    token_fields,
+)
+
+#: Over aiokafka's default ``max_request_size`` (1 MiB): such a product cannot be published.
+OVERSIZED_DESCRIPTION_CHARS = 1_200_000
+
+
+@dataclass
+class FakeKeepa:
+    """Keepa's /product: products in its JSON format, a token balance, optional failures."""
+
+    throttle_request: int | None = None
+    """The request with this serial number (0 = first) gets a 429 (out of tokens)."""
+    refill_in_ms: int = 300
+    tokens_left: int = 1180
+    oversized: dict[str, int] = field(default_factory=dict)
+    """ASIN -> in how many of its first fetches its product is too large to publish."""
+    calls: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    """Requests that were not what Keepa's client should send (answered with HTTP 400)."""
+    template: dict[str, Any] = field(default_factory=load_product_template)
+    _served: dict[str, int] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def tokens_charged(self) -> int:
+        """Every token the fake charged (a 429 costs nothing)."""
+        return sum(len(c["asins"]) for c in self.calls if c["status"] == 200)
+
+    def respond(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """Status and body of a GET ``path`` with ``query`` (one value per parameter)."""
+        problem = self._problem(path, query)
+        with self._lock:
+            serial = len(self.calls)
+            stamp = SERVER_TIME_MS + serial * 1000
+            if problem is not None:
+                self.errors.append(problem)
+                self.calls.append({"at": time.monotonic(), "status": 400, "asins": []})
+                body = token_fields(tokens_left=self.tokens_left, timestamp=stamp)
+                body["error"] = {"type": "REQUEST_REJECTED", "message": problem}
+                return 400, body
+            domain = int(query["domain"])
+            asins = query["asin"].split(",")
+            call = {"at": time.monotonic(), "domain": domain, "asins": asins}
+            if serial == self.throttle_request:
+                self.calls.append({**call, "status": 429})
+                return 429, out_of_tokens_body(
+                    tokens_left=-2, refill_in=self.refill_in_ms, timestamp=stamp
+                )
+            self.tokens_left -= len(asins)
+            self.calls.append({**call, "status": 200})
+            products = []
+            for asin in asins:
+                product = make_product(self.template, asin, domain)
+                served = self._served.get(asin, 0)
+                self._served[asin] = served + 1
+                if served < self.oversized.get(asin, 0):
+                    product["description"] = "x" * OVERSIZED_DESCRIPTION_CHARS
+                products.append(product)
+            body = product_body(
+                products, tokens_left=self.tokens_left, refill_in=41_250, timestamp=stamp
+            )
+            return 200, body
+
+    @staticmethod
+    def _problem(path: str, query: dict[str, str]) -> str | None:
+        if path.rstrip("/").rsplit("/", 1)[-1] != "product":
+            return f"unexpected endpoint {path}"
+        if query.get("key") != API_KEY:
+            return "wrong or missing API key"
+        expected = {"stats": "90", "buybox": "0"}
+        wrong = {k: query.get(k) for k, v in expected.items() if query.get(k) != v}
+        if wrong:
+            return f"unexpected parameters {wrong}"
+        if not query.get("domain", "").isdigit() or not query.get("asin"):
+            return "domain and asin are required"
+        return None
+
+    # --- as a `responses` callback -------------------------------------------------------
+
+    def __call__(self, request: requests.PreparedRequest) -> tuple[int, dict[str, str], str]:
+        assert request.url is not None
+        status, body = self.respond(urlsplit(request.url).path, query_of(request))
+        return status, {}, json.dumps(body)
+
+    # --- as a real HTTP server -----------------------------------------------------------
+
+    @contextmanager
+    def serve(self) -> Iterator[str]:
+        """A real HTTP server on 127.0.0.1 (a free port) answering like Keepa; its base URL."""
+        keepa = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:
+                parts = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
+                status, body = keepa.respond(parts.path, query)
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json;charset=UTF-8")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass  # the request line holds the API key
+
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(5)
