@@ -142,10 +142,19 @@ async def test_opened_updated_closed_with_exact_profit(
     assert set(docs) == {f"{A}:DE:FR", f"{B}:DE:GB"}
     assert docs[f"{B}:DE:GB"]["state"] == "open"
     assert docs[f"{B}:DE:GB"]["profit_eur_cents"] == 1013
+
+    # Observations have their own sink agent: it may still be behind the opportunities one.
+    async def observed() -> bool:
+        if not es.indices.exists(index=s.index("price-history")):
+            return False
+        es.indices.refresh(index=s.index("price-history"))
+        query = {"term": {"asin": A}}
+        return es.count(index=s.index("price-history"), query=query)["count"] >= 4
+
+    await wait_for_async(observed, 60, "price history documents")
     es.indices.refresh(index=s.index("products"))
     product = es.get(index=s.index("products"), id=f"{A}:FR")["_source"]
     assert product["sell_price_minor"] == 3000  # the latest observation
-    es.indices.refresh(index=s.index("price-history"))
     history = es.count(index=s.index("price-history"), query={"term": {"asin": A}})["count"]
     assert history == 4  # DE once, FR three times
 
