@@ -43,7 +43,8 @@ class Settings(BaseSettings):
     # --- Faust worker ------------------------------------------------------------------
     faust_app_id: str = Field("arbitrage", description="Faust application id (consumer group).")
     faust_store: str = Field(
-        "rocksdb://", description="Table store: rocksdb:// in production, memory:// for tests."
+        "rocksdb://",
+        description="Table store: rocksdb:// (production, all workers); memory:// in-process only.",
     )
     faust_data_dir: Path = Field(
         PROJECT_ROOT / ".stack" / "faust", description="Where the worker keeps table state."

@@ -34,9 +34,18 @@ class AsinView(View):
 
 @app.page("/arbitrage/stats/")
 class StatsView(View):
-    """``GET /arbitrage/stats/``: this worker's counters and assigned partitions."""
+    """``GET /arbitrage/stats/``: this worker's counters, assigned partitions and the table
+    store in use (``store`` as configured, ``table_stores`` as each table actually opened it,
+    e.g. ``rocksdb://``)."""
 
     async def get(self, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
-        body: dict[str, Any] = {**metrics.snapshot(), "assigned_partitions": assigned}
+        body: dict[str, Any] = {
+            **metrics.snapshot(),
+            "assigned_partitions": assigned,
+            "store": f"{app.conf.store.scheme}://",
+            "table_stores": {
+                name: f"{table.data.url.scheme}://" for name, table in app.tables.items()
+            },
+        }
         return self.json(body)

@@ -1,6 +1,10 @@
 """A worker process started as a user would (`arbitrage worker`), isolated by topic, index
 and consumer-group prefixes (:func:`devtools.isolation.isolated_settings`). Used by the
-benchmark and the tests."""
+benchmark and the tests.
+
+It runs with the production table store, RocksDB, whatever the base settings or the calling
+environment say: ``store`` is pinned in the child's environment, and :meth:`WorkerProcess.start`
+checks in the worker's own stats view that every table really opened that store."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from app.settings import Settings
 from devtools.isolation import ARBITRAGE, child_env, free_port, isolated_settings
 from devtools.stack.processes import stop_group
 
+#: The table store of production, and so of every worker the tests and the bench start.
+PRODUCTION_STORE = "rocksdb://"
+
 
 @dataclass
 class WorkerProcess:
@@ -28,12 +35,22 @@ class WorkerProcess:
     partitions: int = 4
     extra_env: dict[str, str] = field(default_factory=dict)
     web_port: int = field(default_factory=free_port)
+    #: The table store the worker must run with; anything but RocksDB only when asked for.
+    store: str = PRODUCTION_STORE
     proc: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
-        self.settings: Settings = isolated_settings(
+        isolated = isolated_settings(
             self.base, self.name, self.data_dir, partitions=self.partitions
-        ).model_copy(update={"faust_web_port": self.web_port})
+        ).model_copy(update={"faust_web_port": self.web_port, "faust_store": self.store})
+        # What the child really runs with: ``extra_env`` wins over the pinned settings (e.g.
+        # FAUST_APP_ID for a second consumer group), so ``settings`` must say so too.
+        overrides = {
+            key.lower(): value
+            for key, value in self.extra_env.items()
+            if key.lower() in Settings.model_fields
+        }
+        self.settings: Settings = Settings.model_validate({**isolated.model_dump(), **overrides})
 
     def env(self) -> dict[str, str]:
         return child_env(self.settings, self.extra_env)
@@ -57,9 +74,20 @@ class WorkerProcess:
                 p.startswith(self.settings.topic("keepa.products") + ":")
                 for p in stats.get("assigned_partitions", [])
             ):
+                self._check_store(stats)
                 return
             time.sleep(0.5)
         raise RuntimeError(f"worker not ready in {timeout_s}s: {self.tail()}")
+
+    def _check_store(self, stats: dict[str, Any]) -> None:
+        """Stop the worker and raise unless it and every one of its tables use ``store``."""
+        used = {"(configured)": stats.get("store"), **stats.get("table_stores", {})}
+        wrong = {name: store for name, store in used.items() if store != self.store}
+        if wrong or len(used) < 2:
+            self.stop()
+            raise RuntimeError(
+                f"worker {self.name} runs with table store(s) {used}, expected {self.store}"
+            )
 
     def stats(self) -> dict[str, Any] | None:
         try:

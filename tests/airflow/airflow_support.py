@@ -12,6 +12,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from elasticsearch import Elasticsearch
 
 from app.settings import Settings
+from tests.env_guard import preserved_environment
 
 REPO = Path(__file__).resolve().parents[2]
 DAGS = REPO / "dags"
@@ -44,7 +45,9 @@ def run_dag(
             task.retries = retries
             task.retry_delay = timedelta(0)
             task.retry_exponential_backoff = 0
-    dag_run = dag.test() if logical_date is None else dag.test(logical_date=logical_date)
+    # dag.test() sets AIRFLOW_CTX_* in os.environ for the task it runs; keep them in here.
+    with preserved_environment():
+        dag_run = dag.test() if logical_date is None else dag.test(logical_date=logical_date)
     states = {
         (ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"): str(ti.state)
         for ti in dag_run.get_task_instances()

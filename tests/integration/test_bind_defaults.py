@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from devtools.stack.processes import stop_group
 from devtools.worker_process import WorkerProcess
 from tests.compose_file import healthcheck_path
 from tests.integration.proc import is_loopback, listening_addresses
+from tests.session_resources import Owned, delete_indices, delete_owned_sync, resource_name
 
 PLACEHOLDER = "change-me"
 
@@ -31,18 +31,13 @@ def _assert_loopback_only(port: int) -> None:
     assert all(is_loopback(a) for a in addresses), f"{port} is reachable from outside: {addresses}"
 
 
-def _delete_indices(es: Elasticsearch, prefix: str) -> None:
-    for name in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
-        es.indices.delete(index=name, ignore_unavailable=True)
-
-
 @pytest.fixture
 def api_process(
     stack: StackManager, settings: Settings, es: Elasticsearch, tmp_path: Path
 ) -> Iterator[tuple[int, Path]]:
     """`arbitrage api --port P` with the default bind address and the placeholder token."""
     port = free_port()
-    prefix = f"bind{uuid.uuid4().hex[:8]}-"
+    prefix = f"{resource_name('bind')}-"
     env = {
         **os.environ,
         "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
@@ -67,7 +62,7 @@ def api_process(
     finally:
         stop_group(proc.pid, timeout_s=30)
         proc.wait(10)
-        _delete_indices(es, prefix)
+        delete_indices(es, Owned.indices_under(prefix))
 
 
 def test_the_api_listens_on_loopback_and_refuses_the_placeholder_token(
@@ -106,9 +101,7 @@ def worker(
     environment says: the child gets the settings' values pinned)."""
     default_host = Settings.model_fields["faust_web_host"].default
     base = settings.model_copy(update={"faust_web_host": default_host})
-    process = WorkerProcess(
-        f"bind{uuid.uuid4().hex[:8]}", tmp_path / "data", tmp_path / "worker.log", base
-    )
+    process = WorkerProcess(resource_name("bind"), tmp_path / "data", tmp_path / "worker.log", base)
     assert process.env()["FAUST_WEB_HOST"] == "127.0.0.1"
     assert process.settings.faust_store.startswith("rocksdb")
     process.start()
@@ -116,7 +109,7 @@ def worker(
         yield process
     finally:
         process.stop()
-        _delete_indices(es, process.settings.elasticsearch_index_prefix)
+        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def test_the_worker_web_listens_on_loopback_and_serves_the_compose_healthcheck(

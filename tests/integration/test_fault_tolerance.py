@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from elasticsearch import Elasticsearch
 from app.domain.markets import Market
 from app.settings import Settings
 from devtools.stack import StackManager
+from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
     WorkerProcess,
     consume_until,
@@ -26,6 +26,7 @@ from tests.integration.worker_process import (
     wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
+from tests.session_resources import Owned, delete_owned, resource_name
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -59,12 +60,18 @@ def count(es: Elasticsearch, index: str, **query: object) -> int:
 
 
 @pytest.fixture
-def worker(tmp_path: Path, settings: Settings, stack: StackManager) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(
-        f"ft{uuid.uuid4().hex[:8]}", tmp_path / "data", tmp_path / "w.log", settings
-    )
+async def worker(
+    tmp_path: Path, settings: Settings, stack: StackManager, es: Elasticsearch
+) -> AsyncIterator[WorkerProcess]:
+    process = WorkerProcess(resource_name("ft"), tmp_path / "data", tmp_path / "w.log", settings)
     yield process
     process.stop()
+    await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
+
+
+def rocksdb_files(data_dir: Path) -> list[Path]:
+    """The RocksDB databases of the worker's tables (``CURRENT`` marks one)."""
+    return sorted(data_dir.rglob("CURRENT"))
 
 
 async def test_kill_9_recovers_table_state_from_the_changelog(
@@ -80,6 +87,7 @@ async def test_kill_9_recovers_table_state_from_the_changelog(
     await wait_for(lambda: worker.counter("keepa_events") >= len(everything), 60, "DE quotes")
     await produce(kafka_bootstrap, topic, [sell_fr(a) for a in before])
     await wait_for(lambda: worker.counter("keepa_events") >= len(everything) + 5, 60, "a few FR")
+    assert rocksdb_files(worker.data_dir), "the worker kept no RocksDB state on disk"
     worker.kill9()
     # A new machine: no local table state at all, only what the changelog holds.
     shutil.rmtree(worker.data_dir)
@@ -105,8 +113,9 @@ async def test_kill_9_recovers_table_state_from_the_changelog(
     await wait_for(
         lambda: count(es, s.index("price-history")) >= 2 * len(everything), 60, "history docs"
     )
-    await asyncio.sleep(2)  # let anything redelivered after the crash land too
-    # Exactly one document per route and per observation: no duplicates despite redelivery.
+    # Everything redelivered after the crash processed and indexed too...
+    await wait_worker_drained(worker)
+    # ...and exactly one document per route and per observation: no duplicates.
     assert count(es, s.index("opportunities")) == len(everything)
     assert count(es, s.index("opportunities"), term={"state": "open"}) == len(everything)
     assert count(es, s.index("price-history")) == 2 * len(everything)
@@ -141,6 +150,7 @@ async def test_elasticsearch_down_for_30_s_loses_nothing(
     await wait_for(
         lambda: count(es, s.index("price-history")) >= 2 * len(items), 120, "history docs"
     )
+    await wait_worker_drained(worker)  # anything retried or redelivered has landed too
     assert count(es, s.index("opportunities")) == len(items)
     assert count(es, s.index("price-history")) == 2 * len(items)  # the 5 early ones deduped
     assert worker.counter("es_retries") > 0

@@ -4,8 +4,7 @@ process with RocksDB on the real broker and Elasticsearch)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from tests.integration.worker_process import (
     wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
+from tests.session_resources import Owned, delete_owned, resource_name
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -35,16 +35,19 @@ NEWEST_GB_AT = T0 + timedelta(minutes=30)
 
 
 @pytest.fixture
-def worker(tmp_path: Path, settings: Settings, stack: StackManager) -> Iterator[WorkerProcess]:
+async def worker(
+    tmp_path: Path, settings: Settings, stack: StackManager, es: Elasticsearch
+) -> AsyncIterator[WorkerProcess]:
     process = WorkerProcess(
-        f"fx{uuid.uuid4().hex[:8]}",
+        resource_name("fx"),
         tmp_path / "data",
         tmp_path / "w.log",
         settings,
-        extra_env={"FAUST_STORE": "rocksdb://", "FX_GBP_EUR": "1.17"},
+        extra_env={"FX_GBP_EUR": "1.17"},
     )
     yield process
     process.stop()
+    await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def de_buy() -> tuple[bytes, bytes]:

@@ -5,13 +5,11 @@ broker and Elasticsearch; the failure is the broker's own refusal, nothing is fa
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,8 +30,10 @@ from app.domain.markets import Market
 from app.es.documents import product_id
 from app.settings import Settings
 from devtools.stack import StackManager
+from tests.integration.drain import wait_committed_after_now, wait_drained
 from tests.integration.worker_process import WorkerProcess, consume_until, events_of, wait_for
 from tests.keepa_factory import make_quote
+from tests.session_resources import Owned, delete_owned, resource_name
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -45,16 +45,13 @@ ACCEPTING = "1048588"
 
 
 @pytest.fixture
-def worker(tmp_path: Path, settings: Settings, stack: StackManager) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(
-        f"dl{uuid.uuid4().hex[:8]}",
-        tmp_path / "data",
-        tmp_path / "w.log",
-        settings,
-        extra_env={"FAUST_STORE": "rocksdb://"},
-    )
+async def worker(
+    tmp_path: Path, settings: Settings, stack: StackManager, es: Elasticsearch
+) -> AsyncIterator[WorkerProcess]:
+    process = WorkerProcess(resource_name("dl"), tmp_path / "data", tmp_path / "w.log", settings)
     yield process
     process.stop()
+    await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def observation(asin: str, minutes: int = 0, **changes: Any) -> dict[str, Any]:
@@ -139,7 +136,10 @@ async def test_a_refused_dead_letter_keeps_its_batch_until_it_is_delivered(
         await wait_for(
             lambda: indexed(es, products, product_ids) == len(good), 60, "the good documents"
         )
-        await asyncio.sleep(6)  # dead letters refused meanwhile; Faust commits every 2.8 s
+        # The dead letters were refused, and a commit ran after that: had the batch been
+        # acknowledged anyway, its offsets would be committed now.
+        await wait_for(lambda: worker.counter("sink_dlq_failures") > 0, 60, "a refused letter")
+        await wait_committed_after_now(worker)
 
         # Nothing reached the DLQ, and the offsets of the batch with the dead letters are
         # not committed: each bad message's partition is committed at most up to it.
@@ -168,18 +168,7 @@ async def test_a_refused_dead_letter_keeps_its_batch_until_it_is_delivered(
         assert indexed(es, products, product_ids) == len(good)
 
         # ... and then the batch is acknowledged: every partition's offset is committed.
-        ends: dict[TopicPartition, int] = {}
-        for m in sent:
-            tp = TopicPartition(source, m.partition)
-            ends[tp] = max(ends.get(tp, 0), m.offset + 1)
-
-        def caught_up(group: dict[TopicPartition, int]) -> bool:
-            return all(group.get(tp, 0) >= end for tp, end in ends.items())
-
-        deadline = asyncio.get_running_loop().time() + 30
-        while not caught_up(await committed(admin, s.faust_app_id)):
-            assert asyncio.get_running_loop().time() < deadline, "offsets never committed"
-            await asyncio.sleep(0.5)
+        await wait_drained(kafka_bootstrap, s.faust_app_id, [source], timeout_s=30)
         assert worker.counter("sink_dlq_failures") > 0
         assert worker.alive()
     finally:
@@ -218,7 +207,7 @@ async def test_a_worker_stopped_with_refused_dead_letters_puts_the_batch_back(
         product_ids = [product_id(asin, Market.DE) for asin in good]
         products = s.index("products")
         await wait_for(lambda: indexed(es, products, product_ids) == len(good), 60, "documents")
-        await asyncio.sleep(3)  # the dead letter is refused meanwhile
+        await wait_for(lambda: worker.counter("sink_dlq_failures") > 0, 60, "a refused letter")
 
         # SIGTERM while the dead letter is refused: the worker stops in time.
         assert worker.proc is not None

@@ -17,7 +17,7 @@ from devtools.stack.artifacts import pinned_versions
 async def test_produce_and_consume_through_the_real_broker(
     kafka_bootstrap: str, unique: str
 ) -> None:
-    topic = f"test-roundtrip-{unique}"
+    topic = f"{unique}.roundtrip"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
@@ -37,7 +37,7 @@ async def test_produce_and_consume_through_the_real_broker(
             topic,
             bootstrap_servers=kafka_bootstrap,
             auto_offset_reset="earliest",
-            group_id=f"test-{unique}",
+            group_id=f"{unique}-group",
         )
         await consumer.start()
         received: dict[bytes, bytes] = {}
@@ -65,15 +65,15 @@ async def test_topics_are_not_auto_created(kafka_bootstrap: str, unique: str) ->
     await producer.start()
     try:
         with contextlib.suppress(Exception):  # any failure is what we expect
-            await producer.send_and_wait(f"never-created-{unique}", b"x")
-        assert f"never-created-{unique}" not in await admin.list_topics()
+            await producer.send_and_wait(f"{unique}.never-created", b"x")
+        assert f"{unique}.never-created" not in await admin.list_topics()
     finally:
         await producer.stop()
         await admin.close()
 
 
 def test_index_and_search_in_the_real_elasticsearch(es: Elasticsearch, unique: str) -> None:
-    index = f"test-search-{unique}"
+    index = f"{unique}-search"
     es.indices.create(
         index=index,
         mappings={

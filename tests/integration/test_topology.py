@@ -1,12 +1,13 @@
 """The topology end to end on the real broker and Elasticsearch, with a worker process started
-as a user would: Keepa envelopes in, opportunity events out, documents in Elasticsearch."""
+as a user would: Keepa envelopes in, opportunity events out, documents in Elasticsearch.
+
+The tests share one worker but not data: each produces its own ASINs and looks only at them,
+so they pass in any order and alone."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -14,20 +15,19 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
-from app.contracts.dead_letters import SINK_DEAD_LETTER, DeadLetter, SinkDeadLetter
-from app.contracts.fx_rates import FX_RATE, FxRate
-from app.contracts.opportunities import OPPORTUNITY
+from app.contracts.dead_letters import DeadLetter
 from app.domain.markets import Market
 from app.settings import Settings
+from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
     WorkerProcess,
     consume_until,
     envelope_bytes,
     events_of,
     produce,
-    wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
+from tests.session_resources import Owned, delete_owned, resource_name
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FETCHED = T0 + timedelta(minutes=5)
@@ -55,23 +55,31 @@ def env(asin: str, market: Market, at: datetime = T0, **prices: Any) -> tuple[by
 
 
 @pytest.fixture(scope="module")
-def worker(
-    tmp_path_factory: pytest.TempPathFactory, settings: Settings, stack: Any
-) -> Iterator[WorkerProcess]:
+async def worker(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
+) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("topology")
-    name = f"topo{uuid.uuid4().hex[:8]}"
-    process = WorkerProcess(name, base / "data", base / "worker.log", settings)
-    process.start()
-    yield process
-    process.stop()
+    process = WorkerProcess(resource_name("topo"), base / "data", base / "worker.log", settings)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
-def _opportunity_docs(es: Elasticsearch, s: Settings) -> dict[str, dict[str, Any]]:
+def _opportunity_docs(es: Elasticsearch, s: Settings, asins: set[str]) -> dict[str, dict[str, Any]]:
     if not es.indices.exists(index=s.index("opportunities")):
         return {}
     es.indices.refresh(index=s.index("opportunities"))
-    hits = es.search(index=s.index("opportunities"), size=100)["hits"]["hits"]
+    query = {"terms": {"asin": sorted(asins)}}
+    hits = es.search(index=s.index("opportunities"), query=query, size=100)["hits"]["hits"]
     return {h["_id"]: h["_source"] for h in hits}
+
+
+def _of(asins: set[str], records: Any) -> list[dict[str, Any]]:
+    """The events of ``records`` about ``asins`` (other tests' events share the topic)."""
+    return [e for e in events_of(records) if e["asin"] in asins]
 
 
 async def test_opened_updated_closed_with_exact_profit(
@@ -90,10 +98,11 @@ async def test_opened_updated_closed_with_exact_profit(
             env(C, Market.IT, buy_box=3900, fba_fee=300, referral_pct=15.0),
         ],
     )
+    ours = {A, B, C}
     records = await consume_until(
-        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 2
+        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(_of(ours, r)) >= 2
     )
-    events = {(e["asin"], e["route"]): e for e in events_of(records)}
+    events = {(e["asin"], e["route"]): e for e in _of(ours, records)}
     assert set(events) == {(A, "DE:FR"), (B, "DE:GB")}
     a, b = events[(A, "DE:FR")], events[(B, "DE:GB")]
     assert a["event"] == "opened"
@@ -105,7 +114,10 @@ async def test_opened_updated_closed_with_exact_profit(
     assert a["breakdown"]["net_buy_eur_cents"] == 1681
     assert a["roi"] == pytest.approx(0.4226)
     assert a["buy_observed_at"] == a["sell_observed_at"] == "2026-11-20T12:00:00Z"
-    assert records[0].key == A.encode() or records[1].key == A.encode()
+    assert {r.key for r in records if r.key in (A.encode(), B.encode())} == {
+        A.encode(),
+        B.encode(),
+    }  # keyed by ASIN
     assert b["event"] == "opened"
     assert b["sell_price_eur_cents"] == 5850
     assert b["profit_eur_cents"] == 1013
@@ -124,50 +136,28 @@ async def test_opened_updated_closed_with_exact_profit(
         [env(A, Market.FR, even_later, buy_box=3000, fba_fee=300, referral_pct=15.0)],
     )
     records = await consume_until(
-        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 4
+        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(_of(ours, r)) >= 4
     )
-    a_events = [e for e in events_of(records) if e["asin"] == A]
+    a_events = _of({A}, records)
     assert [e["event"] for e in a_events] == ["opened", "updated", "closed"]
     # 5600: net sell 4667, referral 840 -> profit 4667 - 840 - 300 - 510 - 1681 = 1336
     assert a_events[1]["profit_eur_cents"] == 1336
     assert a_events[2]["reason"] == "below_threshold"
 
     # Elasticsearch: one document per route with its state; products and price history.
-    async def indexed() -> bool:
-        docs = _opportunity_docs(es, s)
-        return docs.get(f"{A}:DE:FR", {}).get("state") == "closed" and f"{B}:DE:GB" in docs
-
-    await wait_for_async(indexed, 60, "opportunity documents")
-    docs = _opportunity_docs(es, s)
+    # Once the worker has drained, exactly these documents, no more.
+    await wait_worker_drained(worker, timeout_s=60)
+    docs = _opportunity_docs(es, s, ours)
+    assert docs[f"{A}:DE:FR"]["state"] == "closed"
     assert set(docs) == {f"{A}:DE:FR", f"{B}:DE:GB"}
     assert docs[f"{B}:DE:GB"]["state"] == "open"
     assert docs[f"{B}:DE:GB"]["profit_eur_cents"] == 1013
-
-    # Observations have their own sink agent: it may still be behind the opportunities one.
-    async def observed() -> bool:
-        if not es.indices.exists(index=s.index("price-history")):
-            return False
-        es.indices.refresh(index=s.index("price-history"))
-        query = {"term": {"asin": A}}
-        return es.count(index=s.index("price-history"), query=query)["count"] >= 4
-
-    await wait_for_async(observed, 60, "price history documents")
     es.indices.refresh(index=s.index("products"))
     product = es.get(index=s.index("products"), id=f"{A}:FR")["_source"]
     assert product["sell_price_minor"] == 3000  # the latest observation
+    es.indices.refresh(index=s.index("price-history"))
     history = es.count(index=s.index("price-history"), query={"term": {"asin": A}})["count"]
     assert history == 4  # DE once, FR three times
-
-
-async def wait_for_async(predicate: Any, timeout_s: float, what: str) -> None:
-    import asyncio
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while not await predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.5)
 
 
 async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
@@ -233,99 +223,32 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
         assert letter.source_topic == s.topic("keepa.products")
     records = await consume_until(
         kafka_bootstrap, s.topic("arbitrage.opportunities"),
-        lambda r: any(e["asin"] == "B0GOODAAA1" for e in events_of(r)),
+        lambda r: bool(_of({"B0GOODAAA1"}, r)),
     )  # fmt: skip
-    assert any(e["asin"] == "B0GOODAAA1" and e["event"] == "opened" for e in events_of(records))
+    assert [e["event"] for e in _of({"B0GOODAAA1"}, records)] == ["opened"]
     assert worker.alive()
-    await wait_for(lambda: worker.counter("dlq") >= len(bad), 10, "dlq counter")
+    await wait_worker_drained(worker, timeout_s=60)
+    assert worker.counter("dlq") == len(bad)  # no other test of this module dead-letters
 
 
-async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_goes_on(
+async def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(
     worker: WorkerProcess, kafka_bootstrap: str
 ) -> None:
-    """A producer already on a newer schema_version, on each topic the worker consumes: every
-    message lands on its dead-letter topic with the reason, and what follows is processed."""
-    s = worker.settings
-    asin = "B0VERSION1"
-    future = {"schema_version": 2, "asin": asin, "shape": "from a newer producer"}
-    newer = orjson.dumps(future)
-    rate = FxRate(eur_per_gbp=Decimal("1.17"), as_of=T0)  # the configured rate: no other test moves
-    fx_before = worker.counter("fx_updates")
-    await produce(kafka_bootstrap, s.topic("keepa.products"), [(asin.encode(), newer)])
+    asin = "B0WEBVIEW1"  # DE -> GB as B above: opens at 1013 cents
     await produce(
         kafka_bootstrap,
-        s.topic("fx.rates"),
-        [(b"GBP", newer), (b"USD", FX_RATE.encode(rate)), (b"GBP", FX_RATE.encode(rate))],
+        worker.settings.topic("keepa.products"),
+        [
+            env(asin, Market.DE, amazon=2000),
+            env(asin, Market.GB, buy_box=5000, fba_fee=250, referral_pct=15.0),
+        ],
     )
-    await produce(kafka_bootstrap, s.topic("arbitrage.observations"), [(asin.encode(), newer)])
-    await produce(kafka_bootstrap, s.topic("arbitrage.opportunities"), [(asin.encode(), newer)])
-
-    def letters(records: list[Any]) -> dict[bytes, list[DeadLetter]]:
-        found: dict[bytes, list[DeadLetter]] = {}
-        for r in records:
-            if r.value == newer or r.key == b"USD":
-                found.setdefault(r.key, []).append(DeadLetter.from_headers(r.headers))
-        return found
-
-    dlq = await consume_until(
-        kafka_bootstrap,
-        s.topic("keepa.products.dlq"),
-        lambda rs: asin.encode() in letters(list(rs)),
-    )
-    [letter] = letters(dlq)[asin.encode()]
-    assert (letter.reason, letter.source_topic) == (
-        "unsupported_version",
-        s.topic("keepa.products"),
-    )
-    assert "schema_version 2 is not supported" in letter.error
-
-    fx_dlq = await consume_until(
-        kafka_bootstrap, s.topic("fx.rates.dlq"), lambda rs: len(letters(list(rs))) >= 2
-    )
-    by_key = letters(fx_dlq)
-    assert [x.reason for x in by_key[b"GBP"]] == ["unsupported_version"]
-    assert [x.reason for x in by_key[b"USD"]] == ["unsupported_currency"]
-    assert by_key[b"GBP"][0].source_topic == s.topic("fx.rates")
-
-    def sink_letters(records: list[Any]) -> list[SinkDeadLetter]:
-        read = [SINK_DEAD_LETTER.decode(r.value) for r in records]
-        return [x for x in read if x.message == newer.decode()]
-
-    sink_dlq = await consume_until(
-        kafka_bootstrap, s.topic("arbitrage.sink.dlq"), lambda rs: len(sink_letters(list(rs))) >= 2
-    )
-    by_topic = {x.source_topic: x for x in sink_letters(sink_dlq)}
-    assert set(by_topic) == {s.topic("arbitrage.observations"), s.topic("arbitrage.opportunities")}
-    assert {x.reason for x in by_topic.values()} == {"unsupported_version"}
-
-    # The worker goes on: the valid rate after the bad ones is taken, and a new ASIN opens.
-    await wait_for(lambda: worker.counter("fx_updates") > fx_before, 30, "the valid fx rate")
-    await produce(
-        kafka_bootstrap,
-        s.topic("keepa.products"),
-        [env(asin, Market.DE, amazon=2000), env(asin, Market.FR, buy_box=5000, fba_fee=300)],
-    )
-    records = await consume_until(
-        kafka_bootstrap,
-        s.topic("arbitrage.opportunities"),
-        lambda rs: any(r.value != newer and OPPORTUNITY.decode(r.value).asin == asin for r in rs),
-    )
-    opened = [OPPORTUNITY.decode(r.value) for r in records if r.value != newer]
-    assert any(o.asin == asin and o.event == "opened" for o in opened)
-    assert worker.alive()
-    stats = worker.stats() or {}
-    assert stats["dlq_reasons"]["unsupported_version"] >= 1
-    assert stats["dlq_reasons"]["fx_rejected:unsupported_currency"] >= 1
-    assert stats["dlq_reasons"]["sink_dlq:unsupported_version"] >= 2
-
-
-def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(worker: WorkerProcess) -> None:
-    body = httpx.get(
-        f"http://127.0.0.1:{worker.web_port}/arbitrage/asin/{B}/", timeout=5, follow_redirects=True
-    ).json()
+    await wait_worker_drained(worker, timeout_s=60)
+    base = f"http://127.0.0.1:{worker.web_port}/arbitrage/asin"
+    async with httpx.AsyncClient(timeout=5, follow_redirects=True) as client:
+        body = (await client.get(f"{base}/{asin}/")).json()
+        bad = await client.get(f"{base}/nope/")
     assert set(body["quotes"]) == {"DE", "GB"}
     assert set(body["open_opportunities"]) == {"DE:GB"}
-    bad = httpx.get(
-        f"http://127.0.0.1:{worker.web_port}/arbitrage/asin/nope/", timeout=5, follow_redirects=True
-    )
+    assert body["open_opportunities"]["DE:GB"]["profit_eur_cents"] == 1013
     assert bad.status_code == 400

@@ -58,7 +58,7 @@ def _result(*statuses: int | None) -> DeliveryResult:
 async def test_index_is_strict_and_the_record_is_the_dedup_store(
     client: AsyncElasticsearch, es: Elasticsearch, unique: str
 ) -> None:
-    index = f"alerts-it-{unique}"
+    index = f"{unique}-alerts"
     store = EsAlertStore(client, index)
     await store.ensure_index()
     await ensure_alerts_index(client, index)  # idempotent
@@ -94,7 +94,7 @@ async def test_index_is_strict_and_the_record_is_the_dedup_store(
 async def test_a_deleted_index_is_recreated(
     client: AsyncElasticsearch, es: Elasticsearch, unique: str
 ) -> None:
-    index = f"alerts-it-{unique}"
+    index = f"{unique}-alerts"
     store = EsAlertStore(client, index)
     assert not await store.already_sent(AID)
     assert es.indices.exists(index=index)

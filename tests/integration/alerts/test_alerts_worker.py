@@ -20,7 +20,6 @@ event at 1336 cents (above every threshold: updates must still not notify). B: D
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,6 +32,7 @@ from app.alerts.event import parse_opportunity
 from app.alerts.rules import alert_id
 from app.domain.markets import Market
 from app.settings import Settings
+from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
     WorkerProcess,
     consume_until,
@@ -42,6 +42,7 @@ from tests.integration.worker_process import (
     wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
+from tests.session_resources import resource_name
 from tests.webhook_receiver import Receiver, Reply, running_receiver
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -112,7 +113,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
     es: Elasticsearch,
     receiver: Receiver,
 ) -> None:
-    name = f"alrt{uuid.uuid4().hex[:8]}"
+    name = resource_name("alrt")
     worker = start_worker(tmp_path, name, settings, receiver)
     s = worker.settings
     try:
@@ -207,6 +208,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
             60,
             f"the duplicates; worker log:\n{worker.tail()}",
         )
+        await wait_worker_drained(worker)
         assert receiver.snapshot() == before
     finally:
         worker.stop()
@@ -222,6 +224,8 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
             90,
             f"the replayed duplicates; worker log:\n{replayer.tail()}",
         )
+        await wait_worker_drained(replayer)
+        assert replayer.counter("alerts_duplicate") == 15
         assert replayer.counter("alerts_sent") == 0
         assert receiver.snapshot() == before
         es.indices.refresh(index=s.index("alerts"))

@@ -1,11 +1,9 @@
 """One real worker for the API tests (session-wide): the data set of api_dataset.py is
-produced to it and waited for in Elasticsearch; its indices are deleted at the end."""
+produced to it and waited for in Elasticsearch; its topics and indices are deleted at the end."""
 
 from __future__ import annotations
 
 import asyncio
-import time
-import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -14,7 +12,9 @@ from elasticsearch import Elasticsearch
 from pydantic import SecretStr
 
 from app.settings import Settings
+from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import WorkerProcess, produce
+from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 
 @pytest.fixture(scope="session")
@@ -23,29 +23,24 @@ def api_worker(
 ) -> Iterator[WorkerProcess]:
     """A worker with its own prefixes that has indexed :func:`api_dataset.messages`."""
     base = tmp_path_factory.mktemp("api")
-    worker = WorkerProcess(
-        f"api{uuid.uuid4().hex[:8]}", base / "data", base / "worker.log", settings
-    )
-    worker.start()
+    worker = WorkerProcess(resource_name("api"), base / "data", base / "worker.log", settings)
     try:
-        asyncio.run(
-            produce(
+        worker.start()
+
+        async def feed() -> None:
+            await produce(
                 settings.kafka_bootstrap_servers,
                 worker.settings.topic("keepa.products"),
                 messages(),
             )
-        )
-        deadline = time.monotonic() + 90
-        while not indexed(es, worker.settings):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"worker did not index the data: {worker.tail()}")
-            time.sleep(0.5)
+            await wait_worker_drained(worker, timeout_s=90)
+
+        asyncio.run(feed())
+        assert indexed(es, worker.settings), f"worker did not index the data: {worker.tail()}"
         yield worker
     finally:
         worker.stop()
-        prefix = worker.settings.elasticsearch_index_prefix
-        for name in es.indices.get(index=f"{prefix}*", allow_no_indices=True):
-            es.indices.delete(index=name, ignore_unavailable=True)
+        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(worker.settings))
 
 
 @pytest.fixture(scope="session")

@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from app.api.main import create_app
 from app.settings import Settings
 from devtools.worker_process import free_port
+from tests.session_resources import Owned, delete_indices, resource_name
 
 AUTH = {"Authorization": f"Bearer {TOKEN}".encode()}
 
@@ -340,12 +341,20 @@ def test_stats(client: TestClient, es: Elasticsearch, api_settings: Settings) ->
         },
     )
     es.indices.refresh(index=runs)
+    # An entry of its own: the watchlist count is checked on a non-empty index, against what
+    # the index holds (other tests of this module add and remove entries too).
+    added = client.post("/watchlist", json={"asins": ["B0STATS001"]}, headers=AUTH)
+    assert added.status_code == 200, added.text
+    watchlist = api_settings.index("watchlist")
+    es.indices.refresh(index=watchlist)
+    entries = es.count(index=watchlist)["count"]
+    assert entries >= 1
 
     body = get(client, "/stats")
     counts = body["counts"]
     assert (counts["open_opportunities"], counts["opportunities"]) == (5, 6)
     assert (counts["products"], counts["price_history"]) == (12, 13)
-    assert counts["watchlist"] >= 0
+    assert counts["watchlist"] == entries
     fresh = {f["market"]: f for f in body["freshness"]}
     assert set(fresh) == {"DE", "FR", "IT", "ES", "GB"}
     assert fresh["DE"]["newest_observed_at"] == "2026-11-20T15:00:00Z"  # D at T0+3h
@@ -359,8 +368,9 @@ def test_stats(client: TestClient, es: Elasticsearch, api_settings: Settings) ->
     assert (keepa["tokens_consumed_24h"], keepa["runs_24h"]) == (200, 2)
 
 
-def test_stats_without_ingest_runs_or_any_index(api_settings: Settings) -> None:
-    empty = api_settings.model_copy(update={"elasticsearch_index_prefix": "api-none-"})
+def test_stats_without_ingest_runs_or_any_index(api_settings: Settings, es: Elasticsearch) -> None:
+    prefix = f"{resource_name('apinone')}-"
+    empty = api_settings.model_copy(update={"elasticsearch_index_prefix": prefix})
     with TestClient(create_app(empty)) as client:
         body = get(client, "/stats")
         assert body["counts"] == {
@@ -376,7 +386,7 @@ def test_stats_without_ingest_runs_or_any_index(api_settings: Settings) -> None:
         response = client.get("/opportunities")
         assert response.status_code == 200
         assert response.json()["total"] == 0
-    Elasticsearch(empty.elasticsearch_url).indices.delete(index="api-none-*")
+    assert delete_indices(es, Owned.indices_under(prefix))  # it did create them
 
 
 def test_health_ok(client: TestClient) -> None:

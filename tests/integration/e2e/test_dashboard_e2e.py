@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,6 +41,7 @@ from tests.integration.e2e.e2e_data import (
     observations,
 )
 from tests.integration.worker_process import produce
+from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -54,7 +54,7 @@ def demo(
     stack: StackManager, settings: Settings, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[DemoServices]:
     base = tmp_path_factory.mktemp("e2e")
-    name = f"e2e{uuid.uuid4().hex[:8]}"
+    name = resource_name("e2e")
     isolated = isolated_settings(settings, name, base / "faust", partitions=2)
     services = DemoServices(isolated, run_dir=base, extra_env={"DASHBOARD_REFRESH_S": "2"})
     try:
@@ -63,8 +63,10 @@ def demo(
     finally:
         services.stop()
         es = Elasticsearch(isolated.elasticsearch_url, request_timeout=30)
-        es.options(ignore_status=404).indices.delete(index=f"{name}-*")
-        es.close()
+        try:
+            delete_owned_sync(isolated.kafka_bootstrap_servers, es, Owned.of(isolated))
+        finally:
+            es.close()
 
 
 @pytest.fixture(scope="module")

@@ -9,15 +9,16 @@ import signal
 import socket
 import subprocess
 import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from elasticsearch import Elasticsearch
 
 from app.settings import Settings
 from devtools.demo import ARBITRAGE, DemoError, DemoServices, ServiceProcess, isolated_settings
 from devtools.stack import StackManager
+from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 
 def _pid_alive(pid: int) -> bool:
@@ -123,11 +124,11 @@ def test_ports_in_use_are_refused_before_anything_starts(
 
 
 def test_arbitrage_demo_stops_everything_it_started_on_ctrl_c(
-    stack: StackManager, settings: Settings, tmp_path: Path
+    stack: StackManager, settings: Settings, es: Elasticsearch, tmp_path: Path
 ) -> None:
     """The real command with a tiny sample, isolated; SIGINT as a terminal's Ctrl-C sends it.
     The stack was already up (session fixture), so it must stay up."""
-    name = f"demo{uuid.uuid4().hex[:8]}"
+    name = resource_name("demo")
     isolated = isolated_settings(settings, name, tmp_path / "faust", partitions=2)
     services = DemoServices(isolated, run_dir=tmp_path)
     env = services.env()
@@ -176,6 +177,7 @@ def test_arbitrage_demo_stops_everything_it_started_on_ctrl_c(
             except subprocess.TimeoutExpired:
                 demo.kill()
                 demo.wait(10)
+        delete_owned_sync(isolated.kafka_bootstrap_servers, es, Owned.of(isolated))
     assert "stopped." in out.read_text()
     assert not any(_pid_alive(pid) for pid in pids)
     assert stack.is_ready(), "the demo stopped a stack it did not start"

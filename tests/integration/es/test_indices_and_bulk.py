@@ -30,6 +30,7 @@ from app.es.indices import (
 )
 from app.settings import Settings
 from tests.keepa_factory import make_quote
+from tests.session_resources import Owned, delete_indices
 
 # Async fixtures run in the session event loop (asyncio_default_fixture_loop_scope); the
 # tests must share it, or the clients' aiohttp sessions would cross event loops.
@@ -43,9 +44,9 @@ HOUR = timedelta(hours=1)
 
 @pytest.fixture
 def es_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator[Settings]:
-    """Settings whose indices are ``test-<unique>-*``; deleted after the test."""
-    yield settings.model_copy(update={"elasticsearch_index_prefix": f"test-{unique}-"})
-    es.indices.delete(index=f"test-{unique}-*", ignore_unavailable=True)
+    """Settings whose indices are ``<unique>-*``; deleted after the test."""
+    yield settings.model_copy(update={"elasticsearch_index_prefix": f"{unique}-"})
+    delete_indices(es, Owned.indices_under(f"{unique}-"))
 
 
 @pytest.fixture

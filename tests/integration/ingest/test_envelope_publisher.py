@@ -27,7 +27,7 @@ PARTITIONS = 4
 
 @pytest.fixture
 async def topic(kafka_bootstrap: str, unique: str) -> AsyncIterator[str]:
-    name = f"test-{unique}.keepa.products"
+    name = f"{unique}.keepa.products"
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:
@@ -89,7 +89,7 @@ async def test_missing_topic_is_an_error_listing_every_key(
     kafka_bootstrap: str, unique: str
 ) -> None:
     async with EnvelopePublisher(
-        kafka_bootstrap, f"test-{unique}.absent", request_timeout_ms=3000, max_attempts=2
+        kafka_bootstrap, f"{unique}.absent", request_timeout_ms=3000, max_attempts=2
     ) as publisher:
         with pytest.raises(PublishError) as caught:
             await publisher.publish(envelopes(3))

@@ -28,6 +28,7 @@ from app.policy_config import configured_fx
 from app.settings import Settings
 from tests.integration.worker_process import produce
 from tests.keepa_factory import make_quote
+from tests.session_resources import Owned, delete_owned_sync
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -45,8 +46,8 @@ def rate_value(eur_per_gbp: str, day: int) -> dict[str, str]:
 def fx_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator[Settings]:
     s = settings.model_copy(
         update={
-            "topic_prefix": f"fxs{unique}.",
-            "elasticsearch_index_prefix": f"test-fxs{unique}-",
+            "topic_prefix": f"{unique}.",
+            "elasticsearch_index_prefix": f"{unique}-",
             "fx_gbp_eur": Decimal("1.15"),
         }
     )
@@ -55,7 +56,8 @@ def fx_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator[
             index=s.index(logical), mappings=mapping_for(logical), settings=index_settings()
         )
     yield s
-    es.indices.delete(index=f"test-fxs{unique}-*", ignore_unavailable=True)
+    owned = Owned((s.topic_prefix,), (s.elasticsearch_index_prefix,))
+    delete_owned_sync(s.kafka_bootstrap_servers, es, owned)
 
 
 async def test_the_rate_in_force_comes_from_the_topic(

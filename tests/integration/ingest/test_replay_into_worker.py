@@ -3,12 +3,10 @@ the opportunity documents the domain predicts for the same file."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
-import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from elasticsearch import Elasticsearch
@@ -22,7 +20,9 @@ from app.domain.quote import MarketQuote
 from app.policy_config import configured_fx, pricing_policy
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
+from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import WorkerProcess
+from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 # 30 ASINs x 5 markets x 8 steps of 3 h: 1,200 envelopes; with seed 42 some spreads open.
 SAMPLE_ARGS = ["--asins", "30", "--steps", "8", "--step-minutes", "180", "--seed", "42"]
@@ -31,15 +31,16 @@ START = "2026-01-01T00:00:00Z"
 
 @pytest.fixture(scope="module")
 def worker(
-    tmp_path_factory: pytest.TempPathFactory, settings: Settings, stack: Any
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("replay")
-    process = WorkerProcess(
-        f"replay{uuid.uuid4().hex[:8]}", base / "data", base / "worker.log", settings
-    )
-    process.start()
-    yield process
-    process.stop()
+    process = WorkerProcess(resource_name("replay"), base / "data", base / "worker.log", settings)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def expected_routes(path: Path, settings: Settings) -> set[str]:
@@ -103,7 +104,5 @@ def test_sample_then_replay_yields_opportunities(
     assert "published 1200 envelopes in 1 pass(es)" in replayed.stdout
     assert "skipped 1 invalid line(s)" in replayed.stdout
 
-    deadline = time.monotonic() + 180
-    while opportunity_ids(es, worker.settings) < expected and time.monotonic() < deadline:
-        time.sleep(1)
+    asyncio.run(wait_worker_drained(worker, timeout_s=180))
     assert opportunity_ids(es, worker.settings) == expected, worker.tail()

@@ -22,6 +22,7 @@ from app.ingest.scheduling import SchedulingPolicy, plan_fetches
 from app.ingest.signals import load_signals
 from app.settings import Settings
 from tests.keepa_factory import make_quote
+from tests.session_resources import Owned, delete_indices
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 POLICY = PricingPolicy()
@@ -32,13 +33,13 @@ ALL = ("DE", "FR", "IT", "ES", "GB")
 
 @pytest.fixture
 def sig_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator[Settings]:
-    s = settings.model_copy(update={"elasticsearch_index_prefix": f"test-{unique}-"})
+    s = settings.model_copy(update={"elasticsearch_index_prefix": f"{unique}-"})
     for logical in LOGICAL_INDICES:
         es.indices.create(
             index=s.index(logical), mappings=mapping_for(logical), settings=index_settings()
         )
     yield s
-    es.indices.delete(index=f"test-{unique}-*", ignore_unavailable=True)
+    delete_indices(es, Owned.indices_under(f"{unique}-"))
 
 
 def test_signals_from_the_three_indices(es: Elasticsearch, sig_settings: Settings) -> None:

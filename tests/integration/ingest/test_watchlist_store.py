@@ -18,14 +18,15 @@ from app.es.indices import mapping_for
 from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
+from tests.session_resources import Owned, delete_indices
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def wl_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator[Settings]:
-    yield settings.model_copy(update={"elasticsearch_index_prefix": f"test-{unique}-"})
-    es.indices.delete(index=f"test-{unique}-*", ignore_unavailable=True)
+    yield settings.model_copy(update={"elasticsearch_index_prefix": f"{unique}-"})
+    delete_indices(es, Owned.indices_under(f"{unique}-"))
 
 
 @pytest.fixture

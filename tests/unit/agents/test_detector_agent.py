@@ -1,19 +1,20 @@
 """The detector agent's logic in Faust's test_context (memory tables, no broker).
 
-Outgoing sends are captured at the topic boundary; the same flows run on the real broker in
-tests/integration/test_topology.py.
+The in-process app is given the memory store through its own configuration, not through
+``FAUST_STORE`` in ``os.environ`` (which every later test, and every worker process they
+start, would inherit). Outgoing sends are captured at the topic boundary; the same flows run
+on the real broker, with RocksDB, in tests/integration/test_topology.py.
 """
 
 from __future__ import annotations
 
-import os
+import warnings
 from collections.abc import Iterator
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
 import pytest
-
-os.environ.setdefault("FAUST_STORE", "memory://")
+from faust.exceptions import AlreadyConfiguredWarning
 
 from app.contracts.dead_letters import DeadLetter
 from app.contracts.observations import OBSERVATION
@@ -22,6 +23,25 @@ from app.domain.markets import Market
 from app.policy_config import configured_fx
 from app.settings import get_settings
 from tests.keepa_factory import keepa_product, message
+
+
+@pytest.fixture
+def memory_tables() -> Iterator[None]:
+    from app.faust_app import app
+
+    configured = app.conf.store
+    # Faust warns that the setting was read already (it was: when the app was built); no table
+    # has opened its store yet, and the assertion below checks they all took this one.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlreadyConfiguredWarning)
+        app.conf.store = "memory://"
+    app.finalize()
+    app.flow_control.resume()
+    yield
+    assert {type(t.data).__module__ for t in app.tables.values()} == {"faust.stores.memory"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", AlreadyConfiguredWarning)
+        app.conf.store = configured
 
 
 @pytest.fixture
@@ -47,14 +67,10 @@ def _sent(mock: AsyncMock) -> list[Any]:
 
 
 async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lettered(
-    captured: dict[str, AsyncMock],
+    memory_tables: None, captured: dict[str, AsyncMock]
 ) -> None:
     from agents.detector import detect_opportunities
-    from app.faust_app import app
 
-    app.conf.store = "memory://"
-    app.finalize()
-    app.flow_control.resume()
     de_key, de_value = message(keepa_product("B0AGENT001", Market.DE, amazon=2000))
     fr_key, fr_value = message(
         keepa_product("B0AGENT001", Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0)

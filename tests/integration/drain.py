@@ -1,0 +1,95 @@
+"""Waiting until a worker has processed everything: its consumer group's committed offsets have
+reached the end offsets of every topic it consumes.
+
+A fixed sleep before counting documents proves nothing (a slow run passes a duplicate check
+that a later redelivery would fail); this proves the pipeline drained: the detector committed
+``keepa.products`` (Faust flushes what it produced before it commits), and the sink and alerts
+agents committed ``arbitrage.observations`` / ``arbitrage.opportunities`` up to their ends (the
+sink acknowledges a batch only once Elasticsearch accepted it).
+
+The committed offsets are read before the end offsets: if they still reach the ends, every
+record that existed when the commits were read, including everything the upstream agents
+produced before committing their input, was processed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from devtools.worker_process import WorkerProcess
+
+#: What a worker consumes (detector, sink, alerts, fx agents), without the topic prefix.
+WORKER_INPUTS = ("keepa.products", "arbitrage.observations", "arbitrage.opportunities", "fx.rates")
+
+
+async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
+    """``{"topic:partition": records not yet committed by group}``, only where it is not 0."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await admin.start()
+    await consumer.start()
+    try:
+        described = await admin.describe_topics(list(topics))
+        partitions = []
+        for topic in described:
+            if topic["error_code"] != 0:
+                raise AssertionError(f"cannot describe topic {topic['topic']}: {topic}")
+            partitions += [
+                TopicPartition(topic["topic"], p["partition"]) for p in topic["partitions"]
+            ]
+        committed = await admin.list_consumer_group_offsets(group)  # before the ends
+        ends = await consumer.end_offsets(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    lag = {}
+    for tp in partitions:
+        done = committed[tp].offset if tp in committed else starts[tp]
+        if ends[tp] > done:
+            lag[f"{tp.topic}:{tp.partition}"] = ends[tp] - done
+    return lag
+
+
+async def wait_drained(
+    bootstrap: str, group: str, topics: Iterable[str], timeout_s: float = 120
+) -> None:
+    """Return once ``group`` has committed every partition of ``topics`` up to its end."""
+    topics = list(topics)
+    deadline = time.monotonic() + timeout_s
+    while lag := await consumer_lag(bootstrap, group, topics):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"group {group} not drained after {timeout_s}s, lag: {lag}")
+        await asyncio.sleep(0.5)
+
+
+async def wait_committed_after_now(worker: WorkerProcess, timeout_s: float = 60) -> None:
+    """Return once the worker has run an offset commit that started after this call: it
+    publishes a record the detector dead-letters (not JSON; nothing else happens) and waits
+    until the group has committed it. Faust commits every acknowledged partition together, so
+    whatever the worker had acknowledged before is committed by then too: the condition to
+    wait for before checking that something was *not* committed."""
+    s = worker.settings
+    topic = s.topic("keepa.products")
+    producer = AIOKafkaProducer(bootstrap_servers=s.kafka_bootstrap_servers, acks="all")
+    await producer.start()
+    try:
+        await producer.send_and_wait(topic, b"commit marker: not JSON", key=b"B0MARKER00")
+    finally:
+        await producer.stop()
+    await wait_drained(s.kafka_bootstrap_servers, s.faust_app_id, [topic], timeout_s)
+
+
+async def wait_worker_drained(worker: WorkerProcess, timeout_s: float = 120) -> None:
+    """:func:`wait_drained` for a worker: its consumer group (the Faust app id) on its inputs."""
+    s = worker.settings
+    topics = [s.topic(name) for name in WORKER_INPUTS]
+    try:
+        await wait_drained(s.kafka_bootstrap_servers, s.faust_app_id, topics, timeout_s)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\nworker stats: {worker.stats()}\n{worker.tail()}") from None
