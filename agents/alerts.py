@@ -3,11 +3,12 @@
 It reads ``arbitrage.opportunities`` (next to the Elasticsearch sink, which reads the same
 topic) and hands every event to :class:`app.alerts.service.AlertService`: rules -> dedup
 (the ``alerts`` index) -> rate limit -> delivery with retries (through Apprise, whose
-blocking plugins run in its worker threads, or a plain JSON POST) -> record. Nothing here
-stops the worker: a bad event, an unreachable webhook or an invalid ``ALERT_*``
-configuration (an Apprise URL Apprise cannot load, say) is logged and counted (``alerts_*``
-counters in ``/arbitrage/stats/``). Without webhooks the agent only drains the topic and
-touches neither Elasticsearch nor the network.
+blocking plugins run in its worker threads, or a plain JSON POST) -> record. Events are read
+by their contract (an unreadable one is counted as ``alerts_invalid`` and skipped: the sink
+dead-letters the same message). Nothing here stops the worker: a bad event, an unreachable
+webhook or an invalid ``ALERT_*`` configuration (an Apprise URL Apprise cannot load, say) is
+logged and counted (``alerts_*`` counters in ``/arbitrage/stats/``). Without webhooks the
+agent only drains the topic and touches neither Elasticsearch nor the network.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from app.alerts.delivery import WebhookSender, make_http_client
 from app.alerts.index import ALERTS
 from app.alerts.service import AlertService
 from app.alerts.store import EsAlertStore
+from app.contracts.base import ContractError
+from app.contracts.opportunities import OPPORTUNITY
 from app.faust_app import app, settings
 from app.metrics import metrics
 from app.topics import opportunities
@@ -89,7 +92,13 @@ async def send_alerts(stream: StreamT[Any]) -> None:
         if service is None:
             continue
         try:
-            handled = await service.handle(value)
+            message = OPPORTUNITY.decode(value)
+        except ContractError as exc:  # the sink dead-letters the same message
+            log.warning("ignoring an opportunity event that breaks the contract: %s", exc)
+            metrics.incr("alerts_invalid")
+            continue
+        try:
+            handled = await service.handle(message)
         except Exception as exc:  # the service does not raise; belt and braces for the worker
             log.exception("alerting failed")
             metrics.error(f"alerts: {exc!r}")

@@ -33,12 +33,17 @@ How that holds with Faust's acknowledgements (faust-streaming 0.15):
   batch) and acknowledges it. Dead letters already sent for that batch may be sent again
   when it comes back (at least once).
 
+Messages are read with their topics' contracts (:mod:`app.contracts.observations`,
+:mod:`app.contracts.opportunities`); one that cannot be read (an unknown ``schema_version``,
+a broken shape) is dead-lettered with the contract's reason, like a document Elasticsearch
+rejects (:class:`app.contracts.dead_letters.SinkDeadLetter`).
+
 So an Elasticsearch or DLQ outage delays indexing (the sink blocks and retries; the backlog
 waits in Kafka) but loses nothing, and a redelivered or put-back batch duplicates nothing in
 Elasticsearch (deterministic ids, external versions).
 
 FX: an observation carries the EUR/GBP rate the detector evaluated it with
-(:class:`app.domain.observation.Observation`); ``products`` and ``price-history`` are stamped
+(:class:`app.contracts.observations.Observation`); ``products`` and ``price-history`` are stamped
 with that rate, so they agree with the ``opportunities`` of the same event. An observation
 published without a rate gets :func:`tables.fx_rates.rate_in_force`.
 """
@@ -48,7 +53,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from elasticsearch import AsyncElasticsearch
@@ -56,7 +61,10 @@ from elasticsearch.serializer import OrjsonSerializer
 from faust import StreamT
 from faust.types import EventT, TopicT
 
-from app.domain.observation import Observation
+from app.contracts.base import ContractError, encode
+from app.contracts.dead_letters import SinkDeadLetter
+from app.contracts.observations import OBSERVATION
+from app.contracts.opportunities import OPPORTUNITY
 from app.es.bulk import BulkWriter
 from app.es.documents import opportunity_action, product_actions
 from app.es.indices import ensure_indices
@@ -70,7 +78,7 @@ log = logging.getLogger(__name__)
 BATCH_SIZE = 500
 BATCH_SECONDS = 0.5
 
-Build = Callable[[Mapping[str, Any]], list[dict[str, Any]]]
+Build = Callable[[bytes], list[dict[str, Any]]]
 
 _client: AsyncElasticsearch | None = None
 _writer: BulkWriter | None = None
@@ -187,13 +195,14 @@ async def _settle_once(
 ) -> bool:
     """One pass: build, write, dead-letter what cannot be indexed. False on a stop."""
     actions: list[dict[str, Any]] = []
-    letters: list[dict[str, Any]] = []
+    letters: list[SinkDeadLetter] = []
     for event in events:
-        value = event.value
         try:
-            actions.extend(build(cast(Mapping[str, Any], value)))
-        except Exception as exc:  # whatever the content makes the builders raise
-            letters.append({"reason": f"unindexable: {exc!r}", "value": value})
+            actions.extend(build(event.value))
+        except ContractError as exc:  # not a message of the topic's contract
+            letters.append(_unreadable(event, exc.code, exc.message))
+        except Exception as exc:  # whatever else the content makes the builders raise
+            letters.append(_unreadable(event, "unindexable", repr(exc)))
     if actions:
         result = await writer.write(actions)
         metrics.incr(f"es_{kind}_indexed", result.indexed)
@@ -201,14 +210,30 @@ async def _settle_once(
         metrics.incr("es_retries", result.retries)
         if result.pending:
             return False  # a stop came before Elasticsearch took everything
-        letters.extend({"reason": reason, "action": action} for action, reason in result.rejected)
+        letters.extend(
+            SinkDeadLetter(reason="rejected", error=reason, action=action)
+            for action, reason in result.rejected
+        )
     for letter in letters:
         if not await _dead_letter(writer, letter):
             return False
     return True
 
 
-async def _dead_letter(writer: BulkWriter, letter: Mapping[str, Any]) -> bool:
+def _unreadable(event: EventT[Any], code: str, error: str) -> SinkDeadLetter:
+    """The dead letter of a consumed message that could not be indexed, and why."""
+    msg = event.message
+    return SinkDeadLetter(
+        reason=code,
+        error=error,
+        source_topic=msg.topic,
+        source_partition=msg.partition,
+        source_offset=msg.offset,
+        message=(msg.value or b"").decode("utf-8", "replace"),
+    )
+
+
+async def _dead_letter(writer: BulkWriter, letter: SinkDeadLetter) -> bool:
     """Send ``letter`` to ``arbitrage.sink.dlq`` and wait for the broker's acknowledgement,
     retrying with backoff until it comes; False if a stop comes first."""
     retry = 0
@@ -216,7 +241,7 @@ async def _dead_letter(writer: BulkWriter, letter: Mapping[str, Any]) -> bool:
         try:
             # Sent now and awaited until the broker acknowledged it (never deferred to the
             # offset commit, which waits for this very batch).
-            message = sink_dlq.as_future_message(key=None, value=letter)
+            message = sink_dlq.as_future_message(key=None, value=encode(letter))
             await sink_dlq.publish_message(message, wait=True)
         except Exception as exc:  # refused, timed out, not serialisable, producer down, ...
             retry += 1
@@ -226,18 +251,19 @@ async def _dead_letter(writer: BulkWriter, letter: Mapping[str, Any]) -> bool:
             await _pause(writer, retry)
             continue
         metrics.incr("sink_dlq")
+        metrics.dlq_reasons[f"sink_dlq:{letter.reason}"] += 1
         return True
     return False
 
 
-def _observation(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    observation = Observation.from_dict(value)
-    fx = observation.fx if observation.fx is not None else rate_in_force()
-    return product_actions(observation.quote, fx, settings.index)
+def _observation(value: bytes) -> list[dict[str, Any]]:
+    observation = OBSERVATION.decode(value)
+    fx = observation.fx_rates() or rate_in_force()
+    return product_actions(observation.to_quote(), fx, settings.index)
 
 
-def _opportunity(value: Mapping[str, Any]) -> list[dict[str, Any]]:
-    return [opportunity_action(value, settings.index)]
+def _opportunity(value: bytes) -> list[dict[str, Any]]:
+    return [opportunity_action(OPPORTUNITY.decode(value), settings.index)]
 
 
 async def _run(stream: StreamT[Any], source: TopicT, build: Build, kind: str) -> None:

@@ -1,8 +1,13 @@
-"""Every Kafka topic of the system (the contract is in docs/contract.md).
+"""Every Kafka topic of the system; what travels on each is typed in :mod:`app.contracts`
+(the human contract is docs/contract.md).
 
 All topics are declared with the app's partition count: ``keepa.products`` is co-partitioned
 with the tables keyed by ASIN. Topics the app owns are created by it (``internal=True``:
 Faust declares them when it subscribes; output-only topics are declared by ``declare_all``).
+
+Values travel as raw bytes: a consumer decodes them with its topic's contract, so a message
+it cannot read is dead-lettered with the reason instead of being dropped by Faust, and a
+producer encodes the contract type it built.
 """
 
 from __future__ import annotations
@@ -14,33 +19,34 @@ OPPORTUNITIES = settings.topic("arbitrage.opportunities")
 KEEPA_PRODUCTS_DLQ = settings.topic("keepa.products.dlq")
 OBSERVATIONS = settings.topic("arbitrage.observations")
 SINK_DLQ = settings.topic("arbitrage.sink.dlq")
+FX_RATES = settings.topic("fx.rates")
+FX_RATES_DLQ = settings.topic("fx.rates.dlq")
 
-# Raw bytes in: the detector parses and validates itself so bad input can be dead-lettered.
+
 keepa_products = app.topic(
     KEEPA_PRODUCTS, key_serializer="raw", value_serializer="raw", internal=True
 )
 opportunities = app.topic(
-    OPPORTUNITIES, key_serializer="raw", value_serializer="json", internal=True
+    OPPORTUNITIES, key_serializer="raw", value_serializer="raw", internal=True
 )
 keepa_products_dlq = app.topic(
     KEEPA_PRODUCTS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
 )
 # Parsed quotes, for the Elasticsearch sink (products and price history).
-observations = app.topic(OBSERVATIONS, key_serializer="raw", value_serializer="json", internal=True)
-sink_dlq = app.topic(SINK_DLQ, key_serializer="raw", value_serializer="json", internal=True)
-
+observations = app.topic(OBSERVATIONS, key_serializer="raw", value_serializer="raw", internal=True)
+sink_dlq = app.topic(SINK_DLQ, key_serializer="raw", value_serializer="raw", internal=True)
 
 # EUR/GBP reference rate, published daily by the `fx_rates` DAG (key "GBP"); compacted, so
 # the latest rate per currency is always there for a starting worker.
-FX_RATES = settings.topic("fx.rates")
 fx_rates = app.topic(
     FX_RATES,
     key_serializer="raw",
-    value_serializer="json",
+    value_serializer="raw",
     partitions=1,
     compacting=True,
     internal=True,
 )
+fx_rates_dlq = app.topic(FX_RATES_DLQ, key_serializer="raw", value_serializer="raw", internal=True)
 
 
 async def declare_all() -> None:
@@ -52,5 +58,6 @@ async def declare_all() -> None:
         observations,
         sink_dlq,
         fx_rates,
+        fx_rates_dlq,
     ):
         await topic.maybe_declare()

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from faust.web import Request, Response, View
 
 from app.domain.asin import is_valid_asin
 from app.faust_app import app
 from app.metrics import metrics
-from tables.open_opportunities import open_opportunities_table
-from tables.quotes import quotes_table
+from tables.open_opportunities import read_open_routes
+from tables.quotes import quotes_table, read_quotes
 
 
 @app.page("/arbitrage/asin/{asin}/")
@@ -25,8 +26,8 @@ class AsinView(View):
         return self.json(
             {
                 "asin": asin,
-                "quotes": quotes_table.get(key, {}),
-                "open_opportunities": open_opportunities_table.get(key, {}),
+                "quotes": msgspec.to_builtins(read_quotes(key)),
+                "open_opportunities": msgspec.to_builtins(read_open_routes(key)),
             }
         )
 

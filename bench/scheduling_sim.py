@@ -5,7 +5,7 @@
 Both schedulers get the same token budget per 15-minute run over the same simulated market
 (:class:`devtools.sample.generator.MarketSimulator`). "Fetching" an ASIN in a market returns the
 Keepa envelope the simulator would serve at that moment; it goes through the real parsing
-(:func:`app.domain.envelope.parse_envelope`) and the real per-ASIN state machine
+(:func:`app.domain.envelope.quote_from_keepa_product`) and the real per-ASIN state machine
 (:func:`app.domain.asin_state.apply_quote`, i.e. :func:`app.domain.detection.detect`), and the
 scheduler's signals are derived from that state exactly like :mod:`app.ingest.signals` derives
 them from Elasticsearch (:mod:`app.ingest.estimates`).
@@ -41,8 +41,8 @@ from typing import Any
 import orjson
 
 from app.domain.asin_state import apply_quote
-from app.domain.detection import detect, fresh_quotes
-from app.domain.envelope import parse_envelope
+from app.domain.detection import OpenOpportunity, detect, fresh_quotes
+from app.domain.envelope import quote_from_keepa_product
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.policy import PricingPolicy
@@ -70,8 +70,8 @@ PLANNERS: dict[str, Planner] = {"adaptive": plan_fetches, "round_robin": round_r
 
 @dataclass
 class _AsinState:
-    quotes: dict[str, dict[str, Any]] = field(default_factory=dict)
-    open: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quotes: dict[Market, MarketQuote] = field(default_factory=dict)
+    open: dict[str, OpenOpportunity] = field(default_factory=dict)
     prices: dict[str, deque[tuple[datetime, float]]] = field(default_factory=dict)
     routes_seen: set[str] = field(default_factory=set)
     latest: dict[Market, MarketQuote] = field(default_factory=dict)
@@ -91,7 +91,9 @@ def _sim(args: argparse.Namespace) -> MarketSimulator:
 
 def _fetch(sim: MarketSimulator, asin: str, market: str, t: datetime) -> MarketQuote:
     envelope = sim.envelope_at(asin, market, t)
-    return parse_envelope(asin.encode(), orjson.dumps(envelope))
+    return quote_from_keepa_product(
+        envelope.product, envelope.domain, envelope.fetched_at, key_asin=asin
+    )
 
 
 def detectable_episodes(sim: MarketSimulator) -> list[tuple[str, Episode]]:

@@ -2,9 +2,10 @@
 
 fetch_rate -> publish_rate. Working days at 16:30 UTC (``FX_RATES_SCHEDULE``), after the
 ECB's publication around 16:00 CET. The message (key ``GBP``, compacted topic) is
-``{"currency": "GBP", "eur_per_gbp": "1.189980", "as_of": "2025-03-14T16:00:00Z",
-"source": "ecb"}``. When the ECB is unreachable or its document is unusable, nothing is
-published and the run fails after its retries: the worker keeps the last known rate.
+``{"schema_version": 1, "currency": "GBP", "eur_per_gbp": "1.189980",
+"as_of": "2025-03-14T16:00:00Z", "source": "ecb"}`` (:class:`app.contracts.fx_rates.FxRate`).
+When the ECB is unreachable or its document is unusable, nothing is published and the run
+fails after its retries: the worker keeps the last known rate.
 ``ECB_RATES_URL`` overrides the ECB address (a mirror, or tests).
 """
 
@@ -37,7 +38,7 @@ DEFAULT_ARGS: dict[str, Any] = {
 )
 def fx_rates() -> None:
     @task(multiple_outputs=False, execution_timeout=timedelta(minutes=2))
-    def fetch_rate() -> dict[str, str]:
+    def fetch_rate() -> dict[str, Any]:
         from arbitrage_dags.fx import fetch_fx_value
 
         from app.ingest.fx import ECB_DAILY_URL
@@ -46,7 +47,7 @@ def fx_rates() -> None:
         return fetch_fx_value(datetime.now(UTC), url=url)
 
     @task(multiple_outputs=False, execution_timeout=timedelta(minutes=2))
-    def publish_rate(value: dict[str, str]) -> dict[str, Any]:
+    def publish_rate(value: dict[str, Any]) -> dict[str, Any]:
         from arbitrage_dags.fx import publish_fx_value
 
         from app.settings import Settings

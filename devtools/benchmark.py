@@ -27,21 +27,28 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app.contracts.keepa_products import (
+    ENVELOPE,
+    KeepaProductsEnvelope,
+    envelope_key,
+    make_envelope,
+)
+from app.contracts.opportunities import OPPORTUNITY
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
-from app.ingest.producer import EnvelopePublisher
-from app.keepa.schema import make_envelope
+from app.ingest.producer import EnvelopePublisher, envelope_record
 from app.settings import Settings
 from devtools.sample.generator import generate_sample
 from devtools.worker_process import WorkerProcess
 
 
-def _route_completing_pair(asin: str, at: datetime) -> tuple[dict[str, Any], dict[str, Any]]:
+def _route_completing_pair(
+    asin: str, at: datetime
+) -> tuple[KeepaProductsEnvelope, KeepaProductsEnvelope]:
     """A DE buy quote (EUR 20.00) and an FR sell quote (EUR 50.00): a 9.26 EUR opportunity."""
     minute = to_keepa_minutes(at)
 
@@ -74,7 +81,7 @@ async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
         await admin.close()
 
 
-async def _produce(bootstrap: str, topic: str, envelopes: Iterator[dict[str, Any]]) -> int:
+async def _produce(bootstrap: str, topic: str, envelopes: Iterator[KeepaProductsEnvelope]) -> int:
     async with EnvelopePublisher(bootstrap, topic) as publisher:
         report = await publisher.publish(envelopes)
     return report.sent
@@ -99,7 +106,7 @@ async def _ceiling(bootstrap: str, topic: str, expected: int) -> float:
                 started = time.perf_counter()
             for messages in batch.values():
                 for message in messages:
-                    orjson.loads(message.value or b"null")  # the worker decodes too
+                    ENVELOPE.decode(message.value or b"")  # the worker decodes too
                 seen += sum(len(m) for m in batch.values())
         assert started is not None
         return expected / (time.perf_counter() - started)
@@ -142,7 +149,8 @@ async def _latency(
     # The FR halves complete the route; the DE halves go first, unmeasured.
     pairs = [_route_completing_pair(f"B0L{i:07d}", base) for i in range(count)]
     for de, _ in pairs:
-        await producer.send(topic, orjson.dumps(de), key=de["product"]["asin"].encode())
+        key, value = envelope_record(de)
+        await producer.send(topic, value, key=key)
     await producer.flush()
     await asyncio.sleep(2)
 
@@ -152,9 +160,9 @@ async def _latency(
             now = time.perf_counter()
             for messages in batch.values():
                 for m in messages:
-                    event = orjson.loads(m.value or b"{}")
-                    if event.get("event") == "opened" and event["asin"] in sent_at:
-                        latencies.append(now - sent_at.pop(event["asin"]))
+                    event = OPPORTUNITY.decode(m.value or b"")
+                    if event.event == "opened" and event.asin in sent_at:
+                        latencies.append(now - sent_at.pop(event.asin))
 
     receiver = asyncio.create_task(receive())
     interval = 1.0 / rate
@@ -163,9 +171,9 @@ async def _latency(
         delay = start + i * interval - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
-        asin = fr["product"]["asin"]
-        sent_at[asin] = time.perf_counter()
-        await producer.send(topic, orjson.dumps(fr), key=asin.encode())
+        key, value = envelope_record(fr)
+        sent_at[envelope_key(fr) or ""] = time.perf_counter()
+        await producer.send(topic, value, key=key)
     with contextlib.suppress(TimeoutError):  # missing events are reported, not fatal
         await asyncio.wait_for(receiver, timeout=60)
     await producer.stop()

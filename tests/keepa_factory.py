@@ -13,12 +13,12 @@ from typing import Any
 
 import orjson
 
-from app.domain.envelope import parse_envelope
+from app.contracts.keepa_products import quote_from_message
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
-from app.keepa.schema import make_envelope
+from app.domain.utc import format_utc
 
 __all__ = [
     "DEFAULT_FETCHED_AT",
@@ -131,12 +131,13 @@ def envelope(
     *,
     domain: str | None = None,
 ) -> dict[str, Any]:
-    """The ``keepa.products`` envelope; ``domain`` defaults to the product's market."""
+    """The ``keepa.products`` message as plain JSON values (tests bend it into broken ones;
+    well-formed producers build :class:`app.contracts.keepa_products.KeepaProductsEnvelope`);
+    ``domain`` defaults to the product's market."""
     if domain is None:
         domain = Market.from_keepa_domain_id(product["domainId"]).value
-    if isinstance(fetched_at, datetime):
-        return make_envelope(domain, product, fetched_at)
-    return {"domain": domain, "fetched_at": fetched_at, "product": product}
+    when = format_utc(fetched_at) if isinstance(fetched_at, datetime) else fetched_at
+    return {"schema_version": 1, "domain": domain, "fetched_at": when, "product": product}
 
 
 def message(
@@ -158,4 +159,4 @@ def make_quote(
     if fetched_at is None:
         last_update = product_kwargs.get("last_update", DEFAULT_LAST_UPDATE)
         fetched_at = (last_update or DEFAULT_LAST_UPDATE) + timedelta(minutes=5)
-    return parse_envelope(*message(product, fetched_at))
+    return quote_from_message(*message(product, fetched_at))

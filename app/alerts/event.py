@@ -1,7 +1,9 @@
 """The ``arbitrage.opportunities`` event as the alerts read it (docs/contract.md).
 
-:func:`parse_opportunity` validates the fields alerts use and keeps the whole event for the
-generic JSON payload. Anything unusable raises :class:`InvalidAlertEventError`. The product links
+:func:`parse_opportunity` reads the event by its contract
+(:class:`app.contracts.opportunities.OpportunityMessage`) into the fields alerts use and keeps
+the whole event for the generic JSON payload. Anything unusable raises
+:class:`InvalidAlertEventError`. The product links
 are built from the (validated) ASIN and markets, so a notification never links elsewhere.
 """
 
@@ -9,14 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
-from app.domain.asin import is_valid_asin
-from app.domain.markets import Market, Route, UnknownMarketError
-from app.domain.money import Currency, UnknownCurrencyError
-from app.domain.utc import parse_utc
+import msgspec
+
+from app.contracts.base import ContractError
+from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
+from app.domain.markets import Market, Route
+from app.domain.money import Currency
 
 __all__ = ["EVENT_TYPES", "InvalidAlertEventError", "Opportunity", "parse_opportunity"]
 
@@ -59,80 +63,38 @@ class Opportunity:
         return self.route.key
 
 
-def _str(data: Mapping[str, Any], name: str) -> str:
-    value = data.get(name)
-    if not isinstance(value, str) or not value:
-        raise InvalidAlertEventError(f"{name} must be a non-empty string, got {value!r}")
-    return value
-
-
-def _int(data: Mapping[str, Any], name: str) -> int:
-    value = data.get(name)
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise InvalidAlertEventError(f"{name} must be an integer, got {value!r}")
-    return value
-
-
-def _ratio(data: Mapping[str, Any], name: str) -> Decimal:
-    value = data.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise InvalidAlertEventError(f"{name} must be a number, got {value!r}")
+def parse_opportunity(data: OpportunityMessage | Mapping[str, Any] | Any) -> Opportunity:
+    """The event's fields, read by its contract (:class:`OpportunityMessage`, or the same as
+    decoded JSON); raises :class:`InvalidAlertEventError`."""
     try:
-        ratio = Decimal(str(value))
-    except InvalidOperation:
-        raise InvalidAlertEventError(f"{name} must be a number, got {value!r}") from None
-    if not ratio.is_finite():
-        raise InvalidAlertEventError(f"{name} must be finite, got {value!r}")
-    return ratio
-
-
-def _time(data: Mapping[str, Any], name: str) -> datetime:
-    try:
-        return parse_utc(_str(data, name))
-    except ValueError as exc:
-        raise InvalidAlertEventError(f"{name}: {exc}") from None
-
-
-def parse_opportunity(data: Any) -> Opportunity:
-    """The event's fields, validated; raises :class:`InvalidAlertEventError`."""
-    if not isinstance(data, Mapping):
-        raise InvalidAlertEventError(f"an event is a JSON object, got {type(data).__name__}")
-    event = _str(data, "event")
-    if event not in EVENT_TYPES:
-        raise InvalidAlertEventError(f"unknown event type {event!r}")
-    asin = _str(data, "asin")
-    if not is_valid_asin(asin):
-        raise InvalidAlertEventError(f"invalid asin {asin!r}")
-    try:
-        buy_market = Market.parse(_str(data, "buy_market"))
-        sell_market = Market.parse(_str(data, "sell_market"))
-        buy_currency = Currency.parse(_str(data, "buy_currency"))
-        sell_currency = Currency.parse(_str(data, "sell_currency"))
-    except (UnknownMarketError, UnknownCurrencyError) as exc:
+        message = OPPORTUNITY.convert(data)
+    except ContractError as exc:
         raise InvalidAlertEventError(str(exc)) from None
-    route = _str(data, "route")
-    if route != Route(buy_market, sell_market).key:
-        raise InvalidAlertEventError(f"route {route!r} does not match {buy_market}:{sell_market}")
-    title = data.get("title")
-    if title is not None and not isinstance(title, str):
-        raise InvalidAlertEventError(f"title must be a string or null, got {title!r}")
+    asin, buy, sell = message.asin, message.buy_market, message.sell_market
     return Opportunity(
-        event=event,
-        event_id=_str(data, "event_id"),
+        event=message.event,
+        event_id=message.event_id,
         asin=asin,
-        title=title or None,
-        buy_market=buy_market,
-        sell_market=sell_market,
-        buy_url=buy_market.product_url(asin),
-        sell_url=sell_market.product_url(asin),
-        buy_currency=buy_currency,
-        sell_currency=sell_currency,
-        buy_price_minor=_int(data, "buy_price_minor"),
-        sell_price_minor=_int(data, "sell_price_minor"),
-        profit_eur_cents=_int(data, "profit_eur_cents"),
-        roi=_ratio(data, "roi"),
-        margin=_ratio(data, "margin"),
-        event_time=_time(data, "event_time"),
-        first_seen=_time(data, "first_seen"),
-        raw=data,
+        title=message.title or None,
+        buy_market=buy,
+        sell_market=sell,
+        buy_url=buy.product_url(asin),
+        sell_url=sell.product_url(asin),
+        buy_currency=message.buy_currency,
+        sell_currency=message.sell_currency,
+        buy_price_minor=message.buy_price_minor,
+        sell_price_minor=message.sell_price_minor,
+        profit_eur_cents=message.profit_eur_cents,
+        roi=_ratio(message.roi),
+        margin=_ratio(message.margin),
+        event_time=message.event_time.astimezone(UTC),
+        first_seen=message.first_seen.astimezone(UTC),
+        raw=data if isinstance(data, Mapping) else msgspec.to_builtins(message),
     )
+
+
+def _ratio(value: float) -> Decimal:
+    ratio = Decimal(str(value))
+    if not ratio.is_finite():
+        raise InvalidAlertEventError(f"a ratio must be finite, got {value!r}")
+    return ratio

@@ -1,8 +1,9 @@
 """One opportunity event through the alert pipeline: rules -> dedup -> rate limit -> deliver
 -> record, for every configured webhook (concurrently; each webhook has its own rate limit).
 
-Free of Faust: the agent (``agents/alerts.py``) feeds it event values; tests feed it with an
-in-memory store and a local HTTP receiver. :meth:`AlertService.handle` never raises for one bad
+Free of Faust: the agent (``agents/alerts.py``) feeds it the events it decoded
+(:class:`app.contracts.opportunities.OpportunityMessage`); tests feed it with an in-memory
+store and a local HTTP receiver. :meth:`AlertService.handle` never raises for one bad
 event or webhook: it reports an :class:`Outcome` per webhook, and logs the problem.
 """
 
@@ -23,6 +24,7 @@ from app.alerts.formats import Notification, build_notification, summary
 from app.alerts.record import alert_document
 from app.alerts.rules import Verdict, alert_id, verdict
 from app.alerts.store import AlertStore
+from app.contracts.opportunities import OpportunityMessage
 
 __all__ = ["AlertService", "Handled", "Outcome"]
 
@@ -67,7 +69,10 @@ class AlertService:
         """Notify every webhook that wants this event (at most once per webhook)."""
         if not self.webhooks:
             return []
-        if isinstance(value, Mapping) and value.get("event") in ("updated", "closed"):
+        kind = value.event if isinstance(value, OpportunityMessage) else None
+        if isinstance(value, Mapping):
+            kind = value.get("event")
+        if kind in ("updated", "closed"):
             return [Handled(w.name, Outcome.SKIPPED, Verdict.NOT_OPENED) for w in self.webhooks]
         try:
             opportunity = parse_opportunity(value)

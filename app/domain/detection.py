@@ -22,7 +22,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from app.domain.fx import FxRates
 from app.domain.markets import ALL_ROUTES, Market, Route
@@ -34,7 +34,7 @@ from app.domain.pricing import (
     net_of_vat,
 )
 from app.domain.quote import MarketQuote
-from app.domain.utc import format_utc, parse_utc, require_utc
+from app.domain.utc import format_utc, require_utc
 
 __all__ = [
     "CloseReason",
@@ -125,27 +125,6 @@ class OpenOpportunity:
     last_seen: datetime
     evaluation: RouteEvaluation
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "route": self.route,
-            "profit_eur_cents": self.profit_eur_cents,
-            "roi": str(self.roi),
-            "first_seen": format_utc(self.first_seen),
-            "last_seen": format_utc(self.last_seen),
-            "evaluation": self.evaluation.to_dict(),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> OpenOpportunity:
-        return cls(
-            route=data["route"],
-            profit_eur_cents=int(data["profit_eur_cents"]),
-            roi=Decimal(data["roi"]),
-            first_seen=parse_utc(data["first_seen"]),
-            last_seen=parse_utc(data["last_seen"]),
-            evaluation=RouteEvaluation.from_dict(data["evaluation"]),
-        )
-
 
 @dataclass(frozen=True, slots=True)
 class OpportunityEvent(PricedRoute):
@@ -178,27 +157,6 @@ class OpportunityEvent(PricedRoute):
             fx_eur_per_gbp=evaluation.eur_per_gbp,
             reason=reason,
         )
-
-    def to_dict(self) -> dict[str, Any]:
-        """Output document: ints for cents, floats for ratios/rates, ISO-8601 'Z' times."""
-        return {
-            "event_id": self.event_id,
-            "event": self.event,
-            "reason": self.reason,
-            **self._priced_route_dict(),
-            "buy_url": self.buy_market.product_url(self.asin),
-            "sell_url": self.sell_market.product_url(self.asin),
-            "profit_eur_cents": self.profit_eur_cents,
-            "roi": float(self.roi),
-            "margin": float(self.margin),
-            "referral_fee_rate": float(self.referral_fee_rate),
-            "fba_fee_estimated": self.fba_fee_estimated,
-            "buy_observed_at": format_utc(self.buy_observed_at),
-            "sell_observed_at": format_utc(self.sell_observed_at),
-            "event_time": format_utc(self.event_time),
-            "first_seen": format_utc(self.first_seen),
-            "fx_eur_per_gbp": float(self.fx_eur_per_gbp),
-        }
 
 
 def make_event_id(asin: str, route_key: str, event: EventType, event_time: datetime) -> str:

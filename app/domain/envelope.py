@@ -1,10 +1,8 @@
-"""Parsing and validation of ``keepa.products`` messages into :class:`MarketQuote`.
+"""The Keepa product of a ``keepa.products`` message -> :class:`MarketQuote`.
 
-Message: key = ASIN (UTF-8 bytes, may be absent), value = JSON::
-
-    {"domain": "DE", "fetched_at": "2025-03-01T12:00:00Z", "product": {...}}
-
-where ``product`` is a Keepa ``/product`` object as returned by Keepa's API.
+The message itself (``{"schema_version", "domain", "fetched_at", "product"}``) is decoded by
+:mod:`app.contracts.keepa_products`; this module reads the Keepa ``/product`` object it
+carries, which travels exactly as Keepa's API returned it.
 
 Price rules (see :func:`app.domain.keepa_prices.current_price` for "current value"):
 
@@ -24,8 +22,6 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
 
-import orjson
-
 from app.domain.asin import is_valid_asin
 from app.domain.errors import EnvelopeErrorCode, InvalidEnvelope
 from app.domain.keepa_prices import (
@@ -35,16 +31,16 @@ from app.domain.keepa_prices import (
     current_sales_rank,
 )
 from app.domain.keepa_time import from_keepa_minutes
-from app.domain.markets import Market, UnknownMarketError
+from app.domain.markets import Market
 from app.domain.quote import MarketQuote
-from app.domain.utc import parse_utc
+from app.domain.utc import require_utc
 
 __all__ = [
     "IMAGE_URL_PREFIX",
     "EnvelopeErrorCode",
     "InvalidEnvelope",
-    "parse_envelope",
-    "parse_envelope_dict",
+    "asin_from_key",
+    "quote_from_keepa_product",
 ]
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
@@ -53,34 +49,35 @@ _BUY_TYPES = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
 _SELL_TYPES = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
 
 
-def parse_envelope(key: bytes | None, value: bytes) -> MarketQuote:
-    """Parse one raw Kafka message; raises :class:`InvalidEnvelope` (see its ``code``)."""
+def asin_from_key(key: bytes | None) -> str | None:
+    """The ASIN a message key names; ``None`` for an absent or empty key ("nothing to check
+    against"); :class:`InvalidEnvelope` (``invalid_asin``) for anything else."""
+    if not key:
+        return None
     try:
-        doc = orjson.loads(value)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidEnvelope("malformed_json", f"value is not valid JSON: {exc}") from None
-    key_asin: str | None = None
-    if key:  # an absent or empty key means "no key to check against"
-        try:
-            key_asin = key.decode("utf-8")
-        except UnicodeDecodeError:
-            raise InvalidEnvelope("invalid_asin", "message key is not UTF-8") from None
-        if not is_valid_asin(key_asin):
-            raise InvalidEnvelope("invalid_asin", f"message key is not an ASIN: {key_asin!r}")
-    return parse_envelope_dict(doc, key_asin=key_asin)
+        key_asin = key.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidEnvelope("invalid_asin", "message key is not UTF-8") from None
+    if not is_valid_asin(key_asin):
+        raise InvalidEnvelope("invalid_asin", f"message key is not an ASIN: {key_asin!r}")
+    return key_asin
 
 
-def parse_envelope_dict(doc: object, *, key_asin: str | None = None) -> MarketQuote:
-    """Like :func:`parse_envelope` for an already-decoded JSON document."""
-    if not isinstance(doc, dict):
-        raise InvalidEnvelope("not_an_object", f"envelope is a {type(doc).__name__}, not an object")
-    product = doc.get("product")
-    if not isinstance(product, dict):
-        raise InvalidEnvelope("missing_product", "envelope has no 'product' object")
+def quote_from_keepa_product(
+    product: Mapping[str, Any],
+    market: Market,
+    fetched_at: datetime,
+    *,
+    key_asin: str | None = None,
+) -> MarketQuote:
+    """The quote of a Keepa product fetched from ``market`` at ``fetched_at`` (aware).
 
+    ``key_asin`` (from :func:`asin_from_key`) must then equal ``product.asin``. Raises
+    :class:`InvalidEnvelope` (see its ``code``).
+    """
     asin = _asin(product, key_asin)
-    market = _market(doc.get("domain"), product)
-    fetched_at = _fetched_at(doc.get("fetched_at"))
+    _check_domain_id(market, product)
+    fetched_at = require_utc(fetched_at, "fetched_at")
 
     csv = product.get("csv")
     if csv is None:
@@ -134,17 +131,7 @@ def _asin(product: Mapping[str, Any], key_asin: str | None) -> str:
     return asin
 
 
-def _market(domain: object, product: Mapping[str, Any]) -> Market:
-    if not isinstance(domain, str):
-        raise InvalidEnvelope(
-            "unknown_domain", f"envelope domain missing or not a string: {domain!r}"
-        )
-    try:
-        market = Market.parse(domain)
-    except UnknownMarketError:
-        raise InvalidEnvelope(
-            "unknown_domain", f"envelope domain {domain!r} is not tracked"
-        ) from None
+def _check_domain_id(market: Market, product: Mapping[str, Any]) -> None:
     domain_id = product.get("domainId")
     if domain_id is not None and domain_id != market.keepa_domain_id:
         raise InvalidEnvelope(
@@ -152,18 +139,6 @@ def _market(domain: object, product: Mapping[str, Any]) -> Market:
             f"envelope domain {market.value} (Keepa {market.keepa_domain_id}) "
             f"!= product.domainId {domain_id!r}",
         )
-    return market
-
-
-def _fetched_at(value: object) -> datetime:
-    if not isinstance(value, str):
-        raise InvalidEnvelope("bad_timestamp", f"fetched_at missing or not a string: {value!r}")
-    try:
-        return parse_utc(value)
-    except ValueError:
-        raise InvalidEnvelope(
-            "bad_timestamp", f"fetched_at is not ISO-8601 with a timezone: {value!r}"
-        ) from None
 
 
 def _observed_at(last_update: object, fetched_at: datetime) -> datetime:

@@ -1,4 +1,8 @@
-"""The one exception raised for an unusable ``keepa.products`` message."""
+"""The one exception raised for a Keepa product that cannot become a quote.
+
+The message around it is checked first, by :mod:`app.contracts.keepa_products` (codes
+``malformed_json``, ``not_an_object``, ``unsupported_version``, ``invalid_shape``,
+``missing_product``, ``unknown_domain``, ``bad_timestamp`` for ``fetched_at``)."""
 
 from __future__ import annotations
 
@@ -7,15 +11,11 @@ from typing import Literal
 __all__ = ["EnvelopeErrorCode", "InvalidEnvelope"]
 
 EnvelopeErrorCode = Literal[
-    "malformed_json",  # the value is not JSON at all
-    "not_an_object",  # JSON, but not an object at the top level
-    "missing_product",  # no "product" object in the envelope
     "missing_asin",  # product.asin absent, null or empty
     "invalid_asin",  # product.asin or the message key is not 10 chars of A-Z0-9
     "asin_mismatch",  # message key and product.asin disagree
-    "unknown_domain",  # envelope "domain" absent or not a tracked market
     "domain_mismatch",  # envelope "domain" and product.domainId disagree
-    "bad_timestamp",  # fetched_at not ISO-8601 with an offset, or lastUpdate not Keepa minutes
+    "bad_timestamp",  # lastUpdate not Keepa minutes (or out of range)
     "nonsense_price",  # price not an int, negative but not -1/-2, > 10M, or misshaped csv entry
 ]
 

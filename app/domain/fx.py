@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from app.domain.money import Currency, round_half_up
-from app.domain.utc import format_utc, parse_utc, require_utc
+from app.domain.utc import require_utc
 
 __all__ = ["FxRates"]
 
@@ -47,10 +45,3 @@ class FxRates:
         if rate == 1:
             return amount_minor
         return round_half_up(Decimal(amount_minor) * rate)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"eur_per_gbp": str(self.eur_per_gbp), "as_of": format_utc(self.as_of)}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> FxRates:
-        return cls(eur_per_gbp=Decimal(str(data["eur_per_gbp"])), as_of=parse_utc(data["as_of"]))

@@ -20,11 +20,9 @@ Everything is computed in EUR cents (ints); each step rounds half-up to the cent
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
 
 from app.domain.fba import FbaFeeSource, match_fba_tier
 from app.domain.fx import FxRates
@@ -32,7 +30,6 @@ from app.domain.markets import Market, Route
 from app.domain.money import round_half_up
 from app.domain.policy import PricingPolicy, VatMode
 from app.domain.quote import MarketQuote
-from app.domain.utc import format_utc, parse_utc
 
 __all__ = [
     "CostBreakdown",
@@ -60,19 +57,12 @@ class CostBreakdown:
     vat_sell_eur_cents: int  # output VAT contained in the sell price
     vat_buy_eur_cents: int  # VAT contained in the buy price (a cost only if unrecoverable)
 
-    def to_dict(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> CostBreakdown:
-        return cls(**{name: int(data[name]) for name in cls.__dataclass_fields__})
-
 
 @dataclass(frozen=True, slots=True)
 class PricedRoute:
     """What every record of one priced route of one ASIN holds (:class:`RouteEvaluation`,
     :class:`app.domain.detection.OpportunityEvent`): the route, its prices, the cost breakdown
-    and the profit; ``to_dict`` of each writes the route, prices and breakdown the same way."""
+    and the profit."""
 
     asin: str
     title: str | None
@@ -99,23 +89,6 @@ class PricedRoute:
     def route_key(self) -> str:
         return self.route.key
 
-    def _priced_route_dict(self) -> dict[str, Any]:
-        """The route, its markets' currencies, the prices and the breakdown, JSON-safe."""
-        return {
-            "asin": self.asin,
-            "title": self.title,
-            "route": self.route_key,
-            "buy_market": self.buy_market.value,
-            "sell_market": self.sell_market.value,
-            "buy_currency": self.buy_market.currency.value,
-            "sell_currency": self.sell_market.currency.value,
-            "buy_price_minor": self.buy_price_minor,
-            "sell_price_minor": self.sell_price_minor,
-            "buy_price_eur_cents": self.buy_price_eur_cents,
-            "sell_price_eur_cents": self.sell_price_eur_cents,
-            "breakdown": self.breakdown.to_dict(),
-        }
-
 
 @dataclass(frozen=True, slots=True)
 class RouteEvaluation(PricedRoute):
@@ -125,48 +98,6 @@ class RouteEvaluation(PricedRoute):
     eur_per_gbp: Decimal
     vat_mode: VatMode
     is_opportunity: bool
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe and exact (Decimal as str, ISO 'Z' times); inverse of :meth:`from_dict`."""
-        return {
-            **self._priced_route_dict(),
-            "referral_fee_rate": str(self.referral_fee_rate),
-            "fba_fee_source": self.fba_fee_source,
-            "fba_fee_estimated": self.fba_fee_estimated,
-            "profit_eur_cents": self.profit_eur_cents,
-            "roi": str(self.roi),
-            "margin": str(self.margin),
-            "buy_observed_at": format_utc(self.buy_observed_at),
-            "sell_observed_at": format_utc(self.sell_observed_at),
-            "eur_per_gbp": str(self.eur_per_gbp),
-            "vat_mode": self.vat_mode,
-            "is_opportunity": self.is_opportunity,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> RouteEvaluation:
-        return cls(
-            asin=data["asin"],
-            title=data.get("title"),
-            buy_market=Market.parse(data["buy_market"]),
-            sell_market=Market.parse(data["sell_market"]),
-            buy_price_minor=int(data["buy_price_minor"]),
-            sell_price_minor=int(data["sell_price_minor"]),
-            buy_price_eur_cents=int(data["buy_price_eur_cents"]),
-            sell_price_eur_cents=int(data["sell_price_eur_cents"]),
-            breakdown=CostBreakdown.from_dict(data["breakdown"]),
-            referral_fee_rate=Decimal(data["referral_fee_rate"]),
-            fba_fee_source=data["fba_fee_source"],
-            fba_fee_estimated=bool(data["fba_fee_estimated"]),
-            profit_eur_cents=int(data["profit_eur_cents"]),
-            roi=Decimal(data["roi"]),
-            margin=Decimal(data["margin"]),
-            buy_observed_at=parse_utc(data["buy_observed_at"]),
-            sell_observed_at=parse_utc(data["sell_observed_at"]),
-            eur_per_gbp=Decimal(data["eur_per_gbp"]),
-            vat_mode=data["vat_mode"],
-            is_opportunity=bool(data["is_opportunity"]),
-        )
 
 
 def net_of_vat(gross_cents: int, vat_rate: Decimal) -> int:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from app.domain.markets import Market
 from app.domain.money import Currency
-from app.domain.utc import format_utc, parse_utc, require_utc
+from app.domain.utc import require_utc
 
 __all__ = ["MarketQuote"]
 
@@ -67,53 +65,3 @@ class MarketQuote:
     @property
     def product_url(self) -> str:
         return self.market.product_url(self.asin)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-safe dict (ISO-8601 'Z' times, Decimal as str); inverse of :meth:`from_dict`."""
-        return {
-            "asin": self.asin,
-            "market": self.market.value,
-            "currency": self.currency.value,
-            "title": self.title,
-            "observed_at": format_utc(self.observed_at),
-            "fetched_at": format_utc(self.fetched_at),
-            "buy_price": self.buy_price,
-            "sell_price": self.sell_price,
-            "referral_fee_rate": (
-                None if self.referral_fee_rate is None else str(self.referral_fee_rate)
-            ),
-            **{name: getattr(self, name) for name in _PLAIN_FIELDS},
-            "amazon_in_stock": self.amazon_in_stock,
-            "prices": dict(self.prices),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> MarketQuote:
-        """Rebuild a quote from :meth:`to_dict` output (``currency`` is derived, not read)."""
-        rate = data.get("referral_fee_rate")
-        return cls(
-            asin=data["asin"],
-            market=Market.parse(data["market"]),
-            title=data.get("title"),
-            observed_at=parse_utc(data["observed_at"]),
-            fetched_at=parse_utc(data["fetched_at"]),
-            buy_price=data.get("buy_price"),
-            sell_price=data.get("sell_price"),
-            referral_fee_rate=None if rate is None else Decimal(rate),
-            **{name: data.get(name) for name in _PLAIN_FIELDS},
-            amazon_in_stock=bool(data.get("amazon_in_stock", False)),
-            prices={str(k): int(v) for k, v in (data.get("prices") or {}).items()},
-        )
-
-
-#: Optional fields that :meth:`MarketQuote.to_dict` writes and ``from_dict`` reads as they are.
-_PLAIN_FIELDS: tuple[str, ...] = (
-    "fba_fee",
-    "package_weight_g",
-    "package_length_mm",
-    "package_width_mm",
-    "package_height_mm",
-    "sales_rank",
-    "root_category",
-    "image_url",
-)

@@ -22,6 +22,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Final
 
+import msgspec
+
+from app.contracts.opportunities import OpportunityMessage
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
@@ -55,25 +58,7 @@ _EVENT_STATES: Final[Mapping[str, str]] = {
     "closed": "closed",
 }
 
-#: Keys an opportunity event dict must have (non-null), see ``OpportunityEvent.to_dict``.
-_REQUIRED_EVENT_KEYS: Final[tuple[str, ...]] = (
-    "event_id",
-    "event",
-    "asin",
-    "buy_market",
-    "sell_market",
-    "buy_price_minor",
-    "sell_price_minor",
-    "buy_price_eur_cents",
-    "sell_price_eur_cents",
-    "profit_eur_cents",
-    "roi",
-    "margin",
-    "event_time",
-    "first_seen",
-)
-
-#: Keys copied as they are when present (``None`` included) into the opportunity document.
+#: Fields of the opportunity message copied as they are into the opportunity document.
 _COPIED_EVENT_KEYS: Final[tuple[str, ...]] = (
     "event_id",
     "reason",
@@ -93,9 +78,6 @@ _COPIED_EVENT_KEYS: Final[tuple[str, ...]] = (
     "referral_fee_rate",
     "fba_fee_estimated",
     "fx_eur_per_gbp",
-    "buy_observed_at",
-    "sell_observed_at",
-    # enrichments a caller may add to the event dict (absent from OpportunityEvent.to_dict)
     "sales_rank",
     "root_category",
     "image_url",
@@ -276,73 +258,33 @@ def product_actions(
     ]
 
 
-def _require(event: Mapping[str, Any], key: str) -> Any:
-    if key not in event:
-        raise ValueError(f"opportunity event is missing the key {key!r}")
-    value = event[key]
-    if value is None:
-        raise ValueError(f"opportunity event key {key!r} is null")
-    return value
-
-
-def _parse_time(event: Mapping[str, Any], key: str) -> datetime:
-    value = _require(event, key)
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, str):
-        try:
-            parsed = parse_utc(value)
-        except ValueError as exc:
-            raise ValueError(f"opportunity event key {key!r} is not a UTC time: {exc}") from None
-    else:
-        raise ValueError(f"opportunity event key {key!r} is not a time: {value!r}")
-    if parsed.tzinfo is None or parsed.utcoffset() is None:
-        raise ValueError(f"opportunity event key {key!r} is a naive datetime")
-    return parsed
-
-
 def opportunity_action(
-    event_dict: Mapping[str, Any], index_of: IndexOf = logical_index
+    event: OpportunityMessage, index_of: IndexOf = logical_index
 ) -> dict[str, Any]:
-    """The ``opportunities`` action for an event dict (``OpportunityEvent.to_dict()``).
+    """The ``opportunities`` action for an ``arbitrage.opportunities`` message.
 
     ``state`` is ``open`` after ``opened``/``updated`` and ``closed`` after ``closed``;
     ``last_seen`` = ``event_time``, ``opened_at`` = ``first_seen``, ``closed_at`` =
-    ``event_time`` when closed else ``None``. Raises ``ValueError`` naming the missing (or
-    null) key, or for an unknown event type / market / unparsable time.
+    ``event_time`` when closed else ``None``. Times are written in UTC (``Z``).
     """
-    for key in _REQUIRED_EVENT_KEYS:
-        _require(event_dict, key)
-    kind = event_dict["event"]
-    if kind not in _EVENT_STATES:
-        raise ValueError(
-            f"opportunity event key 'event' must be one of {sorted(_EVENT_STATES)}, got {kind!r}"
-        )
-    event_time = _parse_time(event_dict, "event_time")
-    first_seen = _parse_time(event_dict, "first_seen")
-    asin = str(event_dict["asin"])
-    buy = Market.parse(str(event_dict["buy_market"]))
-    sell = Market.parse(str(event_dict["sell_market"]))
-    if buy is sell:
-        raise ValueError(f"opportunity event has the same buy and sell market {buy.value}")
-
-    source: dict[str, Any] = {
-        key: _json_time(event_dict[key]) for key in _COPIED_EVENT_KEYS if key in event_dict
-    }
-    closed = _EVENT_STATES[kind] == "closed"
+    fields = msgspec.structs.asdict(event)
+    source: dict[str, Any] = msgspec.to_builtins({key: fields[key] for key in _COPIED_EVENT_KEYS})
+    closed = _EVENT_STATES[event.event] == "closed"
     source.update(
         {
-            "state": _EVENT_STATES[kind],
-            "last_event": kind,
-            "asin": asin,
-            "route": f"{buy.value}:{sell.value}",
-            "buy_market": buy.value,
-            "sell_market": sell.value,
-            "event_time": format_utc(event_time),
-            "first_seen": format_utc(first_seen),
-            "last_seen": format_utc(event_time),
-            "opened_at": format_utc(first_seen),
-            "closed_at": format_utc(event_time) if closed else None,
+            "state": _EVENT_STATES[event.event],
+            "last_event": event.event,
+            "asin": event.asin,
+            "route": event.route,
+            "buy_market": event.buy_market.value,
+            "sell_market": event.sell_market.value,
+            "buy_observed_at": format_utc(event.buy_observed_at),
+            "sell_observed_at": format_utc(event.sell_observed_at),
+            "event_time": format_utc(event.event_time),
+            "first_seen": format_utc(event.first_seen),
+            "last_seen": format_utc(event.event_time),
+            "opened_at": format_utc(event.first_seen),
+            "closed_at": format_utc(event.event_time) if closed else None,
         }
     )
     if not closed:
@@ -350,13 +292,8 @@ def opportunity_action(
     return {
         "_op_type": "index",
         "_index": index_of(OPPORTUNITIES),
-        "_id": opportunity_id(asin, buy, sell),
-        "version": epoch_millis(event_time),
+        "_id": opportunity_id(event.asin, event.buy_market, event.sell_market),
+        "version": epoch_millis(event.event_time),
         "version_type": EXTERNAL_GTE,
         "_source": source,
     }
-
-
-def _json_time(value: Any) -> Any:
-    """Datetimes (from a caller that did not serialise) as ISO 'Z' strings; others as is."""
-    return format_utc(value) if isinstance(value, datetime) else value

@@ -10,15 +10,15 @@ euro buys (``eurofxref-daily.xml``)::
           ...
 
 1 EUR = 0.84035 GBP, so EUR per GBP is 1 / 0.84035 = 1.189980 (6 decimals, half-up). The
-worker reads the message through ``FxRates.from_dict``; a rate that cannot be parsed or is
+message is an :class:`app.contracts.fx_rates.FxRate`; a rate that cannot be parsed or is
 implausible raises :class:`EcbRatesError` and nothing is published (a rate is never invented:
 the worker keeps the last known one).
 
-Reading the topic back is one function for every reader: :func:`rate_from_message` turns one
-``fx.rates`` message into the rate it carries (the worker's ``fx`` agent), and
+Reading the topic back is one function for every reader:
+:func:`app.contracts.fx_rates.rate_from_message` turns one ``fx.rates`` message into the rate
+it carries (the worker's ``fx`` agent, which dead-letters what it cannot read), and
 :func:`latest_rate` folds a whole topic the same way (the scheduler, which has no Faust:
-:mod:`app.ingest.fx_topic`). Unusable messages are skipped by both: the last usable rate stays
-in force.
+:mod:`app.ingest.fx_topic`). The last usable rate stays in force.
 """
 
 from __future__ import annotations
@@ -30,10 +30,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final
 
-import orjson
-
+from app.contracts.base import ContractError
+from app.contracts.fx_rates import FX_KEY_GBP, FX_RATE, FxRate, rate_from_message
 from app.domain.fx import FxRates
-from app.domain.utc import format_utc
 
 __all__ = [
     "ECB_DAILY_URL",
@@ -43,13 +42,11 @@ __all__ = [
     "GBP_PER_EUR_PLAUSIBLE",
     "EcbRatesError",
     "EcbReferenceRates",
-    "FxMessageError",
     "eur_per_gbp",
     "fx_message",
     "fx_value",
     "latest_rate",
     "parse_ecb_daily",
-    "rate_from_message",
 ]
 
 ECB_DAILY_URL: Final = "https://www.ecb.europa.eu/stats/eurofxref/eurofxref-daily.xml"
@@ -62,9 +59,6 @@ ECB_PUBLICATION_TIME_UTC: Final = time(16, 0, tzinfo=UTC)
 #: The topic of the rates, before ``TOPIC_PREFIX`` (compacted, one partition).
 FX_RATES_TOPIC: Final = "fx.rates"
 
-#: Key of the EUR/GBP message on the compacted ``fx.rates`` topic (one message per currency).
-FX_KEY_GBP: Final = b"GBP"
-
 #: GBP per EUR outside this band is a parsing or publication error, not a market move (the
 #: rate has stayed within 0.69-0.98 since the euro's introduction).
 GBP_PER_EUR_PLAUSIBLE: Final = (Decimal("0.5"), Decimal("1.5"))
@@ -74,10 +68,6 @@ _SIX_PLACES: Final = Decimal("0.000001")
 
 class EcbRatesError(ValueError):
     """The ECB document cannot be used (malformed, incomplete or implausible)."""
-
-
-class FxMessageError(ValueError):
-    """An ``fx.rates`` message that carries no usable rate (it is skipped by every reader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,57 +140,35 @@ def eur_per_gbp(rates: EcbReferenceRates) -> Decimal:
     return (Decimal(1) / gbp).quantize(_SIX_PLACES, rounding=ROUND_HALF_UP)
 
 
-def fx_value(rates: EcbReferenceRates, *, now: datetime | None = None) -> dict[str, str]:
-    """The JSON value of the EUR/GBP message on ``fx.rates``.
+def fx_value(rates: EcbReferenceRates, *, now: datetime | None = None) -> FxRate:
+    """The EUR/GBP message on ``fx.rates`` (``source`` ``ecb``).
 
-    ``{"currency": "GBP", "eur_per_gbp": "1.189980", "as_of": "2025-03-14T16:00:00Z",
-    "source": "ecb"}``. With ``now`` (aware), rates dated more than a day after ``now`` are refused.
+    With ``now`` (aware), rates dated more than a day after ``now`` are refused.
     """
     if now is not None and rates.day > now.astimezone(UTC).date() + timedelta(days=1):
         raise EcbRatesError(f"ECB rates are dated {rates.day.isoformat()}, in the future")
-    checked = FxRates(eur_per_gbp=eur_per_gbp(rates), as_of=rates.as_of)
-    return {
-        "currency": "GBP",
-        "eur_per_gbp": format(checked.eur_per_gbp, "f"),
-        "as_of": format_utc(checked.as_of),
-        "source": "ecb",
-    }
+    return FxRate.from_rates(FxRates(eur_per_gbp=eur_per_gbp(rates), as_of=rates.as_of))
 
 
-def fx_message(value: Mapping[str, str]) -> tuple[bytes, bytes]:
-    """Key and value bytes of an ``fx.rates`` message built by :func:`fx_value`."""
-    if value.get("currency") != "GBP":
-        raise EcbRatesError(f"unsupported fx message currency {value.get('currency')!r}")
-    FxRates.from_dict(value)  # the worker must be able to read it
-    return FX_KEY_GBP, orjson.dumps(dict(value))
-
-
-def rate_from_message(key: bytes | None, value: Any) -> FxRates:
-    """The rate one ``fx.rates`` message carries; :class:`FxMessageError` if it has none.
-
-    ``value`` is the decoded JSON object (the worker's topic decodes it) or the raw bytes (a
-    plain Kafka consumer). Only key ``GBP`` is understood; the value is read by
-    ``FxRates.from_dict`` (a positive ``eur_per_gbp`` and a UTC ``as_of``).
-    """
-    if key != FX_KEY_GBP:
-        raise FxMessageError(f"unsupported currency key {key!r}")
+def fx_message(value: FxRate | Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """Key and value bytes of an ``fx.rates`` message: an :class:`FxRate`, or one as decoded
+    JSON (an Airflow XCom value); :class:`EcbRatesError` when it is not one."""
     try:
-        decoded = orjson.loads(value) if isinstance(value, bytes | bytearray) else value
-        if not isinstance(decoded, Mapping):
-            raise TypeError(f"the value is not a JSON object: {decoded!r}")
-        return FxRates.from_dict(decoded)
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise FxMessageError(f"unusable fx rate {value!r}: {exc}") from exc
+        message = FX_RATE.convert(value)
+    except ContractError as exc:
+        raise EcbRatesError(f"not an fx.rates message: {exc}") from None
+    return FX_KEY_GBP, FX_RATE.encode(message)
 
 
-def latest_rate(messages: Iterable[tuple[bytes | None, Any]]) -> FxRates | None:
-    """The rate in force after ``messages`` (``(key, value)`` in offset order): the last
-    usable one, exactly as the worker's ``fx-rates`` table would hold it; ``None`` if none
-    is usable (then the configured ``FX_GBP_EUR`` applies)."""
+def latest_rate(messages: Iterable[tuple[bytes | None, bytes | None]]) -> FxRates | None:
+    """The rate in force after ``messages`` (``(key, value)`` in offset order): the last one
+    :func:`app.contracts.fx_rates.rate_from_message` reads, exactly as the worker's
+    ``fx-rates`` table would hold it; ``None`` if none is usable (then the configured
+    ``FX_GBP_EUR`` applies)."""
     rate: FxRates | None = None
     for key, value in messages:
         try:
-            rate = rate_from_message(key, value)
-        except FxMessageError:
+            rate = rate_from_message(key, value).to_rates()
+        except ContractError:
             continue
     return rate

@@ -1,5 +1,8 @@
 """Publish Keepa product envelopes to ``keepa.products``: key = ASIN, delivery confirmed.
 
+Envelopes are :class:`app.contracts.keepa_products.KeepaProductsEnvelope` messages, encoded
+by their contract.
+
 The producer is idempotent with ``acks=all`` and compresses batches. Partitioning is
 aiokafka's default partitioner (murmur2 of the key bytes, positive, modulo the partition
 count): the same function as Kafka's Java client and Faust, so an ASIN's messages land on
@@ -17,15 +20,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Final
 
-import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError, KafkaTimeoutError, RequestTimedOutError
 
+from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, envelope_key
 from app.settings import Settings, get_settings
 
 __all__ = [
@@ -78,25 +81,10 @@ class PublishError(RuntimeError):
         self.delivered = delivered
 
 
-def envelope_key(envelope: Mapping[str, Any]) -> str | None:
-    """The message key of an envelope: its ``product.asin`` when that is a non-empty string.
-
-    The value is not validated here: the worker dead-letters an invalid ASIN with its own
-    reason, which is more useful than refusing to publish it.
-    """
-    product = envelope.get("product")
-    if isinstance(product, Mapping):
-        asin = product.get("asin")
-        if isinstance(asin, str) and asin:
-            return asin
-    return None
-
-
-def envelope_record(envelope: Mapping[str, Any]) -> tuple[bytes | None, bytes]:
-    """``(key, value)`` bytes of an envelope: the ASIN in UTF-8 and the JSON envelope."""
+def envelope_record(envelope: KeepaProductsEnvelope) -> tuple[bytes | None, bytes]:
+    """``(key, value)`` bytes of an envelope: the ASIN in UTF-8 and the encoded message."""
     key = envelope_key(envelope)
-    doc = envelope if isinstance(envelope, dict) else dict(envelope)
-    return (None if key is None else key.encode("utf-8")), orjson.dumps(doc)
+    return (None if key is None else key.encode("utf-8")), ENVELOPE.encode(envelope)
 
 
 @dataclass(slots=True)
@@ -166,7 +154,7 @@ class EnvelopePublisher:
         if producer is not None:
             await producer.stop()
 
-    async def publish(self, envelopes: Iterable[Mapping[str, Any]]) -> PublishReport:
+    async def publish(self, envelopes: Iterable[KeepaProductsEnvelope]) -> PublishReport:
         """Send every envelope and wait for the broker's acknowledgement of each.
 
         Raises :class:`PublishError` when some could not be delivered (see the module doc).
@@ -268,7 +256,7 @@ def _log_failure(record: _Record, exc: BaseException, attempt: int) -> None:
 
 
 def publish_envelopes(
-    envelopes: Iterable[Mapping[str, Any]], settings: Settings | None = None
+    envelopes: Iterable[KeepaProductsEnvelope], settings: Settings | None = None
 ) -> PublishReport:
     """Synchronous :meth:`EnvelopePublisher.publish` for Airflow tasks and the CLI.
 

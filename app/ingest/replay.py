@@ -1,9 +1,11 @@
 """Replay a JSONL file of Keepa envelopes into ``keepa.products`` (``arbitrage replay``).
 
-One envelope a line (``{"domain", "fetched_at", "product"}``, see ``docs/contract.md``).
-Blank lines are ignored; a line that is not valid JSON, or not a JSON object, is reported
-with its line number and skipped (counted in the summary). Anything else is published as it
-is: an envelope that is JSON but semantically wrong is the worker's to dead-letter.
+One ``keepa.products`` message a line (a ``KeepaProductsEnvelope`` of
+:mod:`app.contracts.keepa_products`, see ``docs/contract.md``). Blank lines are ignored; a
+line that is not such a message (not JSON, not an object, an unknown ``schema_version``, a
+missing or mistyped field) is reported with its line number and the contract's reason, and
+skipped (counted in the summary). Every other line is published, re-encoded by the
+contract: a Keepa product that makes no quote is the worker's to dead-letter.
 
 Time shifting. The worker works in event time (``product.lastUpdate``, else
 ``fetched_at``) and ignores an observation older than the one it holds, so publishing the
@@ -24,20 +26,20 @@ A shift moves ``fetched_at``, the product's Keepa-minute timestamps (``lastUpdat
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
-import orjson
+import msgspec
 
+from app.contracts.base import ContractError
+from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope
 from app.domain.keepa_prices import PriceType
-from app.domain.utc import format_utc, parse_utc
 from app.ingest.producer import EnvelopePublisher, PublishReport
 
 __all__ = [
@@ -102,20 +104,17 @@ class FileTimes:
         return self.last - self.first + self.step
 
 
-def parse_line(number: int, raw: bytes) -> dict[str, Any] | BadLine | None:
+def parse_line(number: int, raw: bytes) -> KeepaProductsEnvelope | BadLine | None:
     """The envelope of one line; ``None`` for a blank line; :class:`BadLine` otherwise."""
     if not raw.strip():
         return None
     try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        return BadLine(number, f"invalid JSON: {exc}")
-    if not isinstance(doc, dict):
-        return BadLine(number, f"not a JSON object but a {type(doc).__name__}")
-    return doc
+        return ENVELOPE.decode(raw)
+    except ContractError as exc:
+        return BadLine(number, str(exc))
 
 
-def read_envelopes(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]:
+def read_envelopes(path: Path) -> Iterator[tuple[int, KeepaProductsEnvelope | BadLine]]:
     """``(line number, envelope or BadLine)`` for every non-blank line, streamed."""
     with path.open("rb") as fh:
         for number, raw in enumerate(fh, start=1):
@@ -126,17 +125,8 @@ def read_envelopes(path: Path) -> Iterator[tuple[int, dict[str, Any] | BadLine]]
 
 def file_times(path: Path) -> FileTimes:
     """Earliest / latest ``fetched_at`` of the file's envelopes and its smallest step
-    (lines without a readable ``fetched_at`` are ignored)."""
-    seen: set[datetime] = set()
-    for _, doc in read_envelopes(path):
-        if isinstance(doc, BadLine):
-            continue
-        value = doc.get("fetched_at")
-        if isinstance(value, str):
-            try:
-                seen.add(parse_utc(value))
-            except ValueError:
-                continue
+    (bad lines are ignored)."""
+    seen = {doc.fetched_at for _, doc in read_envelopes(path) if not isinstance(doc, BadLine)}
     if not seen:
         return FileTimes(None, None, timedelta(minutes=1))
     ordered = sorted(seen)
@@ -145,32 +135,25 @@ def file_times(path: Path) -> FileTimes:
     return FileTimes(ordered[0], ordered[-1], _whole_minutes(step))
 
 
-def shift_envelope(envelope: Mapping[str, Any], minutes: int) -> dict[str, Any]:
-    """A copy of the envelope with every timestamp moved by ``minutes`` (see the module doc).
+def shift_envelope(envelope: KeepaProductsEnvelope, minutes: int) -> KeepaProductsEnvelope:
+    """The envelope with every timestamp moved by ``minutes`` (see the module doc).
 
-    Unparseable or missing timestamps are left as they are (the worker judges them).
+    Keepa timestamps that are not positive integers are left as they are (the worker judges
+    them); the input is not modified.
     """
     if minutes == 0:
-        return dict(envelope)
-    shifted = dict(envelope)
-    fetched = envelope.get("fetched_at")
-    if isinstance(fetched, str):
-        with contextlib.suppress(ValueError):
-            shifted["fetched_at"] = format_utc(
-                parse_utc(fetched) + timedelta(minutes=minutes), timespec="seconds"
-            )
-    product = envelope.get("product")
-    if isinstance(product, Mapping):
-        moved = dict(product)
-        for name in KEEPA_MINUTE_FIELDS:
-            value = moved.get(name)
-            if isinstance(value, int) and _is_time(value):
-                moved[name] = value + minutes
-        csv = moved.get("csv")
-        if isinstance(csv, list):
-            moved["csv"] = [_shift_history(i, h, minutes) for i, h in enumerate(csv)]
-        shifted["product"] = moved
-    return shifted
+        return envelope
+    moved = dict(envelope.product)
+    for name in KEEPA_MINUTE_FIELDS:
+        value = moved.get(name)
+        if isinstance(value, int) and _is_time(value):
+            moved[name] = value + minutes
+    csv = moved.get("csv")
+    if isinstance(csv, list):
+        moved["csv"] = [_shift_history(i, h, minutes) for i, h in enumerate(csv)]
+    return msgspec.structs.replace(
+        envelope, fetched_at=envelope.fetched_at + timedelta(minutes=minutes), product=moved
+    )
 
 
 def _shift_history(index: int, history: object, minutes: int) -> object:
@@ -229,7 +212,7 @@ async def replay_file(
     k = 0
     while total_passes is None or k < total_passes:
         shift = base_shift + k * period
-        chunk: list[dict[str, Any]] = []
+        chunk: list[KeepaProductsEnvelope] = []
         for _, doc in read_envelopes(path):
             if isinstance(doc, BadLine):
                 if k == 0:
@@ -256,7 +239,7 @@ def _chunk_size(rate: float) -> int:
 
 async def _send(
     publisher: EnvelopePublisher,
-    chunk: list[dict[str, Any]],
+    chunk: list[KeepaProductsEnvelope],
     summary: ReplaySummary,
     rate: float,
     started: float,

@@ -1,9 +1,9 @@
 """Keepa access: token planning, a raw-product client and the best-seller lists.
 
-Imports only the standard library, requests, orjson, pydantic and the pure domain (no faust,
-no ``keepa`` package), so it runs in the Airflow virtualenv as well as in the app. Markets,
-Keepa's price types and Keepa time are domain facts: :mod:`app.domain.markets`,
-:mod:`app.domain.keepa_prices`, :mod:`app.domain.keepa_time`.
+Imports only the standard library, requests, orjson, pydantic, the pure domain and the
+message contracts (msgspec; no faust, no ``keepa`` package), so it runs in the Airflow
+virtualenv as well as in the app. Markets, Keepa's price types and Keepa time are domain
+facts: :mod:`app.domain.markets`, :mod:`app.domain.keepa_prices`, :mod:`app.domain.keepa_time`.
 """
 
 from app.keepa.bestsellers import BESTSELLERS_TOKEN_COST, fetch_bestsellers
@@ -14,7 +14,7 @@ from app.keepa.client import (
     KeepaProductClient,
     normalize_asins,
 )
-from app.keepa.schema import MAX_ASINS_PER_REQUEST, make_envelope
+from app.keepa.schema import MAX_ASINS_PER_REQUEST
 from app.keepa.tokens import BatchPlan, TokenPlanner, TokenState
 
 __all__ = [
@@ -28,6 +28,5 @@ __all__ = [
     "TokenPlanner",
     "TokenState",
     "fetch_bestsellers",
-    "make_envelope",
     "normalize_asins",
 ]

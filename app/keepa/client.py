@@ -25,9 +25,9 @@ import orjson
 import requests
 from pydantic import SecretStr
 
+from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
 from app.domain.asin import normalise_asin
 from app.domain.markets import Market
-from app.keepa.schema import make_envelope
 from app.keepa.tokens import TokenPlanner, TokenState
 
 log = logging.getLogger(__name__)
@@ -90,8 +90,8 @@ class FetchResult:
         """Tokens all requests of this fetch cost, as reported by Keepa."""
         return sum(b.token_state.tokens_consumed for b in self.batches if b.token_state)
 
-    def envelopes(self) -> Iterator[dict[str, Any]]:
-        """Kafka envelopes ``{"domain", "fetched_at", "product"}``, one per product."""
+    def envelopes(self) -> Iterator[KeepaProductsEnvelope]:
+        """The ``keepa.products`` messages, one per product."""
         for batch in self.batches:
             for product in batch.products:
                 yield make_envelope(self.market, product, batch.received_at)

@@ -1,7 +1,8 @@
 """Task bodies of ``fx_rates``: ECB daily reference rates -> the ``fx.rates`` topic.
 
 :func:`fetch_fx_value` downloads the ECB's daily XML and turns it into the EUR/GBP message
-value (parsing and checks in :mod:`app.ingest.fx`). When the ECB cannot be reached or sends
+(:class:`app.contracts.fx_rates.FxRate`, parsing and checks in :mod:`app.ingest.fx`), returned
+as plain JSON values for XCom. When the ECB cannot be reached or sends
 something unusable, it raises :class:`FxUnavailableError` and nothing is published: the
 worker keeps the last known rate (the topic is compacted, so it still holds it), and the
 task fails loudly after its retries. A rate is never made up.
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Final
 
+import msgspec
 import requests
 from aiokafka import AIOKafkaProducer
 
@@ -50,8 +52,8 @@ def fetch_fx_value(
     url: str = ECB_DAILY_URL,
     timeout_s: float = 30.0,
     session: requests.Session | None = None,
-) -> dict[str, str]:
-    """The ``fx.rates`` value from the ECB's current daily rates."""
+) -> dict[str, Any]:
+    """The ``fx.rates`` message from the ECB's current daily rates, as JSON values."""
     http = session or requests.Session()
     try:
         response = http.get(url, timeout=timeout_s, headers={"Accept": "application/xml"})
@@ -65,16 +67,17 @@ def fetch_fx_value(
         if session is None:
             http.close()
     try:
-        value = fx_value(parse_ecb_daily(response.content), now=now)
+        message = fx_value(parse_ecb_daily(response.content), now=now)
     except EcbRatesError as exc:
         raise FxUnavailableError(
             f"ECB reference rates from {url} unusable: {exc}; {_NOT_PUBLISHED}"
         ) from exc
-    log.info("ECB: 1 GBP = %s EUR as of %s", value["eur_per_gbp"], value["as_of"])
+    log.info("ECB: 1 GBP = %s EUR as of %s", message.eur_per_gbp, message.as_of)
+    value: dict[str, Any] = msgspec.to_builtins(message)
     return value
 
 
-async def publish_fx_value_async(value: Mapping[str, str], settings: Settings) -> dict[str, Any]:
+async def publish_fx_value_async(value: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     topic = settings.topic(FX_TOPIC)
     key, payload = fx_message(value)
     await ensure_topic_async(
@@ -110,6 +113,6 @@ async def publish_fx_value_async(value: Mapping[str, str], settings: Settings) -
     }
 
 
-def publish_fx_value(value: Mapping[str, str], settings: Settings) -> dict[str, Any]:
+def publish_fx_value(value: Mapping[str, Any], settings: Settings) -> dict[str, Any]:
     """Publish the value under key ``GBP``; where it landed, after the broker acknowledged."""
     return asyncio.run(publish_fx_value_async(value, settings))

@@ -242,7 +242,7 @@ def _fetch_and_publish(
     result = keepa.fetch_products(market, asins)
     progress.products_received = len(result.products)
     envelopes = list(result.envelopes())
-    returned = {str(e["product"].get("asin", "")) for e in envelopes}
+    returned = {str(e.product.get("asin", "")) for e in envelopes}
     missing = [a for a in asins if a not in returned]
     if missing:
         log.warning("Keepa returned no product for %d %s ASINs: %s", len(missing), market, missing)

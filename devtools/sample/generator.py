@@ -34,12 +34,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import orjson
-
+from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, make_envelope
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import from_keepa_minutes, to_keepa_minutes
 from app.domain.markets import MARKET_CODES, Market
-from app.keepa.schema import make_envelope
 
 SYNTHETIC_PREFIX = "[SYNTHETIC] "
 
@@ -457,8 +455,9 @@ class MarketSimulator:
         prices = [self.true_price_eur(asin, m, t) for m in self.markets]
         return max(prices) / min(prices)
 
-    def envelope_at(self, asin: str, market: str, t: datetime) -> dict[str, Any]:
-        """The Kafka envelope of fetching ``asin`` in ``market`` from Keepa at ``t``."""
+    def envelope_at(self, asin: str, market: str, t: datetime) -> KeepaProductsEnvelope:
+        """The ``keepa.products`` message of fetching ``asin`` in ``market`` from Keepa at
+        ``t``."""
         when = _aware(t)
         return make_envelope(market, self.product_at(asin, market, when), when)
 
@@ -785,8 +784,8 @@ def generate_sample(
     steps: int,
     step_minutes: int,
     config: SampleConfig | None = None,
-) -> Iterator[dict[str, Any]]:
-    """Envelopes ``{"domain", "fetched_at", "product"}`` for N ASINs x 5 markets x steps.
+) -> Iterator[KeepaProductsEnvelope]:
+    """``keepa.products`` messages for N ASINs x 5 markets x steps.
 
     Step ``k`` observes every ASIN in every market at ``start + k * step_minutes``;
     envelopes come in time order (then ASIN, then market DE, FR, IT, ES, GB). A naive
@@ -810,12 +809,12 @@ def generate_sample(
                 yield simulator.envelope_at(asin, market, when)
 
 
-def write_jsonl(envelopes: Iterable[dict[str, Any]], path: str | Path) -> int:
-    """Write one envelope per line (orjson); the number of lines written."""
+def write_jsonl(envelopes: Iterable[KeepaProductsEnvelope], path: str | Path) -> int:
+    """Write one envelope per line (encoded by its contract); the number of lines written."""
     count = 0
     with Path(path).open("wb") as fh:
         for envelope in envelopes:
-            fh.write(orjson.dumps(envelope))
+            fh.write(ENVELOPE.encode(envelope))
             fh.write(b"\n")
             count += 1
     return count

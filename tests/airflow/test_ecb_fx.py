@@ -6,9 +6,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import orjson
 import pytest
 
+from app.contracts.fx_rates import rate_from_message
 from app.domain.fx import FxRates
 from app.ingest.fx import (
     FX_KEY_GBP,
@@ -53,20 +55,20 @@ def test_eur_per_gbp_is_the_inverse_rounded_to_six_places() -> None:
 
 
 def test_message_is_what_the_worker_reads() -> None:
-    value = fx_value(parse_ecb_daily(SAMPLE), now=NOW)
-    assert value == {
+    message = fx_value(parse_ecb_daily(SAMPLE), now=NOW)
+    key, payload = fx_message(message)
+    assert key == FX_KEY_GBP == b"GBP"
+    assert orjson.loads(payload) == {
+        "schema_version": 1,
         "currency": "GBP",
         "eur_per_gbp": "1.189980",
         "as_of": "2025-03-14T16:00:00Z",
         "source": "ecb",
     }
-    key, payload = fx_message(value)
-    assert key == FX_KEY_GBP == b"GBP"
-    decoded = orjson.loads(payload)
-    assert decoded == value
-    rates = FxRates.from_dict(decoded)
-    assert rates.eur_per_gbp == Decimal("1.189980")
-    assert rates.as_of == datetime(2025, 3, 14, 16, 0, tzinfo=UTC)
+    rates = rate_from_message(key, payload).to_rates()  # as the worker's fx agent reads it
+    assert rates == FxRates(Decimal("1.189980"), datetime(2025, 3, 14, 16, 0, tzinfo=UTC))
+    # the same message as plain JSON values (an Airflow XCom) makes the same bytes
+    assert fx_message(msgspec.to_builtins(message)) == (key, payload)
 
 
 def test_str_input_is_accepted() -> None:
@@ -116,11 +118,13 @@ def test_rates_from_the_future_are_refused() -> None:
     rates = parse_ecb_daily(_document(day="2025-03-20"))
     with pytest.raises(EcbRatesError, match="future"):
         fx_value(rates, now=NOW)
-    assert fx_value(rates, now=datetime(2025, 3, 20, 16, 30, tzinfo=UTC))["as_of"] == (
-        "2025-03-20T16:00:00Z"
+    assert fx_value(rates, now=datetime(2025, 3, 20, 16, 30, tzinfo=UTC)).as_of == (
+        datetime(2025, 3, 20, 16, 0, tzinfo=UTC)
     )
 
 
 def test_message_of_another_currency_is_refused() -> None:
     with pytest.raises(EcbRatesError, match="currency"):
         fx_message({"currency": "USD", "eur_per_gbp": "1", "as_of": "2025-03-14T16:00:00Z"})
+    with pytest.raises(EcbRatesError, match="unsupported_version"):
+        fx_message({"schema_version": 2, "eur_per_gbp": "1", "as_of": "2025-03-14T16:00:00Z"})

@@ -23,6 +23,7 @@ pytestmark = pytest.mark.integration
 SAMPLE = (Path(__file__).parent / "data" / "eurofxref-daily.xml").read_bytes()
 NOW = datetime(2025, 3, 14, 16, 30, tzinfo=UTC)
 VALUE = {
+    "schema_version": 1,
     "currency": "GBP",
     "eur_per_gbp": "1.189980",
     "as_of": "2025-03-14T16:00:00Z",
@@ -69,7 +70,7 @@ def _topic_config(bootstrap: str, topic: str) -> dict[str, str]:
     return asyncio.run(describe())
 
 
-def _fx_records(settings: Settings) -> list[tuple[bytes | None, dict[str, str]]]:
+def _fx_records(settings: Settings) -> list[tuple[bytes | None, dict[str, object]]]:
     """Everything on the topic (read to its end offset: nothing published is missed)."""
     records = read_topic(settings.kafka_bootstrap_servers, settings.topic("fx.rates"), partitions=1)
     return [(r.key, orjson.loads(r.value)) for r in records]

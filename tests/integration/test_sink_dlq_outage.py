@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer, TopicPartition
@@ -22,9 +23,10 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from elasticsearch import Elasticsearch
 
+from app.contracts.dead_letters import SINK_DEAD_LETTER, SinkDeadLetter
+from app.contracts.observations import Observation
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.observation import Observation
 from app.es.documents import product_id
 from app.settings import Settings
 from devtools.stack import StackManager
@@ -56,7 +58,12 @@ def observation(asin: str, minutes: int = 0, **changes: Any) -> dict[str, Any]:
     quote = make_quote(
         asin=asin, market=Market.DE, amazon=2000, last_update=T0 + timedelta(minutes=minutes)
     )
-    return {**Observation(quote, FX).to_dict(), **changes}
+    message: dict[str, Any] = msgspec.to_builtins(Observation.from_quote(quote, FX))
+    return {**message, **changes}
+
+
+def letters_of(records: list[Any]) -> list[SinkDeadLetter]:
+    return [SINK_DEAD_LETTER.decode(r.value) for r in records]
 
 
 async def publish(bootstrap: str, topic: str, values: list[tuple[str, Any]]) -> list[Any]:
@@ -117,8 +124,9 @@ async def test_a_refused_dead_letter_keeps_its_batch_until_it_is_delivered(
             source,
             [
                 *[(asin, observation(asin)) for asin in good[:3]],
-                ("B0DLQBAD01", {"not": "an observation"}),  # cannot be built: unindexable
-                ("B0DLQBAD02", observation("B0DLQBAD02", sales_rank="not-a-rank")),  # ES: 400
+                ("B0DLQBAD01", {"not": "an observation"}),  # not the contract: unreadable
+                # the contract takes any positive rank; Elasticsearch's long does not: ES 400
+                ("B0DLQBAD02", observation("B0DLQBAD02", sales_rank=2**63)),
                 *[(asin, observation(asin)) for asin in good[3:]],
             ],
         )
@@ -145,15 +153,18 @@ async def test_a_refused_dead_letter_keeps_its_batch_until_it_is_delivered(
         # The DLQ takes records again: the retried dead letters arrive.
         await set_max_message_bytes(admin, dlq, ACCEPTING)
         records = await consume_until(kafka_bootstrap, dlq, lambda r: len(r) >= 3, 90)
-        letters = events_of(records)
+        letters = letters_of(records)
         assert len(letters) == 3
-        unindexable = [x for x in letters if "value" in x]
-        assert [x["value"] for x in unindexable] == [{"not": "an observation"}]
-        assert unindexable[0]["reason"].startswith("unindexable: KeyError")
-        rejected = sorted(x["action"]["_id"] for x in letters if "action" in x)
+        unreadable = [x for x in letters if x.message is not None]
+        assert [orjson.loads(x.message) for x in unreadable] == [{"not": "an observation"}]
+        assert unreadable[0].reason == "invalid_shape"
+        assert unreadable[0].source_topic == source
+        rejected = sorted(x.action["_id"] for x in letters if x.action is not None)
         assert rejected[0] == product_id("B0DLQBAD02", Market.DE)
         assert rejected[1].startswith(product_id("B0DLQBAD02", Market.DE) + ":")  # history
-        assert all(x["reason"].startswith("400") for x in letters if "action" in x)
+        assert all(
+            x.reason == "rejected" and x.error.startswith("400") for x in letters if x.action
+        )
         assert indexed(es, products, product_ids) == len(good)
 
         # ... and then the batch is acknowledged: every partition's offset is committed.
@@ -210,7 +221,9 @@ async def test_a_worker_stopped_with_refused_dead_letters_puts_the_batch_back(
         await set_max_message_bytes(admin, dlq, ACCEPTING)
         worker.start()
         records = await consume_until(kafka_bootstrap, dlq, lambda r: len(r) >= 1, 90)
-        assert [x["value"] for x in events_of(records)] == [{"not": "an observation either"}]
+        assert [orjson.loads(x.message or "") for x in letters_of(records)] == [
+            {"not": "an observation either"}
+        ]
 
         # How: the unsettled batch was put back on its topic (confirmed by the broker) and
         # only then acknowledged, so Faust's shutdown did not wait for it.

@@ -15,6 +15,7 @@ import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from app.contracts.dead_letters import DeadLetter
 from app.domain.markets import Market
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
@@ -198,6 +199,11 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
         ),
         (None, orjson.dumps(envelope(valid, FETCHED)), "missing_key"),
         (b"B0BADBAD01", b"", "malformed_json"),
+        (
+            b"B0BADBAD01",
+            orjson.dumps({**envelope(valid, FETCHED), "schema_version": 2}),
+            "unsupported_version",
+        ),
     ]
     await produce(
         kafka_bootstrap,
@@ -211,7 +217,10 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
     assert reasons == sorted(reason for _, _, reason in bad)
     by_message = {(r.key, r.value): r for r in dlq}
     for key, value, reason in bad:  # the original key and value bytes are kept
-        assert dict(by_message[(key, value)].headers)["dlq.reason"].decode() == reason
+        letter = DeadLetter.from_headers(by_message[(key, value)].headers)
+        assert letter.reason == reason
+        assert letter.error
+        assert letter.source_topic == s.topic("keepa.products")
     records = await consume_until(
         kafka_bootstrap, s.topic("arbitrage.opportunities"),
         lambda r: bool(_of({"B0GOODAAA1"}, r)),

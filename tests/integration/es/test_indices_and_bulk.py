@@ -11,9 +11,11 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
+import msgspec
 import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from app.contracts.opportunities import OpportunityMessage
 from app.domain.detection import OpportunityEvent, detect
 from app.domain.fx import FxRates
 from app.domain.markets import Market
@@ -178,7 +180,7 @@ async def test_writing_the_same_actions_twice_leaves_one_document(
     opened, _ = opportunity_events()
     actions = [
         *product_actions(quote, FX, ready.index),
-        opportunity_action(opened.to_dict(), ready.index),
+        opportunity_action(OpportunityMessage.from_event(opened), ready.index),
     ]
 
     first = await writer(aes).write(actions)
@@ -207,13 +209,13 @@ async def test_an_older_observation_does_not_overwrite_a_newer_one(
     await w.write(
         [
             *product_actions(newer, FX, ready.index),
-            opportunity_action(closed.to_dict(), ready.index),
+            opportunity_action(OpportunityMessage.from_event(closed), ready.index),
         ]
     )
     late = await w.write(
         [
             *product_actions(older, FX, ready.index),
-            opportunity_action(opened.to_dict(), ready.index),
+            opportunity_action(OpportunityMessage.from_event(opened), ready.index),
         ]
     )
 
@@ -234,9 +236,12 @@ async def test_a_wrong_type_is_rejected_not_retried_and_the_rest_is_indexed(
     aes: AsyncElasticsearch, es: Elasticsearch, ready: Settings
 ) -> None:
     opened, _ = opportunity_events()
-    good = opportunity_action(opened.to_dict(), ready.index)
-    other = opportunity_action({**opened.to_dict(), "sell_market": "IT"}, ready.index)
-    bad = opportunity_action({**opened.to_dict(), "sell_market": "ES"}, ready.index)
+    good = opportunity_action(OpportunityMessage.from_event(opened), ready.index)
+    message = OpportunityMessage.from_event(opened)
+    to_it = msgspec.structs.replace(message, sell_market=Market.IT, route="DE:IT")
+    to_es = msgspec.structs.replace(message, sell_market=Market.ES, route="DE:ES")
+    other = opportunity_action(to_it, ready.index)
+    bad = opportunity_action(to_es, ready.index)
     bad["_source"]["profit_eur_cents"] = "abc"
     quote_actions = product_actions(make_quote(amazon=2000), FX, ready.index)
 

@@ -11,11 +11,12 @@ import orjson
 import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
 from app.domain.markets import Market
 from app.ingest.producer import EnvelopePublisher, PublishError, publish_envelopes
 from app.settings import Settings
 from tests.integration.worker_process import consume_until
-from tests.keepa_factory import envelope, keepa_product
+from tests.keepa_factory import keepa_product
 from tests.unit.ingest.kafka_murmur2 import java_partition
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -37,10 +38,11 @@ async def topic(kafka_bootstrap: str, unique: str) -> AsyncIterator[str]:
         await admin.close()
 
 
-def envelopes(n: int) -> list[dict[str, object]]:
+def envelopes(n: int) -> list[KeepaProductsEnvelope]:
     markets = list(Market)
     return [
-        envelope(
+        make_envelope(
+            markets[i % len(markets)],
             keepa_product(f"B0{i:08d}", markets[i % len(markets)], last_update=T0, new=1000 + i),
             T0,
         )
@@ -55,7 +57,7 @@ async def test_every_envelope_is_delivered_on_the_murmur2_partition(
     async with EnvelopePublisher(kafka_bootstrap, topic) as publisher:
         report = await publisher.publish(batch)
     assert report.sent == 120
-    assert report.keys == [e["product"]["asin"] for e in batch]  # type: ignore[index]
+    assert report.keys == [e.product["asin"] for e in batch]
     expected: dict[int, int] = {}
     for key in report.keys:
         p = java_partition(key.encode(), PARTITIONS)

@@ -7,14 +7,16 @@ import asyncio
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
-import orjson
 import pytest
 from elasticsearch import Elasticsearch
 
+from app.contracts.base import ContractError
+from app.contracts.keepa_products import ENVELOPE, quote_from_message
 from app.domain.asin_state import apply_quote
-from app.domain.envelope import parse_envelope
+from app.domain.detection import OpenOpportunity
+from app.domain.markets import Market
+from app.domain.quote import MarketQuote
 from app.policy_config import configured_fx, pricing_policy
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
@@ -44,14 +46,14 @@ def worker(
 def expected_routes(path: Path, settings: Settings) -> set[str]:
     """Every route the domain opens for the file's envelopes, as opportunity document ids."""
     policy, fx = pricing_policy(settings), configured_fx(settings)
-    state: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
+    state: dict[str, tuple[dict[Market, MarketQuote], dict[str, OpenOpportunity]]] = {}
     opened: set[str] = set()
     for line in path.read_bytes().splitlines():
         try:
-            doc = orjson.loads(line)
-        except orjson.JSONDecodeError:
+            envelope = ENVELOPE.decode(line)
+        except ContractError:
             continue
-        quote = parse_envelope(doc["product"]["asin"].encode(), line)
+        quote = quote_from_message(envelope.product["asin"].encode(), line)
         quotes, open_ = state.get(quote.asin, ({}, {}))
         step = apply_quote(quote, quotes, open_, policy, fx)
         state[quote.asin] = (step.quotes, step.open)
@@ -98,7 +100,7 @@ def test_sample_then_replay_yields_opportunities(
         check=False,
     )
     assert replayed.returncode == 0, replayed.stderr
-    assert f"{path}:1201: skipped: invalid JSON" in replayed.stderr
+    assert f"{path}:1201: skipped: malformed_json: " in replayed.stderr
     assert "published 1200 envelopes in 1 pass(es)" in replayed.stdout
     assert "skipped 1 invalid line(s)" in replayed.stdout
 

@@ -10,6 +10,7 @@ from decimal import Decimal
 import pytest
 from elasticsearch import Elasticsearch, helpers
 
+from app.contracts.opportunities import OpportunityMessage
 from app.domain.detection import detect
 from app.domain.fx import FxRates
 from app.domain.markets import Market
@@ -64,7 +65,9 @@ def test_signals_from_the_three_indices(es: Elasticsearch, sig_settings: Setting
         actions += product_actions(quote, FX, index_of)
     detection = detect(hot, {}, POLICY, FX, T0)
     assert [e.route_key for e in detection.events] == ["DE:FR"]
-    actions += [opportunity_action(e.to_dict(), index_of) for e in detection.events]
+    actions += [
+        opportunity_action(OpportunityMessage.from_event(e), index_of) for e in detection.events
+    ]
     helpers.bulk(es, actions, refresh="wait_for")
 
     signals = load_signals(es, sig_settings, [HOT, CHEAP, CALM], now=T0, policy=POLICY, fx=FX)

@@ -16,6 +16,9 @@ from unittest.mock import AsyncMock, patch
 import pytest
 from faust.exceptions import AlreadyConfiguredWarning
 
+from app.contracts.dead_letters import DeadLetter
+from app.contracts.observations import OBSERVATION
+from app.contracts.opportunities import OPPORTUNITY
 from app.domain.markets import Market
 from app.policy_config import configured_fx
 from app.settings import get_settings
@@ -76,19 +79,22 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
         await agent.put(key=de_key, value=de_value)
         assert _sent(captured["opportunities"]) == []
         await agent.put(key=b"B0AGENT001", value=b"{broken")
+        await agent.put(key=b"B0AGENT001", value=b'{"schema_version": 2, "domain": "DE"}')
         await agent.put(key=fr_key, value=fr_value)
-    events = _sent(captured["opportunities"])
-    assert [(e["event"], e["route"], e["profit_eur_cents"]) for e in events] == [
-        ("opened", "DE:FR", 926)
-    ]
-    observed = _sent(captured["observations"])
-    assert len(observed) == 2
+    events = [OPPORTUNITY.decode(value) for value in _sent(captured["opportunities"])]
+    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 926)]
+    observations = [OBSERVATION.decode(value) for value in _sent(captured["observations"])]
+    assert [o.market for o in observations] == [Market.DE, Market.FR]
     # Each observation carries the rate its routes were evaluated with (none published yet:
     # the configured one), so the sink stamps products and history with exactly that rate.
-    fallback = configured_fx(get_settings()).to_dict()
-    assert [o["fx"] for o in observed] == [fallback, fallback]
-    assert events[0]["fx_eur_per_gbp"] == float(fallback["eur_per_gbp"])
+    fallback = configured_fx(get_settings())
+    assert [o.fx_rates() for o in observations] == [fallback, fallback]
+    assert events[0].fx_eur_per_gbp == float(fallback.eur_per_gbp)
     dlq = captured["dlq"].await_args_list
-    assert len(dlq) == 1
-    assert dlq[0].kwargs["value"] == b"{broken"
-    assert dlq[0].kwargs["headers"]["dlq.reason"] == b"malformed_json"
+    assert [call.kwargs["value"] for call in dlq] == [
+        b"{broken",
+        b'{"schema_version": 2, "domain": "DE"}',
+    ]
+    letters = [DeadLetter.from_headers(call.kwargs["headers"]) for call in dlq]
+    assert [letter.reason for letter in letters] == ["malformed_json", "unsupported_version"]
+    assert "schema_version 2 is not supported" in letters[1].error

@@ -1,4 +1,5 @@
-"""Real ``arbitrage.opportunities`` events for the alert tests, built by the pure domain.
+"""Real ``arbitrage.opportunities`` events for the alert tests, built by the pure domain and
+their contract (as decoded JSON).
 
 B0ALERT001 DE 2000 -> FR 5000 (FBA 300, referral 15 %, 500 g): profit 926 cents, ROI 0.4226,
 margin 926 / 4167 = 0.2222 (the hand computation is in tests/integration/test_topology.py).
@@ -10,6 +11,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import msgspec
+
+from app.contracts.opportunities import OpportunityMessage
 from app.domain.detection import OpportunityEvent
 from app.domain.fx import FxRates
 from app.domain.markets import Market
@@ -48,10 +52,14 @@ def opportunity_event(
     evaluation = evaluate_route(buy_quote, sell_quote, PricingPolicy(), fx)
     assert evaluation is not None
     reason = "below_threshold" if event == "closed" else None
-    return OpportunityEvent.from_evaluation(
+    opportunity = OpportunityEvent.from_evaluation(
         event,  # type: ignore[arg-type]
         evaluation,
         event_time=at,
         first_seen=first_seen,
         reason=reason,  # type: ignore[arg-type]
-    ).to_dict()
+    )
+    document: dict[str, Any] = msgspec.to_builtins(
+        OpportunityMessage.from_event(opportunity, sell_quote)
+    )
+    return document

@@ -34,10 +34,11 @@ def test_links_are_built_from_the_asin_not_taken_from_the_event() -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"event": "reopened"}, "unknown event type"),
-        ({"asin": "b0alert001"}, "invalid asin"),
+        ({"event": "reopened"}, "reopened"),
+        ({"asin": "b0alert001"}, "asin"),
         ({"buy_market": "US"}, "US"),
-        ({"route": "DE:IT"}, "does not match"),
+        ({"route": "DE:IT"}, "route 'DE:IT' is not DE:FR"),
+        ({"schema_version": 2}, "unsupported_version"),
         ({"profit_eur_cents": 9.26}, "profit_eur_cents"),
         ({"profit_eur_cents": True}, "profit_eur_cents"),
         ({"roi": "lots"}, "roi"),

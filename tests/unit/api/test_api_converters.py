@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import msgspec
 import pytest
 
 from app.api.converters import (
@@ -17,6 +18,7 @@ from app.api.converters import (
     product_quote,
     watchlist_item,
 )
+from app.contracts.opportunities import OpportunityMessage
 from app.domain.detection import detect
 from app.domain.fx import FxRates
 from app.domain.markets import Market
@@ -43,7 +45,8 @@ def quotes(fr_buy_box: int = 5000, **fr: Any) -> dict[Market, Any]:
 def opportunity_source(**extra: Any) -> dict[str, Any]:
     """The ``opportunities`` document of DE -> FR (profit 926, see test_topology)."""
     (event,) = detect(quotes(), {}, PricingPolicy(), FX, T0).events
-    source: dict[str, Any] = opportunity_action({**event.to_dict(), **extra})["_source"]
+    message = msgspec.structs.replace(OpportunityMessage.from_event(event), **extra)
+    source: dict[str, Any] = opportunity_action(message)["_source"]
     return source
 
 
@@ -114,7 +117,8 @@ def test_a_closed_route() -> None:
     later = T0 + timedelta(hours=1)
     lower = {**quotes(), Market.FR: quotes(3000)[Market.FR]}
     (closed,) = detect(lower, step.open, PricingPolicy(), FX, later).events
-    route = opportunity_route(opportunity_action(closed.to_dict())["_source"], NOW)
+    closed_message = OpportunityMessage.from_event(closed)
+    route = opportunity_route(opportunity_action(closed_message)["_source"], NOW)
     assert (route.state, route.last_event, route.reason) == ("closed", "closed", "below_threshold")
     assert route.closed_at == later
     assert route.first_seen == opened.first_seen == T0

@@ -17,9 +17,10 @@ ASIN = "B0STATE001"
 
 def test_quotes_accumulate_and_the_event_comes_on_the_quote_that_completes_the_route() -> None:
     de = make_quote(ASIN, Market.DE, amazon=2000, last_update=T0)
-    step1 = apply_quote(de, None, None, POLICY, FX)
+    step1 = apply_quote(de, {}, {}, POLICY, FX)
     assert step1.accepted
-    assert set(step1.quotes) == {"DE"}
+    assert set(step1.quotes) == {Market.DE}
+    assert step1.quotes[Market.DE] is de
     assert step1.events == []
     fr = make_quote(ASIN, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0)
     step2 = apply_quote(fr, step1.quotes, step1.open, POLICY, FX)
@@ -32,7 +33,7 @@ def test_quotes_accumulate_and_the_event_comes_on_the_quote_that_completes_the_r
 def test_an_older_quote_does_not_replace_a_newer_one() -> None:
     new = make_quote(ASIN, Market.DE, amazon=2000, last_update=T0 + timedelta(hours=1))
     old = make_quote(ASIN, Market.DE, amazon=1000, last_update=T0)
-    step = apply_quote(new, None, None, POLICY, FX)
+    step = apply_quote(new, {}, {}, POLICY, FX)
     late = apply_quote(old, step.quotes, step.open, POLICY, FX)
     assert not late.accepted
     assert late.quotes == step.quotes
@@ -42,7 +43,7 @@ def test_an_older_quote_does_not_replace_a_newer_one() -> None:
 def test_a_stale_quote_closes_the_route_by_event_time() -> None:
     de = make_quote(ASIN, Market.DE, amazon=2000, last_update=T0)
     fr = make_quote(ASIN, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0)
-    step = apply_quote(fr, apply_quote(de, None, None, POLICY, FX).quotes, None, POLICY, FX)
+    step = apply_quote(fr, apply_quote(de, {}, {}, POLICY, FX).quotes, {}, POLICY, FX)
     assert step.open
     # 25 h later (event time) FR is refreshed: the DE quote is now stale.
     fr2 = make_quote(
@@ -58,16 +59,14 @@ def test_a_stale_quote_closes_the_route_by_event_time() -> None:
     assert later.open == {}
 
 
-def test_published_events_carry_the_sell_markets_listing_facts() -> None:
+def test_inputs_are_not_modified() -> None:
     de = make_quote(ASIN, Market.DE, amazon=2000, last_update=T0)
-    fr = make_quote(
-        ASIN, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0,
-        sales_rank=4321, root_category=77, amazon=4999,
-    )  # fmt: skip
-    step = apply_quote(fr, apply_quote(de, None, None, POLICY, FX).quotes, None, POLICY, FX)
-    [document] = step.event_documents()
-    assert document["route"] == "DE:FR"
-    assert document["sales_rank"] == 4321
-    assert document["root_category"] == 77
-    assert document["amazon_sells_in_target"] is True
-    assert document["image_url"].startswith("https://m.media-amazon.com/images/I/")
+    fr = make_quote(ASIN, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0)
+    quotes = {Market.DE: de}
+    opened = apply_quote(fr, quotes, {}, POLICY, FX)
+    assert quotes == {Market.DE: de}
+    open_ = dict(opened.open)
+    apply_quote(
+        make_quote(ASIN, Market.FR, buy_box=2000, last_update=T0), opened.quotes, open_, POLICY, FX
+    )
+    assert open_ == opened.open

@@ -12,12 +12,8 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-import orjson
-import pytest
-
 from app.domain.detection import (
     OpenOpportunity,
-    OpportunityEvent,
     detect,
     diff_opportunities,
     evaluate_all_routes,
@@ -244,47 +240,3 @@ def test_event_id_is_deterministic() -> None:
         b"B0TESTAS1N|DE:FR|opened|2025-03-01T12:00:00Z", usedforsecurity=False
     ).hexdigest()
     assert first.event_id == again.event_id == expected
-
-
-def test_event_to_dict_is_json_safe() -> None:
-    event = detect(quotes(de(), fr(4800)), {}, POLICY, FX, T0).events[0]
-    data = orjson.loads(orjson.dumps(event.to_dict()))
-    assert data["event"] == "opened"
-    assert data["reason"] is None
-    assert data["asin"] == "B0TESTAS1N"
-    assert data["title"] == "Acme Stainless Steel Water Bottle 750 ml"
-    assert (data["buy_market"], data["sell_market"], data["route"]) == ("DE", "FR", "DE:FR")
-    assert (data["buy_price_eur_cents"], data["sell_price_eur_cents"]) == (2000, 4800)
-    assert data["breakdown"] == {
-        "net_sell_eur_cents": 4000,
-        "referral_fee_eur_cents": 720,
-        "fba_fee_eur_cents": 425,
-        "shipping_eur_cents": 510,
-        "net_buy_eur_cents": 1681,
-        "vat_sell_eur_cents": 800,
-        "vat_buy_eur_cents": 319,
-    }
-    assert data["profit_eur_cents"] == 664
-    assert data["roi"] == pytest.approx(0.3031)
-    assert data["margin"] == pytest.approx(0.166)
-    assert data["fx_eur_per_gbp"] == pytest.approx(1.17)
-    for key in ("buy_observed_at", "sell_observed_at", "event_time", "first_seen"):
-        assert data[key] == "2025-03-01T12:00:00Z"
-    assert data["sell_url"] == "https://www.amazon.fr/dp/B0TESTAS1N"
-    assert len(data["event_id"]) == 40
-
-
-def test_open_opportunity_dict_round_trip() -> None:
-    state = detect(quotes(de(), fr(4800)), {}, POLICY, FX, T0).open["DE:FR"]
-    restored = OpenOpportunity.from_dict(orjson.loads(orjson.dumps(state.to_dict())))
-    assert restored == state
-    assert restored.roi == Decimal("0.3031")
-
-
-def test_closed_event_from_restored_state() -> None:
-    # The Faust table holds dicts: a close after a restart still carries the figures.
-    state = detect(quotes(de(), fr(4800)), {}, POLICY, FX, T0).open
-    restored = {k: OpenOpportunity.from_dict(v.to_dict()) for k, v in state.items()}
-    events, _ = diff_opportunities(restored, [], POLICY, T0 + HOUR, quotes=quotes(de()))
-    assert isinstance(events[0], OpportunityEvent)
-    assert (events[0].reason, events[0].profit_eur_cents) == ("stale_quote", 664)

@@ -5,7 +5,9 @@ from typing import Any
 import orjson
 import pytest
 
-from app.domain.envelope import InvalidEnvelope, parse_envelope, parse_envelope_dict
+from app.contracts.base import ContractError
+from app.contracts.keepa_products import ENVELOPE, quote_from_message
+from app.domain.envelope import InvalidEnvelope, quote_from_keepa_product
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from tests.keepa_factory import (
@@ -20,7 +22,7 @@ ASIN = "B0TESTAS1N"
 
 
 def parse(product: dict[str, Any], **kwargs: Any) -> MarketQuote:
-    return parse_envelope(*message(product, **kwargs))
+    return quote_from_message(*message(product, **kwargs))
 
 
 # --- happy path -----------------------------------------------------------------------------
@@ -253,13 +255,21 @@ def test_sales_rank_fallbacks() -> None:
 
 def test_missing_or_empty_key_is_accepted() -> None:
     _, value = message(keepa_product(amazon=1999))
-    assert parse_envelope(None, value).asin == ASIN
-    assert parse_envelope(b"", value).asin == ASIN
+    assert quote_from_message(None, value).asin == ASIN
+    assert quote_from_message(b"", value).asin == ASIN
 
 
-def test_parse_envelope_dict() -> None:
-    doc = envelope(keepa_product(amazon=1999))
-    assert parse_envelope_dict(doc, key_asin=ASIN).buy_price == 1999
+def test_quote_from_product_reads_a_product_without_its_message() -> None:
+    product = keepa_product(amazon=1999)
+    quote = quote_from_keepa_product(product, Market.DE, DEFAULT_FETCHED_AT, key_asin=ASIN)
+    assert quote.buy_price == 1999
+
+
+def test_fetched_at_is_taken_to_utc() -> None:
+    value = _value(_set("fetched_at", "2025-03-01T13:05:00+01:00"), last_update=None)
+    quote = quote_from_message(ASIN.encode(), value)
+    assert quote.fetched_at == quote.observed_at == datetime(2025, 3, 1, 12, 5, tzinfo=UTC)
+    assert quote.fetched_at.tzinfo is UTC
 
 
 # --- invalid envelopes ---------------------------------------------------------------------
@@ -299,6 +309,9 @@ def _delete(path: str) -> Any:
 
 INVALID_CASES = [
     ("malformed_json", ASIN.encode(), b'{"domain": "DE", '),
+    ("unsupported_version", ASIN.encode(), _value(_set("schema_version", 2))),
+    ("unsupported_version", ASIN.encode(), _value(_set("schema_version", "1"))),
+    ("unsupported_version", ASIN.encode(), b'{"schema_version": 2, "envelope": "new"}'),
     ("malformed_json", ASIN.encode(), b""),
     ("not_an_object", ASIN.encode(), b"[1, 2]"),
     ("not_an_object", ASIN.encode(), b'"B0TESTAS1N"'),
@@ -343,10 +356,9 @@ INVALID_CASES = [
 
 @pytest.mark.parametrize(("code", "key", "value"), INVALID_CASES)
 def test_invalid_envelope(code: str, key: bytes | None, value: bytes) -> None:
-    with pytest.raises(InvalidEnvelope) as info:
-        parse_envelope(key, value)
+    with pytest.raises((ContractError, InvalidEnvelope)) as info:
+        quote_from_message(key, value)
     assert info.value.code == code
-    assert info.value.reason == code
     assert str(info.value).startswith(f"{code}: ")
     assert info.value.message
 
@@ -354,9 +366,13 @@ def test_invalid_envelope(code: str, key: bytes | None, value: bytes) -> None:
 def test_every_code_is_covered() -> None:
     from typing import get_args
 
+    from app.contracts.base import ContractErrorCode
     from app.domain.errors import EnvelopeErrorCode
 
-    assert {case[0] for case in INVALID_CASES} == set(get_args(EnvelopeErrorCode))
+    # invalid_shape cannot happen: every field of the envelope has its own code
+    codes = set(get_args(EnvelopeErrorCode)) | set(ENVELOPE.field_codes.values())
+    codes |= set(get_args(ContractErrorCode)) - {"invalid_shape"}
+    assert {case[0] for case in INVALID_CASES} == codes
 
 
 def test_invalid_envelope_is_a_value_error_and_pickles() -> None:
@@ -368,27 +384,7 @@ def test_invalid_envelope_is_a_value_error_and_pickles() -> None:
     assert (copy.code, copy.message) == ("missing_asin", "product has no asin")
 
 
-# --- MarketQuote round trip ----------------------------------------------------------------
-
-
-@pytest.mark.parametrize(
-    "product",
-    [
-        keepa_product(ASIN, Market.DE, amazon=1999, buy_box=2099, fba_fee=312, referral_pct=15.0),
-        keepa_product(ASIN, Market.GB, new_fba=1450, referral_pct=7.5, dims=None),
-        keepa_product(ASIN, Market.IT, title=None, sales_rank=None, root_category=None),
-    ],
-    ids=["de-full", "gb-partial", "it-empty"],
-)
-def test_market_quote_dict_round_trip(product: dict[str, Any]) -> None:
-    quote = parse(product)
-    data = quote.to_dict()
-    # JSON-safe: survives a real serialisation.
-    restored = MarketQuote.from_dict(orjson.loads(orjson.dumps(data)))
-    assert restored == quote
-    assert restored.to_dict() == data
-    assert data["observed_at"].endswith("Z")
-    assert data["currency"] == quote.market.currency
+# --- MarketQuote -------------------------------------------------------------------------
 
 
 def test_market_quote_requires_aware_times() -> None:

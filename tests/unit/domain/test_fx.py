@@ -40,11 +40,6 @@ def test_invalid_rates() -> None:
         FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2025, 3, 1))
 
 
-def test_dict_round_trip() -> None:
-    assert FX.to_dict() == {"eur_per_gbp": "1.17", "as_of": "2025-03-01T00:00:00Z"}
-    assert FxRates.from_dict(FX.to_dict()) == FX
-
-
 def test_round_half_up_is_away_from_zero() -> None:
     assert round_half_up(Decimal("2338.5")) == 2339
     assert round_half_up(Decimal("2338.49")) == 2338

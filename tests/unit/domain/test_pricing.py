@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-import orjson
 import pytest
 
 from app.domain.fx import FxRates
@@ -306,11 +305,3 @@ def test_ratio() -> None:
     assert ratio(1, 3) == Decimal("0.3333")
     assert ratio(2, 3) == Decimal("0.6667")
     assert ratio(5, 0) == Decimal(0)
-
-
-def test_route_evaluation_dict_round_trip() -> None:
-    result = evaluate(buy_quote(Market.GB, 1500), sell_quote(Market.DE, 5000))
-    data = result.to_dict()
-    assert RouteEvaluation.from_dict(orjson.loads(orjson.dumps(data))) == result
-    assert data["breakdown"]["net_buy_eur_cents"] == 1463
-    assert data["buy_currency"] == "GBP"

@@ -8,9 +8,10 @@ import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 
+from app.contracts.keepa_products import ENVELOPE, make_envelope
 from app.domain.markets import Market
 from app.ingest.producer import PublishReport, envelope_key, envelope_record
-from tests.keepa_factory import envelope, keepa_product
+from tests.keepa_factory import keepa_product
 from tests.unit.ingest.kafka_murmur2 import java_murmur2, java_partition
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
@@ -46,23 +47,30 @@ def test_default_partitioner_is_java_compatible_for_asins(partitions: int) -> No
         assert chosen == java_partition(key, partitions)
 
 
-def test_record_key_is_the_asin_and_value_the_json_envelope() -> None:
-    env = envelope(keepa_product("B0TESTAS1N", Market.DE, last_update=T0), T0)
+def test_record_key_is_the_asin_and_value_the_encoded_envelope() -> None:
+    env = make_envelope("DE", keepa_product("B0TESTAS1N", Market.DE, last_update=T0), T0)
     key, value = envelope_record(env)
     assert key == b"B0TESTAS1N"
-    assert orjson.loads(value) == env
+    assert ENVELOPE.decode(value) == env
+    doc = orjson.loads(value)
+    assert (doc["schema_version"], doc["domain"], doc["fetched_at"]) == (
+        1,
+        "DE",
+        "2026-11-20T12:00:00Z",
+    )
 
 
 def test_envelope_without_asin_has_no_key() -> None:
-    for env in ({"domain": "DE"}, {"product": {}}, {"product": {"asin": ""}}, {"product": 3}):
+    for product in ({}, {"asin": ""}, {"asin": None}, {"asin": 3}):
+        env = make_envelope("DE", product, T0)
         assert envelope_key(env) is None
         key, value = envelope_record(env)
         assert key is None
-        assert orjson.loads(value) == env
+        assert ENVELOPE.decode(value) == env
 
 
 def test_invalid_asin_is_kept_as_key_for_the_worker_to_dead_letter() -> None:
-    assert envelope_key({"product": {"asin": "not-an-asin"}}) == "not-an-asin"
+    assert envelope_key(make_envelope("DE", {"asin": "not-an-asin"}, T0)) == "not-an-asin"
 
 
 def test_report_merge_adds_counts() -> None:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from aiokafka.errors import KafkaTimeoutError, MessageSizeTooLargeError
 
 import app.ingest.producer as producer_module
+from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
 from app.ingest.producer import EnvelopePublisher, PublishError
 
 
@@ -49,8 +51,9 @@ def publisher(fake: FakeProducer, max_attempts: int = 3) -> EnvelopePublisher:
     return pub
 
 
-def envs(*asins: str) -> list[dict[str, Any]]:
-    return [{"domain": "DE", "product": {"asin": a}} for a in asins]
+def envs(*asins: str) -> list[KeepaProductsEnvelope]:
+    at = datetime(2026, 11, 20, tzinfo=UTC)
+    return [make_envelope("DE", {"asin": a}, at) for a in asins]
 
 
 @pytest.fixture(autouse=True)

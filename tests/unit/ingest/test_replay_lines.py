@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
+import msgspec
 import orjson
 import pytest
 
-from app.domain.envelope import parse_envelope
+from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, quote_from_message
 from app.domain.keepa_prices import PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.ingest.producer import PublishReport
@@ -29,21 +29,21 @@ T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
 class FakePublisher:
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[KeepaProductsEnvelope] = []
         self.calls = 0
 
-    async def publish(self, envelopes: Iterable[Mapping[str, Any]]) -> PublishReport:
+    async def publish(self, envelopes: Iterable[KeepaProductsEnvelope]) -> PublishReport:
         self.calls += 1
-        batch = [dict(e) for e in envelopes]
+        batch = list(envelopes)
         self.sent.extend(batch)
-        return PublishReport(len(batch), {0: len(batch)}, [e["product"]["asin"] for e in batch])
+        return PublishReport(len(batch), {0: len(batch)}, [e.product["asin"] for e in batch])
 
 
 def sample(tmp_path: Path, steps: int = 3, bad: bool = False) -> Path:
     envelopes = list(generate_sample(2, seed=7, start=T0, steps=steps, step_minutes=15))
-    lines = [orjson.dumps(e) for e in envelopes]
+    lines = [ENVELOPE.encode(e) for e in envelopes]
     if bad:
-        lines[1:1] = [b"{not json", b"", b"[1, 2]", b"   "]
+        lines[1:1] = [b"{not json", b"", b"[1, 2]", b"   ", b'{"schema_version": 9}']
     path = tmp_path / "sample.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
     return path
@@ -51,22 +51,30 @@ def sample(tmp_path: Path, steps: int = 3, bad: bool = False) -> Path:
 
 def test_parse_line() -> None:
     assert parse_line(1, b"  \n") is None
-    assert parse_line(2, b'{"a": 1}\n') == {"a": 1}
-    bad = parse_line(3, b"{oops")
-    assert isinstance(bad, BadLine)
-    assert bad.line == 3
-    assert bad.reason.startswith("invalid JSON")
-    not_object = parse_line(4, b'"text"')
-    assert isinstance(not_object, BadLine)
-    assert "not a JSON object" in not_object.reason
+    line = b'{"domain": "DE", "fetched_at": "2025-03-01T00:00:00Z", "product": {"asin": 1}}\n'
+    parsed = parse_line(2, line)
+    assert isinstance(parsed, KeepaProductsEnvelope)
+    assert (parsed.schema_version, parsed.product) == (1, {"asin": 1})  # the worker judges it
+    reasons = {
+        b"{oops": "malformed_json",
+        b'"text"': "not_an_object",
+        b'{"schema_version": 2}': "unsupported_version",
+        b'{"domain": "US", "fetched_at": "2025-03-01T00:00:00Z", "product": {}}': "unknown_domain",
+        b'{"domain": "DE", "fetched_at": "2025-03-01T00:00:00Z"}': "missing_product",
+    }
+    for number, (raw, reason) in enumerate(reasons.items(), start=3):
+        bad = parse_line(number, raw)
+        assert isinstance(bad, BadLine)
+        assert bad.line == number
+        assert bad.reason.startswith(f"{reason}: ")
 
 
 def test_read_envelopes_numbers_lines_and_skips_blanks(tmp_path: Path) -> None:
     path = sample(tmp_path, steps=1, bad=True)
     items = list(read_envelopes(path))
     bad = [(n, d.reason) for n, d in items if isinstance(d, BadLine)]
-    assert [n for n, _ in bad] == [2, 4]
-    assert len(items) == 2 * 5 + 2
+    assert [n for n, _ in bad] == [2, 4, 6]
+    assert len(items) == 2 * 5 + 3
 
 
 def test_file_times(tmp_path: Path) -> None:
@@ -80,27 +88,36 @@ def test_file_times(tmp_path: Path) -> None:
 def test_shift_envelope_moves_every_timestamp_and_keeps_prices() -> None:
     env = next(generate_sample(1, seed=3, start=T0, steps=1, step_minutes=15))
     moved = shift_envelope(env, 60)
-    assert moved["fetched_at"] == "2025-03-01T01:00:00Z"
-    assert moved["product"]["lastUpdate"] == env["product"]["lastUpdate"] + 60
-    for index, (old, new) in enumerate(
-        zip(env["product"]["csv"], moved["product"]["csv"], strict=True)
-    ):
+    assert moved.fetched_at == datetime(2025, 3, 1, 1, 0, tzinfo=UTC)
+    assert moved.product["lastUpdate"] == env.product["lastUpdate"] + 60
+    for index, (old, new) in enumerate(zip(env.product["csv"], moved.product["csv"], strict=True)):
         if old is None:
             assert new is None
             continue
         stride = PriceType(index).stride
         assert new[0::stride] == [t + 60 for t in old[0::stride]]
         assert new[1::stride] == old[1::stride]
-    before = parse_envelope(None, orjson.dumps(env))
-    after = parse_envelope(None, orjson.dumps(moved))
+    before = quote_from_message(None, ENVELOPE.encode(env))
+    after = quote_from_message(None, ENVELOPE.encode(moved))
     assert after.observed_at == before.observed_at + timedelta(hours=1)
     assert (after.buy_price, after.sell_price) == (before.buy_price, before.sell_price)
-    assert env["product"]["lastUpdate"] == to_keepa_minutes(before.observed_at)  # input untouched
+    assert env.product["lastUpdate"] == to_keepa_minutes(before.observed_at)  # input untouched
 
 
 def test_shift_leaves_unparseable_values() -> None:
-    env = {"fetched_at": "yesterday", "product": {"lastUpdate": -1, "csv": [None, "x"]}}
-    assert shift_envelope(env, 5) == env
+    env = ENVELOPE.decode(
+        orjson.dumps(
+            {
+                "domain": "DE",
+                "fetched_at": "2025-03-01T00:00:00Z",
+                "product": {"lastUpdate": -1, "csv": [None, "x", [0, 1]]},
+            }
+        )
+    )
+    moved = shift_envelope(env, 5)
+    assert moved.product == env.product
+    assert moved.fetched_at == env.fetched_at + timedelta(minutes=5)
+    assert msgspec.structs.replace(moved, fetched_at=env.fetched_at) == env
 
 
 async def test_replay_skips_bad_lines_once_and_publishes_the_rest(tmp_path: Path) -> None:
@@ -110,7 +127,7 @@ async def test_replay_skips_bad_lines_once_and_publishes_the_rest(tmp_path: Path
     summary = await replay_file(path, publisher, on_bad_line=reported.append)  # type: ignore[arg-type]
     assert summary.published == 20
     assert summary.passes == 1
-    assert [b.line for b in summary.skipped] == [2, 4] == [b.line for b in reported]
+    assert [b.line for b in summary.skipped] == [2, 4, 6] == [b.line for b in reported]
     assert summary.partitions == {0: 20}
 
 
@@ -121,21 +138,12 @@ async def test_loop_shifts_each_pass_by_the_period(tmp_path: Path) -> None:
     assert summary.passes == 3
     assert summary.published == 60
     assert summary.period_minutes == 30
-    fetched = sorted({e["fetched_at"] for e in publisher.sent})
-    assert fetched == [
-        "2025-03-01T00:00:00Z",
-        "2025-03-01T00:15:00Z",
-        "2025-03-01T00:30:00Z",
-        "2025-03-01T00:45:00Z",
-        "2025-03-01T01:00:00Z",
-        "2025-03-01T01:15:00Z",
-    ]
+    fetched = sorted({e.fetched_at for e in publisher.sent})
+    assert fetched == [T0 + timedelta(minutes=15 * k) for k in range(6)]
     # event time increases strictly from one pass to the next for every (ASIN, market)
     observed: dict[tuple[str, str], list[int]] = {}
     for e in publisher.sent:
-        observed.setdefault((e["product"]["asin"], e["domain"]), []).append(
-            e["product"]["lastUpdate"]
-        )
+        observed.setdefault((e.product["asin"], e.domain), []).append(e.product["lastUpdate"])
     for series in observed.values():
         assert series == sorted(series)
         assert series[2] > series[1]
@@ -146,7 +154,7 @@ async def test_shift_time_ends_the_file_now(tmp_path: Path) -> None:
     publisher = FakePublisher()
     now = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
     summary = await replay_file(path, publisher, shift_time=True, now=now)  # type: ignore[arg-type]
-    assert max(e["fetched_at"] for e in publisher.sent) == "2026-01-01T12:00:00Z"
+    assert max(e.fetched_at for e in publisher.sent) == datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
     assert summary.shift_minutes > 0
 
 

@@ -23,6 +23,7 @@ from keepa_fakes import (
 )
 from responses import matchers
 
+from app.domain.markets import Market
 from app.keepa import FetchResult, KeepaError, KeepaProductClient, TokenPlanner, TokenState
 
 PRODUCT_URL = f"{BASE_URL}/product"
@@ -139,9 +140,10 @@ def test_envelopes_carry_market_and_keepa_server_time(
     keepa_http.get(PRODUCT_URL, json=product_body([make_product("B07QK9XW3T")]))
     result = client.fetch_products("DE", ["B07QK9XW3T"])
     [envelope] = list(result.envelopes())
-    assert envelope["domain"] == "DE"
-    assert envelope["fetched_at"] == "2025-03-14T09:30:00Z"
-    assert envelope["product"] is result.products[0]
+    assert envelope.domain == Market.DE
+    assert envelope.fetched_at == datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+    assert envelope.schema_version == 1
+    assert envelope.product is result.products[0]
     assert result.batches[0].received_at == datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
 

@@ -14,10 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import keepa
+import msgspec
 import orjson
 import pytest
 from keepa.models.backend import Product
 
+from app.contracts.keepa_products import ENVELOPE
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
@@ -38,14 +40,14 @@ PRICE_TYPES = (
 )
 ASIN_RE = re.compile(r"^B0[A-Z0-9]{8}$")
 
+#: A ``keepa.products`` message as its JSON values (what a consumer of the JSONL file reads).
 Envelope = dict[str, Any]
 
 
 @pytest.fixture(scope="module")
 def envelopes() -> list[Envelope]:
-    return list(
-        generate_sample(N_ASINS, seed=11, start=START, steps=STEPS, step_minutes=STEP_MINUTES)
-    )
+    sample = generate_sample(N_ASINS, seed=11, start=START, steps=STEPS, step_minutes=STEP_MINUTES)
+    return [msgspec.to_builtins(e) for e in sample]
 
 
 def points(product: dict[str, Any], csv_type: PriceType) -> list[list[int]]:
@@ -82,11 +84,12 @@ def test_same_arguments_give_identical_bytes(tmp_path: Path) -> None:
 
 def test_output_does_not_depend_on_the_process_hash_seed() -> None:
     code = (
-        "import hashlib, orjson, datetime as d;"
+        "import hashlib, datetime as d;"
+        "from app.contracts.keepa_products import ENVELOPE;"
         "from devtools.sample import generate_sample;"
         "s = generate_sample(4, seed=9, start=d.datetime(2025, 3, 1, tzinfo=d.UTC),"
         " steps=3, step_minutes=60);"
-        "print(hashlib.sha256(b''.join(orjson.dumps(e) for e in s)).hexdigest())"
+        "print(hashlib.sha256(b''.join(ENVELOPE.encode(e) for e in s)).hexdigest())"
     )
     digests = set()
     for hash_seed in ("1", "2"):
@@ -96,7 +99,7 @@ def test_output_does_not_depend_on_the_process_hash_seed() -> None:
         )
         digests.add(out.stdout.strip())
     local = generate_sample(4, seed=9, start=START, steps=3, step_minutes=60)
-    digests.add(hashlib.sha256(b"".join(orjson.dumps(e) for e in local)).hexdigest())
+    digests.add(hashlib.sha256(b"".join(ENVELOPE.encode(e) for e in local)).hexdigest())
     assert len(digests) == 1
 
 
@@ -108,7 +111,7 @@ def test_simulator_answers_do_not_depend_on_query_order() -> None:
     late = a.asins[17]
     first_a = a.envelope_at(late, "IT", t)  # a builds ASIN 17 first, b builds all first
     all_b = {asin: b.envelope_at(asin, "IT", t) for asin in b.asins}
-    assert orjson.dumps(first_a) == orjson.dumps(all_b[late])
+    assert ENVELOPE.encode(first_a) == ENVELOPE.encode(all_b[late])
 
 
 # --- shape -----------------------------------------------------------------------------
@@ -117,7 +120,8 @@ def test_simulator_answers_do_not_depend_on_query_order() -> None:
 def test_envelope_and_product_shape(envelopes: list[Envelope]) -> None:
     assert len(envelopes) == N_ASINS * 5 * STEPS
     for envelope in envelopes:
-        assert set(envelope) == {"domain", "fetched_at", "product"}
+        assert set(envelope) == {"schema_version", "domain", "fetched_at", "product"}
+        assert envelope["schema_version"] == 1
         market = envelope["domain"]
         product = envelope["product"]
         assert product["domainId"] == Market(market).keepa_domain_id
@@ -289,9 +293,9 @@ def test_true_prices_and_envelope_agree() -> None:
     for asin in simulator.asins:
         for market in simulator.markets:
             envelope = simulator.envelope_at(asin, market, t)
-            assert envelope["domain"] == market
-            assert envelope["fetched_at"] == "2025-03-01T05:30:00Z"
-            fba = envelope["product"]["stats"]["current"][PriceType.NEW_FBA]
+            assert envelope.domain == market
+            assert envelope.fetched_at == t
+            fba = envelope.product["stats"]["current"][PriceType.NEW_FBA]
             assert fba == pytest.approx(simulator.true_price(asin, market, t), rel=0.06)
             path = simulator.price_path(asin, market)
             assert path[0][0] == START - timedelta(days=30)

@@ -1,0 +1,133 @@
+"""A producer already on a newer ``schema_version``, on each topic the worker consumes (a real
+worker process with RocksDB, the real broker and Elasticsearch): every such message lands on
+its dead-letter topic with the reason, and the worker goes on with what follows."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import orjson
+import pytest
+from elasticsearch import Elasticsearch
+
+from app.contracts.dead_letters import SINK_DEAD_LETTER, DeadLetter, SinkDeadLetter
+from app.contracts.fx_rates import FX_RATE, FxRate
+from app.contracts.keepa_products import make_envelope
+from app.contracts.opportunities import OPPORTUNITY
+from app.domain.markets import Market
+from app.ingest.producer import envelope_record
+from app.settings import Settings
+from tests.integration.drain import wait_worker_drained
+from tests.integration.worker_process import WorkerProcess, consume_until, produce, wait_for
+from tests.keepa_factory import keepa_product
+from tests.session_resources import Owned, delete_owned, resource_name
+
+T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+ASIN = "B0VERSION1"
+#: What a newer producer might write: a version this worker does not read, another shape.
+NEWER = orjson.dumps({"schema_version": 2, "asin": ASIN, "shape": "from a newer producer"})
+
+
+@pytest.fixture
+async def worker(
+    tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
+) -> AsyncIterator[WorkerProcess]:
+    base = tmp_path_factory.mktemp("versions")
+    process = WorkerProcess(resource_name("vers"), base / "data", base / "worker.log", settings)
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
+
+
+def _letters(records: list[Any]) -> dict[bytes | None, list[DeadLetter]]:
+    """The dead letters of ``records`` by key, read from their headers."""
+    found: dict[bytes | None, list[DeadLetter]] = {}
+    for record in records:
+        found.setdefault(record.key, []).append(DeadLetter.from_headers(record.headers))
+    return found
+
+
+def _sink_letters(records: list[Any]) -> list[SinkDeadLetter]:
+    return [SINK_DEAD_LETTER.decode(record.value) for record in records]
+
+
+def _quote(market: Market, **prices: Any) -> tuple[bytes | None, bytes]:
+    product = keepa_product(ASIN, market, last_update=T0, weight_g=500, **prices)
+    return envelope_record(make_envelope(market, product, T0 + timedelta(minutes=5)))
+
+
+async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_goes_on(
+    worker: WorkerProcess, kafka_bootstrap: str
+) -> None:
+    s = worker.settings
+    rate = FxRate(eur_per_gbp=Decimal("1.20"), as_of=T0)
+    await produce(kafka_bootstrap, s.topic("keepa.products"), [(ASIN.encode(), NEWER)])
+    await produce(
+        kafka_bootstrap,
+        s.topic("fx.rates"),
+        [(b"GBP", NEWER), (b"USD", FX_RATE.encode(rate)), (b"GBP", FX_RATE.encode(rate))],
+    )
+    await produce(kafka_bootstrap, s.topic("arbitrage.observations"), [(ASIN.encode(), NEWER)])
+    await produce(kafka_bootstrap, s.topic("arbitrage.opportunities"), [(ASIN.encode(), NEWER)])
+
+    # keepa.products.dlq: the original bytes, the reason and where they came from.
+    dlq = await consume_until(kafka_bootstrap, s.topic("keepa.products.dlq"), lambda r: len(r) >= 1)
+    assert [(r.key, r.value) for r in dlq] == [(ASIN.encode(), NEWER)]
+    [letter] = _letters(dlq)[ASIN.encode()]
+    assert letter.reason == "unsupported_version"
+    assert letter.source_topic == s.topic("keepa.products")
+    assert "schema_version 2 is not supported" in letter.error
+
+    # fx.rates.dlq: the newer message, and the rate under a key that is not a currency we use.
+    fx_dlq = await consume_until(kafka_bootstrap, s.topic("fx.rates.dlq"), lambda r: len(r) >= 2)
+    by_key = _letters(fx_dlq)
+    assert [x.reason for x in by_key[b"GBP"]] == ["unsupported_version"]
+    assert [x.reason for x in by_key[b"USD"]] == ["unsupported_currency"]
+    assert {x.source_topic for x in [*by_key[b"GBP"], *by_key[b"USD"]]} == {s.topic("fx.rates")}
+
+    # arbitrage.sink.dlq: the sink could read neither internal message.
+    sink_dlq = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.sink.dlq"), lambda r: len(r) >= 2
+    )
+    letters = _sink_letters(sink_dlq)
+    assert {x.source_topic for x in letters} == {
+        s.topic("arbitrage.observations"),
+        s.topic("arbitrage.opportunities"),
+    }
+    assert {(x.reason, x.message) for x in letters} == {("unsupported_version", NEWER.decode())}
+
+    # The worker goes on: the valid rate after the bad ones is in force, and a route opens
+    # with it (GB sold at 1.20: 5000 p = 6000 c).
+    await wait_for(lambda: worker.counter("fx_updates") == 1, 30, "the valid fx rate")
+    await produce(
+        kafka_bootstrap,
+        s.topic("keepa.products"),
+        [
+            _quote(Market.DE, amazon=2000),
+            _quote(Market.GB, buy_box=5000, fba_fee=250, referral_pct=15.0),
+        ],
+    )
+    records = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 2
+    )
+    [opened] = [OPPORTUNITY.decode(r.value) for r in records if r.value != NEWER]
+    assert (opened.asin, opened.event, opened.route) == (ASIN, "opened", "DE:GB")
+    assert (opened.sell_price_eur_cents, opened.fx_eur_per_gbp) == (6000, 1.2)
+    await wait_worker_drained(worker, timeout_s=60)
+    assert worker.alive()
+    stats = worker.stats() or {}
+    assert stats["dlq_reasons"] == {
+        "unsupported_version": 1,
+        "fx_rejected:unsupported_version": 1,
+        "fx_rejected:unsupported_currency": 1,
+        "sink_dlq:unsupported_version": 2,
+    }
+    assert stats["counters"]["dlq"] == 1
+    assert stats["counters"]["fx_rejected"] == 2
+    assert stats["counters"]["sink_dlq"] == 2

@@ -1,0 +1,244 @@
+"""Each topic's message type: built from the domain, encoded, decoded, and back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import msgspec
+import orjson
+import pytest
+
+from app.contracts.base import ContractError, encode
+from app.contracts.fx_rates import FX_RATE, FxRate, rate_from_message
+from app.contracts.keepa_products import ENVELOPE, envelope_key, make_envelope
+from app.contracts.observations import OBSERVATION, Observation
+from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
+from app.domain.detection import detect
+from app.domain.fx import FxRates
+from app.domain.markets import Market
+from app.domain.policy import PricingPolicy
+from app.domain.quote import MarketQuote
+from tests.keepa_factory import keepa_product, make_quote
+
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+FX = FxRates(Decimal("1.17"), datetime(2025, 3, 1, tzinfo=UTC))
+ASIN = "B0TESTAS1N"
+
+
+# --- keepa.products -------------------------------------------------------------------------
+
+
+def test_make_envelope_keeps_the_product_and_the_second() -> None:
+    product = keepa_product(ASIN, Market.GB, amazon=1999)
+    envelope = make_envelope("gb", product, datetime(2025, 3, 1, 13, 0, 5, 999, tzinfo=UTC))
+    assert envelope.domain is Market.GB
+    assert envelope.fetched_at == datetime(2025, 3, 1, 13, 0, 5, tzinfo=UTC)
+    assert envelope.product is product
+    assert envelope_key(envelope) == ASIN
+    doc = orjson.loads(ENVELOPE.encode(envelope))
+    assert doc == {
+        "schema_version": 1,
+        "domain": "GB",
+        "fetched_at": "2025-03-01T13:00:05Z",
+        "product": product,
+    }
+    assert ENVELOPE.decode(ENVELOPE.encode(envelope)) == envelope
+    with pytest.raises(ValueError, match="timezone"):
+        make_envelope("DE", product, datetime(2025, 3, 1))
+
+
+# --- arbitrage.observations -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "quote",
+    [
+        make_quote(ASIN, Market.DE, amazon=1999, buy_box=2099, fba_fee=312, referral_pct=15.0),
+        make_quote(ASIN, Market.GB, new_fba=1450, referral_pct=7.5, dims=None),
+        make_quote(ASIN, Market.IT, title=None, sales_rank=None, root_category=None),
+    ],
+    ids=["de-full", "gb-partial", "it-empty"],
+)
+def test_observation_round_trip(quote: MarketQuote) -> None:
+    used = FxRates(Decimal("1.189980"), datetime(2025, 3, 14, 16, 0, tzinfo=UTC))
+    message = Observation.from_quote(quote, used)
+    data = encode(message)
+    assert OBSERVATION.decode(data) == message
+    assert OBSERVATION.decode(data).to_quote() == quote
+    assert OBSERVATION.decode(data).fx_rates() == used
+    doc = orjson.loads(data)
+    assert doc["schema_version"] == 1
+    assert doc["currency"] == quote.market.currency
+    assert doc["observed_at"].endswith("Z")
+    # exact: the rate as a decimal string, as the detector used it
+    assert doc["fx"] == {"eur_per_gbp": "1.189980", "as_of": "2025-03-14T16:00:00Z"}
+
+
+def test_an_observation_without_the_rate_or_version_is_read() -> None:
+    quote = make_quote(ASIN, Market.FR, buy_box=5000)
+    doc = msgspec.to_builtins(Observation.from_quote(quote))
+    assert doc["fx"] is None
+    del doc["schema_version"], doc["fx"]
+    message = OBSERVATION.decode(orjson.dumps(doc))
+    assert (message.to_quote(), message.fx_rates()) == (quote, None)
+
+
+def test_an_observation_written_before_the_contract_is_read() -> None:
+    """``MarketQuote.to_dict()`` plus ``fx`` (``FxRates.to_dict()``), as the detector wrote it."""
+    quote = make_quote(ASIN, Market.GB, new_fba=1450, referral_pct=7.5)
+    legacy = {
+        **msgspec.to_builtins(Observation.from_quote(quote)),
+        "fx": {"eur_per_gbp": "1.17", "as_of": "1970-01-01T00:00:00Z"},
+    }
+    del legacy["schema_version"]
+    message = OBSERVATION.decode(orjson.dumps(legacy))
+    assert message.to_quote() == quote
+    assert message.fx_rates() == FxRates(Decimal("1.17"), datetime(1970, 1, 1, tzinfo=UTC))
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"currency": "GBP"}, "currency GBP is not the currency of DE"),
+        ({"referral_fee_rate": "NaN"}, "referral_fee_rate must be a finite"),
+        ({"fx": {"eur_per_gbp": "0", "as_of": "2025-03-01T00:00:00Z"}}, "eur_per_gbp must be"),
+        ({"fx": {"eur_per_gbp": "1.2"}}, "as_of"),
+        ({"asin": "b0testas1n"}, "asin"),
+        ({"sales_rank": 0}, "sales_rank"),
+        ({"observed_at": "2025-03-01T12:00:00"}, "observed_at"),
+        ({"prices": {"AMAZON": "1999"}}, "prices"),
+    ],
+)
+def test_observations_breaking_the_contract_are_refused(change: dict[str, Any], match: str) -> None:
+    doc = {**msgspec.to_builtins(Observation.from_quote(make_quote(ASIN, Market.DE))), **change}
+    with pytest.raises(ContractError, match=match) as info:
+        OBSERVATION.decode(orjson.dumps(doc))
+    assert info.value.code == "invalid_shape"
+
+
+# --- arbitrage.opportunities ----------------------------------------------------------------
+
+
+def _quotes(fr_price: int = 4800, **fr: Any) -> dict[Market, MarketQuote]:
+    return {
+        Market.DE: make_quote(ASIN, Market.DE, amazon=2000, last_update=T0),
+        Market.FR: make_quote(ASIN, Market.FR, buy_box=fr_price, last_update=T0, **fr),
+    }
+
+
+def test_an_opportunity_message_is_the_event_as_json() -> None:
+    quotes = _quotes(sales_rank=4321, root_category=77, amazon=4999)
+    [event] = detect(quotes, {}, PricingPolicy(), FX, T0).events
+    data = orjson.loads(encode(OpportunityMessage.from_event(event, quotes[Market.FR])))
+    assert data["schema_version"] == 1
+    assert data["event"] == "opened"
+    assert data["reason"] is None
+    assert data["asin"] == ASIN
+    assert data["title"] == "Acme Stainless Steel Water Bottle 750 ml"
+    assert (data["buy_market"], data["sell_market"], data["route"]) == ("DE", "FR", "DE:FR")
+    assert (data["buy_currency"], data["sell_currency"]) == ("EUR", "EUR")
+    assert (data["buy_price_eur_cents"], data["sell_price_eur_cents"]) == (2000, 4800)
+    assert data["breakdown"] == {
+        "net_sell_eur_cents": 4000,
+        "vat_sell_eur_cents": 800,
+        "referral_fee_eur_cents": 720,
+        "fba_fee_eur_cents": 425,
+        "shipping_eur_cents": 510,
+        "net_buy_eur_cents": 1681,
+        "vat_buy_eur_cents": 319,
+    }
+    assert data["profit_eur_cents"] == 664
+    assert data["roi"] == pytest.approx(0.3031)
+    assert data["margin"] == pytest.approx(0.166)
+    assert data["fx_eur_per_gbp"] == pytest.approx(1.17)
+    for key in ("buy_observed_at", "sell_observed_at", "event_time", "first_seen"):
+        assert data[key] == "2025-03-01T12:00:00Z"
+    assert data["buy_url"] == "https://www.amazon.de/dp/B0TESTAS1N"
+    assert data["sell_url"] == "https://www.amazon.fr/dp/B0TESTAS1N"
+    assert len(data["event_id"]) == 40
+    # the sell market's listing facts
+    assert (data["sales_rank"], data["root_category"]) == (4321, 77)
+    assert data["amazon_sells_in_target"] is True
+    assert data["image_url"].startswith("https://m.media-amazon.com/images/I/")
+    assert OPPORTUNITY.decode(orjson.dumps(data)) == OpportunityMessage.from_event(
+        event, quotes[Market.FR]
+    )
+
+
+def test_a_closed_event_carries_its_reason() -> None:
+    opened = detect(_quotes(), {}, PricingPolicy(), FX, T0)
+    later = T0 + timedelta(hours=1)
+    [closed] = detect(_quotes(4000), opened.open, PricingPolicy(), FX, later).events
+    message = OPPORTUNITY.decode(encode(OpportunityMessage.from_event(closed)))
+    assert (message.event, message.reason) == ("closed", "below_threshold")
+    assert message.sales_rank is None  # no sell quote given: no listing facts
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        ({"route": "DE:IT"}, "route 'DE:IT' is not DE:FR"),
+        ({"sell_market": "DE", "route": "DE:DE"}, "buy and sell market are both DE"),
+        ({"reason": "no_price"}, "reason 'no_price' does not go with a opened event"),
+        ({"event": "closed"}, "reason None does not go with a closed event"),
+        ({"event": "reopened"}, "reopened"),
+        ({"breakdown": {"net_sell_eur_cents": 1}}, "breakdown"),
+        ({"profit_eur_cents": 9.5}, "profit_eur_cents"),
+    ],
+)
+def test_opportunities_breaking_the_contract_are_refused(
+    change: dict[str, Any], match: str
+) -> None:
+    [event] = detect(_quotes(), {}, PricingPolicy(), FX, T0).events
+    doc = {**msgspec.to_builtins(OpportunityMessage.from_event(event)), **change}
+    with pytest.raises(ContractError, match=match) as info:
+        OPPORTUNITY.decode(orjson.dumps(doc))
+    assert info.value.code == "invalid_shape"
+
+
+# --- fx.rates -------------------------------------------------------------------------------
+
+
+def test_fx_rate_round_trip_is_exact() -> None:
+    rates = FxRates(Decimal("1.189980"), datetime(2025, 3, 14, 16, 0, tzinfo=UTC))
+    message = FxRate.from_rates(rates)
+    data = encode(message)
+    assert orjson.loads(data) == {
+        "schema_version": 1,
+        "currency": "GBP",
+        "eur_per_gbp": "1.189980",
+        "as_of": "2025-03-14T16:00:00Z",
+        "source": "ecb",
+    }
+    assert rate_from_message(b"GBP", data).to_rates() == rates
+
+
+def test_an_fx_rate_written_before_versions_is_read() -> None:
+    legacy = (
+        b'{"currency":"GBP","eur_per_gbp":"1.20","as_of":"2026-11-20T16:00:00Z","source":"ecb"}'
+    )
+    assert FX_RATE.decode(legacy).to_rates().eur_per_gbp == Decimal("1.20")
+    # the global table's values before this contract: FxRates' old dict
+    assert FX_RATE.decode(b'{"eur_per_gbp":"1.2","as_of":"2026-11-20T16:00:00Z"}').currency == "GBP"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "code"),
+    [
+        (b"USD", b'{"eur_per_gbp":"1.2","as_of":"2026-11-20T16:00:00Z"}', "unsupported_currency"),
+        (None, b'{"eur_per_gbp":"1.2","as_of":"2026-11-20T16:00:00Z"}', "unsupported_currency"),
+        (b"GBP", b'{"schema_version":2,"rates":{"GBP":"1.2"}}', "unsupported_version"),
+        (b"GBP", b'{"eur_per_gbp":"-1.2","as_of":"2026-11-20T16:00:00Z"}', "invalid_shape"),
+        (b"GBP", b'{"eur_per_gbp":"Infinity","as_of":"2026-11-20T16:00:00Z"}', "invalid_shape"),
+        (b"GBP", b'{"eur_per_gbp":"1.2","as_of":"2026-11-20"}', "invalid_shape"),
+        (b"GBP", b'{"eur_per_gbp":"1.2"}', "invalid_shape"),
+        (b"GBP", b"1.2", "not_an_object"),
+        (b"GBP", b"{", "malformed_json"),
+    ],
+)
+def test_unusable_fx_messages(key: bytes | None, value: bytes, code: str) -> None:
+    with pytest.raises(ContractError) as info:
+        rate_from_message(key, value)
+    assert info.value.code == code
