@@ -19,7 +19,7 @@ import msgspec
 
 from app.contracts.base import ContractError
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
-from app.domain.markets import Market, Route
+from app.domain.markets import Market, OnRoute
 from app.domain.money import Currency
 
 __all__ = ["EVENT_TYPES", "InvalidAlertEventError", "Opportunity", "parse_opportunity"]
@@ -32,7 +32,7 @@ class InvalidAlertEventError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Opportunity:
+class Opportunity(OnRoute):
     """One opportunity event: the figures a notification shows, and the raw event."""
 
     event: str
@@ -53,14 +53,6 @@ class Opportunity:
     event_time: datetime
     first_seen: datetime
     raw: Mapping[str, Any]
-
-    @property
-    def route(self) -> Route:
-        return Route(self.buy_market, self.sell_market)
-
-    @property
-    def route_key(self) -> str:
-        return self.route.key
 
 
 def parse_opportunity(data: OpportunityMessage | Mapping[str, Any] | Any) -> Opportunity:

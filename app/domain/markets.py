@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from app.domain.money import Currency
 
-__all__ = ["ALL_ROUTES", "MARKET_CODES", "Market", "Route", "UnknownMarketError"]
+__all__ = ["ALL_ROUTES", "MARKET_CODES", "Market", "OnRoute", "Route", "UnknownMarketError"]
 
 
 class UnknownMarketError(ValueError):
@@ -138,6 +138,23 @@ class Route(NamedTuple):
         if route.buy is route.sell:
             raise ValueError(f"a route needs two different markets, got {key!r}")
         return route
+
+
+class OnRoute:
+    """Mixin of every record about one route (a priced route, an opportunity event, an alert):
+    its :class:`Route` and route key from its ``buy_market`` and ``sell_market``."""
+
+    __slots__ = ()
+    buy_market: Market
+    sell_market: Market
+
+    @property
+    def route(self) -> Route:
+        return Route(self.buy_market, self.sell_market)
+
+    @property
+    def route_key(self) -> str:
+        return self.route.key
 
 
 #: Every ordered (buy, sell) pair of different markets: 5 x 4 = 20 routes, in a fixed order.

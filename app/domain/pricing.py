@@ -26,7 +26,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from app.domain.fba import FbaFeeSource, match_fba_tier
 from app.domain.fx import FxRates
-from app.domain.markets import Market, Route
+from app.domain.markets import Market, OnRoute, Route
 from app.domain.money import round_half_up
 from app.domain.policy import PricingPolicy, VatMode
 from app.domain.quote import MarketQuote
@@ -59,7 +59,7 @@ class CostBreakdown:
 
 
 @dataclass(frozen=True, slots=True)
-class PricedRoute:
+class PricedRoute(OnRoute):
     """What every record of one priced route of one ASIN holds (:class:`RouteEvaluation`,
     :class:`app.domain.detection.OpportunityEvent`): the route, its prices, the cost breakdown
     and the profit."""
@@ -80,14 +80,6 @@ class PricedRoute:
     fba_fee_estimated: bool  # True when no weight was known or no tier fits (a guess)
     buy_observed_at: datetime
     sell_observed_at: datetime
-
-    @property
-    def route(self) -> Route:
-        return Route(self.buy_market, self.sell_market)
-
-    @property
-    def route_key(self) -> str:
-        return self.route.key
 
 
 @dataclass(frozen=True, slots=True)
