@@ -1,6 +1,9 @@
 """A producer already on a newer ``schema_version``, on each topic the worker consumes (a real
 worker process with RocksDB, the real broker and Elasticsearch): every such message lands on
-its dead-letter topic with the reason, and the worker goes on with what follows."""
+its dead-letter topic with the reason, and the worker goes on with what follows.
+
+Delivery is at least once (a rebalance may hand a message out again), so the checks compare
+sets and lower bounds, not exact counts."""
 
 from __future__ import annotations
 
@@ -78,33 +81,36 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
 
     # keepa.products.dlq: the original bytes, the reason and where they came from.
     dlq = await consume_until(kafka_bootstrap, s.topic("keepa.products.dlq"), lambda r: len(r) >= 1)
-    assert [(r.key, r.value) for r in dlq] == [(ASIN.encode(), NEWER)]
-    [letter] = _letters(dlq)[ASIN.encode()]
-    assert letter.reason == "unsupported_version"
-    assert letter.source_topic == s.topic("keepa.products")
-    assert "schema_version 2 is not supported" in letter.error
+    assert {(r.key, r.value) for r in dlq} == {(ASIN.encode(), NEWER)}
+    for letter in _letters(dlq)[ASIN.encode()]:
+        assert letter.reason == "unsupported_version"
+        assert letter.source_topic == s.topic("keepa.products")
+        assert "schema_version 2 is not supported" in letter.error
 
     # fx.rates.dlq: the newer message, and the rate under a key that is not a currency we use.
-    fx_dlq = await consume_until(kafka_bootstrap, s.topic("fx.rates.dlq"), lambda r: len(r) >= 2)
+    fx_dlq = await consume_until(
+        kafka_bootstrap, s.topic("fx.rates.dlq"), lambda r: {x.key for x in r} >= {b"GBP", b"USD"}
+    )
     by_key = _letters(fx_dlq)
-    assert [x.reason for x in by_key[b"GBP"]] == ["unsupported_version"]
-    assert [x.reason for x in by_key[b"USD"]] == ["unsupported_currency"]
+    assert set(by_key) == {b"GBP", b"USD"}
+    assert {x.reason for x in by_key[b"GBP"]} == {"unsupported_version"}
+    assert {x.reason for x in by_key[b"USD"]} == {"unsupported_currency"}
     assert {x.source_topic for x in [*by_key[b"GBP"], *by_key[b"USD"]]} == {s.topic("fx.rates")}
 
     # arbitrage.sink.dlq: the sink could read neither internal message.
+    internal = {s.topic("arbitrage.observations"), s.topic("arbitrage.opportunities")}
     sink_dlq = await consume_until(
-        kafka_bootstrap, s.topic("arbitrage.sink.dlq"), lambda r: len(r) >= 2
+        kafka_bootstrap,
+        s.topic("arbitrage.sink.dlq"),
+        lambda r: {x.source_topic for x in _sink_letters(list(r))} >= internal,
     )
     letters = _sink_letters(sink_dlq)
-    assert {x.source_topic for x in letters} == {
-        s.topic("arbitrage.observations"),
-        s.topic("arbitrage.opportunities"),
-    }
+    assert {x.source_topic for x in letters} == internal
     assert {(x.reason, x.message) for x in letters} == {("unsupported_version", NEWER.decode())}
 
     # The worker goes on: the valid rate after the bad ones is in force, and a route opens
     # with it (GB sold at 1.20: 5000 p = 6000 c).
-    await wait_for(lambda: worker.counter("fx_updates") == 1, 30, "the valid fx rate")
+    await wait_for(lambda: worker.counter("fx_updates") >= 1, 30, "the valid fx rate")
     await produce(
         kafka_bootstrap,
         s.topic("keepa.products"),
@@ -114,20 +120,24 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
         ],
     )
     records = await consume_until(
-        kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 2
+        kafka_bootstrap,
+        s.topic("arbitrage.opportunities"),
+        lambda r: any(x.value != NEWER for x in r),
     )
-    [opened] = [OPPORTUNITY.decode(r.value) for r in records if r.value != NEWER]
-    assert (opened.asin, opened.event, opened.route) == (ASIN, "opened", "DE:GB")
-    assert (opened.sell_price_eur_cents, opened.fx_eur_per_gbp) == (6000, 1.2)
+    events = [OPPORTUNITY.decode(r.value) for r in records if r.value != NEWER]
+    assert {
+        (e.asin, e.event, e.route, e.sell_price_eur_cents, e.fx_eur_per_gbp) for e in events
+    } == {(ASIN, "opened", "DE:GB", 6000, 1.2)}
     await wait_worker_drained(worker, timeout_s=60)
     assert worker.alive()
     stats = worker.stats() or {}
-    assert stats["dlq_reasons"] == {
-        "unsupported_version": 1,
-        "fx_rejected:unsupported_version": 1,
-        "fx_rejected:unsupported_currency": 1,
-        "sink_dlq:unsupported_version": 2,
+    reasons = stats["dlq_reasons"]
+    assert set(reasons) == {
+        "unsupported_version",
+        "fx_rejected:unsupported_version",
+        "fx_rejected:unsupported_currency",
+        "sink_dlq:unsupported_version",
     }
-    assert stats["counters"]["dlq"] == 1
-    assert stats["counters"]["fx_rejected"] == 2
-    assert stats["counters"]["sink_dlq"] == 2
+    assert reasons["sink_dlq:unsupported_version"] >= 2
+    assert stats["counters"]["dlq"] >= 1
+    assert stats["counters"]["fx_rejected"] >= 2
