@@ -11,6 +11,7 @@ observation sent to the sink carries that rate (:class:`app.contracts.observatio
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -70,8 +71,31 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
         if not step.accepted:
             metrics.incr("out_of_order_quotes")
             continue
+        # Every opportunity event is confirmed by the broker before the state that says it was
+        # sent is written: a crash in between redelivers the input, which emits the event again
+        # (at least once; the sinks are idempotent) instead of finding the route already open
+        # and emitting nothing. The table changelogs and the events share one producer, so
+        # without the wait a kill -9 could deliver the state and lose the event.
+        for kind, value in events:
+            await _deliver(key, value)
+            metrics.incr(f"opportunities_{kind}")
         write_quotes(key, step.quotes)
         write_open_routes(key, step.open)
-        for kind, value in events:
-            await opportunities.send(key=key, value=value)
-            metrics.incr(f"opportunities_{kind}")
+
+
+async def _deliver(key: bytes, value: bytes) -> None:
+    """Publish one opportunity event and wait for the broker's acknowledgement, retrying
+    with backoff while it is refused or the broker is unreachable (the stream waits)."""
+    retry = 0
+    while True:
+        try:
+            message = opportunities.as_future_message(key=key, value=value)
+            await opportunities.publish_message(message, wait=True)
+            return
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # refused, timed out, producer down: keep the event
+            retry += 1
+            metrics.error(f"opportunity not delivered: {exc!r}")
+            log.warning("opportunity event not delivered (%r); retry %d", exc, retry)
+            await asyncio.sleep(min(0.1 * 2**retry, 5.0))

@@ -55,7 +55,8 @@ def captured() -> Iterator[dict[str, AsyncMock]]:
     }
     with (
         patch.object(detector, "declare_all", AsyncMock()),
-        patch.object(detector.opportunities, "send", mocks["opportunities"]),
+        # Opportunity events are published and awaited until the broker confirms them.
+        patch.object(detector.opportunities, "publish_message", mocks["opportunities"]),
         patch.object(detector.observations, "send", mocks["observations"]),
         patch.object(detector.keepa_products_dlq, "send", mocks["dlq"]),
     ):
@@ -63,7 +64,15 @@ def captured() -> Iterator[dict[str, AsyncMock]]:
 
 
 def _sent(mock: AsyncMock) -> list[Any]:
-    return [call.kwargs["value"] for call in mock.await_args_list]
+    """The values sent: ``send(key=, value=)``, or ``publish_message(message, wait=True)``."""
+    values = []
+    for call in mock.await_args_list:
+        if "value" in call.kwargs:
+            values.append(call.kwargs["value"])
+        else:
+            assert call.kwargs == {"wait": True}, "an opportunity event must be awaited"
+            values.append(call.args[0].message.value)
+    return values
 
 
 async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lettered(
