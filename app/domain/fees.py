@@ -1,0 +1,470 @@
+"""Every cost of one route, line by line, from the fee schedule and the seller's profile.
+
+:func:`price_route` takes the same inputs as :func:`app.domain.pricing.evaluate_route` (buy
+and sell :class:`MarketQuote`, :class:`FxRates`) plus a :class:`SellerProfile` and a
+:class:`FeeSchedule`, and returns a :class:`RouteBreakdown`.
+
+Money rules:
+
+* each fee is computed in the currency of the market that charges it (the sell market for
+  Amazon's fees, the buy market for the purchase) and rounded there, half-up to the minor
+  unit, as Amazon charges it; each line is converted to EUR cents once, afterwards;
+* every line is its own :class:`FeeLine` (amount, currency, EUR cents, cost or only shown);
+  VAT the seller recovers or owes anyway is shown, not deducted: ``profit == net sell -
+  sum(cost lines) - net buy`` exactly, in EUR cents;
+* thresholds compare exact values (:class:`fractions.Fraction`): an ROI of 0.14997 is below
+  15 % although it prints as 0.1500;
+* ``estimates`` names every input that was estimated or a figure that is unverified.
+
+The figures in force are those of the observation's date: the newer of the two quotes'
+``observed_at`` (UTC), unless ``on`` is passed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Literal
+
+from app.domain.fee_schedule import (
+    DEFAULT_CATEGORY,
+    FbaTier,
+    FeeSchedule,
+    FeeScheduleGapError,
+    ReferralRule,
+)
+from app.domain.fx import FxRates
+from app.domain.keepa_prices import PriceType
+from app.domain.markets import Market, OnRoute, Route
+from app.domain.money import Currency, round_half_up
+from app.domain.profile import SellerProfile
+from app.domain.quote import MarketQuote
+
+__all__ = [
+    "FeeLine",
+    "LineKind",
+    "RouteBreakdown",
+    "Threshold",
+    "price_route",
+    "referral_fee_minor",
+]
+
+LineKind = Literal[
+    "sales_vat",
+    "purchase_vat",
+    "referral",
+    "closing_fee",
+    "digital_services_fee",
+    "fee_vat",
+    "fba",
+    "efn",
+    "mfn_shipping",
+    "inbound_shipping",
+    "customs",
+    "import_duty",
+    "prep",
+    "fx_fee",
+    "returns_allowance",
+]
+Threshold = Literal["min_profit", "min_roi", "max_sales_rank"]
+
+_DISPLAY = Decimal("0.0001")
+
+
+@dataclass(frozen=True, slots=True)
+class FeeLine:
+    """One line of the breakdown. ``is_cost`` False: shown only (recovered / reverse-charged
+    VAT, the sale's output VAT already excluded from net sell)."""
+
+    kind: LineKind
+    amount_minor: int
+    currency: Currency
+    eur_cents: int
+    is_cost: bool
+    note: str
+
+
+@dataclass(frozen=True, slots=True)
+class RouteBreakdown(OnRoute):
+    """The full profit computation of one route of one ASIN."""
+
+    asin: str
+    buy_market: Market
+    sell_market: Market
+    on: date
+    category: str  # fee category key (``default`` when unmapped / unknown)
+    buy_price_minor: int  # gross, buy market's currency
+    sell_price_minor: int  # gross, sell market's currency
+    buy_vat_rate: Decimal
+    sell_vat_rate: Decimal
+    net_buy_minor: int
+    net_sell_minor: int
+    net_buy_eur_cents: int
+    net_sell_eur_cents: int
+    lines: tuple[FeeLine, ...]
+    profit_eur_cents: int
+    investment_eur_cents: int  # net buy + purchase VAT if a cost + inbound, customs, duty, prep
+    roi: Fraction  # exact: profit / investment (0 if investment <= 0)
+    margin: Fraction  # exact: profit / net sell (0 if net sell <= 0)
+    estimates: tuple[str, ...]
+    failed_thresholds: tuple[Threshold, ...]
+    eur_per_gbp: Decimal
+
+    @property
+    def is_opportunity(self) -> bool:
+        return not self.failed_thresholds
+
+    @property
+    def cost_lines(self) -> tuple[FeeLine, ...]:
+        return tuple(line for line in self.lines if line.is_cost)
+
+    @property
+    def total_costs_eur_cents(self) -> int:
+        return sum(line.eur_cents for line in self.cost_lines)
+
+    @property
+    def roi_display(self) -> Decimal:
+        """ROI rounded half-up to 4 places, for display only (compare :attr:`roi`)."""
+        return _display(self.roi)
+
+    @property
+    def margin_display(self) -> Decimal:
+        return _display(self.margin)
+
+    def line(self, kind: LineKind) -> FeeLine | None:
+        """The first line of that kind, if any."""
+        return next((line for line in self.lines if line.kind == kind), None)
+
+
+def _display(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(
+        _DISPLAY, rounding=ROUND_HALF_UP
+    )
+
+
+def _pct(amount_minor: int, rate: Decimal) -> int:
+    return round_half_up(Decimal(amount_minor) * rate)
+
+
+def referral_fee_minor(rule: ReferralRule, price_minor: int) -> int:
+    """Referral fee on a gross price, in the same minor unit, before the minimum.
+
+    ``whole``: the rate of the first tier whose bound is >= price applies to the whole price;
+    ``portion``: each tier's rate applies to the part of the price inside it (rounded once).
+    """
+    if rule.tier_mode == "whole":
+        for tier in rule.tiers:
+            if tier.up_to_minor is None or price_minor <= tier.up_to_minor:
+                return _pct(price_minor, tier.rate)
+    total = Decimal(0)
+    lower = 0
+    for tier in rule.tiers:
+        upper = price_minor if tier.up_to_minor is None else min(price_minor, tier.up_to_minor)
+        if upper > lower:
+            total += Decimal(upper - lower) * tier.rate
+        if tier.up_to_minor is None or price_minor <= tier.up_to_minor:
+            break
+        lower = tier.up_to_minor
+    return round_half_up(total)
+
+
+def _match_tier(
+    tiers: Sequence[FbaTier], weight_g: int | None, dims_mm: tuple[int, int, int] | None
+) -> tuple[int, list[str]]:
+    """Index of the cheapest fitting tier and what was estimated.
+
+    Unknown weight: the largest tier. Weight without dimensions: not assumed flat or small,
+    the first standard-parcel tier of that weight. Nothing fits: the largest tier (a lower
+    bound of an oversize fee)."""
+    last = len(tiers) - 1
+    if weight_g is None:
+        return last, ["weight_unknown"]
+    if dims_mm is None:
+        for i, tier in enumerate(tiers):
+            if tier.size == "standard_parcel" and weight_g <= tier.max_weight_g:
+                return i, ["dimensions_unknown"]
+        return last, ["dimensions_unknown", "oversize_priced_as_largest_tier"]
+    for i, tier in enumerate(tiers):
+        if tier.fits(weight_g, dims_mm):
+            return i, []
+    return last, ["oversize_priced_as_largest_tier"]
+
+
+def _is_amazon_offer(quote: MarketQuote) -> bool:
+    amazon = quote.prices.get(PriceType.AMAZON.name)
+    return amazon is not None and amazon == quote.buy_price
+
+
+class _Lines:
+    def __init__(self, fx: FxRates) -> None:
+        self.fx = fx
+        self.lines: list[FeeLine] = []
+
+    def add(
+        self, kind: LineKind, amount: int, currency: Currency, note: str, *, cost: bool = True
+    ) -> None:
+        if amount == 0:
+            return
+        eur = self.fx.to_eur_cents(amount, currency)
+        self.lines.append(FeeLine(kind, amount, currency, eur, cost, note))
+
+    def eur(self, *kinds: LineKind) -> int:
+        return sum(line.eur_cents for line in self.lines if line.kind in kinds and line.is_cost)
+
+
+def price_route(
+    buy: MarketQuote,
+    sell: MarketQuote,
+    fx: FxRates,
+    profile: SellerProfile,
+    schedule: FeeSchedule,
+    *,
+    on: date | None = None,
+) -> RouteBreakdown | None:
+    """Every cost of buying at ``buy.buy_price`` and selling at ``sell.sell_price``.
+
+    None when either price is missing. Raises ``ValueError`` for quotes of different ASINs or
+    of the same market, :class:`FeeScheduleGapError` when the schedule has no figure in force
+    for something the route needs (e.g. EFN across the UK-EU border).
+    """
+    if buy.asin != sell.asin:
+        raise ValueError(f"quotes of different ASINs: {buy.asin} / {sell.asin}")
+    if buy.market is sell.market:
+        raise ValueError(f"buy and sell market are both {buy.market.value}")
+    if buy.buy_price is None or sell.sell_price is None:
+        return None
+    on = on or max(buy.observed_at, sell.observed_at).date()
+    route = Route(buy.market, sell.market)
+    gross_sell, gross_buy = sell.sell_price, buy.buy_price
+    sc, bc = sell.currency, buy.currency
+    estimates: set[str] = set()
+    lines = _Lines(fx)
+
+    # Category: Keepa's root category on either side decides (the sell side first).
+    mapped = schedule.category_of_root(sell.market, sell.root_category) or (
+        schedule.category_of_root(buy.market, buy.root_category)
+    )
+    if sell.root_category is None and buy.root_category is None:
+        estimates.add("category_unknown")
+    category = mapped or DEFAULT_CATEGORY
+
+    # VAT of the sale (owed in the sell market) and of the purchase.
+    sell_vat = schedule.vat_rate(sell.market, category, on)
+    buy_vat = schedule.vat_rate(buy.market, category, on)
+    net_sell = round_half_up(Decimal(gross_sell) / (1 + sell_vat.rate))
+    net_buy = round_half_up(Decimal(gross_buy) / (1 + buy_vat.rate))
+    lines.add(
+        "sales_vat",
+        gross_sell - net_sell,
+        sc,
+        f"{sell_vat.rate} {sell.market.value} VAT ({sell_vat.category}) in the sell price",
+        cost=False,
+    )
+    recoverable = profile.input_vat_recoverable and (
+        _is_amazon_offer(buy) or profile.third_party_vat_invoice
+    )
+    lines.add(
+        "purchase_vat",
+        gross_buy - net_buy,
+        bc,
+        f"{buy_vat.rate} {buy.market.value} VAT ({buy_vat.category}) in the buy price, "
+        + ("recovered" if recoverable else "not recoverable: a cost"),
+        cost=not recoverable,
+    )
+
+    # Referral and closing fee (sell market, its currency).
+    rule = schedule.referral_rule(category, sell.market, on)
+    if rule is None and category != DEFAULT_CATEGORY:
+        estimates.add(f"referral_category_not_in_schedule:{category}")
+        rule = schedule.referral_rule(DEFAULT_CATEGORY, sell.market, on)
+    if rule is None:
+        raise FeeScheduleGapError(f"no referral fee for {sell.market.value} on {on}")
+    if sell.referral_fee_rate is not None:
+        referral = _pct(gross_sell, sell.referral_fee_rate)
+        how = f"Keepa rate {sell.referral_fee_rate}"
+    else:
+        referral = referral_fee_minor(rule, gross_sell)
+        how = f"{rule.category} rate(s) {', '.join(str(t.rate) for t in rule.tiers)}"
+        if mapped is None:
+            estimates.add("referral_rate_assumed")
+    if rule.minimum_minor is not None and referral < rule.minimum_minor:
+        referral = rule.minimum_minor
+        how += f", per-item minimum {rule.minimum_minor}"
+    if not rule.sourced.verified:
+        estimates.add("unverified:referral")
+    lines.add("referral", referral, sc, f"{how} on the gross price {gross_sell}")
+    lines.add("closing_fee", rule.closing_fee_minor, sc, f"per-item closing fee ({category})")
+
+    # Fulfilment.
+    mode = profile.fulfilment[sell.market].mode
+    fba = efn = 0
+    if mode in ("local_fba", "efn"):
+        if sell.fba_fee is not None:
+            fba = sell.fba_fee
+            lines.add("fba", fba, sc, "Keepa's FBA fee of the sell market")
+        else:
+            fba = _card_fee(buy, sell, schedule, on, estimates)
+            lines.add("fba", fba, sc, f"{sell.market.value} FBA fee card (size tier)")
+        if mode == "efn":
+            efn_fee = schedule.efn_fee(profile.home_market, sell.market, on)
+            efn = efn_fee.surcharge_minor
+            if not efn_fee.sourced.verified:
+                estimates.add("unverified:efn")
+            lines.add("efn", efn, sc, f"EFN {profile.home_market.value} -> {sell.market.value}")
+    else:
+        shipping = profile.fulfilment[sell.market].mfn_shipping_minor or 0
+        lines.add("mfn_shipping", shipping, sc, "own shipping to the customer (profile)")
+
+    # Digital Services Fee: a percentage of the selling and/or FBA fees, per fee type.
+    dsf = 0
+    dsf_rule = schedule.dsf_rule(profile.established_in, sell.market, on)
+    if dsf_rule is not None:
+        if "selling" in dsf_rule.applies_to:
+            dsf += _pct(referral + rule.closing_fee_minor, dsf_rule.rate)
+        if "fba" in dsf_rule.applies_to:
+            dsf += _pct(fba + efn, dsf_rule.rate)
+        lines.add(
+            "digital_services_fee",
+            dsf,
+            sc,
+            f"{dsf_rule.rate} on {' + '.join(sorted(dsf_rule.applies_to))} fees "
+            f"(established in {profile.established_in})",
+        )
+
+    # VAT on Amazon's fees: a cost unless registered where they are charged (reverse charge).
+    amazon_fees = referral + rule.closing_fee_minor + dsf + fba + efn
+    fee_vat_rate = schedule.fee_vat_rate(sell.market, on)
+    registered = sell.market in profile.vat_registered_in
+    lines.add(
+        "fee_vat",
+        _pct(amazon_fees, fee_vat_rate.rate),
+        sc,
+        f"{fee_vat_rate.rate} {sell.market.value} VAT on Amazon's fees of {amazon_fees}: "
+        + ("reverse charge (registered), shown only" if registered else "not registered: a cost"),
+        cost=not registered,
+    )
+
+    returns_rate = profile.returns_rate_for(category)
+    lines.add(
+        "returns_allowance",
+        _pct(gross_sell, returns_rate),
+        sc,
+        f"{returns_rate} of the gross sell price",
+    )
+
+    # Currency conversion of amounts not in the home currency.
+    home = profile.home_market.currency
+    if sc is not home:
+        fee_vat_cost = 0 if registered else _pct(amazon_fees, fee_vat_rate.rate)
+        payout = max(0, gross_sell - amazon_fees - fee_vat_cost)
+        lines.add(
+            "fx_fee",
+            _pct(payout, profile.fx_fee_rate),
+            sc,
+            f"{profile.fx_fee_rate} of the {sc.value} payout {payout}",
+        )
+    if bc is not home:
+        lines.add(
+            "fx_fee",
+            _pct(gross_buy, profile.fx_fee_rate),
+            bc,
+            f"{profile.fx_fee_rate} of the {bc.value} purchase {gross_buy}",
+        )
+
+    # The seller's own costs, EUR cents.
+    net_buy_eur = fx.to_eur_cents(net_buy, bc)
+    weight = sell.package_weight_g if sell.package_weight_g is not None else buy.package_weight_g
+    inbound = profile.inbound_for(route)
+    if weight is None:
+        estimates.add("weight_unknown")
+    shipping_weight = weight if weight is not None else inbound.unknown_weight_g
+    lines.add(
+        "inbound_shipping",
+        inbound.cost_eur_cents(shipping_weight),
+        Currency.EUR,
+        f"{inbound.per_unit_eur_cents} + {inbound.per_step_eur_cents} per started "
+        f"{inbound.step_g} g of {shipping_weight} g",
+    )
+    if route.involves_gb:
+        lines.add("customs", profile.gb_customs_eur_cents, Currency.EUR, "GB customs brokerage")
+        lines.add(
+            "import_duty",
+            _pct(net_buy_eur, profile.import_duty_rate),
+            Currency.EUR,
+            f"{profile.import_duty_rate} of the net purchase price",
+        )
+    lines.add("prep", profile.prep_eur_cents, Currency.EUR, "prep per unit")
+
+    net_sell_eur = fx.to_eur_cents(net_sell, sc)
+    profit = net_sell_eur - sum(line.eur_cents for line in lines.lines if line.is_cost)
+    profit -= net_buy_eur
+    investment = net_buy_eur + lines.eur(
+        "purchase_vat", "inbound_shipping", "customs", "import_duty", "prep"
+    )
+    roi = Fraction(profit, investment) if investment > 0 else Fraction(0)
+    margin = Fraction(profit, net_sell_eur) if net_sell_eur > 0 else Fraction(0)
+
+    thresholds = profile.thresholds
+    failed: list[Threshold] = []
+    if profit < thresholds.min_profit_eur_cents:
+        failed.append("min_profit")
+    if investment <= 0 or roi < Fraction(thresholds.min_roi):
+        failed.append("min_roi")
+    if thresholds.max_sales_rank is not None and (
+        sell.sales_rank is None or sell.sales_rank > thresholds.max_sales_rank
+    ):
+        failed.append("max_sales_rank")
+
+    return RouteBreakdown(
+        asin=buy.asin,
+        buy_market=buy.market,
+        sell_market=sell.market,
+        on=on,
+        category=category,
+        buy_price_minor=gross_buy,
+        sell_price_minor=gross_sell,
+        buy_vat_rate=buy_vat.rate,
+        sell_vat_rate=sell_vat.rate,
+        net_buy_minor=net_buy,
+        net_sell_minor=net_sell,
+        net_buy_eur_cents=net_buy_eur,
+        net_sell_eur_cents=net_sell_eur,
+        lines=tuple(lines.lines),
+        profit_eur_cents=profit,
+        investment_eur_cents=investment,
+        roi=roi,
+        margin=margin,
+        estimates=tuple(sorted(estimates)),
+        failed_thresholds=tuple(failed),
+        eur_per_gbp=fx.eur_per_gbp,
+    )
+
+
+def _card_fee(
+    buy: MarketQuote, sell: MarketQuote, schedule: FeeSchedule, on: date, estimates: set[str]
+) -> int:
+    """The sell market's card fee for the product's size tier (sell quote's size, else the
+    buy quote's); notes what was estimated."""
+    card = schedule.fba_card(sell.market, on)
+    weight = sell.package_weight_g if sell.package_weight_g is not None else buy.package_weight_g
+    dims = sell.package_dims_mm or buy.package_dims_mm
+    index, guessed = _match_tier(schedule.fba_tiers, weight, dims)
+    estimates.update(guessed)
+    estimates.add("fba_fee_from_card")
+    if not card.sourced.verified:
+        estimates.add("unverified:fba_card")
+    tier = schedule.fba_tiers[index]
+    low_price = schedule.low_price_rule(sell.market, on)
+    if (
+        low_price is not None
+        and sell.sell_price is not None
+        and sell.sell_price <= low_price.max_price_minor
+        and tier.size in low_price.sizes
+        and weight is not None
+        and weight <= low_price.max_weight_g
+    ):
+        estimates.add("low_price_fba_rate_not_applied")
+    return card.fees_minor[index]
