@@ -384,7 +384,8 @@ def _parse_value(path: str, current: Any, text: str) -> Any:
         return None
     if path in _LISTS:
         return [part.strip() for part in stripped.split(",") if part.strip()]
-    if isinstance(current, bool) or (current is None and stripped.lower() in _TRUE | _FALSE):
+    words = (_TRUE | _FALSE) - {"0", "1"}  # a new key holding "1" is a number
+    if isinstance(current, bool) or (current is None and stripped.lower() in words):
         if stripped.lower() in _TRUE:
             return True
         if stripped.lower() in _FALSE:

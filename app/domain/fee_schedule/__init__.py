@@ -618,9 +618,10 @@ def _check_dsf(rules: Sequence[DsfRule]) -> None:
             for i, a in enumerate(active):
                 for b in active[i + 1 :]:
                     if _overlap(a.sourced, b.sourced):
+                        who = "any other country" if country == _UNNAMED_COUNTRY else country
                         raise FeeScheduleError(
                             f"two dsf rules in force on a common day for a seller established "
-                            f"in {country} selling on {market.value}"
+                            f"in {who} selling on {market.value}"
                         )
 
 
