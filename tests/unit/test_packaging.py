@@ -107,7 +107,10 @@ def test_wheel_contains_only_the_runtime(tmp_path: Path) -> None:
         capture_output=True,
     )
     (wheel,) = tmp_path.glob("*.whl")
-    tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
+    names = zipfile.ZipFile(wheel).namelist()
+    tops = {name.split("/")[0] for name in names}
+    # Package data the runtime reads (importlib.resources) ships too.
+    assert "app/domain/fee_schedule/schedule.toml" in names
     packages = {t for t in tops if not t.endswith(".dist-info")}
     assert packages == set(RUNTIME)
 
