@@ -21,6 +21,8 @@ OBSERVATIONS = settings.topic("arbitrage.observations")
 SINK_DLQ = settings.topic("arbitrage.sink.dlq")
 FX_RATES = settings.topic("fx.rates")
 FX_RATES_DLQ = settings.topic("fx.rates.dlq")
+SELLER_PROFILE = settings.topic("seller.profile")
+SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
 
 
 keepa_products = app.topic(
@@ -48,6 +50,20 @@ fx_rates = app.topic(
 )
 fx_rates_dlq = app.topic(FX_RATES_DLQ, key_serializer="raw", value_serializer="raw", internal=True)
 
+# The seller profile in force, written by `PUT /profile` and `arbitrage profile` (key = the
+# seller: "default"); compacted, so a starting worker always finds the latest one.
+seller_profile = app.topic(
+    SELLER_PROFILE,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=1,
+    compacting=True,
+    internal=True,
+)
+seller_profile_dlq = app.topic(
+    SELLER_PROFILE_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+)
+
 
 async def declare_all() -> None:
     """Create every topic of ours that does not exist yet (idempotent)."""
@@ -59,5 +75,7 @@ async def declare_all() -> None:
         sink_dlq,
         fx_rates,
         fx_rates_dlq,
+        seller_profile,
+        seller_profile_dlq,
     ):
         await topic.maybe_declare()

@@ -12,6 +12,7 @@ from app.faust_app import app
 from app.metrics import metrics
 from tables.open_opportunities import read_open_routes
 from tables.quotes import quotes_table, read_quotes
+from tables.seller_profile import profile_state
 
 
 @app.page("/arbitrage/asin/{asin}/")
@@ -36,16 +37,25 @@ class AsinView(View):
 class StatsView(View):
     """``GET /arbitrage/stats/``: this worker's counters, assigned partitions and the table
     store in use (``store`` as configured, ``table_stores`` as each table actually opened it,
-    e.g. ``rocksdb://``)."""
+    e.g. ``rocksdb://``) and the seller profile in force (``seller_profile``: its version,
+    when and by whom it was published; ``null`` for the default)."""
 
     async def get(self, request: Request) -> Response:
         assigned = sorted(f"{tp.topic}:{tp.partition}" for tp in app.assignor.assigned_actives())
+        profile = profile_state()
         body: dict[str, Any] = {
             **metrics.snapshot(),
             "assigned_partitions": assigned,
             "store": f"{app.conf.store.scheme}://",
             "table_stores": {
                 name: f"{table.data.url.scheme}://" for name, table in app.tables.items()
+            },
+            "seller_profile": {
+                "version": profile.version,
+                "updated_at": None
+                if profile.updated_at is None
+                else profile.updated_at.isoformat(),
+                "updated_by": profile.updated_by,
             },
         }
         return self.json(body)

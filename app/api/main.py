@@ -20,7 +20,7 @@ from app.api.config import ApiSettings
 from app.api.deps import log_write_access
 from app.api.errors import install_error_handlers
 from app.api.health import HealthChecker, describe_kafka_cluster
-from app.api.routes import health, opportunities, products, stats, watchlist
+from app.api.routes import health, opportunities, products, profile, stats, watchlist
 from app.es.indices import ensure_indices
 from app.settings import Settings, get_settings
 
@@ -33,7 +33,8 @@ ES_REQUEST_TIMEOUT_S = 10.0
 
 _DESCRIPTION = """
 Amazon EU arbitrage opportunities, products, price history, watchlist and system state,
-read from Elasticsearch (written by the Faust worker).
+read from Elasticsearch (written by the Faust worker); the seller profile, read from and
+written to its Kafka topic.
 
 Money is integer cents (`*_eur_cents`) or integer minor units of the named currency
 (`*_minor`); times are UTC ISO-8601. Write endpoints need `Authorization: Bearer <API_TOKEN>`.
@@ -84,11 +85,11 @@ def create_app(
         app.add_middleware(
             CORSMiddleware,
             allow_origins=api_settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "DELETE"],
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (opportunities, products, watchlist, stats, health):
+    for module in (opportunities, products, watchlist, profile, stats, health):
         app.include_router(module.router)
     return app
 

@@ -7,7 +7,7 @@ Money is integer cents (``*_eur_cents``) or integer minor units of the named cur
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -28,6 +28,7 @@ __all__ = [
     "PriceHistory",
     "ProductQuote",
     "ProductView",
+    "ProfileView",
     "StatsResponse",
     "WatchlistItem",
     "WatchlistPage",
@@ -220,6 +221,24 @@ class WatchlistWriteResult(_Model):
     created: list[str] = Field(description="ASINs added to the watchlist.")
     updated: list[str] = Field(description="ASINs already tracked whose entry changed.")
     unchanged: list[str] = Field(description="ASINs already tracked exactly like this.")
+
+
+class ProfileView(_Model):
+    """The seller profile in force (``GET /profile``), or the one just published
+    (``PUT /profile``)."""
+
+    profile: dict[str, Any] = Field(
+        description="The complete profile (docs/pricing.md): money in EUR cents or the sell "
+        "market's minor unit, rates as decimal strings, markets as codes."
+    )
+    version: str = Field(
+        description="Fingerprint of the profile's content: changes when the profile changes."
+    )
+    published: bool = Field(
+        description="False: no profile was published yet, the default is in force."
+    )
+    updated_at: datetime | None = Field(None, description="When it was published (UTC).")
+    updated_by: str | None = Field(None, description="Who published it (free text).")
 
 
 class Counts(_Model):

@@ -41,6 +41,7 @@ __all__ = [
     "OpportunityFilters",
     "OpportunitySort",
     "PageParams",
+    "ProfileUpdate",
     "SortOrder",
     "WatchlistUpsert",
 ]
@@ -268,3 +269,17 @@ class WatchlistUpsert(BaseModel):
     def _canonical_markets(cls, value: list[Market]) -> list[Market]:
         """Without duplicates, in the canonical order (as the watchlist store keeps them)."""
         return [Market(code) for code in normalise_markets([m.value for m in value])]
+
+
+class ProfileUpdate(BaseModel):
+    """Body of ``PUT /profile``: the new profile, replacing the one in force."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    profile: dict[str, Any] = Field(
+        description="The profile's fields as `GET /profile` shows them (docs/pricing.md); a "
+        "field left out takes the default profile's value."
+    )
+    updated_by: str = Field(
+        "api", min_length=1, max_length=200, description="Who changes it (free text)."
+    )

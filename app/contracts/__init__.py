@@ -5,6 +5,7 @@
 ``arbitrage.observations``     :mod:`app.contracts.observations`
 ``arbitrage.opportunities``    :mod:`app.contracts.opportunities` (the output)
 ``fx.rates``                   :mod:`app.contracts.fx_rates`
+``seller.profile``             :mod:`app.contracts.seller_profile`
 the dead-letter topics         :mod:`app.contracts.dead_letters`
 the tables' changelogs         :mod:`app.contracts.tables`
 =============================  ==================================================

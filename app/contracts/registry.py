@@ -13,6 +13,7 @@ from app.contracts.fx_rates import FxRate
 from app.contracts.keepa_products import KeepaProductsEnvelope
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
+from app.contracts.seller_profile import SellerProfileMessage
 from app.contracts.tables import OpenRoutesState, QuotesState
 
 __all__ = ["TOPICS", "TopicContract", "contract_of"]
@@ -46,9 +47,14 @@ TOPICS: Final[tuple[TopicContract, ...]] = (
     TopicContract("arbitrage.sink.dlq", "none", value=SinkDeadLetter),
     TopicContract("fx.rates", "the currency: GBP", value=FxRate),
     TopicContract("fx.rates.dlq", "the original key", headers=DeadLetter),
+    TopicContract("seller.profile", "the seller: default", value=SellerProfileMessage),
+    TopicContract("seller.profile.dlq", "the original key", headers=DeadLetter),
     TopicContract("<app id>-quotes-changelog", "the ASIN", value=QuotesState),
     TopicContract("<app id>-open-opportunities-changelog", "the ASIN", value=OpenRoutesState),
     TopicContract("<app id>-fx-rates-changelog", "the currency: GBP", value=FxRate),
+    TopicContract(
+        "<app id>-seller-profile-changelog", "the seller: default", value=SellerProfileMessage
+    ),
 )
 
 

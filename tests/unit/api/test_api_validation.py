@@ -140,12 +140,15 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
         "/products/{asin}/history",
         "/watchlist",
         "/watchlist/{asin}",
+        "/profile",
         "/stats",
         "/health",
     }
     assert schema["components"]["securitySchemes"]["ApiToken"]["scheme"] == "bearer"
     assert schema["paths"]["/watchlist"]["post"]["security"] == [{"ApiToken": []}]
     assert "security" not in schema["paths"]["/watchlist"]["get"]
+    assert schema["paths"]["/profile"]["put"]["security"] == [{"ApiToken": []}]
+    assert "security" not in schema["paths"]["/profile"]["get"]
     params = {p["name"] for p in schema["paths"]["/opportunities"]["get"]["parameters"]}
     assert {"buy_market", "min_profit_eur", "best_per_asin", "page_size", "q"} <= params
     assert client.get("/docs").status_code == 200

@@ -1,0 +1,71 @@
+"""Reading a small topic to its end without Faust (a compacted topic such as ``fx.rates`` or
+``seller.profile``): what a process without a worker (the scheduler, the API, the CLI) folds
+to learn the value the worker's global table holds."""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
+
+__all__ = ["read_to_end", "topic_partitions"]
+
+_UNKNOWN_TOPIC_OR_PARTITION: Final = 3
+
+
+async def topic_partitions(bootstrap: str, topic: str, timeout_s: float) -> list[TopicPartition]:
+    """The topic's partitions; ``[]`` when it does not exist (nothing was ever published)."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
+    )
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    error = described["error_code"]
+    if error == _UNKNOWN_TOPIC_OR_PARTITION:
+        return []
+    if error != 0:
+        raise KafkaError(f"cannot describe {topic}: error {error}")
+    return [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+
+
+async def read_to_end(
+    bootstrap: str, topic: str, *, timeout_s: float
+) -> list[tuple[bytes | None, Any]]:
+    """Every ``(key, value)`` of ``topic``, in offset order per partition, up to the end
+    offsets seen when reading started (``[]`` when the topic does not exist).
+
+    Raises ``TimeoutError`` when the topic could not be read to its end within ``timeout_s``
+    and aiokafka's errors when the broker cannot be reached.
+    """
+    deadline = time.monotonic() + timeout_s
+    partitions = await topic_partitions(bootstrap, topic, timeout_s)
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        request_timeout_ms=int(timeout_s * 1000),
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        messages: list[tuple[bytes | None, Any]] = []
+        for tp in sorted(partitions):
+            while await consumer.position(tp) < ends[tp]:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise TimeoutError(f"{tp.topic} could not be read to its end in time")
+                batch = await consumer.getmany(tp, timeout_ms=int(min(remaining, 1.0) * 1000))
+                messages.extend((record.key, record.value) for record in batch.get(tp, []))
+        return messages
+    finally:
+        await consumer.stop()
