@@ -23,8 +23,15 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from devtools.worker_process import WorkerProcess
 
-#: What a worker consumes (detector, sink, alerts, fx agents), without the topic prefix.
-WORKER_INPUTS = ("keepa.products", "arbitrage.observations", "arbitrage.opportunities", "fx.rates")
+#: What a worker consumes (detector, sink, alerts, fx and profile agents), without the topic
+#: prefix.
+WORKER_INPUTS = (
+    "keepa.products",
+    "arbitrage.observations",
+    "arbitrage.opportunities",
+    "fx.rates",
+    "seller.profile",
+)
 
 
 async def consumer_lag(bootstrap: str, group: str, topics: Iterable[str]) -> dict[str, int]:
