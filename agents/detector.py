@@ -5,8 +5,13 @@ Messages are read with the topic's contract (:mod:`app.contracts.keepa_products`
 goes out is built from the contract types. Unusable input never stops the agent: it goes to
 ``keepa.products.dlq`` with the original bytes and the reason in headers.
 
-GBP amounts are converted with :func:`tables.fx_rates.rate_in_force`, read once per event; the
-observation sent to the sink carries that rate (:class:`app.contracts.observations.Observation`).
+Every route is priced by :func:`app.domain.fees.price_route` with, read once per event, the
+EUR/GBP rate :func:`tables.fx_rates.rate_in_force` and the seller profile
+:func:`tables.seller_profile.profile_state` (its version goes into every opportunity event),
+and the fee schedule shipped in the package (loaded once at import). The observation sent to
+the sink carries that rate (:class:`app.contracts.observations.Observation`). A route the fee
+schedule cannot price (no figure in force for what the profile asks, e.g. EFN across the
+UK-EU border) has no evaluation; it is counted in ``routes_unpriced``.
 """
 
 from __future__ import annotations
@@ -23,19 +28,23 @@ from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
 from app.dead_letters import dead_letter
 from app.domain.asin_state import apply_quote
+from app.domain.detection import Pricing
 from app.domain.envelope import InvalidEnvelope
+from app.domain.fee_schedule import default_fee_schedule
 from app.faust_app import app, settings
 from app.metrics import metrics
-from app.policy_config import pricing_policy
+from app.policy_config import detection_policy
 from app.topics import declare_all, keepa_products, keepa_products_dlq, observations, opportunities
 from tables.fx_rates import rate_in_force
 from tables.open_opportunities import read_open_routes, write_open_routes
 from tables.quotes import read_quotes, write_quotes
+from tables.seller_profile import profile_state
 
 log = logging.getLogger(__name__)
 
 
-POLICY = pricing_policy(settings)
+POLICY = detection_policy(settings)
+SCHEDULE = default_fee_schedule()
 
 
 @app.agent(keepa_products)
@@ -54,7 +63,9 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
             continue
         try:
             fx = rate_in_force()
-            step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, fx)
+            profile = profile_state()
+            pricing = Pricing(fx, profile.profile, profile.version, SCHEDULE)
+            step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, pricing)
             # The rate goes with the observation: the sink stamps products and price history
             # with exactly the rate these opportunity events were computed with.
             observation = encode(Observation.from_quote(quote, fx))
@@ -71,6 +82,8 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
         if not step.accepted:
             metrics.incr("out_of_order_quotes")
             continue
+        if step.unpriced:
+            metrics.incr("routes_unpriced", len(step.unpriced))
         # Every opportunity event is confirmed by the broker before the state that says it was
         # sent is written: a crash in between redelivers the input, which emits the event again
         # (at least once; the sinks are idempotent) instead of finding the route already open

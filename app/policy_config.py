@@ -5,18 +5,15 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from app.domain.fx import FxRates
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
 from app.settings import Settings
 
 #: "As of" of the configured rate: unknown, so the epoch of the configuration itself.
 CONFIGURED_FX_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def pricing_policy(settings: Settings) -> PricingPolicy:
-    return PricingPolicy(
-        vat_mode="registered" if settings.vat_mode == "registered" else "unrecoverable",
-        min_profit_eur_cents=settings.min_profit_eur_cents,
-        min_roi=settings.min_roi,
+def detection_policy(settings: Settings) -> DetectionPolicy:
+    return DetectionPolicy(
         stale_after=timedelta(hours=settings.stale_after_hours),
         material_change_eur_cents=settings.material_change_eur_cents,
     )

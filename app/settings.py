@@ -55,17 +55,10 @@ class Settings(BaseSettings):
         description="Host the worker's web views bind to (and its URL for the other workers).",
     )
 
-    # --- Pricing policy ----------------------------------------------------------------
+    # --- Detection (every money figure is in the seller profile and the fee schedule) --
     fx_gbp_eur: Decimal = Field(
         Decimal("1.17"), gt=0, description="EUR per GBP until the fx topic says otherwise."
     )
-    vat_mode: str = Field(
-        "registered",
-        pattern="^(registered|unrecoverable)$",
-        description="registered: purchase VAT is recovered; unrecoverable: it is a cost.",
-    )
-    min_profit_eur_cents: int = Field(500, description="Minimum profit of an opportunity.")
-    min_roi: Decimal = Field(Decimal("0.15"), description="Minimum ROI of an opportunity.")
     stale_after_hours: int = Field(24, ge=1, description="Quote staleness in event time.")
     material_change_eur_cents: int = Field(
         50, ge=0, description="Profit change that makes an `updated` event."

@@ -40,12 +40,14 @@ from typing import Any
 
 import orjson
 
+from app.contracts.seller_profile import DEFAULT_IN_FORCE
 from app.domain.asin_state import apply_quote
-from app.domain.detection import OpenOpportunity, detect, fresh_quotes
+from app.domain.detection import OpenOpportunity, Pricing, detect, fresh_quotes
 from app.domain.envelope import quote_from_keepa_product
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
 from app.domain.quote import MarketQuote
 from app.domain.watchlist import WatchlistEntry
 from app.ingest.estimates import Outlook, outlook, relative_volatility
@@ -61,8 +63,10 @@ from devtools.sample.generator import Episode, MarketSimulator
 START = datetime(2025, 3, 1, tzinfo=UTC)
 RUN_EVERY = timedelta(minutes=15)
 VOLATILITY_WINDOW = timedelta(days=7)
-PRICING = PricingPolicy()
+POLICY = DetectionPolicy()
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=START)  # the generator prices GB at 1.17
+#: The default seller profile and the shipped fee schedule (what the worker uses by default).
+PRICING = Pricing(FX, DEFAULT_IN_FORCE.profile, DEFAULT_IN_FORCE.version, default_fee_schedule())
 
 Planner = Callable[..., FetchPlan]
 PLANNERS: dict[str, Planner] = {"adaptive": plan_fetches, "round_robin": round_robin_plan}
@@ -104,7 +108,7 @@ def detectable_episodes(sim: MarketSimulator) -> list[tuple[str, Episode]]:
             mid = episode.opens_at + (episode.closes_at - episode.opens_at) / 2
             quotes = {Market(m): _fetch(sim, asin, m, mid) for m in sim.markets}
             now = max(q.observed_at for q in quotes.values())
-            result = detect(quotes, {}, PRICING, FX, now)
+            result = detect(quotes, {}, POLICY, PRICING, now)
             if f"{episode.buy_market}:{episode.sell_market}" in result.open:
                 found.append((asin, episode))
     return found
@@ -138,7 +142,7 @@ def simulate(name: str, args: argparse.Namespace) -> dict[str, Any]:
             state = states[asin]
             for market in markets:
                 quote = _fetch(sim, asin, market, now)
-                step = apply_quote(quote, state.quotes, state.open, PRICING, FX)
+                step = apply_quote(quote, state.quotes, state.open, POLICY, PRICING)
                 state.quotes, state.open = step.quotes, step.open
                 if step.accepted:
                     state.latest[quote.market] = quote
@@ -187,10 +191,10 @@ def _signals(
 
 
 def _outlook(state: _AsinState) -> Outlook:
-    fresh = fresh_quotes(state.latest, PRICING.stale_after)
+    fresh = fresh_quotes(state.latest, POLICY.stale_after)
     key = tuple((m, q.buy_price, q.sell_price) for m, q in sorted(fresh.items()))
     if state.outlook is None or state.outlook[0] != key:
-        state.outlook = (key, outlook(state.latest, PRICING, FX))
+        state.outlook = (key, outlook(state.latest, POLICY, PRICING))
     return state.outlook[1]
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from app.domain.detection import OpenOpportunity, OpportunityEvent, detect
-from app.domain.fx import FxRates
+from app.domain.detection import OpenOpportunity, OpportunityEvent, Pricing, detect
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
 from app.domain.quote import MarketQuote
 
 __all__ = ["AsinStep", "apply_quote"]
@@ -30,16 +29,19 @@ class AsinStep:
     quotes: dict[Market, MarketQuote]
     open: dict[str, OpenOpportunity]
     events: list[OpportunityEvent]
+    #: Routes the fee schedule could not price (route key -> why); see :func:`detect`.
+    unpriced: dict[str, str]
 
 
 def apply_quote(
     quote: MarketQuote,
     quotes: Mapping[Market, MarketQuote],
     open_: Mapping[str, OpenOpportunity],
-    policy: PricingPolicy,
-    fx: FxRates,
+    policy: DetectionPolicy,
+    pricing: Pricing,
 ) -> AsinStep:
-    """Merge ``quote`` into the ASIN's quotes and re-evaluate every route of the ASIN.
+    """Merge ``quote`` into the ASIN's quotes and re-evaluate every route of the ASIN with
+    ``pricing`` (the rate, profile and fee schedule in force).
 
     Event time is the newest ``observed_at`` across the ASIN's quotes, never the wall
     clock, so a replay of the same input gives the same events as the live run. The inputs
@@ -47,8 +49,14 @@ def apply_quote(
     """
     held = quotes.get(quote.market)
     if held is not None and held.observed_at > quote.observed_at:
-        return AsinStep(False, dict(quotes), dict(open_), [])
+        return AsinStep(False, dict(quotes), dict(open_), [], {})
     merged = {**quotes, quote.market: quote}
     now = max(q.observed_at for q in merged.values())
-    result = detect(merged, open_, policy, fx, now)
-    return AsinStep(accepted=True, quotes=merged, open=result.open, events=result.events)
+    result = detect(merged, open_, policy, pricing, now)
+    return AsinStep(
+        accepted=True,
+        quotes=merged,
+        open=result.open,
+        events=result.events,
+        unpriced=result.unpriced,
+    )

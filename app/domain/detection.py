@@ -1,7 +1,12 @@
 """Opportunity detection: which routes of an ASIN are worth it, and what changed.
 
+Every route is priced by :func:`app.domain.fees.price_route` with the seller profile and the
+fee schedule in force (a :class:`Pricing`, read once per event by the caller); a route is an
+opportunity when its breakdown fails no threshold of the profile.
+
 All decisions use event time (quotes' ``observed_at`` and the ``now_event_time`` passed
-in), never the wall clock, so replaying the input topic reproduces the same events.
+in), never the wall clock, so replaying the input topic with the same profile reproduces the
+same events.
 
 State kept per ASIN (in a Faust table by the caller): ``{route key: OpenOpportunity}``.
 Transitions for a route, in :func:`diff_opportunities`:
@@ -11,28 +16,26 @@ Transitions for a route, in :func:`diff_opportunities`:
   ``policy.material_change_eur_cents`` (and by at least 1 cent) since the last published
   event, else nothing (``last_seen`` still advances);
 * open -> no longer an opportunity: ``closed`` with a reason - ``below_threshold`` (evaluated
-  but below the thresholds), ``stale_quote`` (a quote is too old relative to the newest
-  quote of the ASIN) or ``no_price`` (a quote lost its buy/sell price).
+  but failing a threshold), ``stale_quote`` (a quote is too old relative to the newest
+  quote of the ASIN) or ``no_price`` (a quote lost its buy/sell price, or the fee schedule
+  has no figure the route needs).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
+from app.domain.fee_schedule import FeeSchedule, FeeScheduleGapError
+from app.domain.fees import RouteBreakdown, price_route, profit_upper_bound
 from app.domain.fx import FxRates
-from app.domain.markets import ALL_ROUTES, Market, Route
-from app.domain.policy import PricingPolicy
-from app.domain.pricing import (
-    PricedRoute,
-    RouteEvaluation,
-    evaluate_route,
-    net_of_vat,
-)
+from app.domain.markets import ALL_ROUTES, Market, OnRoute, Route
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import SellerProfile
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, require_utc
 
@@ -42,6 +45,7 @@ __all__ = [
     "EventType",
     "OpenOpportunity",
     "OpportunityEvent",
+    "Pricing",
     "detect",
     "diff_opportunities",
     "evaluate_all_routes",
@@ -54,6 +58,17 @@ CloseReason = Literal["below_threshold", "stale_quote", "no_price"]
 _ROUTE_ORDER = {route.key: i for i, route in enumerate(ALL_ROUTES)}
 
 
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """What prices the routes of one event: the EUR/GBP rate, the seller profile (and its
+    version, carried by the events) and the fee schedule."""
+
+    fx: FxRates
+    profile: SellerProfile
+    profile_version: str
+    schedule: FeeSchedule
+
+
 def fresh_quotes(
     quotes: Mapping[Market, MarketQuote], stale_after: timedelta
 ) -> dict[Market, MarketQuote]:
@@ -64,49 +79,56 @@ def fresh_quotes(
     return {m: q for m, q in quotes.items() if newest - q.observed_at <= stale_after}
 
 
+def _evaluate(
+    quotes: Mapping[Market, MarketQuote],
+    policy: DetectionPolicy,
+    pricing: Pricing,
+    *,
+    prune: bool,
+    keep: Collection[str],
+) -> tuple[list[RouteBreakdown], dict[str, str]]:
+    fresh = fresh_quotes(quotes, policy.stale_after)
+    min_profit = pricing.profile.thresholds.min_profit_eur_cents
+    evaluations: list[RouteBreakdown] = []
+    unpriced: dict[str, str] = {}
+    for route in ALL_ROUTES:
+        buy, sell = fresh.get(route.buy), fresh.get(route.sell)
+        if buy is None or sell is None:
+            continue
+        try:
+            if prune and route.key not in keep:
+                bound = profit_upper_bound(buy, sell, pricing.fx, pricing.profile, pricing.schedule)
+                if bound is None or bound < min_profit:
+                    continue
+            evaluation = price_route(buy, sell, pricing.fx, pricing.profile, pricing.schedule)
+        except FeeScheduleGapError as exc:
+            unpriced[route.key] = str(exc)
+            continue
+        if evaluation is not None:
+            evaluations.append(evaluation)
+    return evaluations, unpriced
+
+
 def evaluate_all_routes(
     quotes: Mapping[Market, MarketQuote],
-    policy: PricingPolicy,
-    fx: FxRates,
+    policy: DetectionPolicy,
+    pricing: Pricing,
     *,
     prune: bool = False,
     keep: Collection[str] = (),
-) -> list[RouteEvaluation]:
-    """Every route between fresh quotes that has both prices, in :data:`ALL_ROUTES` order.
+) -> list[RouteBreakdown]:
+    """Every route between fresh quotes that has both prices, priced with
+    :func:`app.domain.fees.price_route`, in :data:`ALL_ROUTES` order.
+
+    A route the fee schedule cannot price (:class:`FeeScheduleGapError`, e.g. EFN across the
+    UK-EU border) has no evaluation (:func:`detect` reports it in ``unpriced``).
 
     With ``prune``, routes that cannot be an opportunity are skipped without a full
-    evaluation: an upper bound of their profit (net sell - net buy - minimum referral fee -
-    base shipping; the FBA fee is >= 0) is below ``policy.min_profit_eur_cents``. Routes in
-    ``keep`` (the open ones, whose close needs figures) are always evaluated.
+    evaluation: :func:`app.domain.fees.profit_upper_bound` (a true upper bound of the
+    profit) is below the profile's ``min_profit_eur_cents``. Routes in ``keep`` (the open
+    ones, whose close needs figures) are always evaluated.
     """
-    fresh = fresh_quotes(quotes, policy.stale_after)
-    net_sell: dict[Market, int] = {}
-    net_buy: dict[Market, int] = {}
-    if prune:
-        for market, quote in fresh.items():
-            if quote.sell_price is not None:
-                gross = fx.to_eur_cents(quote.sell_price, quote.currency)
-                net_sell[market] = net_of_vat(gross, market.vat_rate)
-            if quote.buy_price is not None:
-                gross = fx.to_eur_cents(quote.buy_price, quote.currency)
-                net_buy[market] = (
-                    net_of_vat(gross, market.vat_rate) if policy.vat_mode == "registered" else gross
-                )
-        floor = policy.min_profit_eur_cents + policy.min_referral_fee_eur_cents
-        floor += policy.shipping_base_eur_cents
-    evaluations = []
-    for route in ALL_ROUTES:
-        if route.buy not in fresh or route.sell not in fresh:
-            continue
-        if prune and route.key not in keep:
-            if route.sell not in net_sell or route.buy not in net_buy:
-                continue
-            if net_sell[route.sell] - net_buy[route.buy] < floor:
-                continue
-        evaluation = evaluate_route(fresh[route.buy], fresh[route.sell], policy, fx)
-        if evaluation is not None:
-            evaluations.append(evaluation)
-    return evaluations
+    return _evaluate(quotes, policy, pricing, prune=prune, keep=keep)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,46 +137,63 @@ class OpenOpportunity:
 
     ``profit_eur_cents``/``roi`` are the figures of the last PUBLISHED event (``opened`` or
     ``updated``), so slow drifts add up to a material change; ``evaluation`` is the latest
-    evaluation (its figures are published if the route closes without a new evaluation).
+    breakdown and ``profile_version`` the profile it was computed with (published if the
+    route closes without a new evaluation).
     """
 
     route: str
     profit_eur_cents: int
-    roi: Decimal
+    roi: Decimal  # display value (4 places) of the last published event
     first_seen: datetime
     last_seen: datetime
-    evaluation: RouteEvaluation
+    evaluation: RouteBreakdown
+    profile_version: str
 
 
 @dataclass(frozen=True, slots=True)
-class OpportunityEvent(PricedRoute):
-    """An ``opened`` / ``updated`` / ``closed`` event of one route of one ASIN."""
+class OpportunityEvent(OnRoute):
+    """An ``opened`` / ``updated`` / ``closed`` event of one route of one ASIN: the route's
+    full breakdown and the version of the profile it was computed with."""
 
     event: EventType
     event_id: str
     event_time: datetime
     first_seen: datetime
-    fx_eur_per_gbp: Decimal
+    breakdown: RouteBreakdown
+    profile_version: str
     reason: CloseReason | None = None
+    asin: str = field(init=False)
+    buy_market: Market = field(init=False)
+    sell_market: Market = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "asin", self.breakdown.asin)
+        object.__setattr__(self, "buy_market", self.breakdown.buy_market)
+        object.__setattr__(self, "sell_market", self.breakdown.sell_market)
+
+    @property
+    def profit_eur_cents(self) -> int:
+        return self.breakdown.profit_eur_cents
 
     @classmethod
     def from_evaluation(
         cls,
         event: EventType,
-        evaluation: RouteEvaluation,
+        evaluation: RouteBreakdown,
         *,
+        profile_version: str,
         event_time: datetime,
         first_seen: datetime,
         reason: CloseReason | None = None,
     ) -> OpportunityEvent:
         event_time = require_utc(event_time, "event_time")
         return cls(
-            **{f.name: getattr(evaluation, f.name) for f in fields(PricedRoute)},
             event=event,
             event_id=make_event_id(evaluation.asin, evaluation.route_key, event, event_time),
             event_time=event_time,
             first_seen=require_utc(first_seen, "first_seen"),
-            fx_eur_per_gbp=evaluation.eur_per_gbp,
+            breakdown=evaluation,
+            profile_version=profile_version,
             reason=reason,
         )
 
@@ -168,7 +207,8 @@ def make_event_id(asin: str, route_key: str, event: EventType, event_time: datet
 def _absence_reason(
     route_key: str, quotes: Mapping[Market, MarketQuote] | None, stale_after: timedelta
 ) -> CloseReason:
-    """Why an open route got no evaluation: a stale (or missing) quote, else a lost price."""
+    """Why an open route got no evaluation: a stale (or missing) quote, else a lost price
+    (or a route the fee schedule cannot price)."""
     if quotes is None:
         return "no_price"
     route = Route.from_key(route_key)
@@ -184,8 +224,9 @@ def _ordered_keys(keys: Iterable[str]) -> list[str]:
 
 def diff_opportunities(
     open_: Mapping[str, OpenOpportunity],
-    evaluations: Sequence[RouteEvaluation],
-    policy: PricingPolicy,
+    evaluations: Sequence[RouteBreakdown],
+    policy: DetectionPolicy,
+    profile_version: str,
     now_event_time: datetime,
     *,
     quotes: Mapping[Market, MarketQuote] | None = None,
@@ -193,83 +234,101 @@ def diff_opportunities(
     """Compare the open routes with fresh evaluations (see the module doc).
 
     ``evaluations`` must be all the evaluations of the ASIN (as :func:`evaluate_all_routes`
-    returns them): an open route without one is closed. Pass ``quotes`` (the ASIN's quotes)
-    to tell ``stale_quote`` from ``no_price`` closes; without it they are ``no_price``.
-    Returns the events (in route order) and the new open map; inputs are not modified.
+    returns them), computed with the profile of ``profile_version``: an open route without
+    one is closed. Pass ``quotes`` (the ASIN's quotes) to tell ``stale_quote`` from
+    ``no_price`` closes; without it they are ``no_price``. Returns the events (in route
+    order) and the new open map; inputs are not modified.
     """
     now = require_utc(now_event_time, "now_event_time")
     by_route = {evaluation.route_key: evaluation for evaluation in evaluations}
     events: list[OpportunityEvent] = []
     new_open: dict[str, OpenOpportunity] = {}
 
+    def event(
+        kind: EventType,
+        figures: RouteBreakdown,
+        first_seen: datetime,
+        *,
+        version: str = profile_version,
+        reason: CloseReason | None = None,
+    ) -> None:
+        events.append(
+            OpportunityEvent.from_evaluation(
+                kind,
+                figures,
+                profile_version=version,
+                event_time=now,
+                first_seen=first_seen,
+                reason=reason,
+            )
+        )
+
     for key in _ordered_keys([*by_route, *open_]):
         evaluation = by_route.get(key)
         previous = open_.get(key)
         if evaluation is not None and evaluation.is_opportunity:
             if previous is None:
-                events.append(
-                    OpportunityEvent.from_evaluation(
-                        "opened", evaluation, event_time=now, first_seen=now
-                    )
-                )
+                event("opened", evaluation, now)
                 new_open[key] = OpenOpportunity(
                     route=key,
                     profit_eur_cents=evaluation.profit_eur_cents,
-                    roi=evaluation.roi,
+                    roi=evaluation.roi_display,
                     first_seen=now,
                     last_seen=now,
                     evaluation=evaluation,
+                    profile_version=profile_version,
                 )
                 continue
-            state = replace(previous, last_seen=max(previous.last_seen, now), evaluation=evaluation)
+            state = replace(
+                previous,
+                last_seen=max(previous.last_seen, now),
+                evaluation=evaluation,
+                profile_version=profile_version,
+            )
             change = abs(evaluation.profit_eur_cents - previous.profit_eur_cents)
             if change and change >= policy.material_change_eur_cents:
-                events.append(
-                    OpportunityEvent.from_evaluation(
-                        "updated", evaluation, event_time=now, first_seen=previous.first_seen
-                    )
-                )
+                event("updated", evaluation, previous.first_seen)
                 state = replace(
-                    state, profit_eur_cents=evaluation.profit_eur_cents, roi=evaluation.roi
+                    state, profit_eur_cents=evaluation.profit_eur_cents, roi=evaluation.roi_display
                 )
             new_open[key] = state
         elif previous is not None:
             if evaluation is not None:
-                reason: CloseReason = "below_threshold"
-                figures = evaluation
+                event("closed", evaluation, previous.first_seen, reason="below_threshold")
             else:
-                reason = _absence_reason(key, quotes, policy.stale_after)
-                figures = previous.evaluation
-            events.append(
-                OpportunityEvent.from_evaluation(
+                event(
                     "closed",
-                    figures,
-                    event_time=now,
-                    first_seen=previous.first_seen,
-                    reason=reason,
+                    previous.evaluation,
+                    previous.first_seen,
+                    version=previous.profile_version,
+                    reason=_absence_reason(key, quotes, policy.stale_after),
                 )
-            )
     return events, new_open
 
 
 @dataclass(frozen=True, slots=True)
 class Detection:
     """Result of :func:`detect`: the evaluations (routes that cannot be opportunities are
-    pruned), the events and the new open map."""
+    pruned), the events, the new open map and the routes the fee schedule could not price
+    (route key -> why)."""
 
-    evaluations: list[RouteEvaluation]
+    evaluations: list[RouteBreakdown]
     events: list[OpportunityEvent]
     open: dict[str, OpenOpportunity]
+    unpriced: dict[str, str]
 
 
 def detect(
     quotes: Mapping[Market, MarketQuote],
     open_: Mapping[str, OpenOpportunity],
-    policy: PricingPolicy,
-    fx: FxRates,
+    policy: DetectionPolicy,
+    pricing: Pricing,
     now_event_time: datetime,
 ) -> Detection:
-    """:func:`evaluate_all_routes` then :func:`diff_opportunities` (with close reasons)."""
-    evaluations = evaluate_all_routes(quotes, policy, fx, prune=True, keep=open_.keys())
-    events, new_open = diff_opportunities(open_, evaluations, policy, now_event_time, quotes=quotes)
-    return Detection(evaluations=evaluations, events=events, open=new_open)
+    """:func:`evaluate_all_routes` (pruned) then :func:`diff_opportunities` (with close
+    reasons)."""
+    evaluations, unpriced = _evaluate(quotes, policy, pricing, prune=True, keep=open_.keys())
+    events, new_open = diff_opportunities(
+        open_, evaluations, policy, pricing.profile_version, now_event_time, quotes=quotes
+    )
+    return Detection(evaluations=evaluations, events=events, open=new_open, unpriced=unpriced)

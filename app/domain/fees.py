@@ -1,8 +1,8 @@
 """Every cost of one route, line by line, from the fee schedule and the seller's profile.
 
-:func:`price_route` takes the same inputs as :func:`app.domain.pricing.evaluate_route` (buy
-and sell :class:`MarketQuote`, :class:`FxRates`) plus a :class:`SellerProfile` and a
-:class:`FeeSchedule`, and returns a :class:`RouteBreakdown`.
+:func:`price_route` takes the buy and sell :class:`MarketQuote`, the :class:`FxRates`, the
+seller's :class:`SellerProfile` and the :class:`FeeSchedule`, and returns a
+:class:`RouteBreakdown`: the one pricing model (detection evaluates every route with it).
 
 Money rules:
 
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Literal
@@ -35,6 +35,7 @@ from app.domain.fee_schedule import (
     FeeSchedule,
     FeeScheduleGapError,
     ReferralRule,
+    VatRate,
 )
 from app.domain.fx import FxRates
 from app.domain.keepa_prices import PriceType
@@ -49,7 +50,9 @@ __all__ = [
     "RouteBreakdown",
     "Threshold",
     "price_route",
+    "profit_upper_bound",
     "referral_fee_minor",
+    "route_category",
 ]
 
 LineKind = Literal[
@@ -89,15 +92,19 @@ class FeeLine:
 
 @dataclass(frozen=True, slots=True)
 class RouteBreakdown(OnRoute):
-    """The full profit computation of one route of one ASIN."""
+    """The full profit computation of one route of one ASIN (immutable, plain data: the
+    worker keeps the last one of each open route in its state)."""
 
     asin: str
+    title: str | None  # the sell quote's title, else the buy quote's
     buy_market: Market
     sell_market: Market
     on: date
     category: str  # fee category key (``default`` when unmapped / unknown)
     buy_price_minor: int  # gross, buy market's currency
     sell_price_minor: int  # gross, sell market's currency
+    buy_price_eur_cents: int  # gross, converted
+    sell_price_eur_cents: int  # gross, converted
     buy_vat_rate: Decimal
     sell_vat_rate: Decimal
     net_buy_minor: int
@@ -107,11 +114,25 @@ class RouteBreakdown(OnRoute):
     lines: tuple[FeeLine, ...]
     profit_eur_cents: int
     investment_eur_cents: int  # net buy + purchase VAT if a cost + inbound, customs, duty, prep
-    roi: Fraction  # exact: profit / investment (0 if investment <= 0)
-    margin: Fraction  # exact: profit / net sell (0 if net sell <= 0)
     estimates: tuple[str, ...]
     failed_thresholds: tuple[Threshold, ...]
     eur_per_gbp: Decimal
+    buy_observed_at: datetime
+    sell_observed_at: datetime
+
+    @property
+    def roi(self) -> Fraction:
+        """Exact ``profit / investment`` (0 when the investment is <= 0)."""
+        if self.investment_eur_cents <= 0:
+            return Fraction(0)
+        return Fraction(self.profit_eur_cents, self.investment_eur_cents)
+
+    @property
+    def margin(self) -> Fraction:
+        """Exact ``profit / net sell`` (0 when net sell is <= 0)."""
+        if self.net_sell_eur_cents <= 0:
+            return Fraction(0)
+        return Fraction(self.profit_eur_cents, self.net_sell_eur_cents)
 
     @property
     def is_opportunity(self) -> bool:
@@ -215,6 +236,82 @@ class _Lines:
         return sum(line.eur_cents for line in self.lines if line.kind in kinds and line.is_cost)
 
 
+@dataclass(frozen=True, slots=True)
+class _Nets:
+    """The date, fee category and VAT-exclusive prices of a route (both prices known)."""
+
+    on: date
+    mapped: str | None  # the category Keepa's root selects, None when unmapped / unknown
+    category: str
+    sell_vat: VatRate
+    buy_vat: VatRate
+    net_sell: int  # sell market's minor units
+    net_buy: int  # buy market's minor units
+    net_sell_eur: int
+    net_buy_eur: int
+
+
+def route_category(buy: MarketQuote, sell: MarketQuote, schedule: FeeSchedule) -> str | None:
+    """The fee category of the product: Keepa's root category on either side decides (the
+    sell side first); None when neither root is mapped."""
+    return schedule.category_of_root(sell.market, sell.root_category) or (
+        schedule.category_of_root(buy.market, buy.root_category)
+    )
+
+
+def _net_prices(
+    buy: MarketQuote, sell: MarketQuote, fx: FxRates, schedule: FeeSchedule, on: date | None
+) -> _Nets:
+    assert buy.buy_price is not None
+    assert sell.sell_price is not None
+    on = on or max(buy.observed_at, sell.observed_at).date()
+    mapped = route_category(buy, sell, schedule)
+    category = mapped or DEFAULT_CATEGORY
+    sell_vat = schedule.vat_rate(sell.market, category, on)
+    buy_vat = schedule.vat_rate(buy.market, category, on)
+    net_sell = round_half_up(Decimal(sell.sell_price) / (1 + sell_vat.rate))
+    net_buy = round_half_up(Decimal(buy.buy_price) / (1 + buy_vat.rate))
+    return _Nets(
+        on=on,
+        mapped=mapped,
+        category=category,
+        sell_vat=sell_vat,
+        buy_vat=buy_vat,
+        net_sell=net_sell,
+        net_buy=net_buy,
+        net_sell_eur=fx.to_eur_cents(net_sell, sell.currency),
+        net_buy_eur=fx.to_eur_cents(net_buy, buy.currency),
+    )
+
+
+def profit_upper_bound(
+    buy: MarketQuote,
+    sell: MarketQuote,
+    fx: FxRates,
+    profile: SellerProfile,
+    schedule: FeeSchedule,
+    *,
+    on: date | None = None,
+) -> int | None:
+    """A cheap bound that :func:`price_route`'s profit never exceeds (None when a price is
+    missing), for skipping routes that cannot reach the profit threshold.
+
+    ``profit = net sell - sum(cost lines) - net buy`` (EUR cents, the same net prices as
+    here). Every cost line is >= 0 (fees, percentages of non-negative amounts, purchase VAT
+    ``gross - net >= 0``) and three of them have known floors: inbound shipping
+    ``>= per_unit`` (plus >= 0 per started weight step), prep and, on GB routes, customs.
+    So ``profit <= net sell - net buy - per_unit - prep (- customs)``.
+    """
+    if buy.buy_price is None or sell.sell_price is None:
+        return None
+    nets = _net_prices(buy, sell, fx, schedule, on)
+    route = Route(buy.market, sell.market)
+    floor = profile.inbound_for(route).per_unit_eur_cents + profile.prep_eur_cents
+    if route.involves_gb:
+        floor += profile.gb_customs_eur_cents
+    return nets.net_sell_eur - nets.net_buy_eur - floor
+
+
 def price_route(
     buy: MarketQuote,
     sell: MarketQuote,
@@ -236,26 +333,19 @@ def price_route(
         raise ValueError(f"buy and sell market are both {buy.market.value}")
     if buy.buy_price is None or sell.sell_price is None:
         return None
-    on = on or max(buy.observed_at, sell.observed_at).date()
+    nets = _net_prices(buy, sell, fx, schedule, on)
+    on, category, mapped = nets.on, nets.category, nets.mapped
+    sell_vat, buy_vat = nets.sell_vat, nets.buy_vat
+    net_sell, net_buy = nets.net_sell, nets.net_buy
     route = Route(buy.market, sell.market)
     gross_sell, gross_buy = sell.sell_price, buy.buy_price
     sc, bc = sell.currency, buy.currency
     estimates: set[str] = set()
     lines = _Lines(fx)
-
-    # Category: Keepa's root category on either side decides (the sell side first).
-    mapped = schedule.category_of_root(sell.market, sell.root_category) or (
-        schedule.category_of_root(buy.market, buy.root_category)
-    )
     if sell.root_category is None and buy.root_category is None:
         estimates.add("category_unknown")
-    category = mapped or DEFAULT_CATEGORY
 
     # VAT of the sale (owed in the sell market) and of the purchase.
-    sell_vat = schedule.vat_rate(sell.market, category, on)
-    buy_vat = schedule.vat_rate(buy.market, category, on)
-    net_sell = round_half_up(Decimal(gross_sell) / (1 + sell_vat.rate))
-    net_buy = round_half_up(Decimal(gross_buy) / (1 + buy_vat.rate))
     lines.add(
         "sales_vat",
         gross_sell - net_sell,
@@ -375,7 +465,7 @@ def price_route(
         )
 
     # The seller's own costs, EUR cents.
-    net_buy_eur = fx.to_eur_cents(net_buy, bc)
+    net_buy_eur = nets.net_buy_eur
     weight = sell.package_weight_g if sell.package_weight_g is not None else buy.package_weight_g
     inbound = profile.inbound_for(route)
     if weight is None:
@@ -398,14 +488,13 @@ def price_route(
         )
     lines.add("prep", profile.prep_eur_cents, Currency.EUR, "prep per unit")
 
-    net_sell_eur = fx.to_eur_cents(net_sell, sc)
+    net_sell_eur = nets.net_sell_eur
     profit = net_sell_eur - sum(line.eur_cents for line in lines.lines if line.is_cost)
     profit -= net_buy_eur
     investment = net_buy_eur + lines.eur(
         "purchase_vat", "inbound_shipping", "customs", "import_duty", "prep"
     )
     roi = Fraction(profit, investment) if investment > 0 else Fraction(0)
-    margin = Fraction(profit, net_sell_eur) if net_sell_eur > 0 else Fraction(0)
 
     thresholds = profile.thresholds
     failed: list[Threshold] = []
@@ -420,12 +509,15 @@ def price_route(
 
     return RouteBreakdown(
         asin=buy.asin,
+        title=sell.title or buy.title,
         buy_market=buy.market,
         sell_market=sell.market,
         on=on,
         category=category,
         buy_price_minor=gross_buy,
         sell_price_minor=gross_sell,
+        buy_price_eur_cents=fx.to_eur_cents(gross_buy, bc),
+        sell_price_eur_cents=fx.to_eur_cents(gross_sell, sc),
         buy_vat_rate=buy_vat.rate,
         sell_vat_rate=sell_vat.rate,
         net_buy_minor=net_buy,
@@ -435,11 +527,11 @@ def price_route(
         lines=tuple(lines.lines),
         profit_eur_cents=profit,
         investment_eur_cents=investment,
-        roi=roi,
-        margin=margin,
         estimates=tuple(sorted(estimates)),
         failed_thresholds=tuple(failed),
         eur_per_gbp=fx.eur_per_gbp,
+        buy_observed_at=buy.observed_at,
+        sell_observed_at=sell.observed_at,
     )
 
 

@@ -6,8 +6,9 @@
 * ``price-history``: relative standard deviation of the buy and sell prices (EUR cents) per
   market over ``volatility_window`` (``extended_stats``), the ASIN's volatility is the largest;
 * ``products``: per market, ``fetched_at`` of the latest quote, and the quotes themselves for
-  the best route's profit and required move (:func:`app.ingest.estimates.outlook`), GBP
-  converted with the rate in force on ``fx.rates`` (the worker's rate, not a static one).
+  the best route's profit and required move (:func:`app.ingest.estimates.outlook`), priced
+  like the worker prices them: GBP converted with the rate in force on ``fx.rates``, the
+  seller profile in force on ``seller.profile`` and the shipped fee schedule.
 
 An ASIN none of the indices knows gets no entry (the scheduler treats it as never fetched).
 """
@@ -20,17 +21,21 @@ from typing import Any, Final
 
 from elasticsearch import Elasticsearch
 
+from app.contracts.seller_profile import ProfileInForce
+from app.domain.detection import Pricing
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
 from app.domain.quote import MarketQuote
 from app.domain.utc import parse_utc
 from app.es.documents import PRODUCT_QUOTE_FIELDS, quote_from_product
 from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
 from app.ingest.estimates import outlook
 from app.ingest.fx_topic import read_rate_in_force
+from app.ingest.profile_topic import read_profile_in_force
 from app.ingest.scheduling import AsinSignals
-from app.policy_config import pricing_policy
+from app.policy_config import detection_policy
 from app.settings import Settings
 
 __all__ = ["load_signals"]
@@ -46,17 +51,26 @@ def load_signals(
     *,
     now: datetime | None = None,
     volatility_window: timedelta = timedelta(days=7),
-    policy: PricingPolicy | None = None,
+    policy: DetectionPolicy | None = None,
     fx: FxRates | None = None,
+    profile: ProfileInForce | None = None,
 ) -> dict[str, AsinSignals]:
     """Signals of the given ASINs (missing indices are treated as empty).
 
     Without ``fx``, GBP prices are converted with the rate in force on the ``fx.rates`` topic
-    (:func:`app.ingest.fx_topic.read_rate_in_force`), the rate the worker uses.
+    (:func:`app.ingest.fx_topic.read_rate_in_force`), the rate the worker uses; without
+    ``profile``, routes are priced with the profile in force on ``seller.profile``
+    (:func:`app.ingest.profile_topic.read_profile_in_force`), the worker's too.
     """
     when = now or datetime.now(UTC)
-    pricing = policy or pricing_policy(settings)
-    rates = fx or read_rate_in_force(settings)
+    detection = policy or detection_policy(settings)
+    in_force = profile or read_profile_in_force(settings)
+    pricing = Pricing(
+        fx or read_rate_in_force(settings),
+        in_force.profile,
+        in_force.version,
+        default_fee_schedule(),
+    )
     wanted = sorted(set(asins))
     result: dict[str, AsinSignals] = {}
     for start in range(0, len(wanted), _CHUNK):
@@ -69,7 +83,7 @@ def load_signals(
             opp = opportunities.get(asin)
             if not quotes and opp is None and asin not in volatility:
                 continue
-            view = outlook(quotes, pricing, rates)
+            view = outlook(quotes, detection, pricing)
             best = view.best_profit_eur_cents
             if opp is not None and opp["open_best"] is not None:
                 best = opp["open_best"] if best is None else max(best, opp["open_best"])

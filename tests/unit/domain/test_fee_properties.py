@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.fee_schedule import default_fee_schedule
-from app.domain.fees import RouteBreakdown, price_route
+from app.domain.fees import RouteBreakdown, price_route, profit_upper_bound
 from app.domain.fx import FxRates
 from app.domain.markets import ALL_ROUTES, Market, Route
 from app.domain.profile import (
@@ -126,6 +126,18 @@ def test_profit_is_net_sell_minus_cost_lines_minus_net_buy(
     assert ("min_profit" in result.failed_thresholds) == (
         result.profit_eur_cents < profile.thresholds.min_profit_eur_cents
     )
+
+
+@settings(max_examples=300, deadline=None)
+@given(pair=quote_pairs(), fx=fx_rates, profile=profiles())
+def test_the_detection_pre_filter_is_a_true_upper_bound_of_the_profit(
+    pair: tuple[MarketQuote, MarketQuote], fx: FxRates, profile: SellerProfile
+) -> None:
+    # Detection skips a route whose bound is below the minimum profit: never one that
+    # price_route would make an opportunity.
+    bound = profit_upper_bound(pair[0], pair[1], fx, profile, SCHEDULE)
+    assert bound is not None
+    assert priced(pair, fx, profile).profit_eur_cents <= bound
 
 
 #: Changes that each add a cost (or make one bigger), never remove one.

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from app.domain.fba import DEFAULT_FBA_TIERS
 from app.domain.fee_schedule import (
     FeeScheduleError,
     FeeScheduleGapError,
@@ -32,16 +31,9 @@ def test_every_figure_has_a_source_and_an_effective_date() -> None:
 
 
 def test_standard_vat_rates_agree_with_the_markets_module() -> None:
-    # Market.vat_rate (used by evaluate_route) and the schedule must not drift apart.
+    # Market.vat_rate (used by the sample generator) and the schedule must not drift apart.
     for market in Market:
         assert SCHEDULE.vat_rate(market, "standard", date(2025, 6, 1)).rate == market.vat_rate
-
-
-def test_fba_card_is_the_moved_fba_module_card() -> None:
-    for market in Market:
-        card = SCHEDULE.fba_card(market, date(2025, 6, 1))
-        assert card.fees_minor == tuple(t.fee_minor for t in DEFAULT_FBA_TIERS[market])
-    assert [t.name for t in SCHEDULE.fba_tiers] == [t.name for t in DEFAULT_FBA_TIERS[Market.DE]]
 
 
 @pytest.mark.parametrize(

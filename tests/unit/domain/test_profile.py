@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from app.domain.markets import Market, Route
-from app.domain.policy import PricingPolicy
 from app.domain.profile import (
     DEFAULT_PROFILE,
     InboundShipping,
@@ -31,14 +30,13 @@ def test_default_profile_is_the_documented_one() -> None:
     assert p.input_vat_recoverable
     assert p.third_party_vat_invoice
     assert p.import_duty_rate == 0
-    # Today's thresholds and shipping defaults (app.domain.policy) carry over unchanged.
-    policy = PricingPolicy()
-    assert p.thresholds.min_profit_eur_cents == policy.min_profit_eur_cents == 500
-    assert p.thresholds.min_roi == policy.min_roi == Decimal("0.15")
-    assert p.inbound_shipping.per_unit_eur_cents == policy.shipping_base_eur_cents
-    assert p.inbound_shipping.per_step_eur_cents * 10 == policy.shipping_per_kg_eur_cents
-    assert p.inbound_shipping.unknown_weight_g == policy.shipping_unknown_weight_g
-    assert p.gb_customs_eur_cents == policy.gb_customs_eur_cents
+    # The former global policy's thresholds and shipping figures carry over unchanged.
+    assert p.thresholds.min_profit_eur_cents == 500
+    assert p.thresholds.min_roi == Decimal("0.15")
+    assert p.inbound_shipping.per_unit_eur_cents == 450
+    assert p.inbound_shipping.per_step_eur_cents * 10 == 120  # EUR 1.20 per kg
+    assert p.inbound_shipping.unknown_weight_g == 2_000
+    assert p.gb_customs_eur_cents == 500
 
 
 @pytest.mark.parametrize(
