@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
+from app.contracts.base import ContractError
 from app.contracts.tables import OPEN_ROUTES_STATE, OpenRoutesState
 from app.domain.detection import OpenOpportunity
 from app.faust_app import app, settings
+from app.metrics import metrics
+
+log = logging.getLogger(__name__)
 
 open_opportunities_table = app.Table(
     "open-opportunities",
@@ -19,9 +24,20 @@ open_opportunities_table = app.Table(
 
 
 def read_open_routes(key: bytes) -> dict[str, OpenOpportunity]:
-    """The ASIN's open routes by route key (``{}`` when none is open)."""
+    """The ASIN's open routes by route key (``{}`` when none is open, or when they were
+    stored by a worker of the former pricing model: ``unsupported_version``, counted in
+    ``open_routes_unsupported``; the ASIN's next evaluation opens what still is one)."""
     stored: bytes | None = open_opportunities_table.get(key)
-    return {} if stored is None else OPEN_ROUTES_STATE.decode(stored).routes
+    if stored is None:
+        return {}
+    try:
+        return OPEN_ROUTES_STATE.decode(stored).routes
+    except ContractError as exc:
+        if exc.code != "unsupported_version":
+            raise
+        log.warning("open routes of %r not read: %s", key, exc.message)
+        metrics.incr("open_routes_unsupported")
+        return {}
 
 
 def write_open_routes(key: bytes, routes: Mapping[str, OpenOpportunity]) -> None:

@@ -85,7 +85,7 @@ def parse_opportunity(data: OpportunityMessage | Mapping[str, Any] | Any) -> Opp
     )
 
 
-def _ratio(value: float) -> Decimal:
+def _ratio(value: Decimal) -> Decimal:
     ratio = Decimal(str(value))
     if not ratio.is_finite():
         raise InvalidAlertEventError(f"a ratio must be finite, got {value!r}")

@@ -30,8 +30,6 @@ __all__ = [
     "watchlist_item",
 ]
 
-_BREAKDOWN_KEYS = tuple(Breakdown.model_fields)
-
 
 def parse_time(value: object) -> datetime | None:
     """An ISO-8601 string (or epoch milliseconds) from Elasticsearch as a UTC datetime."""
@@ -57,9 +55,10 @@ def age_seconds(since: datetime | None, now: datetime) -> int:
 
 
 def _breakdown(value: object) -> Breakdown | None:
-    if not isinstance(value, Mapping) or any(value.get(key) is None for key in _BREAKDOWN_KEYS):
+    """The document's breakdown; None for one written before the fee breakdown (no lines)."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("lines"), list):
         return None
-    return Breakdown.model_validate({key: value[key] for key in _BREAKDOWN_KEYS})
+    return Breakdown.model_validate(value)
 
 
 def _first(*values: Any) -> Any:
@@ -113,8 +112,10 @@ def opportunity_route(
         roi=source["roi"],
         margin=source["margin"],
         breakdown=_breakdown(source.get("breakdown")),
-        referral_fee_rate=source.get("referral_fee_rate"),
-        fba_fee_estimated=source.get("fba_fee_estimated"),
+        fee_category=source.get("category"),
+        estimates=list(source.get("estimates") or []),
+        failed_thresholds=list(source.get("failed_thresholds") or []),
+        profile_version=source.get("profile_version"),
         fx_eur_per_gbp=source.get("fx_eur_per_gbp"),
         buy_observed_at=parse_time(source.get("buy_observed_at")),
         sell_observed_at=parse_time(source.get("sell_observed_at")),

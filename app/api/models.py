@@ -6,7 +6,7 @@ Money is integer cents (``*_eur_cents``) or integer minor units of the named cur
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -15,6 +15,7 @@ from app.domain.markets import Market
 
 __all__ = [
     "Breakdown",
+    "BreakdownLine",
     "ComponentHealth",
     "Counts",
     "ErrorResponse",
@@ -46,20 +47,40 @@ class ErrorResponse(_Model):
     detail: str
 
 
+class BreakdownLine(_Model):
+    """One line of the breakdown: a cost, or VAT shown only (``is_cost`` false)."""
+
+    kind: str = Field(
+        description=(
+            "sales_vat, purchase_vat, referral, closing_fee, digital_services_fee, fee_vat, "
+            "fba, efn, mfn_shipping, inbound_shipping, customs, import_duty, prep, fx_fee, "
+            "returns_allowance."
+        )
+    )
+    amount_minor: int = Field(description="In the charging currency's minor unit.")
+    currency: str
+    eur_cents: int = Field(description="amount_minor converted once to EUR cents.")
+    is_cost: bool = Field(description="Deducted from the profit; false: shown only.")
+    note: str = ""
+
+
 class Breakdown(_Model):
     """How the profit of a route comes about, EUR cents.
 
-    profit = net_sell - referral_fee - fba_fee - shipping - net_buy; the VAT lines are the
-    VAT contained in the gross sell and buy prices.
+    profit = net_sell - sum(lines with is_cost) - net_buy, exactly; VAT the seller recovers
+    (or that is in the sell price) is a line with is_cost false.
     """
 
+    fees_on: date = Field(description="Date whose fee schedule figures were applied.")
     net_sell_eur_cents: int
-    vat_sell_eur_cents: int
-    referral_fee_eur_cents: int
-    fba_fee_eur_cents: int
-    shipping_eur_cents: int
     net_buy_eur_cents: int
-    vat_buy_eur_cents: int
+    sell_vat_rate: float
+    buy_vat_rate: float
+    total_costs_eur_cents: int
+    investment_eur_cents: int = Field(
+        description="net buy + purchase VAT if a cost + inbound, customs, duty, prep."
+    )
+    lines: list[BreakdownLine]
 
 
 class OpportunityRoute(_Model):
@@ -83,13 +104,19 @@ class OpportunityRoute(_Model):
     buy_price_eur_cents: int
     sell_price_eur_cents: int
     profit_eur_cents: int
-    roi: float = Field(description="profit / (net buy + shipping).")
-    margin: float = Field(description="profit / net sell.")
-    breakdown: Breakdown | None = None
-    referral_fee_rate: float | None = None
-    fba_fee_estimated: bool | None = Field(
-        None, description="True when the FBA fee was estimated from weight and size."
+    roi: float = Field(description="profit / investment (4 places).")
+    margin: float = Field(description="profit / net sell (4 places).")
+    breakdown: Breakdown | None = Field(
+        None, description="Null for a document written before the fee breakdown existed."
     )
+    fee_category: str | None = Field(None, description="Fee category (default when unmapped).")
+    estimates: list[str] = Field(
+        default_factory=list, description="What was estimated or is unverified."
+    )
+    failed_thresholds: list[str] = Field(
+        default_factory=list, description="min_profit, min_roi, max_sales_rank (closed routes)."
+    )
+    profile_version: str | None = Field(None, description="Seller profile priced with.")
     fx_eur_per_gbp: float | None = None
     buy_observed_at: datetime | None = None
     sell_observed_at: datetime | None = None

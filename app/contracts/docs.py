@@ -84,6 +84,10 @@ def _type(info: mi.Type) -> str:
         return "decimal string"
     if isinstance(info, mi.DateTimeType):
         return "ISO-8601 time with zone" if info.tz else "ISO-8601 time"
+    if isinstance(info, mi.DateType):
+        return "ISO-8601 date"
+    if isinstance(info, mi.ListType):
+        return f"list of {_type(info.item_type)}"
     if isinstance(info, mi.LiteralType):
         return " / ".join(f"`{json.dumps(v)}`" for v in info.values)
     if isinstance(info, mi.EnumType):

@@ -73,11 +73,10 @@ _COPIED_EVENT_KEYS: Final[tuple[str, ...]] = (
     "sell_price_eur_cents",
     "breakdown",
     "profit_eur_cents",
-    "roi",
-    "margin",
-    "referral_fee_rate",
-    "fba_fee_estimated",
-    "fx_eur_per_gbp",
+    "category",
+    "estimates",
+    "failed_thresholds",
+    "profile_version",
     "sales_rank",
     "root_category",
     "image_url",
@@ -270,8 +269,15 @@ def opportunity_action(
     fields = msgspec.structs.asdict(event)
     source: dict[str, Any] = msgspec.to_builtins({key: fields[key] for key in _COPIED_EVENT_KEYS})
     closed = _EVENT_STATES[event.event] == "closed"
+    # Decimal rates and the display ROI/margin as JSON numbers (double fields).
+    breakdown = source["breakdown"]
+    breakdown["sell_vat_rate"] = float(event.breakdown.sell_vat_rate)
+    breakdown["buy_vat_rate"] = float(event.breakdown.buy_vat_rate)
     source.update(
         {
+            "roi": float(event.roi),
+            "margin": float(event.margin),
+            "fx_eur_per_gbp": float(event.fx_eur_per_gbp),
             "state": _EVENT_STATES[event.event],
             "last_event": event.event,
             "asin": event.asin,

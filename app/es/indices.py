@@ -21,13 +21,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import fields
 from typing import Any, Final, Protocol
 
 from elasticsearch import AsyncElasticsearch, BadRequestError
 
 from app.domain.keepa_prices import PRICE_TYPES_READ
-from app.domain.pricing import CostBreakdown
 
 __all__ = [
     "CONTRACT_VERSION",
@@ -47,8 +45,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: Bumped whenever a mapping changes; stored in each index's ``_meta``.
-CONTRACT_VERSION: Final = 1
+#: Bumped whenever a mapping changes; stored in each index's ``_meta``. 2: opportunities carry
+#: the fee breakdown (lines, estimates, failed thresholds, category, profile version).
+CONTRACT_VERSION: Final = 2
 
 PRODUCTS: Final = "products"
 PRICE_HISTORY: Final = "price-history"
@@ -100,8 +99,33 @@ _PRICES_TEMPLATE: Final = {
     "prices_as_long": {"path_match": "prices.*", "mapping": {"type": "long"}},
 }
 
-#: The fields of an opportunity's ``breakdown`` (:class:`app.domain.pricing.CostBreakdown`).
-_BREAKDOWN_FIELDS: Final[tuple[str, ...]] = tuple(f.name for f in fields(CostBreakdown))
+#: An opportunity's ``breakdown`` (:class:`app.contracts.opportunities.Breakdown`): one object
+#: per line in ``lines`` (an array of objects: each line is read whole, never queried across).
+_BREAKDOWN: Final = {
+    "type": "object",
+    "dynamic": "strict",
+    "properties": {
+        "fees_on": {"type": "date", "format": "strict_date"},
+        "net_sell_eur_cents": _LONG,
+        "net_buy_eur_cents": _LONG,
+        "sell_vat_rate": _DOUBLE,
+        "buy_vat_rate": _DOUBLE,
+        "total_costs_eur_cents": _LONG,
+        "investment_eur_cents": _LONG,
+        "lines": {
+            "type": "object",
+            "dynamic": "strict",
+            "properties": {
+                "kind": _KEYWORD,
+                "amount_minor": _LONG,
+                "currency": _KEYWORD,
+                "eur_cents": _LONG,
+                "is_cost": _BOOLEAN,
+                "note": _STORED_ONLY,
+            },
+        },
+    },
+}
 
 
 def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False) -> dict[str, Any]:
@@ -171,16 +195,14 @@ _OPPORTUNITIES_MAPPING: Final = _strict(
         "sell_price_minor": _LONG,
         "buy_price_eur_cents": _LONG,
         "sell_price_eur_cents": _LONG,
-        "breakdown": {
-            "type": "object",
-            "dynamic": "strict",
-            "properties": {name: _LONG for name in _BREAKDOWN_FIELDS},
-        },
+        "breakdown": _BREAKDOWN,
         "profit_eur_cents": _LONG,
         "roi": _DOUBLE,
         "margin": _DOUBLE,
-        "referral_fee_rate": _DOUBLE,
-        "fba_fee_estimated": _BOOLEAN,
+        "category": _KEYWORD,
+        "estimates": _KEYWORD,
+        "failed_thresholds": _KEYWORD,
+        "profile_version": _KEYWORD,
         "fx_eur_per_gbp": _DOUBLE,
         "buy_observed_at": _DATE,
         "sell_observed_at": _DATE,
