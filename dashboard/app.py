@@ -37,6 +37,7 @@ from dashboard.shaping import (
     asin_from_query_params,
     asin_options,
     best_route,
+    breakdown_notes,
     compute_kpis,
     eur_to_cents,
     filters_from_query_params,
@@ -48,7 +49,6 @@ from dashboard.shaping import (
     is_synthetic,
     opportunity_rows,
     percent_to_fraction,
-    purchase_vat_note,
     route_key,
     route_rows,
     top_asins_caption,
@@ -450,8 +450,7 @@ def _detail_view(client: ApiClient) -> None:
                 f"{format_eur(route.profit_eur_cents)} profit, ROI {format_percent(route.roi)}"
             )
             _waterfall_chart(route)
-            note = purchase_vat_note(route)
-            if note:
+            for note in breakdown_notes(route):
                 st.caption(note)
         _routes_table(route_rows(detail))
     except ApiUnavailableError as exc:

@@ -30,6 +30,7 @@ from app.domain.markets import Market, UnknownMarketError
 
 __all__ = [
     "FILTER_PARAMS",
+    "LINE_LABELS",
     "SYNTHETIC_PREFIX",
     "Filters",
     "FreshnessRow",
@@ -40,6 +41,7 @@ __all__ = [
     "asin_from_query_params",
     "asin_options",
     "best_route",
+    "breakdown_notes",
     "compute_kpis",
     "eur_to_cents",
     "filters_from_query_params",
@@ -54,7 +56,6 @@ __all__ = [
     "newest",
     "opportunity_rows",
     "percent_to_fraction",
-    "purchase_vat_note",
     "route_key",
     "route_rows",
     "top_asins_caption",
@@ -512,24 +513,46 @@ class WaterfallStep:
     end_eur_cents: int
 
 
-def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
-    """Gross sell price -> VAT -> referral fee -> FBA fee -> shipping -> purchase -> profit.
+#: Waterfall label of each breakdown line kind (app.domain.fees.LineKind).
+LINE_LABELS: Final[Mapping[str, str]] = {
+    "sales_vat": "VAT",
+    "purchase_vat": "Purchase VAT",
+    "referral": "Referral fee",
+    "closing_fee": "Closing fee",
+    "digital_services_fee": "Digital Services Fee",
+    "fee_vat": "VAT on fees",
+    "fba": "FBA fee",
+    "efn": "EFN cross-border fee",
+    "mfn_shipping": "Own shipping",
+    "inbound_shipping": "Inbound shipping",
+    "customs": "Customs",
+    "import_duty": "Import duty",
+    "prep": "Prep",
+    "fx_fee": "Currency conversion",
+    "returns_allowance": "Returns allowance",
+}
 
-    Built from the route's breakdown, so the last bar is exactly
-    ``net_sell - referral - fba - shipping - net_buy`` = the route's profit. Empty when the
-    API sent no breakdown.
+
+def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
+    """Gross sell price -> its VAT -> every cost line of the breakdown, in its order ->
+    net purchase -> profit.
+
+    Built from the route's breakdown lines, so the last bar is exactly
+    ``net_sell - sum(cost lines) - net_buy`` = the route's profit (VAT the seller recovers
+    is not a bar: see :func:`breakdown_notes`). Empty when the API sent no breakdown.
     """
     b = route.breakdown
     if b is None:
         return []
-    gross_sell = b.net_sell_eur_cents + b.vat_sell_eur_cents
-    costs = (
-        (f"VAT {route.sell_market.value}", b.vat_sell_eur_cents),
-        ("Referral fee", b.referral_fee_eur_cents),
-        ("FBA fee", b.fba_fee_eur_cents),
-        ("Shipping", b.shipping_eur_cents),
-        (f"Purchase {route.buy_market.value}", b.net_buy_eur_cents),
-    )
+    sales_vat = sum(line.eur_cents for line in b.lines if line.kind == "sales_vat")
+    gross_sell = b.net_sell_eur_cents + sales_vat
+    costs: list[tuple[str, int]] = []
+    if sales_vat:
+        costs.append((f"VAT {route.sell_market.value}", sales_vat))
+    costs += [
+        (LINE_LABELS.get(line.kind, line.kind), line.eur_cents) for line in b.lines if line.is_cost
+    ]
+    costs.append((f"Purchase {route.buy_market.value} (net)", b.net_buy_eur_cents))
     steps = [WaterfallStep(0, "Sell price", "total", gross_sell, 0, gross_sell)]
     level = gross_sell
     for order, (label, cost) in enumerate(costs, start=1):
@@ -539,16 +562,21 @@ def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
     return steps
 
 
-def purchase_vat_note(route: OpportunityRoute) -> str | None:
-    """How the purchase bar treats the buy price's VAT: recovered (the bar is net of it,
-    VAT-registered seller) or a cost (the bar is the gross price)."""
+def breakdown_notes(route: OpportunityRoute) -> list[str]:
+    """What the waterfall does not show as a bar: VAT shown only (recovered purchase VAT,
+    VAT on fees under the reverse charge) and what the figures rest on (estimates)."""
     b = route.breakdown
-    if b is None or b.vat_buy_eur_cents == 0:
-        return None
-    vat = format_eur(b.vat_buy_eur_cents)
-    if b.net_buy_eur_cents < route.buy_price_eur_cents:
-        return f"Purchase net of its {vat} VAT, which a VAT-registered seller recovers."
-    return f"Purchase includes {vat} VAT that is not recovered (a cost)."
+    if b is None:
+        return []
+    notes = [
+        f"{LINE_LABELS.get(line.kind, line.kind)} {format_eur(line.eur_cents)}: not a cost "
+        f"({line.note})."
+        for line in b.lines
+        if not line.is_cost and line.kind != "sales_vat"
+    ]
+    if route.estimates:
+        notes.append("Estimated: " + ", ".join(route.estimates) + ".")
+    return notes
 
 
 def newest(items: Iterable[OpportunityRoute]) -> datetime | None:
