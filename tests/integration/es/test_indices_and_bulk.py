@@ -16,10 +16,12 @@ import pytest
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
 from app.contracts.opportunities import OpportunityMessage
-from app.domain.detection import OpportunityEvent, detect
+from app.domain.detection import OpportunityEvent, Pricing, detect
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.es.bulk import BulkWriter
 from app.es.documents import opportunity_action, product_actions
 from app.es.indices import (
@@ -36,8 +38,9 @@ from tests.session_resources import Owned, delete_indices
 # tests must share it, or the clients' aiohttp sessions would cross event loops.
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-POLICY = PricingPolicy()
+POLICY = DetectionPolicy()
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2025, 3, 1, tzinfo=UTC))
+PRICING = Pricing(FX, DEFAULT_PROFILE, "v-test", default_fee_schedule())
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
 
@@ -69,15 +72,21 @@ def writer(client: AsyncElasticsearch, **kwargs: Any) -> BulkWriter:
 
 
 def opportunity_events() -> tuple[OpportunityEvent, OpportunityEvent]:
-    """DE -> FR opened at T0 (profit 664), closed at T0+4h (117 < 500)."""
+    """DE -> FR opened at T0 (profit 641), closed at T0+4h (96 < 500).
+
+    Default profile on 2025-03-01 (DE-established: DSF 2 % on FR), FR card 425, inbound 510,
+    net buy 2000 / 1.19 -> 1681:
+      FR 48.00: 4000 - 720 - 425 - (14 + 9) - 510 - 1681 = 641
+      FR 40.00: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96
+    """
 
     de = make_quote(market=Market.DE, amazon=2000, last_update=T0)
     fr = make_quote(market=Market.FR, buy_box=4800, last_update=T0)
-    step = detect({Market.DE: de, Market.FR: fr}, {}, POLICY, FX, T0)
+    step = detect({Market.DE: de, Market.FR: fr}, {}, POLICY, PRICING, T0)
     [opened] = step.events
     later = T0 + 4 * HOUR
     fr_low = make_quote(market=Market.FR, buy_box=4000, last_update=later)
-    step = detect({Market.DE: de, Market.FR: fr_low}, step.open, POLICY, FX, later)
+    step = detect({Market.DE: de, Market.FR: fr_low}, step.open, POLICY, PRICING, later)
     [closed] = step.events
     return opened, closed
 
@@ -195,7 +204,7 @@ async def test_writing_the_same_actions_twice_leaves_one_document(
     assert doc["_version"] == int(quote.observed_at.timestamp() * 1000)
     assert doc["_source"]["buy_price_eur_cents"] == 2339
     opp = es.get(index=ready.index("opportunities"), id="B0TESTAS1N:DE:FR")["_source"]
-    assert (opp["state"], opp["profit_eur_cents"], opp["closed_at"]) == ("open", 664, None)
+    assert (opp["state"], opp["profit_eur_cents"], opp["closed_at"]) == ("open", 641, None)
 
 
 async def test_an_older_observation_does_not_overwrite_a_newer_one(

@@ -14,9 +14,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from elasticsearch import Elasticsearch, helpers
 
+from app.domain.detection import Pricing
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.es.documents import product_actions
 from app.es.indices import LOGICAL_INDICES, index_settings, mapping_for
 from app.ingest.estimates import outlook
@@ -33,7 +36,7 @@ from tests.session_resources import Owned, delete_owned_sync
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-POLICY = PricingPolicy()
+POLICY = DetectionPolicy()
 ASIN = "B0FXSCHED1"
 
 
@@ -102,8 +105,13 @@ async def test_the_rate_in_force_comes_from_the_topic(
     helpers.bulk(es, actions, refresh="wait_for")
     signals = await _load_signals_in_a_thread(es, s)
     best = signals[ASIN].best_profit_eur_cents
-    assert best == outlook(quotes, POLICY, rate).best_profit_eur_cents
-    assert best != outlook(quotes, POLICY, configured_fx(s)).best_profit_eur_cents
+    # (no seller profile published on this run's topic: the default profile is in force)
+    assert best == outlook(quotes, POLICY, _pricing(rate)).best_profit_eur_cents
+    assert best != outlook(quotes, POLICY, _pricing(configured_fx(s))).best_profit_eur_cents
+
+
+def _pricing(fx: FxRates) -> Pricing:
+    return Pricing(fx, DEFAULT_PROFILE, "default", default_fee_schedule())
 
 
 async def _load_signals_in_a_thread(es: Elasticsearch, s: Settings) -> dict[str, AsinSignals]:

@@ -14,10 +14,12 @@ from elasticsearch import Elasticsearch
 from app.contracts.base import ContractError
 from app.contracts.keepa_products import ENVELOPE, quote_from_message
 from app.domain.asin_state import apply_quote
-from app.domain.detection import OpenOpportunity
+from app.domain.detection import OpenOpportunity, Pricing
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.markets import Market
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
-from app.policy_config import configured_fx, pricing_policy
+from app.policy_config import configured_fx, detection_policy
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
 from tests.integration.drain import wait_worker_drained
@@ -44,8 +46,10 @@ def worker(
 
 
 def expected_routes(path: Path, settings: Settings) -> set[str]:
-    """Every route the domain opens for the file's envelopes, as opportunity document ids."""
-    policy, fx = pricing_policy(settings), configured_fx(settings)
+    """Every route the domain opens for the file's envelopes, as opportunity document ids
+    (no profile published on the worker's topic: the default profile is in force)."""
+    policy = detection_policy(settings)
+    pricing = Pricing(configured_fx(settings), DEFAULT_PROFILE, "default", default_fee_schedule())
     state: dict[str, tuple[dict[Market, MarketQuote], dict[str, OpenOpportunity]]] = {}
     opened: set[str] = set()
     for line in path.read_bytes().splitlines():
@@ -55,7 +59,7 @@ def expected_routes(path: Path, settings: Settings) -> set[str]:
             continue
         quote = quote_from_message(envelope.product["asin"].encode(), line)
         quotes, open_ = state.get(quote.asin, ({}, {}))
-        step = apply_quote(quote, quotes, open_, policy, fx)
+        step = apply_quote(quote, quotes, open_, policy, pricing)
         state[quote.asin] = (step.quotes, step.open)
         opened |= {f"{e.asin}:{e.route_key}" for e in step.events if e.event == "opened"}
     return opened

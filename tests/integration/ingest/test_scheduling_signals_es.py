@@ -11,10 +11,13 @@ import pytest
 from elasticsearch import Elasticsearch, helpers
 
 from app.contracts.opportunities import OpportunityMessage
-from app.domain.detection import detect
+from app.contracts.seller_profile import ProfileInForce
+from app.domain.detection import Pricing, detect
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.watchlist import WatchlistEntry
 from app.es.documents import opportunity_action, product_actions
 from app.es.indices import LOGICAL_INDICES, index_settings, mapping_for
@@ -25,8 +28,10 @@ from tests.keepa_factory import make_quote
 from tests.session_resources import Owned, delete_indices
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
-POLICY = PricingPolicy()
+POLICY = DetectionPolicy()
 FX = FxRates(Decimal("1.17"), T0)
+PROFILE = ProfileInForce(DEFAULT_PROFILE, "default")
+PRICING = Pricing(FX, PROFILE.profile, PROFILE.version, default_fee_schedule())
 HOT, CHEAP, CALM = "B0SIGNAL01", "B0SIGNAL02", "B0SIGNAL03"
 ALL = ("DE", "FR", "IT", "ES", "GB")
 
@@ -45,7 +50,8 @@ def sig_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterator
 def test_signals_from_the_three_indices(es: Elasticsearch, sig_settings: Settings) -> None:
     index_of = sig_settings.index
     actions = []
-    # HOT: DE 20.00 -> FR 50.00 is an opportunity (see tests/integration/test_topology.py)
+    # HOT: DE 20.00 -> FR 50.00 is an opportunity: default profile on 2026-11-20, FR card
+    # 425 (500 g), DSF 3 % (22.5 -> 23, 12.75 -> 13): 4167 - 750 - 425 - 36 - 510 - 1681 = 765
     hot = {
         Market.DE: make_quote(
             HOT, Market.DE, new_fba=2000, buy_box=2100, last_update=T0, weight_g=500
@@ -63,14 +69,16 @@ def test_signals_from_the_three_indices(es: Elasticsearch, sig_settings: Setting
             actions += product_actions(quote, FX, index_of)
     for quote in hot.values():
         actions += product_actions(quote, FX, index_of)
-    detection = detect(hot, {}, POLICY, FX, T0)
+    detection = detect(hot, {}, POLICY, PRICING, T0)
     assert [e.route_key for e in detection.events] == ["DE:FR"]
     actions += [
         opportunity_action(OpportunityMessage.from_event(e), index_of) for e in detection.events
     ]
     helpers.bulk(es, actions, refresh="wait_for")
 
-    signals = load_signals(es, sig_settings, [HOT, CHEAP, CALM], now=T0, policy=POLICY, fx=FX)
+    signals = load_signals(
+        es, sig_settings, [HOT, CHEAP, CALM], now=T0, policy=POLICY, fx=FX, profile=PROFILE
+    )
     assert set(signals) == {HOT, CHEAP}  # nothing known about CALM
 
     hot_signals = signals[HOT]

@@ -91,14 +91,17 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
         await agent.put(key=b"B0AGENT001", value=b'{"schema_version": 2, "domain": "DE"}')
         await agent.put(key=fr_key, value=fr_value)
     events = [OPPORTUNITY.decode(value) for value in _sent(captured["opportunities"])]
-    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 926)]
+    # Default profile on 2025-03-01 (DE-established: DSF 2 % on FR): net sell 5000 / 1.20 ->
+    # 4167, referral 750, FBA 300, DSF 15 + 6, inbound 510, net buy 2000 / 1.19 -> 1681:
+    # 4167 - 750 - 300 - 21 - 510 - 1681 = 905
+    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 905)]
     observations = [OBSERVATION.decode(value) for value in _sent(captured["observations"])]
     assert [o.market for o in observations] == [Market.DE, Market.FR]
     # Each observation carries the rate its routes were evaluated with (none published yet:
     # the configured one), so the sink stamps products and history with exactly that rate.
     fallback = configured_fx(get_settings())
     assert [o.fx_rates() for o in observations] == [fallback, fallback]
-    assert events[0].fx_eur_per_gbp == float(fallback.eur_per_gbp)
+    assert events[0].fx_eur_per_gbp == fallback.eur_per_gbp
     dlq = captured["dlq"].await_args_list
     assert [call.kwargs["value"] for call in dlq] == [
         b"{broken",

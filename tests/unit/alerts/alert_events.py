@@ -1,8 +1,15 @@
 """Real ``arbitrage.opportunities`` events for the alert tests, built by the pure domain and
 their contract (as decoded JSON).
 
-B0ALERT001 DE 2000 -> FR 5000 (FBA 300, referral 15 %, 500 g): profit 926 cents, ROI 0.4226,
-margin 926 / 4167 = 0.2222 (the hand computation is in tests/integration/test_topology.py).
+B0ALERT001 DE 2000 -> FR 5000 on 2026-11-20 (Keepa FBA 300, Keepa referral 15 %, 500 g), priced
+by app.domain.fees.price_route with the default seller profile (established in DE):
+  net sell 5000 / 1.20 = 4166.67 -> 4167; net buy 2000 / 1.19 = 1680.67 -> 1681 (VAT recovered)
+  referral 15 % x 5000 = 750; FBA 300 (Keepa)
+  Digital Services Fee, DE-established on FR from 2026-03-20: 3 % of the referral (22.5 -> 23)
+    + 3 % of the FBA fee (9) = 32; VAT on fees reverse-charged (shown only)
+  inbound 450 + 5 x 12 = 510 (500 g)
+  profit 4167 - 750 - 300 - 32 - 510 - 1681 = 894 cents
+  ROI 894 / (1681 + 510) = 894 / 2191 = 0.40803 -> 0.4080; margin 894 / 4167 = 0.21454 -> 0.2145
 """
 
 from __future__ import annotations
@@ -15,14 +22,16 @@ import msgspec
 
 from app.contracts.opportunities import OpportunityMessage
 from app.domain.detection import OpportunityEvent
+from app.domain.fee_schedule import default_fee_schedule
+from app.domain.fees import price_route
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
-from app.domain.pricing import evaluate_route
+from app.domain.profile import DEFAULT_PROFILE
 from tests.keepa_factory import make_quote
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASIN = "B0ALERT001"
+SCHEDULE = default_fee_schedule()
 
 
 def opportunity_event(
@@ -49,12 +58,13 @@ def opportunity_event(
         title=title,
     )
     fx = FxRates(Decimal("1.17"), datetime(1970, 1, 1, tzinfo=UTC))
-    evaluation = evaluate_route(buy_quote, sell_quote, PricingPolicy(), fx)
+    evaluation = price_route(buy_quote, sell_quote, fx, DEFAULT_PROFILE, SCHEDULE)
     assert evaluation is not None
     reason = "below_threshold" if event == "closed" else None
     opportunity = OpportunityEvent.from_evaluation(
         event,  # type: ignore[arg-type]
         evaluation,
+        profile_version="test",
         event_time=at,
         first_seen=first_seen,
         reason=reason,  # type: ignore[arg-type]

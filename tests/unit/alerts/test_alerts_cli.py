@@ -21,7 +21,9 @@ def receiver() -> Iterator[Receiver]:
 
 
 def test_the_test_event_follows_the_contract() -> None:
-    assert parse_opportunity(TEST_EVENT).profit_eur_cents == 926
+    # DE 20.00 -> FR 50.00 on 2026-01-01 (DSF of a DE-established seller on FR until
+    # 2026-03-19: 2 % of 750 = 15 + 2 % of 300 = 6): 4167 - 750 - 300 - 21 - 510 - 1681 = 905
+    assert parse_opportunity(TEST_EVENT).profit_eur_cents == 905
 
 
 def test_check_lists_webhooks_without_urls(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,7 @@ with the enrichment from ``products`` documents."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +19,12 @@ from app.api.converters import (
     watchlist_item,
 )
 from app.contracts.opportunities import OpportunityMessage
-from app.domain.detection import detect
+from app.domain.detection import Pricing, detect
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.es.documents import opportunity_action, price_history_action, product_action
 from tests.keepa_factory import make_quote
 
@@ -30,6 +32,8 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 NOW = T0 + timedelta(hours=2)
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=T0)
 ASIN = "B0TESTAS1N"
+POLICY = DetectionPolicy()
+PRICING = Pricing(FX, DEFAULT_PROFILE, "v-test", default_fee_schedule())
 
 
 def quotes(fr_buy_box: int = 5000, **fr: Any) -> dict[Market, Any]:
@@ -43,8 +47,16 @@ def quotes(fr_buy_box: int = 5000, **fr: Any) -> dict[Market, Any]:
 
 
 def opportunity_source(**extra: Any) -> dict[str, Any]:
-    """The ``opportunities`` document of DE -> FR (profit 926, see test_topology)."""
-    (event,) = detect(quotes(), {}, PricingPolicy(), FX, T0).events
+    """The ``opportunities`` document of DE 20.00 -> FR 50.00 on 2026-11-20 (Keepa FBA 300,
+    Keepa referral 15 %, default profile, DE-established: DSF 3 % on FR from 2026-03-20):
+      net sell 5000 / 1.20 = 4166.67 -> 4167; net buy 2000 / 1.19 = 1680.67 -> 1681
+      referral 750; FBA 300; DSF 750 x 0.03 = 22.5 -> 23 + 300 x 0.03 = 9 -> 32
+      VAT on fees 0.20 x (750 + 32 + 300 = 1082) = 216.4 -> 216, reverse-charged (shown)
+      inbound 450 + 5 x 12 = 510
+      profit 4167 - 750 - 300 - 32 - 510 - 1681 = 894; ROI 894 / 2191 = 0.40803 -> 0.4080;
+      margin 894 / 4167 = 0.21454 -> 0.2145
+    """
+    (event,) = detect(quotes(), {}, POLICY, PRICING, T0).events
     message = msgspec.structs.replace(OpportunityMessage.from_event(event), **extra)
     source: dict[str, Any] = opportunity_action(message)["_source"]
     return source
@@ -70,19 +82,33 @@ def test_an_opened_route_with_its_breakdown() -> None:
     assert route.buy_url == "https://www.amazon.de/dp/B0TESTAS1N"
     assert route.sell_url == "https://www.amazon.fr/dp/B0TESTAS1N"
     assert (route.buy_price_eur_cents, route.sell_price_eur_cents) == (2000, 5000)
-    assert route.profit_eur_cents == 926
-    assert route.roi == pytest.approx(0.4226)
-    assert route.margin == pytest.approx(0.2222)
+    assert route.profit_eur_cents == 894
+    assert route.roi == pytest.approx(0.4080)
+    assert route.margin == pytest.approx(0.2145)
     assert route.breakdown is not None
-    assert route.breakdown.model_dump() == {
+    breakdown = route.breakdown.model_dump()
+    lines = breakdown.pop("lines")
+    assert breakdown == {
+        "fees_on": date(2026, 11, 20),
         "net_sell_eur_cents": 4167,
-        "vat_sell_eur_cents": 833,
-        "referral_fee_eur_cents": 750,
-        "fba_fee_eur_cents": 300,
-        "shipping_eur_cents": 510,
         "net_buy_eur_cents": 1681,
-        "vat_buy_eur_cents": 319,
+        "sell_vat_rate": 0.2,
+        "buy_vat_rate": 0.19,
+        "total_costs_eur_cents": 750 + 300 + 32 + 510,
+        "investment_eur_cents": 1681 + 510,
     }
+    assert [(line["kind"], line["eur_cents"], line["is_cost"]) for line in lines] == [
+        ("sales_vat", 833, False),
+        ("purchase_vat", 319, False),
+        ("referral", 750, True),
+        ("fba", 300, True),
+        ("digital_services_fee", 32, True),
+        ("fee_vat", 216, False),
+        ("inbound_shipping", 510, True),
+    ]
+    assert (route.fee_category, route.profile_version) == ("default", "v-test")
+    assert route.failed_thresholds == []
+    assert route.estimates == []  # Keepa's referral rate and FBA fee: nothing estimated
     assert route.first_seen == route.last_seen == T0
     assert route.age_seconds == 7200
     assert route.closed_at is None
@@ -112,11 +138,11 @@ def test_enrichment_recorded_in_the_opportunity_wins() -> None:
 
 
 def test_a_closed_route() -> None:
-    (opened,) = detect(quotes(), {}, PricingPolicy(), FX, T0).events
-    step = detect(quotes(), {}, PricingPolicy(), FX, T0)
+    (opened,) = detect(quotes(), {}, POLICY, PRICING, T0).events
+    step = detect(quotes(), {}, POLICY, PRICING, T0)
     later = T0 + timedelta(hours=1)
     lower = {**quotes(), Market.FR: quotes(3000)[Market.FR]}
-    (closed,) = detect(lower, step.open, PricingPolicy(), FX, later).events
+    (closed,) = detect(lower, step.open, POLICY, PRICING, later).events
     closed_message = OpportunityMessage.from_event(closed)
     route = opportunity_route(opportunity_action(closed_message)["_source"], NOW)
     assert (route.state, route.last_event, route.reason) == ("closed", "closed", "below_threshold")

@@ -12,10 +12,12 @@ import pytest
 from app.contracts.base import ContractError, encode
 from app.contracts.dead_letters import SINK_DEAD_LETTER, DeadLetter, SinkDeadLetter
 from app.contracts.tables import OPEN_ROUTES_STATE, QUOTES_STATE, OpenRoutesState, QuotesState
-from app.domain.detection import OpportunityEvent, detect, diff_opportunities
+from app.domain.detection import OpportunityEvent, Pricing, detect, diff_opportunities
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.utc import format_utc
 from tests.keepa_factory import make_quote
 
@@ -67,12 +69,19 @@ def test_sink_dead_letters_are_json() -> None:
 # --- table state ----------------------------------------------------------------------------
 
 
+POLICY = DetectionPolicy()
+PRICING = Pricing(FX, DEFAULT_PROFILE, "v-test", default_fee_schedule())
+
+
 def _opened() -> tuple[dict[Market, object], dict[str, object]]:
+    # DE 20.00 -> FR 48.00 on 2025-03-01, default profile, Keepa referral 15 %, FR card 425:
+    # 4000 - 720 - 425 - (14 + 9) DSF - 510 - 1681 = 641, ROI 641 / 2191 = 0.29256 -> 0.2926
+    # (the lines are spelled out in tests/unit/contracts/test_messages.py)
     quotes = {
         Market.DE: make_quote(ASIN, Market.DE, amazon=2000, last_update=T0),
         Market.FR: make_quote(ASIN, Market.FR, buy_box=4800, referral_pct=15.0, last_update=T0),
     }
-    return quotes, detect(quotes, {}, PricingPolicy(), FX, T0).open  # type: ignore[return-value]
+    return quotes, detect(quotes, {}, POLICY, PRICING, T0).open  # type: ignore[return-value]
 
 
 def test_state_round_trips_exactly() -> None:
@@ -82,8 +91,9 @@ def test_state_round_trips_exactly() -> None:
     open_state = OpenRoutesState(routes=routes)  # type: ignore[arg-type]
     restored = OPEN_ROUTES_STATE.decode(OPEN_ROUTES_STATE.encode(open_state))
     assert restored == open_state
-    assert restored.routes["DE:FR"].roi == Decimal("0.3031")
-    assert orjson.loads(OPEN_ROUTES_STATE.encode(open_state))["schema_version"] == 1
+    assert restored.routes["DE:FR"].roi == Decimal("0.2926")
+    assert restored.routes["DE:FR"].profile_version == "v-test"
+    assert orjson.loads(OPEN_ROUTES_STATE.encode(open_state))["schema_version"] == 2
 
 
 def test_a_close_after_a_restart_still_carries_the_figures() -> None:
@@ -94,18 +104,21 @@ def test_a_close_after_a_restart_still_carries_the_figures() -> None:
     events, _ = diff_opportunities(
         restored,
         [],
-        PricingPolicy(),
+        POLICY,
+        "v-later",
         T0 + timedelta(hours=1),
         quotes=only_de,  # type: ignore[arg-type]
     )
     assert isinstance(events[0], OpportunityEvent)
-    assert (events[0].reason, events[0].profit_eur_cents) == ("stale_quote", 664)
+    assert (events[0].reason, events[0].profit_eur_cents) == ("stale_quote", 641)
+    # published with the profile the figures were computed with
+    assert events[0].profile_version == "v-test"
 
 
-def test_state_written_before_versions_is_read() -> None:
-    """The tables' values as the worker wrote them before (MarketQuote.to_dict and
-    OpenOpportunity.to_dict, JSON-encoded): a bare object, extra keys (currency, route...)."""
-    quotes, routes = _opened()
+def test_quotes_state_written_before_versions_is_read() -> None:
+    """The quotes table's values as the worker wrote them before (MarketQuote.to_dict,
+    JSON-encoded): a bare object, extra keys (currency...)."""
+    quotes, _ = _opened()
     de = quotes[Market.DE]
     legacy_quote = {
         **msgspec.to_builtins(de),
@@ -114,10 +127,6 @@ def test_state_written_before_versions_is_read() -> None:
     }
     state = QUOTES_STATE.decode(orjson.dumps({"DE": legacy_quote}))
     assert state.quotes == {Market.DE: de}
-    legacy_routes = msgspec.to_builtins(routes)
-    legacy_routes["DE:FR"]["evaluation"]["route"] = "DE:FR"
-    legacy_routes["DE:FR"]["evaluation"]["buy_currency"] = "EUR"
-    assert OPEN_ROUTES_STATE.decode(orjson.dumps(legacy_routes)).routes == routes
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,12 @@ from app.contracts.fx_rates import FX_RATE, FxRate, rate_from_message
 from app.contracts.keepa_products import ENVELOPE, envelope_key, make_envelope
 from app.contracts.observations import OBSERVATION, Observation
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
-from app.domain.detection import detect
+from app.domain.detection import Pricing, detect
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
 from tests.keepa_factory import keepa_product, make_quote
 
@@ -121,6 +123,10 @@ def test_observations_breaking_the_contract_are_refused(change: dict[str, Any], 
 # --- arbitrage.opportunities ----------------------------------------------------------------
 
 
+POLICY = DetectionPolicy()
+PRICING = Pricing(FX, DEFAULT_PROFILE, "v-test", default_fee_schedule())
+
+
 def _quotes(fr_price: int = 4800, **fr: Any) -> dict[Market, MarketQuote]:
     return {
         Market.DE: make_quote(ASIN, Market.DE, amazon=2000, last_update=T0),
@@ -129,10 +135,22 @@ def _quotes(fr_price: int = 4800, **fr: Any) -> dict[Market, MarketQuote]:
 
 
 def test_an_opportunity_message_is_the_event_as_json() -> None:
+    # DE 20.00 (Amazon) -> FR 48.00 on 2025-03-01, default profile (established in DE), 500 g
+    # 200 x 150 x 50 mm, roots 3167641 / 77 unmapped: default category, referral 15 % assumed.
+    #   net sell 4800 / 1.20 = 4000 (sales VAT 800 shown); net buy 2000 / 1.19 = 1680.67 ->
+    #   1681 (purchase VAT 319 recovered: Amazon's offer, shown)
+    #   referral 15 % x 4800 = 720; FBA: FR card, extra large envelope = 425
+    #   DSF (DE-established on FR, 2024-10-01..2026-03-19: 2 % of selling + FBA fees):
+    #     720 x 0.02 = 14.4 -> 14, 425 x 0.02 = 8.5 -> 9: 23
+    #   VAT on fees 20 % x (720 + 23 + 425 = 1168) = 233.6 -> 234, reverse-charged (shown)
+    #   inbound 450 + 5 x 12 = 510
+    #   costs 720 + 425 + 23 + 510 = 1678; profit 4000 - 1678 - 1681 = 641
+    #   investment 1681 + 510 = 2191; ROI 641 / 2191 = 0.29256 -> 0.2926;
+    #   margin 641 / 4000 = 0.16025 -> 0.1603 (half up)
     quotes = _quotes(sales_rank=4321, root_category=77, amazon=4999)
-    [event] = detect(quotes, {}, PricingPolicy(), FX, T0).events
+    [event] = detect(quotes, {}, POLICY, PRICING, T0).events
     data = orjson.loads(encode(OpportunityMessage.from_event(event, quotes[Market.FR])))
-    assert data["schema_version"] == 1
+    assert data["schema_version"] == 2
     assert data["event"] == "opened"
     assert data["reason"] is None
     assert data["asin"] == ASIN
@@ -140,19 +158,37 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
     assert (data["buy_market"], data["sell_market"], data["route"]) == ("DE", "FR", "DE:FR")
     assert (data["buy_currency"], data["sell_currency"]) == ("EUR", "EUR")
     assert (data["buy_price_eur_cents"], data["sell_price_eur_cents"]) == (2000, 4800)
-    assert data["breakdown"] == {
-        "net_sell_eur_cents": 4000,
-        "vat_sell_eur_cents": 800,
-        "referral_fee_eur_cents": 720,
-        "fba_fee_eur_cents": 425,
-        "shipping_eur_cents": 510,
-        "net_buy_eur_cents": 1681,
-        "vat_buy_eur_cents": 319,
-    }
-    assert data["profit_eur_cents"] == 664
-    assert data["roi"] == pytest.approx(0.3031)
-    assert data["margin"] == pytest.approx(0.166)
-    assert data["fx_eur_per_gbp"] == pytest.approx(1.17)
+    breakdown = data["breakdown"]
+    assert breakdown["fees_on"] == "2025-03-01"
+    assert (breakdown["net_sell_eur_cents"], breakdown["net_buy_eur_cents"]) == (4000, 1681)
+    assert Decimal(breakdown["sell_vat_rate"]) == Decimal("0.20")
+    assert Decimal(breakdown["buy_vat_rate"]) == Decimal("0.19")
+    assert breakdown["total_costs_eur_cents"] == 1678
+    assert breakdown["investment_eur_cents"] == 2191
+    assert [
+        (line["kind"], line["amount_minor"], line["currency"], line["eur_cents"], line["is_cost"])
+        for line in breakdown["lines"]
+    ] == [
+        ("sales_vat", 800, "EUR", 800, False),
+        ("purchase_vat", 319, "EUR", 319, False),
+        ("referral", 720, "EUR", 720, True),
+        ("fba", 425, "EUR", 425, True),
+        ("digital_services_fee", 23, "EUR", 23, True),
+        ("fee_vat", 234, "EUR", 234, False),
+        ("inbound_shipping", 510, "EUR", 510, True),
+    ]
+    assert all(line["note"] for line in breakdown["lines"])
+    assert data["profit_eur_cents"] == 641
+    assert (data["roi"], data["margin"]) == ("0.2926", "0.1603")
+    assert data["category"] == "default"
+    assert data["estimates"] == [
+        "fba_fee_from_card",
+        "referral_rate_assumed",
+        "unverified:fba_card",
+    ]
+    assert data["failed_thresholds"] == []
+    assert data["profile_version"] == "v-test"
+    assert data["fx_eur_per_gbp"] == "1.17"
     for key in ("buy_observed_at", "sell_observed_at", "event_time", "first_seen"):
         assert data[key] == "2025-03-01T12:00:00Z"
     assert data["buy_url"] == "https://www.amazon.de/dp/B0TESTAS1N"
@@ -167,12 +203,15 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
     )
 
 
-def test_a_closed_event_carries_its_reason() -> None:
-    opened = detect(_quotes(), {}, PricingPolicy(), FX, T0)
+def test_a_closed_event_carries_its_reason_and_failed_thresholds() -> None:
+    opened = detect(_quotes(), {}, POLICY, PRICING, T0)
     later = T0 + timedelta(hours=1)
-    [closed] = detect(_quotes(4000), opened.open, PricingPolicy(), FX, later).events
+    # FR 40.00: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96 < 500, ROI 96 / 2191 < 15 %
+    [closed] = detect(_quotes(4000), opened.open, POLICY, PRICING, later).events
     message = OPPORTUNITY.decode(encode(OpportunityMessage.from_event(closed)))
     assert (message.event, message.reason) == ("closed", "below_threshold")
+    assert message.profit_eur_cents == 96
+    assert message.failed_thresholds == ["min_profit", "min_roi"]
     assert message.sales_rank is None  # no sell quote given: no listing facts
 
 
@@ -191,7 +230,7 @@ def test_a_closed_event_carries_its_reason() -> None:
 def test_opportunities_breaking_the_contract_are_refused(
     change: dict[str, Any], match: str
 ) -> None:
-    [event] = detect(_quotes(), {}, PricingPolicy(), FX, T0).events
+    [event] = detect(_quotes(), {}, POLICY, PRICING, T0).events
     doc = {**msgspec.to_builtins(OpportunityMessage.from_event(event)), **change}
     with pytest.raises(ContractError, match=match) as info:
         OPPORTUNITY.decode(orjson.dumps(doc))

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from app.api.models import (
     Breakdown,
+    BreakdownLine,
     Counts,
     HistoryPoint,
     KeepaUsage,
@@ -44,20 +45,40 @@ def route(
     state: Literal["open", "closed"] = "open",
     fba_cents: int = 350,
     shipping_cents: int = 420,
+    dsf_cents: int = 0,
+    estimates: tuple[str, ...] = (),
 ) -> OpportunityRoute:
-    """A route whose numbers add up like the worker's (registered VAT mode)."""
+    """A route whose numbers add up like the worker's (VAT-registered seller: purchase VAT
+    and VAT on fees shown, not deducted; a line of 0 is left out, as the worker does)."""
     net_sell = round(sell_cents / (1 + float(sell.vat_rate)))
     net_buy = round(buy_cents / (1 + float(buy.vat_rate)))
     referral = round(sell_cents * 0.15)
-    profit = net_sell - referral - fba_cents - shipping_cents - net_buy
+    profit = net_sell - referral - fba_cents - dsf_cents - shipping_cents - net_buy
+    fee_vat = round((referral + fba_cents + dsf_cents) * float(sell.vat_rate))
+
+    def line(kind: str, cents: int, *, cost: bool = True, note: str = "") -> BreakdownLine:
+        return BreakdownLine(
+            kind=kind, amount_minor=cents, currency="EUR", eur_cents=cents, is_cost=cost, note=note
+        )
+
+    lines = [
+        line("sales_vat", sell_cents - net_sell, cost=False),
+        line("purchase_vat", buy_cents - net_buy, cost=False, note="recovered"),
+        line("referral", referral),
+        line("fba", fba_cents),
+        line("digital_services_fee", dsf_cents),
+        line("fee_vat", fee_vat, cost=False, note="reverse charge (registered), shown only"),
+        line("inbound_shipping", shipping_cents),
+    ]
     breakdown = Breakdown(
+        fees_on=(NOW - timedelta(seconds=age_seconds)).date(),
         net_sell_eur_cents=net_sell,
-        vat_sell_eur_cents=sell_cents - net_sell,
-        referral_fee_eur_cents=referral,
-        fba_fee_eur_cents=fba_cents,
-        shipping_eur_cents=shipping_cents,
         net_buy_eur_cents=net_buy,
-        vat_buy_eur_cents=buy_cents - net_buy,
+        sell_vat_rate=float(sell.vat_rate),
+        buy_vat_rate=float(buy.vat_rate),
+        total_costs_eur_cents=referral + fba_cents + dsf_cents + shipping_cents,
+        investment_eur_cents=net_buy + shipping_cents,
+        lines=[x for x in lines if x.eur_cents],
     )
     first_seen = NOW - timedelta(seconds=age_seconds)
     return OpportunityRoute(
@@ -81,6 +102,9 @@ def route(
         roi=round(profit / (net_buy + shipping_cents), 4),
         margin=round(profit / net_sell, 4),
         breakdown=breakdown,
+        fee_category="default",
+        estimates=list(estimates),
+        profile_version="v-test",
         first_seen=first_seen,
         last_seen=NOW,
         age_seconds=age_seconds,

@@ -13,6 +13,7 @@ from dashboard.shaping import (
     asin_from_query_params,
     asin_options,
     best_route,
+    breakdown_notes,
     compute_kpis,
     eur_to_cents,
     filters_from_query_params,
@@ -26,7 +27,6 @@ from dashboard.shaping import (
     is_synthetic,
     opportunity_rows,
     percent_to_fraction,
-    purchase_vat_note,
     route_key,
     route_rows,
     top_asins_caption,
@@ -299,26 +299,42 @@ def test_history_rows_all_markets_in_eur_sorted_by_time() -> None:
 
 
 def test_waterfall_goes_from_gross_sell_price_to_the_profit() -> None:
-    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, sell_cents=4800)
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, sell_cents=4800, dsf_cents=23)
     steps = waterfall_steps(r)
     assert [s.label for s in steps] == [
         "Sell price",
         "VAT FR",
         "Referral fee",
         "FBA fee",
-        "Shipping",
-        "Purchase DE",
+        "Digital Services Fee",
+        "Inbound shipping",
+        "Purchase DE (net)",
         "Profit",
     ]
     assert steps[0].amount_eur_cents == 4800
     assert (steps[0].start_eur_cents, steps[0].end_eur_cents) == (0, 4800)
     # Hand check: net sell 4800/1.2 = 4000 (VAT 800); referral 15 % of 4800 = 720;
-    # FBA 350; shipping 420; net buy 2000/1.19 = 1681 -> profit 4000-720-350-420-1681 = 829.
-    assert [s.amount_eur_cents for s in steps[1:6]] == [-800, -720, -350, -420, -1681]
+    # FBA 350; DSF 23; shipping 420; net buy 2000/1.19 = 1681 (its VAT 319 recovered: no bar)
+    # -> profit 4000 - 720 - 350 - 23 - 420 - 1681 = 806.
+    assert [s.amount_eur_cents for s in steps[1:7]] == [-800, -720, -350, -23, -420, -1681]
     for before, after in pairwise(steps[:-1]):
         assert after.start_eur_cents == before.end_eur_cents
-    assert steps[-1].amount_eur_cents == 829 == r.profit_eur_cents
-    assert (steps[-1].start_eur_cents, steps[-1].end_eur_cents) == (0, 829)
+    assert steps[-1].amount_eur_cents == 806 == r.profit_eur_cents
+    assert (steps[-1].start_eur_cents, steps[-1].end_eur_cents) == (0, 806)
+
+
+def test_an_unrecovered_purchase_vat_is_a_bar() -> None:
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, sell_cents=4800)
+    assert r.breakdown is not None
+    lines = [
+        line.model_copy(update={"is_cost": True}) if line.kind == "purchase_vat" else line
+        for line in r.breakdown.lines
+    ]
+    vat_cost = r.model_copy(update={"breakdown": r.breakdown.model_copy(update={"lines": lines})})
+    steps = waterfall_steps(vat_cost)
+    assert ("Purchase VAT", -319) in [(s.label, s.amount_eur_cents) for s in steps]
+    # 4000 - 319 - 720 - 350 - 420 - 1681 = 510
+    assert steps[-1].amount_eur_cents == 510
 
 
 def test_waterfall_without_breakdown_is_empty() -> None:
@@ -326,15 +342,12 @@ def test_waterfall_without_breakdown_is_empty() -> None:
     assert waterfall_steps(r) == []
 
 
-def test_purchase_vat_note_says_whether_the_buy_vat_is_recovered() -> None:
-    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000)
-    assert (
-        purchase_vat_note(r)
-        == "Purchase net of its €3.19 VAT, which a VAT-registered seller recovers."
-    )
-    assert r.breakdown is not None
-    gross = r.model_copy(
-        update={"breakdown": r.breakdown.model_copy(update={"net_buy_eur_cents": 2000})}
-    )
-    assert purchase_vat_note(gross) == "Purchase includes €3.19 VAT that is not recovered (a cost)."
-    assert purchase_vat_note(r.model_copy(update={"breakdown": None})) is None
+def test_breakdown_notes_name_the_vat_shown_only_and_the_estimates() -> None:
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, estimates=("fba_fee_from_card",))
+    # purchase VAT 2000 - 1681 = 319; VAT on fees 20 % x (720 + 350) = 214
+    assert breakdown_notes(r) == [
+        "Purchase VAT €3.19: not a cost (recovered).",
+        "VAT on fees €2.14: not a cost (reverse charge (registered), shown only).",
+        "Estimated: fba_fee_from_card.",
+    ]
+    assert breakdown_notes(r.model_copy(update={"breakdown": None, "estimates": []})) == []

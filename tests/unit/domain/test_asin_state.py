@@ -77,6 +77,10 @@ def test_inputs_are_not_modified() -> None:
     assert quotes == {Market.DE: de}
     open_ = dict(opened.open)
     apply_quote(
-        make_quote(ASIN, Market.FR, buy_box=2000, last_update=T0), opened.quotes, open_, POLICY, FX
+        make_quote(ASIN, Market.FR, buy_box=2000, last_update=T0),
+        opened.quotes,
+        open_,
+        POLICY,
+        PRICING,
     )
     assert open_ == opened.open

@@ -88,7 +88,7 @@ def test_de_to_fr_every_line() -> None:
 
 def test_gb_referral_is_computed_in_pence_then_converted() -> None:
     # GB buy box GBP 19.97: referral 15 % x 1997 p = 299.55 -> 300 p -> x 1.17 = 351 c.
-    # (Converting first, as evaluate_route does: 1997 x 1.17 = 2336.49 -> 2336 c x 15 % =
+    # (Converting first, as the former evaluate_route did: 1997 x 1.17 = 2336.49 -> 2336 c x 15 % =
     # 350.4 -> 350 c, one cent off.)
     # DSF (DE-established, UK store): 2 % x 300 p = 6 p (7 c); FBA from the GB card: 500 g,
     # 200 x 150 x 50 mm = extra-large envelope, 295 p (345.15 -> 345 c); DSF 2 % x 295 =

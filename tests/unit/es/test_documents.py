@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -13,10 +12,12 @@ import pytest
 
 from app.contracts.keepa_products import quote_from_message
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
-from app.domain.detection import OpportunityEvent, detect
+from app.domain.detection import OpportunityEvent, Pricing, detect
+from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
 from app.domain.markets import Market
-from app.domain.policy import PricingPolicy
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
 from app.es.documents import (
     PRODUCT_QUOTE_FIELDS,
@@ -38,8 +39,9 @@ from app.es.indices import (
 from app.settings import Settings
 from tests.keepa_factory import keepa_product, make_quote, message
 
-POLICY = PricingPolicy()
+POLICY = DetectionPolicy()
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2025, 3, 1, tzinfo=UTC))
+PRICING = Pricing(FX, DEFAULT_PROFILE, "v-test", default_fee_schedule())
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 T0_MS = 1_740_830_400_000  # 2025-03-01T12:00:00Z in epoch milliseconds
 HOUR = timedelta(hours=1)
@@ -56,14 +58,21 @@ def fr(price: int | None, at: datetime = T0) -> MarketQuote:
 
 
 def lifecycle() -> tuple[OpportunityEvent, OpportunityEvent, OpportunityEvent]:
-    """opened (T0, 664) -> updated (T0+3h, 732) -> closed (T0+4h, below threshold)."""
-    step = detect({Market.DE: de(), Market.FR: fr(4800)}, {}, POLICY, FX, T0)
+    """opened (T0, 641) -> updated (T0+3h, 708) -> closed (T0+4h, 96: below threshold).
+
+    DE 20.00 -> FR P on 2025-03-01, default profile (DE-established: DSF 2 % of the referral
+    and of the FR card fee 425, each rounded), inbound 510, net buy 2000 / 1.19 -> 1681:
+      P=4800: 4000 - 720 - 425 - (14 + 9) - 510 - 1681 = 641
+      P=4900: 4083 - 735 - 425 - (15 + 9) - 510 - 1681 = 708   (+67 >= the material change)
+      P=4000: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96    (below the 500 minimum)
+    """
+    step = detect({Market.DE: de(), Market.FR: fr(4800)}, {}, POLICY, PRICING, T0)
     [opened] = step.events
     at = T0 + 3 * HOUR
-    step = detect({Market.DE: de(), Market.FR: fr(4900, at)}, step.open, POLICY, FX, at)
+    step = detect({Market.DE: de(), Market.FR: fr(4900, at)}, step.open, POLICY, PRICING, at)
     [updated] = step.events
     at = T0 + 4 * HOUR
-    step = detect({Market.DE: de(), Market.FR: fr(4000, at)}, step.open, POLICY, FX, at)
+    step = detect({Market.DE: de(), Market.FR: fr(4000, at)}, step.open, POLICY, PRICING, at)
     [closed] = step.events
     return opened, updated, closed
 
@@ -268,12 +277,29 @@ def test_opened_event() -> None:
     assert (doc["state"], doc["last_event"], doc["reason"]) == ("open", "opened", None)
     assert doc["route"] == "DE:FR"
     assert (doc["buy_market"], doc["sell_market"]) == ("DE", "FR")
-    assert doc["profit_eur_cents"] == 664
+    assert doc["profit_eur_cents"] == 641
     assert doc["event_time"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
     assert doc["last_seen"] == doc["opened_at"] == "2025-03-01T12:00:00Z"
     assert doc["closed_at"] is None
     assert doc["event_id"] == opened.event_id
-    assert doc["breakdown"] == dataclasses.asdict(opened.breakdown)
+    breakdown = doc["breakdown"]
+    assert breakdown["lines"] == msgspec.to_builtins(msg(opened).breakdown.lines)
+    assert [line["kind"] for line in breakdown["lines"] if line["is_cost"]] == [
+        "referral",
+        "fba",
+        "digital_services_fee",
+        "inbound_shipping",
+    ]
+    assert (breakdown["sell_vat_rate"], breakdown["buy_vat_rate"]) == (0.2, 0.19)
+    assert breakdown["fees_on"] == "2025-03-01"
+    assert (breakdown["total_costs_eur_cents"], breakdown["investment_eur_cents"]) == (
+        720 + 425 + 23 + 510,
+        1681 + 510,
+    )
+    assert (doc["roi"], doc["margin"]) == (0.2926, 0.1603)  # 641 / 2191, 641 / 4000
+    assert (doc["category"], doc["profile_version"]) == ("default", "v-test")
+    assert doc["failed_thresholds"] == []
+    assert "fba_fee_from_card" in doc["estimates"]
     assert doc["buy_url"] == "https://www.amazon.de/dp/B0TESTAS1N"
     assert doc["sell_url"] == "https://www.amazon.fr/dp/B0TESTAS1N"
     assert (doc["buy_currency"], doc["sell_currency"]) == ("EUR", "EUR")
@@ -288,7 +314,7 @@ def test_updated_event_keeps_the_open_state_and_opened_at() -> None:
     action = opportunity_action(msg(updated), NAMES)
     doc = action["_source"]
     assert (doc["state"], doc["last_event"]) == ("open", "updated")
-    assert doc["profit_eur_cents"] == 732
+    assert doc["profit_eur_cents"] == 708
     assert doc["opened_at"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
     assert doc["last_seen"] == doc["event_time"] == "2025-03-01T15:00:00Z"
     assert doc["closed_at"] is None
@@ -306,7 +332,8 @@ def test_closed_event() -> None:
     )
     assert doc["closed_at"] == doc["last_seen"] == doc["event_time"] == "2025-03-01T16:00:00Z"
     assert doc["opened_at"] == "2025-03-01T12:00:00Z"
-    assert doc["profit_eur_cents"] == 117
+    assert doc["profit_eur_cents"] == 96
+    assert doc["failed_thresholds"] == ["min_profit", "min_roi"]
     assert action["_id"] == opportunity_action(msg(opened), NAMES)["_id"]
     assert action["version"] == T0_MS + 4 * 3_600_000
     assert_fits_mapping(doc, OPPORTUNITIES)
@@ -336,7 +363,7 @@ def test_a_gb_route() -> None:
         Market.GB: make_quote(market=Market.GB, amazon=1500),
         Market.DE: make_quote(market=Market.DE, buy_box=6000),
     }
-    step = detect(quotes, {}, POLICY, FX, T0)
+    step = detect(quotes, {}, POLICY, PRICING, T0)
     [opened] = step.events
     action = opportunity_action(msg(opened), NAMES)
     assert action["_id"] == "B0TESTAS1N:GB:DE"

@@ -67,9 +67,7 @@ def test_required_move_is_the_rise_that_makes_the_route_an_opportunity() -> None
 
 
 def test_required_move_is_negative_for_an_opportunity() -> None:
-    evaluation = evaluate_route(
-        quote(Market.DE, 2000, None), quote(Market.FR, None, 5000), POLICY, FX
-    )
+    evaluation = evaluate_route(quote(Market.DE, 2000, None), quote(Market.FR, None, 5000))
     assert evaluation is not None
     assert evaluation.is_opportunity
     assert required_move(evaluation, THRESHOLDS) < 0
