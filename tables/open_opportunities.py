@@ -24,9 +24,11 @@ open_opportunities_table = app.Table(
 
 
 def read_open_routes(key: bytes) -> dict[str, OpenOpportunity]:
-    """The ASIN's open routes by route key (``{}`` when none is open, or when they were
-    stored by a worker of the former pricing model: ``unsupported_version``, counted in
-    ``open_routes_unsupported``; the ASIN's next evaluation opens what still is one)."""
+    """The ASIN's open routes by route key (``{}`` when none is open). Routes stored by a
+    worker of the former pricing model (version 1) are converted
+    (:data:`app.contracts.tables.OPEN_ROUTES_STATE`); a version this worker does not know
+    (a newer worker's) is ``unsupported_version``: read as none open, counted in
+    ``open_routes_unsupported``."""
     stored: bytes | None = open_opportunities_table.get(key)
     if stored is None:
         return {}

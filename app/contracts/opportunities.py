@@ -7,26 +7,46 @@ market's minor unit where the field says ``minor``; rates and the display ROI/ma
 decimal strings (``"0.4131"``); the decisions were taken on the exact values.
 
 Version 2 carries the full breakdown of :func:`app.domain.fees.price_route` (every line, the
-estimates, the failed thresholds, the fee category and the seller profile's version); version
-1 (the single global pricing policy: referral, FBA, shipping) is no longer read.
+estimates, the failed thresholds, the fee category and the seller profile's version). Only
+version 2 is written; version 1 (the former single pricing policy: referral, FBA, shipping),
+still on the topic after an upgrade, is read and converted by :data:`OPPORTUNITY`
+(:meth:`OpportunityMessageV1.upgrade`, :mod:`app.contracts.version1`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import msgspec
 
-from app.contracts.base import Asin, Codec, Message, UtcDatetime, describe
+from app.contracts.base import (
+    Asin,
+    Codec,
+    ContractError,
+    Message,
+    UtcDatetime,
+    Version1,
+    describe,
+)
+from app.contracts.version1 import UNKNOWN, CostsV1, route_breakdown_v1
 from app.domain.detection import CloseReason, EventType, OpportunityEvent
 from app.domain.fees import FeeLine, LineKind, RouteBreakdown, Threshold
 from app.domain.markets import Market
 from app.domain.money import Currency
 from app.domain.quote import MarketQuote
 
-__all__ = ["OPPORTUNITY", "Breakdown", "Line", "OpportunityMessage"]
+__all__ = [
+    "OPPORTUNITY",
+    "Breakdown",
+    "Line",
+    "OpportunityCodec",
+    "OpportunityMessage",
+    "OpportunityMessageV1",
+]
 
 
 class Line(Message, kw_only=True, frozen=True):
@@ -88,10 +108,21 @@ class Breakdown(Message, kw_only=True, frozen=True):
         )
 
 
+def _check_route(m: OpportunityMessage | OpportunityMessageV1) -> None:
+    if m.route != f"{m.buy_market.value}:{m.sell_market.value}":
+        raise ValueError(f"route {m.route!r} is not {m.buy_market}:{m.sell_market}")
+    if m.buy_market is m.sell_market:
+        raise ValueError(f"buy and sell market are both {m.buy_market}")
+    if (m.reason is None) == (m.event == "closed"):
+        raise ValueError(f"reason {m.reason!r} does not go with a {m.event} event")
+
+
 class OpportunityMessage(Message, kw_only=True, frozen=True):
     """``opened`` / ``updated`` / ``closed`` of one route (buy market -> sell market)."""
 
-    schema_version: Annotated[Literal[2], describe("2 (version 1 is no longer read)")] = 2
+    schema_version: Annotated[
+        Literal[2], describe("2 (version 1 is still read: converted, see docs/contract.md)")
+    ] = 2
     event_id: Annotated[str, describe("SHA-1 of ASIN, route, event, event time (dedupe key)")]
     event: Annotated[
         EventType,
@@ -144,12 +175,7 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
     ] = None
 
     def __post_init__(self) -> None:
-        if self.route != f"{self.buy_market.value}:{self.sell_market.value}":
-            raise ValueError(f"route {self.route!r} is not {self.buy_market}:{self.sell_market}")
-        if self.buy_market is self.sell_market:
-            raise ValueError(f"buy and sell market are both {self.buy_market}")
-        if (self.reason is None) == (self.event == "closed"):
-            raise ValueError(f"reason {self.reason!r} does not go with a {self.event} event")
+        _check_route(self)
 
     @classmethod
     def from_event(
@@ -194,4 +220,145 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
         )
 
 
-OPPORTUNITY: Final = Codec(OpportunityMessage)
+class OpportunityMessageV1(Message, kw_only=True, frozen=True):
+    """A version-1 message (read only): the former single pricing policy's figures.
+    :meth:`upgrade` converts it (see :mod:`app.contracts.version1`)."""
+
+    schema_version: Version1 = 1
+    event_id: str
+    event: EventType
+    reason: CloseReason | None = None
+    asin: Asin
+    title: str | None = None
+    route: str
+    buy_market: Market
+    sell_market: Market
+    buy_price_minor: int
+    sell_price_minor: int
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    breakdown: CostsV1
+    profit_eur_cents: int
+    roi: float
+    margin: float
+    fba_fee_estimated: bool
+    fx_eur_per_gbp: float
+    buy_observed_at: UtcDatetime
+    sell_observed_at: UtcDatetime
+    event_time: UtcDatetime
+    first_seen: UtcDatetime
+    sales_rank: int | None = None
+    root_category: int | None = None
+    image_url: str | None = None
+    amazon_sells_in_target: bool | None = None
+
+    def __post_init__(self) -> None:
+        _check_route(self)
+
+    def upgrade(self) -> OpportunityMessage:
+        """The message as version 2: the figures as lines; category and profile version
+        ``unknown``, no failed threshold named."""
+        c = self.breakdown
+        # Version 1's net buy was the gross price when purchase VAT was not recovered.
+        vat_is_cost = c.vat_buy_eur_cents > 0 and c.net_buy_eur_cents == self.buy_price_eur_cents
+        eur_per_gbp = Decimal(str(self.fx_eur_per_gbp))
+        b = route_breakdown_v1(
+            asin=self.asin,
+            title=self.title,
+            buy_market=self.buy_market,
+            sell_market=self.sell_market,
+            buy_price_minor=self.buy_price_minor,
+            sell_price_minor=self.sell_price_minor,
+            buy_price_eur_cents=self.buy_price_eur_cents,
+            sell_price_eur_cents=self.sell_price_eur_cents,
+            costs=c,
+            profit_eur_cents=self.profit_eur_cents,
+            purchase_vat_is_cost=vat_is_cost,
+            fba_fee_estimated=self.fba_fee_estimated,
+            eur_per_gbp=eur_per_gbp,
+            buy_observed_at=self.buy_observed_at,
+            sell_observed_at=self.sell_observed_at,
+        )
+        return OpportunityMessage(
+            event_id=self.event_id,
+            event=self.event,
+            reason=self.reason,
+            asin=self.asin,
+            title=self.title,
+            route=self.route,
+            buy_market=self.buy_market,
+            sell_market=self.sell_market,
+            buy_url=self.buy_market.product_url(self.asin),
+            sell_url=self.sell_market.product_url(self.asin),
+            buy_currency=self.buy_market.currency,
+            sell_currency=self.sell_market.currency,
+            buy_price_minor=self.buy_price_minor,
+            sell_price_minor=self.sell_price_minor,
+            buy_price_eur_cents=self.buy_price_eur_cents,
+            sell_price_eur_cents=self.sell_price_eur_cents,
+            breakdown=Breakdown.of(b),
+            profit_eur_cents=self.profit_eur_cents,
+            roi=Decimal(str(self.roi)),
+            margin=Decimal(str(self.margin)),
+            category=UNKNOWN,
+            estimates=list(b.estimates),
+            failed_thresholds=[],
+            profile_version=UNKNOWN,
+            fx_eur_per_gbp=eur_per_gbp,
+            buy_observed_at=self.buy_observed_at,
+            sell_observed_at=self.sell_observed_at,
+            event_time=self.event_time,
+            first_seen=self.first_seen,
+            sales_rank=self.sales_rank,
+            root_category=self.root_category,
+            image_url=self.image_url,
+            amazon_sells_in_target=self.amazon_sells_in_target,
+        )
+
+
+class _Versioned(msgspec.Struct):
+    schema_version: Any = 1
+
+
+_VERSION: Final = msgspec.json.Decoder(_Versioned)
+_V1: Final = Codec(OpportunityMessageV1)
+
+
+def _version(data: Any) -> Any:
+    """The message's ``schema_version`` (1 when absent), None when it cannot be told."""
+    if isinstance(data, Mapping):
+        return data.get("schema_version", 1)
+    try:
+        return _VERSION.decode(data).schema_version
+    except (msgspec.DecodeError, TypeError):
+        return None
+
+
+@dataclass(frozen=True)
+class OpportunityCodec(Codec[OpportunityMessage]):
+    """Writes version 2; reads version 2, and version 1 converted
+    (:meth:`OpportunityMessageV1.upgrade`). A version-1 message that breaks version 1's
+    contract is refused with version 1's reason."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "versions", (1, 2))
+
+    def decode(self, data: bytes | None) -> OpportunityMessage:
+        try:
+            return super().decode(data)
+        except ContractError as exc:
+            if exc.code in ("malformed_json", "not_an_object") or _version(data) != 1:
+                raise
+        return _V1.decode(data).upgrade()
+
+    def convert(self, data: Any) -> OpportunityMessage:
+        try:
+            return super().convert(data)
+        except ContractError as exc:
+            if exc.code == "not_an_object" or _version(data) != 1:
+                raise
+        return _V1.convert(data).upgrade()
+
+
+OPPORTUNITY: Final = OpportunityCodec(OpportunityMessage)

@@ -8,20 +8,23 @@ recovers its quotes from an older changelog.
 
 Open routes are version 2: each holds the route's last
 :class:`app.domain.fees.RouteBreakdown` and the profile version it was priced with. Version 1
-(and the bare object before it) held figures of the former single pricing policy that the
-fee breakdown cannot be rebuilt from; they are refused (``unsupported_version``), and
-:func:`tables.open_opportunities.read_open_routes` reads them as no open route (the next
-evaluation of the ASIN opens what is still an opportunity).
+(and the bare object before it), written by a worker of the former single pricing policy, is
+converted on read (:mod:`app.contracts.version1`): the route, the published profit and ROI,
+``first_seen``/``last_seen`` are kept as they were, which is what the close and material-change
+decisions use, and the version-1 figures become the route's breakdown (profile version
+``unknown``). A worker upgraded in place so still updates and closes the routes it had opened.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
 import msgspec
 
-from app.contracts.base import ContractError, Message, Version1, describe
+from app.contracts.base import ContractError, Message, UtcDatetime, Version1, describe
+from app.contracts.version1 import UNKNOWN, CostsV1, route_breakdown_v1
 from app.domain.detection import OpenOpportunity
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
@@ -100,4 +103,105 @@ class _Versioned(msgspec.Struct):
 QUOTES_STATE: Final[StateCodec[QuotesState]] = StateCodec(
     QuotesState, dict[Market, MarketQuote], "quotes"
 )
-OPEN_ROUTES_STATE: Final[StateCodec[OpenRoutesState]] = StateCodec(OpenRoutesState, None, "routes")
+
+
+class _EvaluationV1(msgspec.Struct, frozen=True, kw_only=True):
+    """The part of a version-1 open route's last evaluation that is read (other keys are
+    ignored)."""
+
+    asin: str
+    title: str | None = None
+    buy_market: Market
+    sell_market: Market
+    buy_price_minor: int
+    sell_price_minor: int
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    breakdown: CostsV1
+    profit_eur_cents: int
+    fba_fee_estimated: bool = False
+    buy_observed_at: UtcDatetime
+    sell_observed_at: UtcDatetime
+    eur_per_gbp: Decimal
+    vat_mode: Literal["registered", "unrecoverable"] = "registered"
+
+
+class _OpenV1(msgspec.Struct, frozen=True, kw_only=True):
+    route: str
+    profit_eur_cents: int
+    roi: Decimal
+    first_seen: UtcDatetime
+    last_seen: UtcDatetime
+    evaluation: _EvaluationV1
+
+    def upgrade(self) -> OpenOpportunity:
+        e = self.evaluation
+        breakdown = route_breakdown_v1(
+            asin=e.asin,
+            title=e.title,
+            buy_market=e.buy_market,
+            sell_market=e.sell_market,
+            buy_price_minor=e.buy_price_minor,
+            sell_price_minor=e.sell_price_minor,
+            buy_price_eur_cents=e.buy_price_eur_cents,
+            sell_price_eur_cents=e.sell_price_eur_cents,
+            costs=e.breakdown,
+            profit_eur_cents=e.profit_eur_cents,
+            purchase_vat_is_cost=e.vat_mode == "unrecoverable",
+            fba_fee_estimated=e.fba_fee_estimated,
+            eur_per_gbp=e.eur_per_gbp,
+            buy_observed_at=e.buy_observed_at,
+            sell_observed_at=e.sell_observed_at,
+        )
+        return OpenOpportunity(
+            route=self.route,
+            profit_eur_cents=self.profit_eur_cents,
+            roi=self.roi,
+            first_seen=self.first_seen,
+            last_seen=self.last_seen,
+            evaluation=breakdown,
+            profile_version=UNKNOWN,
+        )
+
+
+class _OpenRoutesStateV1(msgspec.Struct, frozen=True, kw_only=True):
+    schema_version: Version1 = 1
+    routes: dict[str, _OpenV1]
+
+
+_V1_STATE: Final = msgspec.json.Decoder(_OpenRoutesStateV1)
+_V1_BARE: Final = msgspec.json.Decoder(dict[str, _OpenV1])
+
+
+@dataclass(frozen=True)
+class _OpenRoutesCodec(StateCodec[OpenRoutesState]):
+    """Version 2; version 1 and the bare object before it converted (see the module doc)."""
+
+    def decode(self, data: bytes) -> OpenRoutesState:
+        try:
+            return super().decode(data)
+        except ContractError as exc:
+            if exc.code != "unsupported_version" or _state_version(data) != 1:
+                raise
+        try:
+            routes = _V1_STATE.decode(data).routes
+        except msgspec.ValidationError as enveloped:
+            try:
+                routes = _V1_BARE.decode(data)
+            except msgspec.ValidationError:
+                raise ContractError(
+                    "invalid_shape", f"OpenRoutesState version 1: {enveloped}"
+                ) from None
+        return OpenRoutesState(routes={key: route.upgrade() for key, route in routes.items()})
+
+
+def _state_version(data: bytes) -> Any:
+    try:
+        return msgspec.json.decode(data, type=_Versioned).schema_version
+    except msgspec.ValidationError:
+        return 1  # a bare pre-envelope value
+
+
+OPEN_ROUTES_STATE: Final[StateCodec[OpenRoutesState]] = _OpenRoutesCodec(
+    OpenRoutesState, None, "routes"
+)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +10,7 @@ from app.alerts.event import InvalidAlertEventError, parse_opportunity
 from app.domain.markets import Market
 from app.domain.money import Currency
 from tests.unit.alerts.alert_events import T0, opportunity_event
+from tests.unit.contracts.version1_message import V1_MESSAGE
 
 
 def test_a_real_event_is_parsed() -> None:
@@ -59,3 +61,11 @@ def test_events_breaking_the_contract_are_rejected(change: dict[str, Any], messa
 def test_non_objects_are_rejected(value: object) -> None:
     with pytest.raises(InvalidAlertEventError):
         parse_opportunity(value)
+
+
+def test_a_version_1_event_still_on_the_topic_is_parsed() -> None:
+    # 4000 - 720 - 425 - 510 - 1681 = 664 (tests/unit/contracts/version1_message.py)
+    o = parse_opportunity(V1_MESSAGE)
+    assert (o.event, o.route_key, o.profit_eur_cents) == ("opened", "DE:FR", 664)
+    assert (o.roi, o.margin) == (Decimal("0.3031"), Decimal("0.166"))
+    assert o.first_seen == datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -23,6 +23,7 @@ from app.domain.policy import DetectionPolicy
 from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
 from tests.keepa_factory import keepa_product, make_quote
+from tests.unit.contracts.version1_message import V1_MESSAGE
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 FX = FxRates(Decimal("1.17"), datetime(2025, 3, 1, tzinfo=UTC))
@@ -281,3 +282,75 @@ def test_unusable_fx_messages(key: bytes | None, value: bytes, code: str) -> Non
     with pytest.raises(ContractError) as info:
         rate_from_message(key, value)
     assert info.value.code == code
+
+
+# --- version 1, still read ---------------------------------------------------------------------
+
+
+def test_a_version_1_opportunity_is_read_and_converted() -> None:
+    message = OPPORTUNITY.decode(orjson.dumps(V1_MESSAGE))
+    assert message == OPPORTUNITY.convert(V1_MESSAGE)
+    assert message.schema_version == 2
+    assert (message.event, message.route, message.profit_eur_cents) == ("opened", "DE:FR", 664)
+    assert (message.roi, message.margin, message.fx_eur_per_gbp) == (
+        Decimal("0.3031"), Decimal("0.166"), Decimal("1.17"),
+    )  # fmt: skip
+    assert (message.category, message.profile_version) == ("unknown", "unknown")
+    assert (message.estimates, message.failed_thresholds) == ([], [])
+    b = message.breakdown
+    assert [(x.kind, x.amount_minor, x.currency, x.eur_cents, x.is_cost) for x in b.lines] == [
+        ("sales_vat", 800, "EUR", 800, False),
+        ("purchase_vat", 319, "EUR", 319, False),
+        ("referral", 720, "EUR", 720, True),
+        ("fba", 425, "EUR", 425, True),
+        ("inbound_shipping", 510, "EUR", 510, True),
+    ]
+    # 720 + 425 + 510 = 1655; 4000 - 1655 - 1681 = 664, as version 1 said
+    assert b.total_costs_eur_cents == 1655
+    assert b.net_sell_eur_cents - b.total_costs_eur_cents - b.net_buy_eur_cents == 664
+    assert (b.investment_eur_cents, b.fees_on) == (1681 + 510, date(2026, 3, 1))
+    assert (b.sell_vat_rate, b.buy_vat_rate) == (Decimal("0.20"), Decimal("0.19"))
+    assert (message.sales_rank, message.amazon_sells_in_target) == (1234, False)
+
+
+def test_a_version_1_opportunity_with_unrecovered_vat_and_an_estimated_fee() -> None:
+    # VAT_MODE=unrecoverable: net buy = gross 2000; 4000 - 720 - 425 - 510 - 2000 = 345
+    v1 = {
+        **V1_MESSAGE,
+        "breakdown": {**V1_MESSAGE["breakdown"], "net_buy_eur_cents": 2000},
+        "profit_eur_cents": 345,
+        "fba_fee_estimated": True,
+    }
+    message = OPPORTUNITY.decode(orjson.dumps(v1))
+    b = message.breakdown
+    assert [(x.kind, x.is_cost) for x in b.lines][1] == ("purchase_vat", True)
+    # net buy 2000 - 319 = 1681; costs 319 + 720 + 425 + 510 = 1974; 4000 - 1974 - 1681 = 345
+    assert (b.net_buy_eur_cents, b.total_costs_eur_cents) == (1681, 1974)
+    assert b.net_sell_eur_cents - b.total_costs_eur_cents - b.net_buy_eur_cents == 345
+    assert message.estimates == ["fba_fee_estimated"]
+
+
+@pytest.mark.parametrize(
+    ("change", "code", "match"),
+    [
+        ({"schema_version": 3}, "unsupported_version", "reads 1, 2"),
+        ({"breakdown": {"net_sell_eur_cents": 1}}, "invalid_shape", "OpportunityMessageV1"),
+        ({"route": "DE:IT"}, "invalid_shape", "route 'DE:IT' is not DE:FR"),
+        ({"roi": "0.3031"}, "invalid_shape", "roi"),
+    ],
+)
+def test_version_1_opportunities_breaking_version_1_are_refused(
+    change: dict[str, Any], code: str, match: str
+) -> None:
+    for read in (
+        lambda: OPPORTUNITY.decode(orjson.dumps({**V1_MESSAGE, **change})),
+        lambda: OPPORTUNITY.convert({**V1_MESSAGE, **change}),
+    ):
+        with pytest.raises(ContractError, match=match) as info:
+            read()
+        assert info.value.code == code
+
+
+def test_a_message_without_a_version_is_version_1() -> None:
+    unversioned = {k: v for k, v in V1_MESSAGE.items() if k != "schema_version"}
+    assert OPPORTUNITY.decode(orjson.dumps(unversioned)).profit_eur_cents == 664

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 import msgspec
+import orjson
 import pytest
 
 from app.contracts.keepa_products import quote_from_message
@@ -38,6 +39,7 @@ from app.es.indices import (
 )
 from app.settings import Settings
 from tests.keepa_factory import keepa_product, make_quote, message
+from tests.unit.contracts.version1_message import V1_MESSAGE
 
 POLICY = DetectionPolicy()
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2025, 3, 1, tzinfo=UTC))
@@ -395,3 +397,23 @@ def test_mappings_are_strict_and_copies(logical: str) -> None:
 def test_unknown_logical_index() -> None:
     with pytest.raises(KeyError, match="unknown logical index"):
         mapping_for("orders")
+
+
+def test_a_version_1_event_still_on_the_topic_is_indexed_converted() -> None:
+    # What the sink does with a message of the former pricing policy (see
+    # tests/unit/contracts/version1_message.py: profit 664 = 4000 - 720 - 425 - 510 - 1681).
+    action = opportunity_action(OPPORTUNITY.decode(orjson.dumps(V1_MESSAGE)), NAMES)
+    doc = action["_source"]
+    assert (action["_id"], doc["state"], doc["profit_eur_cents"]) == (
+        "B0TESTAS1N:DE:FR", "open", 664,
+    )  # fmt: skip
+    assert (doc["category"], doc["profile_version"], doc["failed_thresholds"]) == (
+        "unknown", "unknown", [],
+    )  # fmt: skip
+    assert [(x["kind"], x["eur_cents"]) for x in doc["breakdown"]["lines"] if x["is_cost"]] == [
+        ("referral", 720),
+        ("fba", 425),
+        ("inbound_shipping", 510),
+    ]
+    assert (doc["roi"], doc["margin"]) == (0.3031, 0.166)
+    assert_fits_mapping(doc, OPPORTUNITIES)
