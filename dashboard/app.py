@@ -362,7 +362,8 @@ def _waterfall_chart(route: OpportunityRoute) -> None:
         ]
     )
     order = [s.label for s in steps]
-    x = alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=0))
+    # One bar per cost line: up to ~12 labels, slanted so that none is dropped for overlap.
+    x = alt.X("step:N", sort=order, title=None, axis=alt.Axis(labelAngle=-30, labelOverlap=False))
     bars = (
         alt.Chart(frame)
         .mark_bar(size=44)

@@ -31,7 +31,7 @@ from tests.session_resources import Owned, delete_owned, resource_name
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASIN = "B0VERSION1"
 #: What a newer producer might write: a version this worker does not read, another shape.
-NEWER = orjson.dumps({"schema_version": 2, "asin": ASIN, "shape": "from a newer producer"})
+NEWER = orjson.dumps({"schema_version": 99, "asin": ASIN, "shape": "from a newer producer"})
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
     for letter in _letters(dlq)[ASIN.encode()]:
         assert letter.reason == "unsupported_version"
         assert letter.source_topic == s.topic("keepa.products")
-        assert "schema_version 2 is not supported" in letter.error
+        assert "schema_version 99 is not supported" in letter.error
 
     # fx.rates.dlq: the newer message, and the rate under a key that is not a currency we use.
     fx_dlq = await consume_until(
@@ -127,7 +127,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
     events = [OPPORTUNITY.decode(r.value) for r in records if r.value != NEWER]
     assert {
         (e.asin, e.event, e.route, e.sell_price_eur_cents, e.fx_eur_per_gbp) for e in events
-    } == {(ASIN, "opened", "DE:GB", 6000, 1.2)}
+    } == {(ASIN, "opened", "DE:GB", 6000, Decimal("1.20"))}
     await wait_worker_drained(worker, timeout_s=60)
     assert worker.alive()
     stats = worker.stats() or {}

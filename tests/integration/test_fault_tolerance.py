@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import orjson
@@ -105,7 +106,9 @@ async def test_kill_9_recovers_table_state_from_the_changelog(
         timeout_s=120,
     )
     assert opened(list(records)) == set(everything), "an opportunity was lost"
-    assert all(e["profit_eur_cents"] == 926 for e in events_of(records))
+    # default profile on 2026-11-21: 4167 - 750 - 300 - 32 (DSF 3 %) - 510 - 1681 = 894
+    # (the arithmetic is in tests/integration/test_topology.py)
+    assert all(e["profit_eur_cents"] == 894 for e in events_of(records))
 
     await wait_for(
         lambda: count(es, s.index("opportunities")) >= len(everything), 60, "opportunity docs"
@@ -183,8 +186,11 @@ async def test_fx_rate_from_the_topic_is_used_for_gbp_routes(
         kafka_bootstrap, s.topic("arbitrage.opportunities"), lambda r: len(r) >= 1
     )
     event = events_of(records)[0]
-    # 5000 p x 1.20 = 6000 c: net sell 5000, referral 900, FBA 250 x 1.2 = 300,
-    # shipping 510 + 500 customs, net buy 1681 -> profit 5000 - 900 - 300 - 1010 - 1681 = 1109
+    # Default profile, fees in pence then each line converted at 1.20: 5000 p = 6000 c;
+    # net sell 5000 / 1.2 = 4166.67 -> 4167 p = 5000.4 -> 5000 c; referral 750 p = 900 c;
+    # FBA 250 p = 300 c; DSF (DE-established, UK store, 2 %) 15 + 5 = 20 p = 24 c;
+    # inbound 510 + GB customs 500; net buy 1681
+    # -> profit 5000 - 900 - 300 - 24 - 510 - 500 - 1681 = 1085
     assert event["sell_price_eur_cents"] == 6000
-    assert event["fx_eur_per_gbp"] == pytest.approx(1.2)
-    assert event["profit_eur_cents"] == 1109
+    assert Decimal(event["fx_eur_per_gbp"]) == Decimal("1.20")
+    assert event["profit_eur_cents"] == 1085

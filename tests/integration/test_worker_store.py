@@ -58,6 +58,7 @@ def test_a_worker_runs_rocksdb_even_when_the_settings_say_memory(
         "quotes": "rocksdb://",
         "open-opportunities": "rocksdb://",
         "fx-rates": "rocksdb://",
+        "seller-profile": "rocksdb://",
     }
     # The quote really is in RocksDB, on disk: read it back once the worker has stopped.
     worker.stop()

@@ -1,19 +1,29 @@
 """The data set of the API integration tests: Keepa envelopes for a real worker.
 
-Hand-computed routes (registered-seller VAT mode, 500 g, DE buy price 20.00 EUR everywhere,
-referral 15 %; net buy 2000 / 1.19 = 1681; shipping 450 + 120/kg x 0.5 = 510):
+Hand-computed routes, default seller profile on 2026-11-20 (established in DE, VAT-registered
+everywhere, stock in every market), 500 g, DE buy price 20.00 EUR (Amazon's offer: VAT
+recovered) everywhere, Keepa referral 15 %, Keepa FBA 3.00 (GBP 2.50 in GB); net buy
+2000 / 1.19 = 1681; inbound 450 + 5 x 12 = 510 (+ 500 GB customs). Digital Services Fee of a
+DE-established seller from 2026-03-20: 3 % of the referral fee (and of the FBA fee in FR) in
+FR/IT/ES, 2 % of both in GB, each rounded half-up (GB in pence, then converted at 1.17):
 
-==========  ======  =====  ===========================================  ======  ======
-ASIN        route   at     profit (cents)                               ROI     margin
-==========  ======  =====  ===========================================  ======  ======
-B0APITEST1  DE:FR   T0     4167 - 750 - 300 - 510 - 1681 = 926          0.4226  0.2222
-B0APITEST1  DE:IT   T0     4098 - 750 - 300 - 510 - 1681 = 857, closed at T0+1h (IT 30.00)
-B0APITEST2  DE:GB   T0+2h  4875 - 878 - 293 - 1010 - 1681 = 1013        0.3764  0.2078
-B0APITEST2  DE:FR   T0+2h  926 (as above)                               0.4226  0.2222
-B0APITEST3  DE:IT   T0     3197 - 585 - 300 - 510 - 2521 = -719: never an opportunity
-B0APITEST4  DE:FR   T0+3h  5000 - 900 - 300 - 510 - 1681 = 1609         0.7344  0.3218
-B0APITEST5  DE:ES   T0+30m 4132 - 750 - 300 - 510 - 1681 = 891          0.4067  0.2156
-==========  ======  =====  ===========================================  ======  ======
+==========  ======  =====  ==================================================  ======  ======
+ASIN        route   at     profit (cents)                                      ROI     margin
+==========  ======  =====  ==================================================  ======  ======
+B0APITEST1  DE:FR   T0     4167 - 750 - 300 - (23 + 9) - 510 - 1681 = 894      0.4080  0.2145
+B0APITEST1  DE:IT   T0     4098 - 750 - 300 - 23 - 510 - 1681 = 834, closed at T0+1h (IT 30.00:
+                           2459 - 450 - 300 - 14 - 510 - 1681 = -496)
+B0APITEST2  DE:GB   T0+2h  4875 - 878 - 293 - 23 - 510 - 500 - 1681 = 990     0.3679  0.2031
+B0APITEST2  DE:FR   T0+2h  894 (as above)                                      0.4080  0.2145
+B0APITEST3  DE:IT   T0     3197 - 585 - 300 - 18 - 510 - 2521 = -737: never an opportunity
+B0APITEST4  DE:FR   T0+3h  5000 - 900 - 300 - (27 + 9) - 510 - 1681 = 1573     0.7179  0.3146
+B0APITEST5  DE:ES   T0+30m 4132 - 750 - 300 - 23 - 510 - 1681 = 868            0.3962  0.2101
+==========  ======  =====  ==================================================  ======  ======
+
+(ROI = profit / (1681 + 510), or / (1681 + 510 + 500) = 2691 on DE:GB; margin = profit / net
+sell; e.g. 894 / 2191 = 0.40803 -> 0.4080, 990 / 2691 = 0.36789 -> 0.3679, 990 / 4875 =
+0.20308 -> 0.2031, 1573 / 2191 = 0.71794 -> 0.7179, 868 / 2191 = 0.39617 -> 0.3962,
+868 / 4132 = 0.21007 -> 0.2101.)
 
 B0APITEST4 is in category 999 with sales rank 50,000 and Amazon sells it in FR (its AMAZON
 offer is current there); every other product is in 3167641 with rank 1234 and no Amazon
