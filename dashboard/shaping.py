@@ -361,9 +361,7 @@ def is_new(
     time, even when its opportunity opened earlier in event time (a backlog catching up)."""
     if item.age_seconds <= new_within_s:
         return True
-    if shown_at is None or shown_at == SHOWN_FROM_THE_START:
-        return False
-    return (now - shown_at).total_seconds() <= new_within_s
+    return shown_at is not None and (now - shown_at).total_seconds() <= new_within_s
 
 
 def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
