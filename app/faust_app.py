@@ -1,8 +1,11 @@
 """The Faust application: configuration only. Topics live in ``app.topics``, tables in
 ``tables/``, agents in ``agents/`` and web views in ``app.views``; all are found by
-autodiscovery when the worker starts."""
+autodiscovery when the worker starts. One guard against a Faust race is connected here
+(:func:`_hold_fetching_until_streams_are_seeked`)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import faust
 
@@ -31,3 +34,24 @@ app = faust.App(
     # The sink may wait for Elasticsearch for a while without being kicked out of the group.
     broker_max_poll_interval=600.0,
 )
+
+
+@app.on_rebalance_complete.connect
+async def _hold_fetching_until_streams_are_seeked(
+    sender: Any, /, *args: Any, signal: Any, **kwargs: Any
+) -> None:
+    """Stop the consumer's flow when table recovery has finished, before Faust resumes the
+    stream partitions.
+
+    Faust (faust-streaming 0.15.3, ``Recovery.on_recovery_completed``) sends this signal, then
+    resumes the stream partitions, awaits the seek to the committed offsets and only then
+    resumes flow control, which clears every stream queue. The consumer's flow is still active
+    from reading the changelogs, so the fetcher can deliver input records into the queues
+    during that seek; the clear then drops them unacknowledged while the read position has
+    moved past them: the records are never processed and the group's committed offset stays
+    behind them for good. Found by the kill -9 test (``tests/integration/test_fault_tolerance``).
+
+    With the flow stopped here the fetcher waits; Faust's own ``consumer.resume_flow()`` at the
+    end of ``on_recovery_completed`` starts it again from the seeked positions.
+    """
+    sender.consumer.stop_flow()

@@ -42,6 +42,7 @@ from dashboard.shaping import (
     eur_to_cents,
     filters_from_query_params,
     filters_to_query_params,
+    first_shown,
     format_eur,
     format_percent,
     freshness_rows,
@@ -204,8 +205,10 @@ def _route_figure_columns() -> dict[str, Any]:
     }
 
 
-def _table(items: list[OpportunityRoute], previous: frozenset[str] | None, new_s: int) -> None:
-    rows = opportunity_rows(items, previous_keys=previous, new_within_s=new_s)
+def _table(
+    items: list[OpportunityRoute], shown: dict[str, datetime], now: datetime, new_s: int
+) -> None:
+    rows = opportunity_rows(items, shown=shown, now=now, new_within_s=new_s)
     frame = pd.DataFrame(rows)
 
     def highlight(row: pd.Series) -> list[str]:
@@ -234,7 +237,9 @@ def _table(items: list[OpportunityRoute], previous: frozenset[str] | None, new_s
         ],
         column_config={
             "new": st.column_config.CheckboxColumn(
-                "New", help=f"First seen within {new_s // 60} min, or since the last refresh."
+                "New",
+                help=f"Opened within {new_s // 60} min, or appeared on this page within "
+                f"{new_s // 60} min.",
             ),
             "image": st.column_config.ImageColumn("Image", width="small"),
             "title": st.column_config.TextColumn("Title", width="medium"),
@@ -268,10 +273,14 @@ def _live_view(client: ApiClient, filters: Filters, dash: DashboardSettings) -> 
         f":green[●] Live · last updated {attempted:%H:%M:%S} UTC · refreshes every "
         f"{dash.dashboard_refresh_s:g} s · API {client.base_url}"
     )
-    # "New since the last refresh" only compares refreshes with the same filters.
-    previous_filters, previous_keys = st.session_state.get("_previous", (None, None))
-    previous = previous_keys if previous_filters == filters else None
-    st.session_state["_previous"] = (filters, frozenset(route_key(i) for i in page.items))
+    # "Appeared on this page" only compares refreshes with the same filters.
+    previous_filters, previous_shown = st.session_state.get("_shown_at", (None, None))
+    shown = first_shown(
+        previous_shown if previous_filters == filters else None,
+        (route_key(i) for i in page.items),
+        attempted,
+    )
+    st.session_state["_shown_at"] = (filters, shown)
     st.session_state["_shown"] = {i.asin: i.title or "" for i in page.items}
 
     _kpis(page, stats)
@@ -299,7 +308,7 @@ def _live_view(client: ApiClient, filters: Filters, dash: DashboardSettings) -> 
     new_s = dash.dashboard_new_minutes * 60
     st.subheader(f"Opportunities ({len(page.items)} of {page.total:,}, best route per ASIN)")
     st.caption(top_asins_caption(page.items))
-    _table(page.items, previous, new_s)
+    _table(page.items, shown, attempted, new_s)
 
 
 # --- one ASIN in detail ----------------------------------------------------------------------

@@ -18,7 +18,10 @@ class DashboardSettings(BaseSettings):
         5.0, ge=1, le=3600, description="Seconds between refreshes of the live view."
     )
     dashboard_new_minutes: int = Field(
-        15, ge=0, description="Opportunities first seen within this many minutes are 'new'."
+        15,
+        ge=0,
+        description="Opportunities opened, or first shown on the page, within this many minutes"
+        " are 'new'.",
     )
     dashboard_page_size: int = Field(
         200, ge=1, le=200, description="Opportunities fetched per refresh (the API's maximum)."

@@ -13,7 +13,7 @@ from __future__ import annotations
 import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, Final, Literal
 
@@ -31,6 +31,7 @@ from app.domain.markets import Market, UnknownMarketError
 __all__ = [
     "FILTER_PARAMS",
     "LINE_LABELS",
+    "SHOWN_FROM_THE_START",
     "SYNTHETIC_PREFIX",
     "Filters",
     "FreshnessRow",
@@ -46,6 +47,7 @@ __all__ = [
     "eur_to_cents",
     "filters_from_query_params",
     "filters_to_query_params",
+    "first_shown",
     "format_age",
     "format_eur",
     "format_percent",
@@ -330,18 +332,37 @@ def route_key(item: OpportunityRoute) -> str:
     return f"{item.asin}:{item.buy_market.value}:{item.sell_market.value}"
 
 
+#: When a route was already on screen at the first load (or after a filter change): never
+#: "new" by :func:`first_shown`'s rule, whatever the clock says.
+SHOWN_FROM_THE_START: Final = datetime.min.replace(tzinfo=UTC)
+
+
+def first_shown(
+    previous: Mapping[str, datetime] | None, keys: Iterable[str], now: datetime
+) -> dict[str, datetime]:
+    """When this dashboard session first showed each of ``keys`` (route keys of the current
+    refresh), given the record of the previous refresh (``None`` on the first load or after a
+    filter change: then everything counts as shown from the start). A route that left the
+    list and comes back is shown anew."""
+    if previous is None:
+        return dict.fromkeys(keys, SHOWN_FROM_THE_START)
+    return {key: previous.get(key, now) for key in keys}
+
+
 def is_new(
     item: OpportunityRoute,
     *,
-    previous_keys: frozenset[str] | None,
+    shown_at: datetime | None,
+    now: datetime,
     new_within_s: int,
 ) -> bool:
-    """Newly opened: first seen within ``new_within_s`` seconds, or not in the previous
-    refresh (``previous_keys``; ``None`` on the first load, when nothing is "new" by that
-    rule)."""
+    """Newly opened: first seen by the system within ``new_within_s`` seconds, or first shown
+    by this dashboard session (``shown_at``, see :func:`first_shown`) within that time. The
+    second rule keeps a route that appeared while the page was open highlighted for the same
+    time, even when its opportunity opened earlier in event time (a backlog catching up)."""
     if item.age_seconds <= new_within_s:
         return True
-    return previous_keys is not None and route_key(item) not in previous_keys
+    return shown_at is not None and (now - shown_at).total_seconds() <= new_within_s
 
 
 def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
@@ -362,7 +383,8 @@ def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
 def opportunity_rows(
     items: Sequence[OpportunityRoute],
     *,
-    previous_keys: frozenset[str] | None,
+    shown: Mapping[str, datetime],
+    now: datetime,
     new_within_s: int,
 ) -> list[dict[str, Any]]:
     """One row per route for ``st.dataframe``, in the API's order (most profitable first).
@@ -373,7 +395,9 @@ def opportunity_rows(
     for item in items:
         rows.append(
             {
-                "new": is_new(item, previous_keys=previous_keys, new_within_s=new_within_s),
+                "new": is_new(
+                    item, shown_at=shown.get(route_key(item)), now=now, new_within_s=new_within_s
+                ),
                 "image": item.image_url,
                 "title": item.title or "(no title)",
                 "asin": item.asin,

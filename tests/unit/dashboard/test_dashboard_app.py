@@ -170,13 +170,19 @@ def test_detail_defaults_to_the_top_opportunity_and_goes_into_the_url(api: FakeA
     assert at.query_params["asin"] == top
 
 
-def test_new_opportunities_since_the_previous_refresh_are_flagged(api: FakeApi) -> None:
+def test_opportunities_that_appear_on_the_page_stay_flagged_new(api: FakeApi) -> None:
     old = [ITEMS[0]]
     api.set("/opportunities", page(old))
     at = _app().run()
     assert not at.dataframe[0].value["new"].any()
 
     api.set("/opportunities", page([*old, ITEMS[2]]))
+    at.run()
+    table = at.dataframe[0].value
+    assert table.loc[table["asin"] == "B0AAAAAAA3", "new"].item()
+    assert not table.loc[table["asin"] == "B0AAAAAAA1", "new"].item()
+    # The next refresh (the same list): still new, it appeared on this page moments ago,
+    # although it opened 2 h ago in event time (before, it stayed new for one refresh only).
     at.run()
     table = at.dataframe[0].value
     assert table.loc[table["asin"] == "B0AAAAAAA3", "new"].item()

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
 
@@ -8,6 +9,7 @@ import pytest
 from app.api.models import OpportunityRoute
 from app.domain.markets import Market
 from dashboard.shaping import (
+    SHOWN_FROM_THE_START,
     Filters,
     api_params,
     asin_from_query_params,
@@ -18,6 +20,7 @@ from dashboard.shaping import (
     eur_to_cents,
     filters_from_query_params,
     filters_to_query_params,
+    first_shown,
     format_age,
     format_eur,
     format_percent,
@@ -199,18 +202,39 @@ def _items() -> list[OpportunityRoute]:
     ]
 
 
-def test_is_new_by_age_or_absence_from_the_previous_refresh() -> None:
-    old, fresh, other = _items()
-    assert is_new(fresh, previous_keys=None, new_within_s=900)
-    assert not is_new(old, previous_keys=None, new_within_s=900)
-    assert not is_new(old, previous_keys=frozenset({route_key(old)}), new_within_s=900)
-    assert is_new(other, previous_keys=frozenset({route_key(old)}), new_within_s=900)
+def test_is_new_by_age_or_by_when_this_page_first_showed_it() -> None:
+    old, fresh, other = _items()  # opened 2 h, 1 min and 2 h ago (age_seconds)
+    now = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    # First load: what is on screen counts as shown from the start; only the age rule applies.
+    shown = first_shown(None, [route_key(old), route_key(fresh)], now)
+    assert shown[route_key(old)] == SHOWN_FROM_THE_START
+    assert is_new(fresh, shown_at=shown[route_key(fresh)], now=now, new_within_s=900)
+    assert not is_new(old, shown_at=shown[route_key(old)], now=now, new_within_s=900)
+    # 2 s later `other` appears (opened 2 h ago in event time): new for the next 900 s.
+    later = now + timedelta(seconds=2)
+    shown = first_shown(shown, [route_key(old), route_key(other)], later)
+    assert shown[route_key(other)] == later
+    assert shown[route_key(old)] == SHOWN_FROM_THE_START
+    assert is_new(other, shown_at=shown[route_key(other)], now=later, new_within_s=900)
+    # Still new at the next refreshes, up to 900 s after it was first shown, not after.
+    again = first_shown(shown, [route_key(old), route_key(other)], later + timedelta(seconds=2))
+    assert again[route_key(other)] == later
+    at_900 = later + timedelta(seconds=900)
+    assert is_new(other, shown_at=again[route_key(other)], now=at_900, new_within_s=900)
+    at_901 = later + timedelta(seconds=901)
+    assert not is_new(other, shown_at=again[route_key(other)], now=at_901, new_within_s=900)
+    # A route that left the list and comes back is shown anew.
+    gone = first_shown(again, [route_key(old)], at_901)
+    back = first_shown(gone, [route_key(old), route_key(other)], at_901)
+    assert back[route_key(other)] == at_901
     assert route_key(other) == "B0AAAAAAA3:GB:ES"
 
 
 def test_opportunity_rows_keep_the_api_order_and_convert_for_display() -> None:
     items = page(_items()).items
-    rows = opportunity_rows(items, previous_keys=None, new_within_s=900)
+    rows = opportunity_rows(
+        items, shown={}, now=datetime(2026, 11, 29, tzinfo=UTC), new_within_s=900
+    )
     assert [r["asin"] for r in rows] == [i.asin for i in items]
     by_asin = {r["asin"]: r for r in rows}
     second = next(i for i in items if i.asin == "B0AAAAAAA2")
