@@ -1,5 +1,10 @@
 """The detector: every ``keepa.products`` message updates the ASIN's quotes and re-evaluates
 all of its routes at once, so an opportunity is emitted on the very event that opens it.
+Every ``arbitrage.reevaluations`` request (sent by the sweep, :mod:`agents.sweep`) re-evaluates
+the ASIN's stored quotes with the profile in force and staleness at the request's ``as_of``.
+Both topics are consumed by this one agent (co-partitioned: the same worker owns partition n
+of both and of the tables), so all the work of a key is serialised and only this agent writes
+the tables.
 
 Messages are read with the topic's contract (:mod:`app.contracts.keepa_products`) and what
 goes out is built from the contract types. Unusable input never stops the agent: it goes to
@@ -16,25 +21,35 @@ UK-EU border) has no evaluation; it is counted in ``routes_unpriced``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 from faust import StreamT
+from faust.types import EventT
 
 from app.contracts.base import ContractError, encode
 from app.contracts.keepa_products import quote_from_message
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
+from app.contracts.reevaluations import request_from_message
 from app.dead_letters import dead_letter
-from app.domain.asin_state import apply_quote
+from app.domain.asin_state import AsinStep, apply_quote, reevaluate
 from app.domain.detection import Pricing
 from app.domain.envelope import InvalidEnvelope
 from app.domain.fee_schedule import default_fee_schedule
 from app.faust_app import app, settings
 from app.metrics import metrics
 from app.policy_config import detection_policy
-from app.topics import declare_all, keepa_products, keepa_products_dlq, observations, opportunities
+from app.publish import publish_confirmed
+from app.topics import (
+    REEVALUATIONS,
+    declare_all,
+    detector_input,
+    keepa_products_dlq,
+    observations,
+    opportunities,
+    reevaluations_dlq,
+)
 from tables.fx_rates import rate_in_force
 from tables.open_opportunities import read_open_routes, write_open_routes
 from tables.quotes import read_quotes, write_quotes
@@ -47,68 +62,107 @@ POLICY = detection_policy(settings)
 SCHEDULE = default_fee_schedule()
 
 
-@app.agent(keepa_products)
+@app.agent(detector_input)
 async def detect_opportunities(stream: StreamT[Any]) -> None:
     await declare_all()
     async for event in stream.events():
-        metrics.incr("keepa_events")
-        key = event.key
-        if not key:
-            await dead_letter(keepa_products_dlq, event, "missing_key", "the key must be the ASIN")
-            continue
-        try:
-            quote = quote_from_message(key, event.value)
-        except (ContractError, InvalidEnvelope) as exc:
-            await dead_letter(keepa_products_dlq, event, exc.code, exc.message)
-            continue
-        try:
-            fx = rate_in_force()
-            profile = profile_state()
-            pricing = Pricing(fx, profile.profile, profile.version, SCHEDULE)
-            step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, pricing)
-            # The rate goes with the observation: the sink stamps products and price history
-            # with exactly the rate these opportunity events were computed with.
-            observation = encode(Observation.from_quote(quote, fx))
-            events = [
-                (e.event, encode(OpportunityMessage.from_event(e, step.quotes.get(e.sell_market))))
-                for e in step.events
-            ]
-        except Exception as exc:  # a bug must not stop the stream; the input is kept
-            log.exception("processing %r failed", key)
-            metrics.error(f"processing failed: {exc!r}")
-            await dead_letter(keepa_products_dlq, event, "processing_error", repr(exc))
-            continue
-        await observations.send(key=key, value=observation)
-        if not step.accepted:
-            metrics.incr("out_of_order_quotes")
-            continue
-        if step.unpriced:
-            metrics.incr("routes_unpriced", len(step.unpriced))
-        # Every opportunity event is confirmed by the broker before the state that says it was
-        # sent is written: a crash in between redelivers the input, which emits the event again
-        # (at least once; the sinks are idempotent) instead of finding the route already open
-        # and emitting nothing. The table changelogs and the events share one producer, so
-        # without the wait a kill -9 could deliver the state and lose the event.
-        for kind, value in events:
-            await _deliver(key, value)
-            metrics.incr(f"opportunities_{kind}")
-        write_quotes(key, step.quotes)
-        write_open_routes(key, step.open)
+        if event.message.topic == REEVALUATIONS:
+            await _on_request(event)
+        else:
+            await _on_keepa_event(event)
 
 
-async def _deliver(key: bytes, value: bytes) -> None:
-    """Publish one opportunity event and wait for the broker's acknowledgement, retrying
-    with backoff while it is refused or the broker is unreachable (the stream waits)."""
-    retry = 0
-    while True:
-        try:
-            message = opportunities.as_future_message(key=key, value=value)
-            await opportunities.publish_message(message, wait=True)
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # refused, timed out, producer down: keep the event
-            retry += 1
-            metrics.error(f"opportunity not delivered: {exc!r}")
-            log.warning("opportunity event not delivered (%r); retry %d", exc, retry)
-            await asyncio.sleep(min(0.1 * 2**retry, 5.0))
+def _pricing() -> Pricing:
+    """The rate and profile in force now (read once per event) and the fee schedule."""
+    profile = profile_state()
+    return Pricing(rate_in_force(), profile.profile, profile.version, SCHEDULE)
+
+
+async def _on_keepa_event(event: EventT[Any]) -> None:
+    metrics.incr("keepa_events")
+    key = event.key
+    if not key:
+        await dead_letter(keepa_products_dlq, event, "missing_key", "the key must be the ASIN")
+        return
+    try:
+        quote = quote_from_message(key, event.value)
+    except (ContractError, InvalidEnvelope) as exc:
+        await dead_letter(keepa_products_dlq, event, exc.code, exc.message)
+        return
+    try:
+        pricing = _pricing()
+        step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, pricing)
+        # The rate goes with the observation: the sink stamps products and price history
+        # with exactly the rate these opportunity events were computed with.
+        observation = encode(Observation.from_quote(quote, pricing.fx))
+        events = _encoded_events(step)
+    except Exception as exc:  # a bug must not stop the stream; the input is kept
+        log.exception("processing %r failed", key)
+        metrics.error(f"processing failed: {exc!r}")
+        await dead_letter(keepa_products_dlq, event, "processing_error", repr(exc))
+        return
+    await observations.send(key=key, value=observation)
+    if not step.accepted:
+        metrics.incr("out_of_order_quotes")
+        return
+    await _commit(key, step, events, pricing.profile_version)
+
+
+async def _on_request(event: EventT[Any]) -> None:
+    metrics.incr("reevaluation_requests_received")
+    key = event.key
+    try:
+        request = request_from_message(key, event.value)
+    except ContractError as exc:
+        await dead_letter(
+            reevaluations_dlq, event, exc.code, exc.message, counter="reevaluation_rejected"
+        )
+        return
+    assert key is not None  # (request_from_message refuses a request without one)
+    try:
+        pricing = _pricing()
+        step = reevaluate(
+            read_quotes(key),
+            read_open_routes(key),
+            POLICY,
+            pricing,
+            request.as_of,
+            cause=request.cause,
+        )
+        events = _encoded_events(step)
+    except Exception as exc:  # a bug must not stop the stream; the request is kept
+        log.exception("re-evaluating %r failed", key)
+        metrics.error(f"re-evaluation failed: {exc!r}")
+        await dead_letter(
+            reevaluations_dlq, event, "processing_error", repr(exc), counter="reevaluation_rejected"
+        )
+        return
+    metrics.incr(f"reevaluations_{request.reason}")
+    if not step.quotes and not step.open:
+        return  # nothing held for the ASIN (e.g. a request from before a reset): no state
+    await _commit(key, step, events, pricing.profile_version)
+
+
+def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
+    return [
+        (e.event, encode(OpportunityMessage.from_event(e, step.quotes.get(e.sell_market))))
+        for e in step.events
+    ]
+
+
+async def _commit(
+    key: bytes, step: AsinStep, events: list[tuple[str, bytes]], profile_version: str
+) -> None:
+    """Deliver the step's events, then write the state that records them."""
+    if step.unpriced:
+        metrics.incr("routes_unpriced", len(step.unpriced))
+    # Every opportunity event is confirmed by the broker before the state that says it was
+    # sent is written: a crash in between redelivers the input, which emits the event again
+    # (at least once; the sinks are idempotent) instead of finding the route already open
+    # and emitting nothing. The table changelogs and the events share one producer, so
+    # without the wait a kill -9 could deliver the state and lose the event.
+    for kind, value in events:
+        await publish_confirmed(opportunities, key, value, what="opportunity event")
+        metrics.incr(f"opportunities_{kind}")
+    write_quotes(key, step.quotes, profile_version)
+    write_open_routes(key, step.open)

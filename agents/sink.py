@@ -70,6 +70,7 @@ from app.es.documents import opportunity_action, product_actions
 from app.es.indices import ensure_indices
 from app.faust_app import app, settings
 from app.metrics import metrics
+from app.publish import publish_confirmed
 from app.topics import observations, opportunities, sink_dlq
 from tables.fx_rates import rate_in_force
 
@@ -157,20 +158,15 @@ async def _put_back(source: TopicT, events: Sequence[EventT[Any]], kind: str) ->
     is (no stop applies: this is what a stop does with an unsettled batch)."""
     log.warning("stopping: putting %d unsettled %s message(s) back", len(events), kind)
     writer = await get_writer()
-    retry = 0
     for event in events:
-        while True:
-            try:
-                message = source.as_future_message(
-                    key=event.key, value=event.value, headers=event.headers
-                )
-                await source.publish_message(message, wait=True)
-                break
-            except Exception as exc:  # the broker is unreachable too: keep the batch
-                retry += 1
-                metrics.error(f"sink put back: {exc!r}")
-                log.warning("putting a message back failed (%r); retry %d", exc, retry)
-                await asyncio.sleep(writer.backoff_delay(retry))
+        await publish_confirmed(
+            source,
+            event.key,
+            event.value,
+            headers=event.headers,
+            what="sink put back",
+            delay=writer.backoff_delay,
+        )
     metrics.incr("sink_requeued", len(events))
 
 
@@ -236,24 +232,21 @@ def _unreadable(event: EventT[Any], code: str, error: str) -> SinkDeadLetter:
 async def _dead_letter(writer: BulkWriter, letter: SinkDeadLetter) -> bool:
     """Send ``letter`` to ``arbitrage.sink.dlq`` and wait for the broker's acknowledgement,
     retrying with backoff until it comes; False if a stop comes first."""
-    retry = 0
-    while not _stop.is_set():
-        try:
-            # Sent now and awaited until the broker acknowledged it (never deferred to the
-            # offset commit, which waits for this very batch).
-            message = sink_dlq.as_future_message(key=None, value=encode(letter))
-            await sink_dlq.publish_message(message, wait=True)
-        except Exception as exc:  # refused, timed out, not serialisable, producer down, ...
-            retry += 1
-            metrics.incr("sink_dlq_failures")
-            metrics.error(f"sink dlq: {exc!r}")
-            log.warning("dead letter not delivered (%r); retry %d", exc, retry)
-            await _pause(writer, retry)
-            continue
+    # Sent now and awaited until the broker acknowledged it (never deferred to the offset
+    # commit, which waits for this very batch).
+    delivered = await publish_confirmed(
+        sink_dlq,
+        None,
+        encode(letter),
+        what="sink dead letter",
+        delay=writer.backoff_delay,
+        stop=_stop,
+        failures="sink_dlq_failures",
+    )
+    if delivered:
         metrics.incr("sink_dlq")
         metrics.dlq_reasons[f"sink_dlq:{letter.reason}"] += 1
-        return True
-    return False
+    return delivered
 
 
 def _observation(value: bytes) -> list[dict[str, Any]]:

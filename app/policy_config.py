@@ -14,9 +14,14 @@ CONFIGURED_FX_AS_OF = datetime(1970, 1, 1, tzinfo=UTC)
 
 def detection_policy(settings: Settings) -> DetectionPolicy:
     return DetectionPolicy(
-        stale_after=timedelta(hours=settings.stale_after_hours),
+        stale_after=stale_after(settings),
         material_change_eur_cents=settings.material_change_eur_cents,
     )
+
+
+def stale_after(settings: Settings) -> timedelta:
+    """``STALE_AFTER_HOURS`` as a duration, to the microsecond (it may be a fraction)."""
+    return timedelta(microseconds=int(settings.stale_after_hours * 3_600_000_000))
 
 
 def configured_fx(settings: Settings) -> FxRates:

@@ -59,7 +59,19 @@ class Settings(BaseSettings):
     fx_gbp_eur: Decimal = Field(
         Decimal("1.17"), gt=0, description="EUR per GBP until the fx topic says otherwise."
     )
-    stale_after_hours: int = Field(24, ge=1, description="Quote staleness in event time.")
+    stale_after_hours: Decimal = Field(
+        Decimal(24),
+        gt=0,
+        description="Quote staleness in hours (fractions allowed, e.g. 0.5): a quote this much "
+        "older than the newest quote of its ASIN, than its own fetch time or, for open routes, "
+        "than the sweep's wall-clock time is stale.",
+    )
+    sweep_interval_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Seconds between two sweeps of a worker (profile re-evaluation and "
+        "wall-clock staleness).",
+    )
     material_change_eur_cents: int = Field(
         50, ge=0, description="Profit change that makes an `updated` event."
     )

@@ -23,10 +23,26 @@ FX_RATES = settings.topic("fx.rates")
 FX_RATES_DLQ = settings.topic("fx.rates.dlq")
 SELLER_PROFILE = settings.topic("seller.profile")
 SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
+REEVALUATIONS = settings.topic("arbitrage.reevaluations")
+REEVALUATIONS_DLQ = settings.topic("arbitrage.reevaluations.dlq")
 
 
 keepa_products = app.topic(
     KEEPA_PRODUCTS, key_serializer="raw", value_serializer="raw", internal=True
+)
+# Requests of the sweep to re-evaluate an ASIN (key = ASIN). The app's partition count, like
+# keepa.products, so Faust's assignor co-partitions the two: partition n of both goes to the
+# same worker, which owns partition n of the tables.
+reevaluations = app.topic(
+    REEVALUATIONS, key_serializer="raw", value_serializer="raw", internal=True
+)
+reevaluations_dlq = app.topic(
+    REEVALUATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+)
+# What the detector consumes: one topic object over both names, so one agent handles every
+# message of a key, in order (a timer may not write the tables; see agents/sweep.py).
+detector_input = app.topic(
+    KEEPA_PRODUCTS, REEVALUATIONS, key_serializer="raw", value_serializer="raw", internal=True
 )
 opportunities = app.topic(
     OPPORTUNITIES, key_serializer="raw", value_serializer="raw", internal=True
@@ -77,5 +93,7 @@ async def declare_all() -> None:
         fx_rates_dlq,
         seller_profile,
         seller_profile_dlq,
+        reevaluations,
+        reevaluations_dlq,
     ):
         await topic.maybe_declare()

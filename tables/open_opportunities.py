@@ -4,10 +4,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from datetime import datetime
 
 from app.contracts.base import ContractError
-from app.contracts.tables import OPEN_ROUTES_STATE, OpenRoutesState
+from app.contracts.tables import OPEN_ROUTES_STATE, OpenRoutesState, open_route_quote_times
 from app.domain.detection import OpenOpportunity
 from app.faust_app import app, settings
 from app.metrics import metrics
@@ -51,3 +52,15 @@ def write_open_routes(key: bytes, routes: Mapping[str, OpenOpportunity]) -> None
         )
     elif key in open_opportunities_table:
         del open_opportunities_table[key]
+
+
+def open_quote_times() -> Iterator[tuple[bytes, list[datetime]]]:
+    """``(ASIN, observed_at of both quotes of each open route)`` for every ASIN with an open
+    route in this worker's *active* partitions (the store iterates only those). A state this
+    worker cannot read is skipped (counted in ``open_routes_unsupported``)."""
+    for key, stored in open_opportunities_table.items():
+        try:
+            yield key, open_route_quote_times(stored)
+        except ContractError as exc:
+            log.warning("open routes of %r not read by the sweep: %s", key, exc.message)
+            metrics.incr("open_routes_unsupported")

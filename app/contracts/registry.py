@@ -13,6 +13,7 @@ from app.contracts.fx_rates import FxRate
 from app.contracts.keepa_products import KeepaProductsEnvelope
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
+from app.contracts.reevaluations import ReevaluationRequest
 from app.contracts.seller_profile import SellerProfileMessage
 from app.contracts.tables import OpenRoutesState, QuotesState
 
@@ -45,6 +46,10 @@ TOPICS: Final[tuple[TopicContract, ...]] = (
     TopicContract("arbitrage.observations", "the ASIN", value=Observation),
     TopicContract("arbitrage.opportunities", "the ASIN", value=OpportunityMessage),
     TopicContract("arbitrage.sink.dlq", "none", value=SinkDeadLetter),
+    TopicContract("arbitrage.reevaluations", "the ASIN", value=ReevaluationRequest),
+    TopicContract(
+        "arbitrage.reevaluations.dlq", "the original key (the ASIN, or none)", headers=DeadLetter
+    ),
     TopicContract("fx.rates", "the currency: GBP", value=FxRate),
     TopicContract("fx.rates.dlq", "the original key", headers=DeadLetter),
     TopicContract("seller.profile", "the seller: default", value=SellerProfileMessage),

@@ -18,6 +18,7 @@ decisions use, and the version-1 figures become the route's breakdown (profile v
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Final, Generic, Literal, TypeVar
 
@@ -29,14 +30,28 @@ from app.domain.detection import OpenOpportunity
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 
-__all__ = ["OPEN_ROUTES_STATE", "QUOTES_STATE", "OpenRoutesState", "QuotesState", "StateCodec"]
+__all__ = [
+    "OPEN_ROUTES_STATE",
+    "QUOTES_STATE",
+    "OpenRoutesState",
+    "QuotesState",
+    "StateCodec",
+    "open_route_quote_times",
+    "recorded_profile_version",
+]
 
 
 class QuotesState(Message, kw_only=True, frozen=True):
-    """Table ``quotes``, key ASIN: the latest quote of every market."""
+    """Table ``quotes``, key ASIN: the latest quote of every market, and the version of the
+    seller profile the ASIN's routes were last evaluated with (the sweep compares it with the
+    profile in force; a value written before the field existed has none)."""
 
     schema_version: Annotated[Version1, describe("1")] = 1
     quotes: Annotated[dict[Market, MarketQuote], describe("market -> its latest quote")]
+    profile_version: Annotated[
+        str | None,
+        describe("the profile version the routes were last evaluated with (null: unknown)"),
+    ] = None
 
 
 class OpenRoutesState(Message, kw_only=True, frozen=True):
@@ -205,3 +220,53 @@ def _state_version(data: bytes) -> Any:
 OPEN_ROUTES_STATE: Final[StateCodec[OpenRoutesState]] = _OpenRoutesCodec(
     OpenRoutesState, None, "routes"
 )
+
+
+class _RecordedVersion(msgspec.Struct):
+    profile_version: str | None = None
+
+
+_RECORDED_VERSION: Final = msgspec.json.Decoder(_RecordedVersion)
+
+
+def recorded_profile_version(data: bytes) -> str | None:
+    """The ``profile_version`` of a stored :class:`QuotesState` without decoding its quotes
+    (the sweep reads it for every ASIN); ``None`` for a value written before the field
+    existed, the bare pre-envelope form included."""
+    return _RECORDED_VERSION.decode(data).profile_version
+
+
+class _QuoteTimes(msgspec.Struct):
+    buy_observed_at: UtcDatetime
+    sell_observed_at: UtcDatetime
+
+
+class _RouteTimes(msgspec.Struct):
+    evaluation: _QuoteTimes
+
+
+class _RoutesTimes(msgspec.Struct):
+    routes: dict[str, _RouteTimes]
+
+
+_ROUTES_TIMES: Final = msgspec.json.Decoder(_RoutesTimes)
+
+
+def open_route_quote_times(data: bytes) -> list[datetime]:
+    """The ``observed_at`` of both quotes of every open route in a stored open-routes state
+    (any version), decoded without the rest of the breakdown (the sweep reads it for every
+    ASIN with an open route)."""
+    try:
+        routes = _ROUTES_TIMES.decode(data).routes
+    except msgspec.ValidationError:  # the bare pre-envelope form: the full decoder reads it
+        full = OPEN_ROUTES_STATE.decode(data).routes
+        return [
+            t
+            for route in full.values()
+            for t in (route.evaluation.buy_observed_at, route.evaluation.sell_observed_at)
+        ]
+    return [
+        t
+        for route in routes.values()
+        for t in (route.evaluation.buy_observed_at, route.evaluation.sell_observed_at)
+    ]

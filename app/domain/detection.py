@@ -4,9 +4,12 @@ Every route is priced by :func:`app.domain.fees.price_route` with the seller pro
 fee schedule in force (a :class:`Pricing`, read once per event by the caller); a route is an
 opportunity when its breakdown fails no threshold of the profile.
 
-All decisions use event time (quotes' ``observed_at`` and the ``now_event_time`` passed
-in), never the wall clock, so replaying the input topic with the same profile reproduces the
-same events.
+All decisions use times carried by the input (quotes' ``observed_at``, the
+``now_event_time`` passed in and an optional ``as_of``), never the clock, so replaying the
+input with the same profile reproduces the same events. Staleness is judged against a
+*reference time*: the newest quote of the ASIN, or ``as_of`` when that is later (see
+:func:`fresh_quotes`): the incoming quote's ``fetched_at`` for a Keepa event, the
+wall-clock time written into a re-evaluation request by the sweep.
 
 State kept per ASIN (in a Faust table by the caller): ``{route key: OpenOpportunity}``.
 Transitions for a route, in :func:`diff_opportunities`:
@@ -16,8 +19,8 @@ Transitions for a route, in :func:`diff_opportunities`:
   ``policy.material_change_eur_cents`` (and by at least 1 cent) since the last published
   event, else nothing (``last_seen`` still advances);
 * open -> no longer an opportunity: ``closed`` with a reason - ``below_threshold`` (evaluated
-  but failing a threshold), ``stale_quote`` (a quote is too old relative to the newest
-  quote of the ASIN) or ``no_price`` (a quote lost its buy/sell price, or the fee schedule
+  but failing a threshold), ``stale_quote`` (a quote is too old relative to the reference
+  time) or ``no_price`` (a quote lost its buy/sell price, or the fee schedule
   has no figure the route needs).
 """
 
@@ -50,6 +53,7 @@ __all__ = [
     "diff_opportunities",
     "evaluate_all_routes",
     "fresh_quotes",
+    "reference_time",
 ]
 
 EventType = Literal["opened", "updated", "closed"]
@@ -69,14 +73,34 @@ class Pricing:
     schedule: FeeSchedule
 
 
+def reference_time(
+    quotes: Mapping[Market, MarketQuote], as_of: datetime | None = None
+) -> datetime | None:
+    """What staleness is measured from: the newest ``observed_at`` of ``quotes``, or
+    ``as_of`` when that is later (``None`` without quotes and ``as_of``)."""
+    times = [q.observed_at for q in quotes.values()]
+    if as_of is not None:
+        times.append(require_utc(as_of, "as_of"))
+    return max(times) if times else None
+
+
 def fresh_quotes(
-    quotes: Mapping[Market, MarketQuote], stale_after: timedelta
+    quotes: Mapping[Market, MarketQuote],
+    stale_after: timedelta,
+    *,
+    as_of: datetime | None = None,
 ) -> dict[Market, MarketQuote]:
-    """The quotes at most ``stale_after`` older than the newest quote (event time)."""
-    if not quotes:
+    """The quotes at most ``stale_after`` older than the reference time
+    (:func:`reference_time`: the newest quote, or ``as_of`` when later).
+
+    ``as_of`` is a time carried by the input, never read from a clock: for a Keepa event the
+    incoming quote's ``fetched_at`` (so a quote that was already older than ``stale_after``
+    when it was fetched is stale on arrival), for a re-evaluation request the wall-clock time
+    the sweep wrote into it."""
+    reference = reference_time(quotes, as_of)
+    if reference is None:
         return {}
-    newest = max(q.observed_at for q in quotes.values())
-    return {m: q for m, q in quotes.items() if newest - q.observed_at <= stale_after}
+    return {m: q for m, q in quotes.items() if reference - q.observed_at <= stale_after}
 
 
 def _evaluate(
@@ -86,8 +110,9 @@ def _evaluate(
     *,
     prune: bool,
     keep: Collection[str],
+    as_of: datetime | None = None,
 ) -> tuple[list[RouteBreakdown], dict[str, str]]:
-    fresh = fresh_quotes(quotes, policy.stale_after)
+    fresh = fresh_quotes(quotes, policy.stale_after, as_of=as_of)
     min_profit = pricing.profile.thresholds.min_profit_eur_cents
     evaluations: list[RouteBreakdown] = []
     unpriced: dict[str, str] = {}
@@ -116,6 +141,7 @@ def evaluate_all_routes(
     *,
     prune: bool = False,
     keep: Collection[str] = (),
+    as_of: datetime | None = None,
 ) -> list[RouteBreakdown]:
     """Every route between fresh quotes that has both prices, priced with
     :func:`app.domain.fees.price_route`, in :data:`ALL_ROUTES` order.
@@ -128,7 +154,7 @@ def evaluate_all_routes(
     profit) is below the profile's ``min_profit_eur_cents``. Routes in ``keep`` (the open
     ones, whose close needs figures) are always evaluated.
     """
-    return _evaluate(quotes, policy, pricing, prune=prune, keep=keep)[0]
+    return _evaluate(quotes, policy, pricing, prune=prune, keep=keep, as_of=as_of)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,11 +211,14 @@ class OpportunityEvent(OnRoute):
         event_time: datetime,
         first_seen: datetime,
         reason: CloseReason | None = None,
+        cause: str | None = None,
     ) -> OpportunityEvent:
         event_time = require_utc(event_time, "event_time")
         return cls(
             event=event,
-            event_id=make_event_id(evaluation.asin, evaluation.route_key, event, event_time),
+            event_id=make_event_id(
+                evaluation.asin, evaluation.route_key, event, event_time, cause=cause
+            ),
             event_time=event_time,
             first_seen=require_utc(first_seen, "first_seen"),
             breakdown=evaluation,
@@ -198,21 +227,32 @@ class OpportunityEvent(OnRoute):
         )
 
 
-def make_event_id(asin: str, route_key: str, event: EventType, event_time: datetime) -> str:
-    """Deterministic id: SHA-1 hex of ``asin|route|event|event_time`` (replays dedupe)."""
+def make_event_id(
+    asin: str, route_key: str, event: EventType, event_time: datetime, *, cause: str | None = None
+) -> str:
+    """Deterministic id: SHA-1 hex of ``asin|route|event|event_time`` (replays dedupe), plus
+    ``|cause`` for an event of a re-evaluation (its request, e.g. ``wall_clock@<as_of>``):
+    re-evaluations keep the ASIN's event time, so without it two closes of the same route
+    at the same event time (a profile changed, changed back and changed again) would share
+    an id."""
     material = f"{asin}|{route_key}|{event}|{format_utc(event_time)}"
+    if cause is not None:
+        material = f"{material}|{cause}"
     return hashlib.sha1(material.encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def _absence_reason(
-    route_key: str, quotes: Mapping[Market, MarketQuote] | None, stale_after: timedelta
+    route_key: str,
+    quotes: Mapping[Market, MarketQuote] | None,
+    stale_after: timedelta,
+    as_of: datetime | None,
 ) -> CloseReason:
     """Why an open route got no evaluation: a stale (or missing) quote, else a lost price
     (or a route the fee schedule cannot price)."""
     if quotes is None:
         return "no_price"
     route = Route.from_key(route_key)
-    fresh = fresh_quotes(quotes, stale_after)
+    fresh = fresh_quotes(quotes, stale_after, as_of=as_of)
     if route.buy not in fresh or route.sell not in fresh:
         return "stale_quote"
     return "no_price"
@@ -230,14 +270,17 @@ def diff_opportunities(
     now_event_time: datetime,
     *,
     quotes: Mapping[Market, MarketQuote] | None = None,
+    as_of: datetime | None = None,
+    cause: str | None = None,
 ) -> tuple[list[OpportunityEvent], dict[str, OpenOpportunity]]:
     """Compare the open routes with fresh evaluations (see the module doc).
 
     ``evaluations`` must be all the evaluations of the ASIN (as :func:`evaluate_all_routes`
-    returns them), computed with the profile of ``profile_version``: an open route without
-    one is closed. Pass ``quotes`` (the ASIN's quotes) to tell ``stale_quote`` from
-    ``no_price`` closes; without it they are ``no_price``. Returns the events (in route
-    order) and the new open map; inputs are not modified.
+    returns them), computed with the profile of ``profile_version`` and the same ``as_of``:
+    an open route without one is closed. Pass ``quotes`` (the ASIN's quotes) to tell
+    ``stale_quote`` from ``no_price`` closes; without it they are ``no_price``. ``cause``
+    goes into the events' ids (:func:`make_event_id`). Returns the events (in route order)
+    and the new open map; inputs are not modified.
     """
     now = require_utc(now_event_time, "now_event_time")
     by_route = {evaluation.route_key: evaluation for evaluation in evaluations}
@@ -260,6 +303,7 @@ def diff_opportunities(
                 event_time=now,
                 first_seen=first_seen,
                 reason=reason,
+                cause=cause,
             )
         )
 
@@ -301,7 +345,7 @@ def diff_opportunities(
                     previous.evaluation,
                     previous.first_seen,
                     version=previous.profile_version,
-                    reason=_absence_reason(key, quotes, policy.stale_after),
+                    reason=_absence_reason(key, quotes, policy.stale_after, as_of),
                 )
     return events, new_open
 
@@ -324,11 +368,23 @@ def detect(
     policy: DetectionPolicy,
     pricing: Pricing,
     now_event_time: datetime,
+    *,
+    as_of: datetime | None = None,
+    cause: str | None = None,
 ) -> Detection:
     """:func:`evaluate_all_routes` (pruned) then :func:`diff_opportunities` (with close
-    reasons)."""
-    evaluations, unpriced = _evaluate(quotes, policy, pricing, prune=True, keep=open_.keys())
+    reasons); ``as_of`` and ``cause`` as there."""
+    evaluations, unpriced = _evaluate(
+        quotes, policy, pricing, prune=True, keep=open_.keys(), as_of=as_of
+    )
     events, new_open = diff_opportunities(
-        open_, evaluations, policy, pricing.profile_version, now_event_time, quotes=quotes
+        open_,
+        evaluations,
+        policy,
+        pricing.profile_version,
+        now_event_time,
+        quotes=quotes,
+        as_of=as_of,
+        cause=cause,
     )
     return Detection(evaluations=evaluations, events=events, open=new_open, unpriced=unpriced)
