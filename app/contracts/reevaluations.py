@@ -18,6 +18,8 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Annotated, Final
 
+import msgspec
+
 from app.contracts.base import Asin, Codec, ContractError, Message, UtcDatetime, Version1, describe
 from app.domain.sweep import Reason
 from app.domain.utc import format_utc
@@ -57,7 +59,7 @@ class ReevaluationRequest(Message, kw_only=True, frozen=True):
     def __post_init__(self) -> None:
         if self.as_of.utcoffset() is None:  # (UtcDatetime guarantees a zone when decoded)
             raise ValueError("as_of must carry a time zone")
-        object.__setattr__(self, "as_of", self.as_of.astimezone(UTC))
+        msgspec.structs.force_setattr(self, "as_of", self.as_of.astimezone(UTC))
 
     @property
     def cause(self) -> str:

@@ -4,8 +4,9 @@ state and events out.
 This is what the detector agent does for every ``keepa.products`` message
 (:func:`apply_quote`) and every ``arbitrage.reevaluations`` request (:func:`reevaluate`),
 kept free of Faust (and of any clock) so it can be tested (and benchmarked) on its own.
-The state of an ASIN is its latest quote per market plus its open opportunities; both live in changelog-backed tables, whose
-encoding is :mod:`app.contracts.tables`' business, not this module's.
+The state of an ASIN is its latest quote per market plus its open opportunities; both live
+in changelog-backed tables, whose encoding is :mod:`app.contracts.tables`' business, not
+this module's.
 """
 
 from __future__ import annotations

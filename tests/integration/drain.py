@@ -27,6 +27,7 @@ from devtools.worker_process import WorkerProcess
 #: prefix.
 WORKER_INPUTS = (
     "keepa.products",
+    "arbitrage.reevaluations",
     "arbitrage.observations",
     "arbitrage.opportunities",
     "fx.rates",

@@ -24,7 +24,13 @@ from app.domain.markets import Market
 from app.ingest.producer import envelope_record
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import WorkerProcess, consume_until, produce, wait_for
+from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
+    WorkerProcess,
+    consume_until,
+    produce,
+    wait_for,
+)
 from tests.keepa_factory import keepa_product
 from tests.session_resources import Owned, delete_owned, resource_name
 
@@ -39,7 +45,13 @@ async def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("versions")
-    process = WorkerProcess(resource_name("vers"), base / "data", base / "worker.log", settings)
+    process = WorkerProcess(
+        resource_name("vers"),
+        base / "data",
+        base / "worker.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     try:
         process.start()
         yield process
@@ -78,6 +90,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
     )
     await produce(kafka_bootstrap, s.topic("arbitrage.observations"), [(ASIN.encode(), NEWER)])
     await produce(kafka_bootstrap, s.topic("arbitrage.opportunities"), [(ASIN.encode(), NEWER)])
+    await produce(kafka_bootstrap, s.topic("arbitrage.reevaluations"), [(ASIN.encode(), NEWER)])
 
     # keepa.products.dlq: the original bytes, the reason and where they came from.
     dlq = await consume_until(kafka_bootstrap, s.topic("keepa.products.dlq"), lambda r: len(r) >= 1)
@@ -86,6 +99,15 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
         assert letter.reason == "unsupported_version"
         assert letter.source_topic == s.topic("keepa.products")
         assert "schema_version 99 is not supported" in letter.error
+
+    # arbitrage.reevaluations.dlq: the same for a request of a newer worker's sweep.
+    requests_dlq = await consume_until(
+        kafka_bootstrap, s.topic("arbitrage.reevaluations.dlq"), lambda r: len(r) >= 1
+    )
+    assert {(r.key, r.value) for r in requests_dlq} == {(ASIN.encode(), NEWER)}
+    for letter in _letters(requests_dlq)[ASIN.encode()]:
+        assert letter.reason == "unsupported_version"
+        assert letter.source_topic == s.topic("arbitrage.reevaluations")
 
     # fx.rates.dlq: the newer message, and the rate under a key that is not a currency we use.
     fx_dlq = await consume_until(
@@ -137,6 +159,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
         "fx_rejected:unsupported_version",
         "fx_rejected:unsupported_currency",
         "sink_dlq:unsupported_version",
+        "reevaluation_rejected:unsupported_version",
     }
     assert reasons["sink_dlq:unsupported_version"] >= 2
     assert stats["counters"]["dlq"] >= 1

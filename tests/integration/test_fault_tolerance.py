@@ -19,6 +19,7 @@ from app.settings import Settings
 from devtools.stack import StackManager
 from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
     WorkerProcess,
     consume_until,
     envelope_bytes,
@@ -64,7 +65,13 @@ def count(es: Elasticsearch, index: str, **query: object) -> int:
 async def worker(
     tmp_path: Path, settings: Settings, stack: StackManager, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
-    process = WorkerProcess(resource_name("ft"), tmp_path / "data", tmp_path / "w.log", settings)
+    process = WorkerProcess(
+        resource_name("ft"),
+        tmp_path / "data",
+        tmp_path / "w.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     yield process
     process.stop()
     await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))

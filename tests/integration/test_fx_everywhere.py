@@ -18,6 +18,7 @@ from app.ingest.fx import fx_message
 from app.settings import Settings
 from devtools.stack import StackManager
 from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
     WorkerProcess,
     envelope_bytes,
     produce,
@@ -43,7 +44,7 @@ async def worker(
         tmp_path / "data",
         tmp_path / "w.log",
         settings,
-        extra_env={"FX_GBP_EUR": "1.17"},
+        extra_env={**FIXED_TIME_DATA, "FX_GBP_EUR": "1.17"},
     )
     yield process
     process.stop()

@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 from app.domain.markets import Market
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import WorkerProcess, envelope_bytes, produce
+from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess, envelope_bytes, produce
 from tests.keepa_factory import envelope, keepa_product
 from tests.session_resources import (
     Owned,
@@ -74,7 +74,9 @@ async def test_cleanup_deletes_what_a_run_created_and_nothing_else(
     topics_before, indices_before = await list_topics(kafka_bootstrap), list_indices(es)
     name = resource_name("run")
     # A run: a real worker with its own prefixes, fed one event, fully drained, stopped.
-    worker = WorkerProcess(name, tmp_path / "data", tmp_path / "w.log", settings)
+    worker = WorkerProcess(
+        name, tmp_path / "data", tmp_path / "w.log", settings, extra_env=FIXED_TIME_DATA
+    )
     try:
         worker.start()
         product = keepa_product("B0CLEANUP1", Market.DE, amazon=2000, last_update=T0)

@@ -31,7 +31,13 @@ from app.es.documents import product_id
 from app.settings import Settings
 from devtools.stack import StackManager
 from tests.integration.drain import wait_committed_after_now, wait_drained
-from tests.integration.worker_process import WorkerProcess, consume_until, events_of, wait_for
+from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
+    WorkerProcess,
+    consume_until,
+    events_of,
+    wait_for,
+)
 from tests.keepa_factory import make_quote
 from tests.session_resources import Owned, delete_owned, resource_name
 
@@ -48,7 +54,13 @@ ACCEPTING = "1048588"
 async def worker(
     tmp_path: Path, settings: Settings, stack: StackManager, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
-    process = WorkerProcess(resource_name("dl"), tmp_path / "data", tmp_path / "w.log", settings)
+    process = WorkerProcess(
+        resource_name("dl"),
+        tmp_path / "data",
+        tmp_path / "w.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     yield process
     process.stop()
     await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))

@@ -20,6 +20,7 @@ from app.domain.markets import Market
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
     WorkerProcess,
     consume_until,
     envelope_bytes,
@@ -67,7 +68,13 @@ async def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("topology")
-    process = WorkerProcess(resource_name("topo"), base / "data", base / "worker.log", settings)
+    process = WorkerProcess(
+        resource_name("topo"),
+        base / "data",
+        base / "worker.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     try:
         process.start()
         yield process

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from devtools.worker_process import WorkerProcess, free_port
 
 __all__ = [
+    "FIXED_TIME_DATA",
     "WorkerProcess",
     "consume_until",
     "envelope_bytes",
@@ -22,6 +23,14 @@ __all__ = [
     "produce",
     "wait_for",
 ]
+
+#: The environment of a worker fed quotes at fixed past event times (the tests' ``T0``, days to
+#: years before the wall clock): a ``STALE_AFTER_HOURS`` of ten years, so that the worker's
+#: sweep does not close their routes as stale in wall-clock time (``stale_quote``) while the
+#: test looks at them. The event-time and arrival rules are untouched by it as long as the
+#: tests' quotes are within 24 h of each other and of their ``fetched_at``, which they are.
+#: Tests of the wall-clock rule set their own value (tests/integration/test_reevaluation.py).
+FIXED_TIME_DATA = {"STALE_AFTER_HOURS": "87600"}
 
 
 async def produce(

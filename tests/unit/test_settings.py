@@ -44,3 +44,32 @@ def test_prefixes_isolate_names() -> None:
 @pytest.mark.parametrize("name", ["api_host", "faust_web_host", "dashboard_host"])
 def test_every_server_listens_on_loopback_by_default(name: str) -> None:
     assert Settings.model_fields[name].default == "127.0.0.1"
+
+
+def test_stale_after_hours_takes_fractions_and_must_be_positive(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from app.policy_config import detection_policy, stale_after
+
+    monkeypatch.setenv("STALE_AFTER_HOURS", "0.01")
+    settings = Settings()
+    assert settings.stale_after_hours == Decimal("0.01")
+    assert stale_after(settings) == timedelta(seconds=36)
+    assert detection_policy(settings).stale_after == timedelta(seconds=36)
+    assert stale_after(Settings(stale_after_hours=Decimal(24))) == timedelta(hours=24)
+    for bad in ("-1", "nan", "inf", "abc"):
+        monkeypatch.setenv("STALE_AFTER_HOURS", bad)
+        with pytest.raises(ValueError, match="stale_after_hours"):
+            Settings()
+
+
+def test_the_sweep_interval_is_positive_seconds(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().sweep_interval_seconds == 10
+    monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "0.5")
+    assert Settings().sweep_interval_seconds == 0.5
+    monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "0")
+    with pytest.raises(ValueError, match="sweep_interval_seconds"):
+        Settings()

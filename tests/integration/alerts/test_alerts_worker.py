@@ -35,6 +35,7 @@ from app.domain.markets import Market
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
 from tests.integration.worker_process import (
+    FIXED_TIME_DATA,
     WorkerProcess,
     consume_until,
     envelope_bytes,
@@ -87,6 +88,7 @@ def start_worker(
     base: Path, name: str, settings: Settings, receiver: Receiver, app_id: str | None = None
 ) -> WorkerProcess:
     extra = {
+        **FIXED_TIME_DATA,
         "ALERT_WEBHOOKS": json.dumps(webhooks(receiver)),
         "ALERT_MAX_ATTEMPTS": "3",
         "ALERT_BACKOFF_BASE_S": "0.2",

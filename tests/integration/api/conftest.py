@@ -13,7 +13,7 @@ from pydantic import SecretStr
 
 from app.settings import Settings
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import WorkerProcess, produce
+from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess, produce
 from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 
@@ -23,7 +23,13 @@ def api_worker(
 ) -> Iterator[WorkerProcess]:
     """A worker with its own prefixes that has indexed :func:`api_dataset.messages`."""
     base = tmp_path_factory.mktemp("api")
-    worker = WorkerProcess(resource_name("api"), base / "data", base / "worker.log", settings)
+    worker = WorkerProcess(
+        resource_name("api"),
+        base / "data",
+        base / "worker.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     try:
         worker.start()
 

@@ -23,7 +23,7 @@ from app.policy_config import configured_fx, detection_policy
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import WorkerProcess
+from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess
 from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 # 30 ASINs x 5 markets x 8 steps of 3 h: 1,200 envelopes; with seed 42 some spreads open.
@@ -36,7 +36,13 @@ def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("replay")
-    process = WorkerProcess(resource_name("replay"), base / "data", base / "worker.log", settings)
+    process = WorkerProcess(
+        resource_name("replay"),
+        base / "data",
+        base / "worker.log",
+        settings,
+        extra_env=FIXED_TIME_DATA,
+    )
     try:
         process.start()
         yield process
