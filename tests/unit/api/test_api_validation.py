@@ -141,6 +141,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
         "/watchlist",
         "/watchlist/{asin}",
         "/profile",
+        "/profit/quote",
         "/stats",
         "/health",
     }
@@ -149,6 +150,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
     assert "security" not in schema["paths"]["/watchlist"]["get"]
     assert schema["paths"]["/profile"]["put"]["security"] == [{"ApiToken": []}]
     assert "security" not in schema["paths"]["/profile"]["get"]
+    assert "security" not in schema["paths"]["/profit/quote"]["post"]  # computes, writes nothing
     params = {p["name"] for p in schema["paths"]["/opportunities"]["get"]["parameters"]}
     assert {"buy_market", "min_profit_eur", "best_per_asin", "page_size", "q"} <= params
     assert client.get("/docs").status_code == 200
