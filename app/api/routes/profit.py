@@ -80,6 +80,7 @@ def get_in_force(request: Request) -> TopicsInForce:
 InForceReader = Annotated[TopicsInForce, Depends(get_in_force)]
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The body is not JSON."},
     404: {"model": ErrorResponse, "description": "The ASIN was never observed."},
     413: {"model": ErrorResponse, "description": "The body is larger than 16 KiB."},
     422: {

@@ -378,6 +378,14 @@ def test_a_body_too_large_is_refused_before_it_is_read(offers: TestClient) -> No
     assert response.status_code == 413, response.text
 
 
+def test_a_body_that_is_not_json_is_a_400(offers: TestClient) -> None:
+    """Not UTF-8: FastAPI cannot even decode it (a 400, documented for the fuzz test)."""
+    response = offers.post(
+        "/profit/quote", content=b"\xc3(", headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 400, response.text
+
+
 def test_no_token_is_needed_and_nothing_is_written(offers: TestClient) -> None:
     """A read: no Authorization header (the app has a token configured)."""
     assert offers.post("/profit/quote", json=CLASSIC).status_code == 200
@@ -403,5 +411,5 @@ def test_elasticsearch_unreachable_is_a_503() -> None:
 def test_the_endpoint_is_documented() -> None:
     schema = client_for(UnusedEs()).get("/openapi.json").json()
     operation = schema["paths"]["/profit/quote"]["post"]
-    assert set(operation["responses"]) == {"200", "404", "413", "422", "503"}
+    assert set(operation["responses"]) == {"200", "400", "404", "413", "422", "503"}
     assert "security" not in operation
