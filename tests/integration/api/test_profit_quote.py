@@ -11,17 +11,24 @@ fallback too).
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import uvicorn
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from api_dataset import TOKEN, B
 from fastapi.testclient import TestClient
 
 from app.api.main import create_app
 from app.contracts.seller_profile import DEFAULT_IN_FORCE, SELLER_PROFILE_TOPIC
+from app.domain.markets import Market
 from app.settings import Settings
+from dashboard.api_client import ApiClient, ApiError
+from dashboard.shaping import MyCosts, profit_quote_body, quoted_route_of
+from devtools.worker_process import free_port
 from tests.session_resources import Owned, delete_topics, resource_name
 
 AUTH = {"Authorization": f"Bearer {TOKEN}".encode()}
@@ -137,3 +144,46 @@ def test_the_profile_in_force_is_read_from_its_topic(client: TestClient) -> None
 def test_an_unknown_asin_is_a_404(client: TestClient) -> None:
     response = client.post("/profit/quote", json={"asin": "B0NOTSEEN0"})
     assert response.status_code == 404, response.text
+
+
+@pytest.fixture(scope="module")
+def api_url(client: TestClient) -> Iterator[str]:
+    """The same API served over HTTP by uvicorn (as `arbitrage api` serves it)."""
+    settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_the_dashboard_client_asks_the_real_api(api_url: str) -> None:
+    """What the "my costs" panel sends: registered in DE only, prep 0, minimum profit 5.00,
+    FR merchant-fulfilled with EUR 4.50 own shipping, over whatever profile is in force:
+    no FBA line (and no DSF on it: 3 % x 750 = 22.5 -> 23), the FR VAT on the fees a cost
+    (20 % x (750 + 23) = 154.6 -> 155); 4167 - 750 - 450 - 23 - 155 - 510 - 1681 = 598."""
+    costs = MyCosts((Market.DE,), "mfn", 450, 0, 500)
+    with ApiClient(api_url, timeout_s=10) as dashboard:
+        in_force = dashboard.profile()
+        answer = dashboard.profit_quote(profit_quote_body(B, costs, Market.FR))
+        assert answer is not None
+        assert answer.profile_in_force_version == in_force.version
+        route = quoted_route_of(answer, "DE:FR")
+        assert not isinstance(route, str), route
+        assert route.profit_eur_cents == 598
+        assert route.is_opportunity
+        assert dashboard.profit_quote({"asin": "B0NOTSEEN0"}) is None
+        refused = MyCosts((Market.DE,), "efn", None, 0, 500)  # EFN into the home market
+        with pytest.raises(ApiError, match=r"fulfilment\.DE\.mode"):
+            dashboard.profit_quote(profit_quote_body(B, refused, Market.DE))
