@@ -576,8 +576,8 @@ def _my_costs_panel(client: ApiClient, asin: str, route: OpportunityRoute) -> No
             f"{format_eur(route.profit_eur_cents)}"
         )
         _waterfall_chart(quoted)
-        for note in breakdown_notes(quoted):
-            st.caption(note)
+        # One element whatever the number of notes: a rerun with fewer notes leaves none behind.
+        st.caption("  \n".join(breakdown_notes(quoted)))
     st.dataframe(
         pd.DataFrame(line_comparison(route, quoted)),
         hide_index=True,

@@ -286,10 +286,29 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
         8.94,
         8.54,
     )
+    # Not VAT-registered in FR any more: the 20 % FR VAT on Amazon's fees is a cost,
+    # 20 % x (750 + 32 + 300) = 216.4 -> 216; 854 - 216 = 638 cents.
+    [remove_fr] = browser.find_elements(By.CSS_SELECTOR, "[aria-label='Remove FR']")
+    remove_fr.click()
+    browser.find_element(By.XPATH, "//button[contains(., 'Recompute with my costs')]").click()
+    _eventually(
+        lambda: "With my costs: €6.38 profit" in _text(browser), 60, "the profit without FR VAT"
+    )
+    comparison = _eventually(
+        lambda: (
+            {r.get("Line"): r for r in _grid(browser, 1) if r.get("Line") == "VAT on fees"} or None
+        ),
+        30,
+        "the VAT on fees as a cost",
+    )
+    assert float(comparison["VAT on fees"]["My costs"]) == 2.16
+    # A note under the waterfall in force only: with my costs it is a cost (a bar).
+    assert _text(browser).count("VAT on fees €2.16: not a cost") == 1
     charts = browser.find_elements(By.CSS_SELECTOR, "[data-testid=stVegaLiteChart]")
     assert len(charts) >= 3  # history, waterfall in force, waterfall with my costs
     panel = browser.find_element(By.XPATH, "//p[contains(., 'My costs: what if')]")
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", panel)
+    browser.execute_script("window.scrollBy(0, -120);")  # below the toolbar
     time.sleep(1.0)
     shot = _screenshot(browser, "dashboard_my_costs.png")
     assert shot.stat().st_size > 10_000
