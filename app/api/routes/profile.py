@@ -67,6 +67,7 @@ async def get_profile(settings: AppSettings) -> ProfileView:
     summary="Replace the seller profile",
     dependencies=[WriteAuth],
     responses={
+        400: {"model": ErrorResponse, "description": "The body cannot be decoded."},
         401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
         503: {
             "model": ErrorResponse,
@@ -80,7 +81,8 @@ async def put_profile(body: ProfileUpdate, settings: AppSettings) -> ProfileView
 
     Fields left out take the default profile's value. An invalid profile is refused with a
     422 whose `loc` is the field's path (e.g. `["body", "profile", "thresholds", "min_roi"]`);
-    nothing is published and the profile in force stays."""
+    nothing is published and the profile in force stays. A body that cannot be decoded at
+    all (not UTF-8 JSON) gets FastAPI's 400, as on `POST /watchlist`."""
     try:
         profile = profile_from_mapping(body.profile)
     except ProfileError as exc:
