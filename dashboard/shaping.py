@@ -717,7 +717,7 @@ def _line_totals(route: PricedRoute) -> dict[str, int]:
 
 def line_comparison(in_force: OpportunityRoute, what_if: QuotedRoute) -> list[dict[str, Any]]:
     """The cost lines and the profit side by side (euros, for display): ``line``,
-    ``in_force_eur``, ``my_costs_eur`` (``None`` where a line does not apply) and
+    ``in_force_eur``, ``my_costs_eur`` (0 where the line is no cost on that side) and
     ``change_eur``; every cost line of either: the what-if breakdown's order, then the lines
     only the figures in force have."""
     before, after = _line_totals(in_force), _line_totals(what_if)
@@ -725,8 +725,8 @@ def line_comparison(in_force: OpportunityRoute, what_if: QuotedRoute) -> list[di
     rows = [
         {
             "line": label,
-            "in_force_eur": before[label] / 100 if label in before else None,
-            "my_costs_eur": after[label] / 100 if label in after else None,
+            "in_force_eur": before.get(label, 0) / 100,
+            "my_costs_eur": after.get(label, 0) / 100,
             "change_eur": (after.get(label, 0) - before.get(label, 0)) / 100,
         }
         for label in labels

@@ -475,7 +475,7 @@ def test_the_what_if_waterfall_and_the_comparison_with_the_values_in_force() -> 
     assert line_comparison(r, what_if) == [
         {"line": "Referral fee", "in_force_eur": 7.2, "my_costs_eur": 7.2, "change_eur": 0.0},
         {"line": "FBA fee", "in_force_eur": 3.5, "my_costs_eur": 3.5, "change_eur": 0.0},
-        {"line": "VAT on fees", "in_force_eur": None, "my_costs_eur": 2.14, "change_eur": 2.14},
+        {"line": "VAT on fees", "in_force_eur": 0.0, "my_costs_eur": 2.14, "change_eur": 2.14},
         {
             "line": "Inbound shipping",
             "in_force_eur": 4.2,
