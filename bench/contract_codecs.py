@@ -9,8 +9,12 @@ are what one message costs a producer plus a consumer:
 * ``msgspec``: the contracts of :mod:`app.contracts` (what the system uses);
 * ``pydantic``: the same types as pydantic v2 models (``model_validate_json`` /
   ``model_dump_json``), for the choice of library;
-* ``hand_dicts``: the hand-written ``to_dict`` / ``from_dict`` + orjson the contracts
-  replaced (reproduced below, as they were; the tables went through Faust's orjson codec);
+* ``hand_dicts``: hand-written ``to_dict`` / ``from_dict`` + orjson, what the contracts
+  replaced (the tables went through Faust's orjson codec). For the quotes (input envelope,
+  observations, the quotes table) they are reproduced as they were. The opportunity (version 2,
+  every line of the breakdown) and the open routes (each holding a
+  :class:`RouteBreakdown`) never had hand-written dicts: the ones below are written the same
+  way for the version-2 shapes, and checked against the contracts' output before measuring;
 * ``orjson_untyped``: ``orjson.loads`` + ``orjson.dumps`` of the JSON, no types, no checks
   (a floor, not an option).
 
@@ -22,11 +26,10 @@ on all five markets. Prints one JSON line: microseconds per message (best of ``r
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 import timeit
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -37,19 +40,28 @@ from app.contracts.base import encode
 from app.contracts.keepa_products import ENVELOPE, quote_from_message
 from app.contracts.observations import OBSERVATION, Observation
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
+from app.contracts.seller_profile import profile_version
 from app.contracts.tables import OPEN_ROUTES_STATE, QUOTES_STATE, OpenRoutesState, QuotesState
-from app.domain.detection import OpenOpportunity, OpportunityEvent, detect
+from app.domain.detection import OpenOpportunity, OpportunityEvent, Pricing, detect
 from app.domain.envelope import quote_from_keepa_product
+from app.domain.fee_schedule import default_fee_schedule
+from app.domain.fees import FeeLine, RouteBreakdown, price_route
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
-from app.domain.policy import PricingPolicy
-from app.domain.pricing import CostBreakdown, RouteEvaluation, evaluate_route
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, parse_utc
 from devtools.sample.generator import generate_sample
 
 FX = FxRates(Decimal("1.17"), datetime(2025, 3, 1, tzinfo=UTC))
+PRICING = Pricing(
+    fx=FX,
+    profile=DEFAULT_PROFILE,
+    profile_version=profile_version(DEFAULT_PROFILE),
+    schedule=default_fee_schedule(),
+)
 
 # --- the hand-written dicts the contracts replaced ------------------------------------------
 
@@ -102,14 +114,38 @@ def _quote_from_dict(data: Mapping[str, Any]) -> MarketQuote:
     )
 
 
+def _line_to_dict(line: FeeLine) -> dict[str, Any]:
+    return {
+        "kind": line.kind,
+        "amount_minor": line.amount_minor,
+        "currency": line.currency.value,
+        "eur_cents": line.eur_cents,
+        "is_cost": line.is_cost,
+        "note": line.note,
+    }
+
+
+def _line_from_dict(data: Mapping[str, Any]) -> FeeLine:
+    return FeeLine(
+        kind=data["kind"],
+        amount_minor=int(data["amount_minor"]),
+        currency=Currency(data["currency"]),
+        eur_cents=int(data["eur_cents"]),
+        is_cost=bool(data["is_cost"]),
+        note=data["note"],
+    )
+
+
 def _event_to_dict(e: OpportunityEvent, sell: MarketQuote) -> dict[str, Any]:
+    """The v2 opportunity message, every field (as :meth:`OpportunityMessage.from_event`)."""
     b = e.breakdown
     return {
+        "schema_version": 2,
         "event_id": e.event_id,
         "event": e.event,
         "reason": e.reason,
         "asin": e.asin,
-        "title": e.title,
+        "title": b.title,
         "route": e.route_key,
         "buy_market": e.buy_market.value,
         "sell_market": e.sell_market.value,
@@ -117,29 +153,32 @@ def _event_to_dict(e: OpportunityEvent, sell: MarketQuote) -> dict[str, Any]:
         "sell_url": e.sell_market.product_url(e.asin),
         "buy_currency": e.buy_market.currency.value,
         "sell_currency": e.sell_market.currency.value,
-        "buy_price_minor": e.buy_price_minor,
-        "sell_price_minor": e.sell_price_minor,
-        "buy_price_eur_cents": e.buy_price_eur_cents,
-        "sell_price_eur_cents": e.sell_price_eur_cents,
+        "buy_price_minor": b.buy_price_minor,
+        "sell_price_minor": b.sell_price_minor,
+        "buy_price_eur_cents": b.buy_price_eur_cents,
+        "sell_price_eur_cents": b.sell_price_eur_cents,
         "breakdown": {
+            "fees_on": b.on.isoformat(),
             "net_sell_eur_cents": b.net_sell_eur_cents,
-            "referral_fee_eur_cents": b.referral_fee_eur_cents,
-            "fba_fee_eur_cents": b.fba_fee_eur_cents,
-            "shipping_eur_cents": b.shipping_eur_cents,
             "net_buy_eur_cents": b.net_buy_eur_cents,
-            "vat_sell_eur_cents": b.vat_sell_eur_cents,
-            "vat_buy_eur_cents": b.vat_buy_eur_cents,
+            "sell_vat_rate": str(b.sell_vat_rate),
+            "buy_vat_rate": str(b.buy_vat_rate),
+            "total_costs_eur_cents": b.total_costs_eur_cents,
+            "investment_eur_cents": b.investment_eur_cents,
+            "lines": [_line_to_dict(line) for line in b.lines],
         },
-        "profit_eur_cents": e.profit_eur_cents,
-        "roi": float(e.roi),
-        "margin": float(e.margin),
-        "referral_fee_rate": float(e.referral_fee_rate),
-        "fba_fee_estimated": e.fba_fee_estimated,
-        "buy_observed_at": format_utc(e.buy_observed_at),
-        "sell_observed_at": format_utc(e.sell_observed_at),
+        "profit_eur_cents": b.profit_eur_cents,
+        "roi": str(b.roi_display),
+        "margin": str(b.margin_display),
+        "category": b.category,
+        "estimates": list(b.estimates),
+        "failed_thresholds": list(b.failed_thresholds),
+        "profile_version": e.profile_version,
+        "fx_eur_per_gbp": str(b.eur_per_gbp),
+        "buy_observed_at": format_utc(b.buy_observed_at),
+        "sell_observed_at": format_utc(b.sell_observed_at),
         "event_time": format_utc(e.event_time),
         "first_seen": format_utc(e.first_seen),
-        "fx_eur_per_gbp": float(e.fx_eur_per_gbp),
         "sales_rank": sell.sales_rank,
         "root_category": sell.root_category,
         "image_url": sell.image_url,
@@ -147,77 +186,86 @@ def _event_to_dict(e: OpportunityEvent, sell: MarketQuote) -> dict[str, Any]:
     }
 
 
+def _breakdown_to_dict(b: RouteBreakdown) -> dict[str, Any]:
+    return {
+        "asin": b.asin,
+        "title": b.title,
+        "buy_market": b.buy_market.value,
+        "sell_market": b.sell_market.value,
+        "on": b.on.isoformat(),
+        "category": b.category,
+        "buy_price_minor": b.buy_price_minor,
+        "sell_price_minor": b.sell_price_minor,
+        "buy_price_eur_cents": b.buy_price_eur_cents,
+        "sell_price_eur_cents": b.sell_price_eur_cents,
+        "buy_vat_rate": str(b.buy_vat_rate),
+        "sell_vat_rate": str(b.sell_vat_rate),
+        "net_buy_minor": b.net_buy_minor,
+        "net_sell_minor": b.net_sell_minor,
+        "net_buy_eur_cents": b.net_buy_eur_cents,
+        "net_sell_eur_cents": b.net_sell_eur_cents,
+        "lines": [_line_to_dict(line) for line in b.lines],
+        "profit_eur_cents": b.profit_eur_cents,
+        "investment_eur_cents": b.investment_eur_cents,
+        "estimates": list(b.estimates),
+        "failed_thresholds": list(b.failed_thresholds),
+        "eur_per_gbp": str(b.eur_per_gbp),
+        "buy_observed_at": format_utc(b.buy_observed_at),
+        "sell_observed_at": format_utc(b.sell_observed_at),
+    }
+
+
+def _breakdown_from_dict(e: Mapping[str, Any]) -> RouteBreakdown:
+    return RouteBreakdown(
+        asin=e["asin"],
+        title=e.get("title"),
+        buy_market=Market.parse(e["buy_market"]),
+        sell_market=Market.parse(e["sell_market"]),
+        on=date.fromisoformat(e["on"]),
+        category=e["category"],
+        buy_price_minor=int(e["buy_price_minor"]),
+        sell_price_minor=int(e["sell_price_minor"]),
+        buy_price_eur_cents=int(e["buy_price_eur_cents"]),
+        sell_price_eur_cents=int(e["sell_price_eur_cents"]),
+        buy_vat_rate=Decimal(e["buy_vat_rate"]),
+        sell_vat_rate=Decimal(e["sell_vat_rate"]),
+        net_buy_minor=int(e["net_buy_minor"]),
+        net_sell_minor=int(e["net_sell_minor"]),
+        net_buy_eur_cents=int(e["net_buy_eur_cents"]),
+        net_sell_eur_cents=int(e["net_sell_eur_cents"]),
+        lines=tuple(_line_from_dict(line) for line in e["lines"]),
+        profit_eur_cents=int(e["profit_eur_cents"]),
+        investment_eur_cents=int(e["investment_eur_cents"]),
+        estimates=tuple(e["estimates"]),
+        failed_thresholds=tuple(e["failed_thresholds"]),
+        eur_per_gbp=Decimal(e["eur_per_gbp"]),
+        buy_observed_at=parse_utc(e["buy_observed_at"]),
+        sell_observed_at=parse_utc(e["sell_observed_at"]),
+    )
+
+
 def _open_to_dict(o: OpenOpportunity) -> dict[str, Any]:
-    e = o.evaluation
     return {
         "route": o.route,
         "profit_eur_cents": o.profit_eur_cents,
         "roi": str(o.roi),
         "first_seen": format_utc(o.first_seen),
         "last_seen": format_utc(o.last_seen),
-        "evaluation": {
-            "asin": e.asin,
-            "title": e.title,
-            "route": e.route_key,
-            "buy_market": e.buy_market.value,
-            "sell_market": e.sell_market.value,
-            "buy_currency": e.buy_market.currency.value,
-            "sell_currency": e.sell_market.currency.value,
-            "buy_price_minor": e.buy_price_minor,
-            "sell_price_minor": e.sell_price_minor,
-            "buy_price_eur_cents": e.buy_price_eur_cents,
-            "sell_price_eur_cents": e.sell_price_eur_cents,
-            "breakdown": dataclasses.asdict(e.breakdown),
-            "referral_fee_rate": str(e.referral_fee_rate),
-            "fba_fee_source": e.fba_fee_source,
-            "fba_fee_estimated": e.fba_fee_estimated,
-            "profit_eur_cents": e.profit_eur_cents,
-            "roi": str(e.roi),
-            "margin": str(e.margin),
-            "buy_observed_at": format_utc(e.buy_observed_at),
-            "sell_observed_at": format_utc(e.sell_observed_at),
-            "eur_per_gbp": str(e.eur_per_gbp),
-            "vat_mode": e.vat_mode,
-            "is_opportunity": e.is_opportunity,
-        },
+        "evaluation": _breakdown_to_dict(o.evaluation),
+        "profile_version": o.profile_version,
     }
 
 
 def _open_from_dict(data: Mapping[str, Any]) -> OpenOpportunity:
-    e = data["evaluation"]
-    b = e["breakdown"]
-    evaluation = RouteEvaluation(
-        asin=e["asin"],
-        title=e.get("title"),
-        buy_market=Market.parse(e["buy_market"]),
-        sell_market=Market.parse(e["sell_market"]),
-        buy_price_minor=int(e["buy_price_minor"]),
-        sell_price_minor=int(e["sell_price_minor"]),
-        buy_price_eur_cents=int(e["buy_price_eur_cents"]),
-        sell_price_eur_cents=int(e["sell_price_eur_cents"]),
-        breakdown=CostBreakdown(
-            **{name: int(b[name]) for name in CostBreakdown.__dataclass_fields__}
-        ),
-        referral_fee_rate=Decimal(e["referral_fee_rate"]),
-        fba_fee_source=e["fba_fee_source"],
-        fba_fee_estimated=bool(e["fba_fee_estimated"]),
-        profit_eur_cents=int(e["profit_eur_cents"]),
-        roi=Decimal(e["roi"]),
-        margin=Decimal(e["margin"]),
-        buy_observed_at=parse_utc(e["buy_observed_at"]),
-        sell_observed_at=parse_utc(e["sell_observed_at"]),
-        eur_per_gbp=Decimal(e["eur_per_gbp"]),
-        vat_mode=e["vat_mode"],
-        is_opportunity=bool(e["is_opportunity"]),
-    )
     return OpenOpportunity(
         route=data["route"],
         profit_eur_cents=int(data["profit_eur_cents"]),
         roi=Decimal(data["roi"]),
         first_seen=parse_utc(data["first_seen"]),
         last_seen=parse_utc(data["last_seen"]),
-        evaluation=evaluation,
-    )  # fmt: skip
+        evaluation=_breakdown_from_dict(data["evaluation"]),
+        profile_version=data["profile_version"],
+    )
 
 
 def _hand_envelope(key: bytes, value: bytes) -> MarketQuote:
@@ -274,20 +322,31 @@ class _PObservation(pydantic.BaseModel):
     fx: _PFx | None = None
 
 
+class _PLine(pydantic.BaseModel):
+    model_config = _Frozen
+    kind: str
+    amount_minor: int
+    currency: Currency
+    eur_cents: int
+    is_cost: bool
+    note: str = ""
+
+
 class _PBreakdown(pydantic.BaseModel):
     model_config = _Frozen
+    fees_on: date
     net_sell_eur_cents: int
-    vat_sell_eur_cents: int
-    referral_fee_eur_cents: int
-    fba_fee_eur_cents: int
-    shipping_eur_cents: int
     net_buy_eur_cents: int
-    vat_buy_eur_cents: int
+    sell_vat_rate: Decimal
+    buy_vat_rate: Decimal
+    total_costs_eur_cents: int
+    investment_eur_cents: int
+    lines: list[_PLine]
 
 
 class _POpportunity(pydantic.BaseModel):
     model_config = _Frozen
-    schema_version: Literal[1] = 1
+    schema_version: Literal[2] = 2
     event_id: str
     event: Literal["opened", "updated", "closed"]
     reason: Literal["below_threshold", "stale_quote", "no_price"] | None = None
@@ -306,11 +365,13 @@ class _POpportunity(pydantic.BaseModel):
     sell_price_eur_cents: int
     breakdown: _PBreakdown
     profit_eur_cents: int
-    roi: float
-    margin: float
-    referral_fee_rate: float
-    fba_fee_estimated: bool
-    fx_eur_per_gbp: float
+    roi: Decimal
+    margin: Decimal
+    category: str
+    estimates: list[str] = []
+    failed_thresholds: list[Literal["min_profit", "min_roi", "max_sales_rank"]] = []
+    profile_version: str
+    fx_eur_per_gbp: Decimal
     buy_observed_at: pydantic.AwareDatetime
     sell_observed_at: pydantic.AwareDatetime
     event_time: pydantic.AwareDatetime
@@ -400,10 +461,12 @@ def _inputs() -> tuple[bytes, bytes, MarketQuote, MarketQuote, OpportunityEvent]
         sell_price=None,
         package_weight_g=500,
     )
-    evaluation = evaluate_route(buy, sell, PricingPolicy(), FX)
+    evaluation = price_route(buy, sell, FX, PRICING.profile, PRICING.schedule)
     assert evaluation is not None
     at = sell.observed_at + timedelta(minutes=1)
-    event = OpportunityEvent.from_evaluation("opened", evaluation, event_time=at, first_seen=at)
+    event = OpportunityEvent.from_evaluation(
+        "opened", evaluation, profile_version=PRICING.profile_version, event_time=at, first_seen=at
+    )
     return key, value, sell, sell, event
 
 
@@ -426,7 +489,7 @@ def _state(quote: MarketQuote) -> State:
         for market, price in zip(Market, (1000, 1400, 1800, 2200, 1100), strict=True)
     }
     quotes[Market.FR] = quote
-    return quotes, detect(quotes, {}, PricingPolicy(), FX, quote.observed_at).open
+    return quotes, detect(quotes, {}, DetectionPolicy(), PRICING, quote.observed_at).open
 
 
 def _measure(fn: Callable[[], object], number: int, repeat: int) -> float:
@@ -448,6 +511,7 @@ def main(argv: list[str] | None = None) -> int:
     hand_quotes = orjson.dumps({m.value: _quote_to_dict(q) for m, q in quotes.items()})
     hand_open = orjson.dumps({r: _open_to_dict(o) for r, o in routes.items()})
     assert _hand_state(hand_quotes, hand_open) == _msgspec_state(quotes_raw, open_raw)
+    assert orjson.loads(opp) == _event_to_dict(event, sell), "hand dict != v2 message"
     codecs: dict[str, dict[str, Callable[[], object]]] = {
         # the detector's decode of one input message (to a quote)
         "keepa.products": {

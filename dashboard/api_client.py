@@ -27,6 +27,8 @@ from app.api.models import (
     OpportunityPage,
     PriceHistory,
     ProductView,
+    ProfileView,
+    ProfitQuote,
     StatsResponse,
 )
 from app.domain.utc import format_utc
@@ -47,7 +49,8 @@ class ApiUnavailableError(ApiError):
 
 
 class ApiClient:
-    """``GET`` access to the arbitrage REST API."""
+    """Read access to the arbitrage REST API (``GET``, and ``POST /profit/quote``, which
+    computes and writes nothing)."""
 
     def __init__(
         self,
@@ -106,10 +109,26 @@ class ApiClient:
             params["since"] = format_utc(since)
         return self._get_optional(f"/products/{asin}/history", PriceHistory, params=params)
 
+    def profile(self) -> ProfileView:
+        """``GET /profile``: the seller profile in force."""
+        return self._get_model("/profile", ProfileView)
+
+    def profit_quote(self, body: Mapping[str, Any]) -> ProfitQuote | None:
+        """``POST /profit/quote`` (what-if pricing); None when the ASIN is unknown (404). An
+        invalid profile override is an :class:`ApiError` naming the field."""
+        response = self._request("/profit/quote", None, json=dict(body))
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        return self._parse(response, ProfitQuote, accept_503=False)
+
     # --- plumbing ------------------------------------------------------------------------
 
-    def _request(self, path: str, params: QueryParams | None) -> httpx.Response:
+    def _request(
+        self, path: str, params: QueryParams | None, *, json: Any = None
+    ) -> httpx.Response:
         try:
+            if json is not None:
+                return self._client.post(path, json=json)
             return self._client.get(path, params=_flatten(params))
         except httpx.TimeoutException as exc:
             raise ApiUnavailableError(f"the API at {self.base_url} timed out ({path})") from exc
@@ -175,5 +194,8 @@ def _detail(response: httpx.Response) -> str:
         return response.text[:200]
     if isinstance(body, dict) and "detail" in body:
         detail = body["detail"]
+        if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+            # FastAPI's validation errors: the first one's message (it names the field)
+            return str(detail[0].get("msg", detail[0]))[:300]
         return detail if isinstance(detail, str) else str(detail)[:300]
     return str(body)[:200]

@@ -26,13 +26,17 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app.api.models import OpportunityPage, OpportunityRoute, StatsResponse
+from app.api.models import OpportunityPage, OpportunityRoute, ProfitQuote, StatsResponse
 from app.domain.markets import Market
 from app.settings import get_settings
 from dashboard.api_client import ApiClient, ApiError, ApiUnavailableError
 from dashboard.config import DashboardSettings
 from dashboard.shaping import (
+    FULFILMENT_LABELS,
+    FULFILMENT_MODES,
     Filters,
+    MyCosts,
+    PricedRoute,
     api_params,
     asin_from_query_params,
     asin_options,
@@ -48,8 +52,12 @@ from dashboard.shaping import (
     freshness_rows,
     history_rows,
     is_synthetic,
+    line_comparison,
+    my_costs_in_force,
     opportunity_rows,
     percent_to_fraction,
+    profit_quote_body,
+    quoted_route_of,
     route_key,
     route_rows,
     top_asins_caption,
@@ -352,7 +360,7 @@ def _history_chart(client: ApiClient, asin: str) -> None:
         st.caption(f"The newest {len(history.points)} of {history.total} observations.")
 
 
-def _waterfall_chart(route: OpportunityRoute) -> None:
+def _waterfall_chart(route: PricedRoute) -> None:
     steps = waterfall_steps(route)
     if not steps:
         st.info("The API sent no cost breakdown for this route.")
@@ -462,11 +470,125 @@ def _detail_view(client: ApiClient) -> None:
             _waterfall_chart(route)
             for note in breakdown_notes(route):
                 st.caption(note)
+        _my_costs_panel(client, asin, route)
         _routes_table(route_rows(detail))
     except ApiUnavailableError as exc:
         st.error(f"**The API is unavailable.** {exc}")
     except ApiError as exc:
         st.error(f"**The API answered with an error.** {exc}")
+
+
+def _my_costs_form(key: str, route: OpportunityRoute, in_force: MyCosts) -> MyCosts | None:
+    """The panel's widgets, preset with the profile in force; the values once submitted."""
+    sell = route.sell_market
+    with st.form(key=f"{key}_form", border=True):
+        vat = st.multiselect(
+            "VAT-registered in",
+            MARKETS,
+            default=[m.value for m in in_force.vat_registered_in],
+            key=f"{key}_vat",
+            help="Not registered where Amazon charges its fees: the VAT on them is a cost.",
+        )
+        mode = st.selectbox(
+            f"Fulfilment of orders in {sell.value}",
+            FULFILMENT_MODES,
+            index=FULFILMENT_MODES.index(in_force.fulfilment),
+            format_func=lambda m: FULFILMENT_LABELS[m],
+            key=f"{key}_mode",
+        )
+        shipping = st.number_input(
+            f"Own shipping per unit ({sell.currency.value}, merchant-fulfilled)",
+            min_value=0.0,
+            max_value=10_000.0,
+            step=0.5,
+            value=(in_force.mfn_shipping_minor or 0) / 100,
+            key=f"{key}_shipping",
+        )
+        prep = st.number_input(
+            "Prep per unit (€)",
+            min_value=0.0,
+            max_value=10_000.0,
+            step=0.1,
+            value=in_force.prep_eur_cents / 100,
+            key=f"{key}_prep",
+        )
+        min_profit = st.number_input(
+            "Minimum profit (€)",
+            min_value=0.0,
+            max_value=1_000_000.0,
+            step=1.0,
+            value=in_force.min_profit_eur_cents / 100,
+            key=f"{key}_min_profit",
+        )
+        if not st.form_submit_button("Recompute with my costs"):
+            return None
+    return MyCosts(
+        vat_registered_in=tuple(Market(m) for m in vat),
+        fulfilment=str(mode),
+        mfn_shipping_minor=eur_to_cents(shipping) if mode == "mfn" else None,
+        prep_eur_cents=eur_to_cents(prep),
+        min_profit_eur_cents=eur_to_cents(min_profit),
+    )
+
+
+def _my_costs_panel(client: ApiClient, asin: str, route: OpportunityRoute) -> None:
+    """ "My costs": the chosen route recomputed by ``POST /profit/quote`` with the seller's
+    own values, its waterfall next to the figures in force."""
+    st.markdown(
+        f"**My costs: what if** ({route.buy_market.value} → {route.sell_market.value}, "
+        "the ASIN's latest quotes; nothing is saved)"
+    )
+    key = f"whatif_{asin}_{route.route.replace(':', '_')}"
+    form_col, chart_col = st.columns(2)
+    with form_col:
+        try:
+            profile = client.profile()
+        except ApiError as exc:
+            st.error(f"**The profile in force could not be read.** {exc}")
+            return
+        costs = _my_costs_form(key, route, my_costs_in_force(profile.profile, route.sell_market))
+        st.caption(f"Preset with the profile in force (version {profile.version}).")
+    if costs is not None:
+        try:
+            answer: ProfitQuote | str | None = client.profit_quote(
+                profit_quote_body(asin, costs, route.sell_market)
+            )
+        except ApiError as exc:
+            answer = f"The API refused these values: {exc}"
+        st.session_state[key] = answer if answer is not None else f"{asin} has no stored quotes."
+    answer = st.session_state.get(key)
+    with chart_col:
+        if answer is None:
+            st.info("Change the values and press **Recompute with my costs**.")
+            return
+        quoted = quoted_route_of(answer, route.route) if isinstance(answer, ProfitQuote) else answer
+        if isinstance(quoted, str):
+            st.error(quoted)
+            return
+        verdict = (
+            "an opportunity"
+            if quoted.is_opportunity
+            else "not an opportunity (" + ", ".join(quoted.failed_thresholds) + ")"
+        )
+        st.markdown(
+            f"**With my costs: {format_eur(quoted.profit_eur_cents)} profit**, ROI "
+            f"{format_percent(quoted.roi)}, {verdict}; in force "
+            f"{format_eur(route.profit_eur_cents)}"
+        )
+        _waterfall_chart(quoted)
+        # One element whatever the number of notes: a rerun with fewer notes leaves none behind.
+        st.caption("  \n".join(breakdown_notes(quoted)))
+    st.dataframe(
+        pd.DataFrame(line_comparison(route, quoted)),
+        hide_index=True,
+        width="stretch",
+        column_config={
+            "line": st.column_config.TextColumn("Line"),
+            "in_force_eur": st.column_config.NumberColumn("In force", format="€ %.2f"),
+            "my_costs_eur": st.column_config.NumberColumn("My costs", format="€ %.2f"),
+            "change_eur": st.column_config.NumberColumn("Change", format="€ %.2f"),
+        },
+    )
 
 
 def _routes_table(rows: list[dict[str, Any]]) -> None:

@@ -15,13 +15,16 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, Protocol
 
 from app.api.models import (
+    Breakdown,
     OpportunityDetail,
     OpportunityPage,
     OpportunityRoute,
     PriceHistory,
+    ProfitQuote,
+    QuotedRoute,
     StatsResponse,
 )
 from app.api.params import MAX_ABS_RATIO, MAX_CATEGORY, MAX_MIN_PROFIT_EUR, MAX_QUERY_LENGTH
@@ -30,13 +33,17 @@ from app.domain.markets import Market, UnknownMarketError
 
 __all__ = [
     "FILTER_PARAMS",
+    "FULFILMENT_LABELS",
+    "FULFILMENT_MODES",
     "LINE_LABELS",
     "SHOWN_FROM_THE_START",
     "SYNTHETIC_PREFIX",
     "Filters",
     "FreshnessRow",
     "Kpis",
+    "MyCosts",
     "ParsedFilters",
+    "PricedRoute",
     "WaterfallStep",
     "api_params",
     "asin_from_query_params",
@@ -55,9 +62,14 @@ __all__ = [
     "history_rows",
     "is_new",
     "is_synthetic",
+    "line_comparison",
+    "my_costs_in_force",
+    "my_costs_overrides",
     "newest",
     "opportunity_rows",
     "percent_to_fraction",
+    "profit_quote_body",
+    "quoted_route_of",
     "route_key",
     "route_rows",
     "top_asins_caption",
@@ -557,7 +569,21 @@ LINE_LABELS: Final[Mapping[str, str]] = {
 }
 
 
-def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
+class PricedRoute(Protocol):
+    """A route with a breakdown: an opportunity document's (:class:`OpportunityRoute`) or a
+    what-if quote's (:class:`QuotedRoute`)."""
+
+    @property
+    def buy_market(self) -> Market: ...
+    @property
+    def sell_market(self) -> Market: ...
+    @property
+    def breakdown(self) -> Breakdown | None: ...
+    @property
+    def estimates(self) -> list[str]: ...
+
+
+def waterfall_steps(route: PricedRoute) -> list[WaterfallStep]:
     """Gross sell price -> its VAT -> every cost line of the breakdown, in its order ->
     net purchase -> profit.
 
@@ -586,7 +612,7 @@ def waterfall_steps(route: OpportunityRoute) -> list[WaterfallStep]:
     return steps
 
 
-def breakdown_notes(route: OpportunityRoute) -> list[str]:
+def breakdown_notes(route: PricedRoute) -> list[str]:
     """What the waterfall does not show as a bar: VAT shown only (recovered purchase VAT,
     VAT on fees under the reverse charge) and what the figures rest on (estimates)."""
     b = route.breakdown
@@ -606,3 +632,111 @@ def breakdown_notes(route: OpportunityRoute) -> list[str]:
 def newest(items: Iterable[OpportunityRoute]) -> datetime | None:
     """The newest ``last_seen`` of the items (when the data last changed)."""
     return max((i.last_seen for i in items), default=None)
+
+
+# --- "my costs": what-if pricing through POST /profit/quote --------------------------------
+
+#: Fulfilment of a sell market (app.domain.profile.FulfilmentMode), in the panel's order.
+FULFILMENT_MODES: Final[tuple[str, ...]] = ("local_fba", "efn", "mfn")
+FULFILMENT_LABELS: Final[Mapping[str, str]] = {
+    "local_fba": "Stock held there (local FBA fee)",
+    "efn": "Shipped from the home market (FBA + EFN fee)",
+    "mfn": "Merchant-fulfilled (own shipping)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class MyCosts:
+    """The values of the "my costs" panel for one route: what the seller may change."""
+
+    vat_registered_in: tuple[Market, ...]
+    fulfilment: str
+    """How the sell market's orders are fulfilled: one of :data:`FULFILMENT_MODES`."""
+    mfn_shipping_minor: int | None
+    """Own shipping per unit, sell market's minor unit (merchant-fulfilled only)."""
+    prep_eur_cents: int
+    min_profit_eur_cents: int
+
+
+def my_costs_in_force(profile: Mapping[str, Any], sell_market: Market) -> MyCosts:
+    """The panel's values in the profile in force (``GET /profile``'s ``profile``)."""
+    fulfilment = (profile.get("fulfilment") or {}).get(sell_market.value) or {}
+    mode = str(fulfilment.get("mode") or "local_fba")
+    shipping = fulfilment.get("mfn_shipping_minor")
+    registered = [str(m) for m in profile.get("vat_registered_in") or []]
+    return MyCosts(
+        vat_registered_in=tuple(m for m in Market if m.value in registered),
+        fulfilment=mode if mode in FULFILMENT_MODES else "local_fba",
+        mfn_shipping_minor=int(shipping) if mode == "mfn" and shipping is not None else None,
+        prep_eur_cents=int(profile.get("prep_eur_cents") or 0),
+        min_profit_eur_cents=int((profile.get("thresholds") or {}).get("min_profit_eur_cents", 0)),
+    )
+
+
+def my_costs_overrides(costs: MyCosts, sell_market: Market) -> dict[str, Any]:
+    """The profile override of ``POST /profit/quote`` for the panel's values (a partial
+    profile: only these fields change, the rest stays as in force)."""
+    fulfilment: dict[str, Any] = {"mode": costs.fulfilment}
+    if costs.fulfilment == "mfn":
+        fulfilment["mfn_shipping_minor"] = costs.mfn_shipping_minor or 0
+    return {
+        "vat_registered_in": [m.value for m in Market if m in costs.vat_registered_in],
+        "fulfilment": {sell_market.value: fulfilment},
+        "prep_eur_cents": costs.prep_eur_cents,
+        "thresholds": {"min_profit_eur_cents": costs.min_profit_eur_cents},
+    }
+
+
+def profit_quote_body(asin: str, costs: MyCosts, sell_market: Market) -> dict[str, Any]:
+    """The body of ``POST /profit/quote``: the ASIN's stored quotes with the panel's values."""
+    return {"asin": asin, "profile": my_costs_overrides(costs, sell_market)}
+
+
+def quoted_route_of(quote: ProfitQuote, route: str) -> QuotedRoute | str:
+    """The quote's route ``BUY:SELL``, or why it has none (a sentence to show)."""
+    for quoted in quote.routes:
+        if quoted.route == route:
+            return quoted
+    for unpriced in quote.unpriced:
+        if unpriced.route == route:
+            return f"{route.replace(':', ' → ')} cannot be priced: {unpriced.detail}."
+    return f"{route.replace(':', ' → ')} has no quote on both sides."
+
+
+def _line_totals(route: PricedRoute) -> dict[str, int]:
+    """EUR cents per line label: the cost lines (lines of one kind added up)."""
+    totals: dict[str, int] = {}
+    if route.breakdown is None:
+        return totals
+    for line in route.breakdown.lines:
+        if line.is_cost:
+            label = LINE_LABELS.get(line.kind, line.kind)
+            totals[label] = totals.get(label, 0) + line.eur_cents
+    return totals
+
+
+def line_comparison(in_force: OpportunityRoute, what_if: QuotedRoute) -> list[dict[str, Any]]:
+    """The cost lines and the profit side by side (euros, for display): ``line``,
+    ``in_force_eur``, ``my_costs_eur`` (0 where the line is no cost on that side) and
+    ``change_eur``; every cost line of either: the what-if breakdown's order, then the lines
+    only the figures in force have."""
+    before, after = _line_totals(in_force), _line_totals(what_if)
+    labels = list(dict.fromkeys([*after, *before]))
+    rows = [
+        {
+            "line": label,
+            "in_force_eur": before.get(label, 0) / 100,
+            "my_costs_eur": after.get(label, 0) / 100,
+            "change_eur": (after.get(label, 0) - before.get(label, 0)) / 100,
+        }
+        for label in labels
+    ]
+    rows.append(
+        {
+            "line": "Profit",
+            "in_force_eur": in_force.profit_eur_cents / 100,
+            "my_costs_eur": what_if.profit_eur_cents / 100,
+            "change_eur": (what_if.profit_eur_cents - in_force.profit_eur_cents) / 100,
+        }
+    )
+    return rows

@@ -3,6 +3,9 @@
 * Elasticsearch unreachable or timing out, or too busy (429): **503**, retry later.
 * An index that does not exist yet (the worker creates them at start-up): **503**.
 * Any other error reported by Elasticsearch: **502** (a bad gateway answer), logged.
+* Kafka unreachable (endpoints that read or write a topic): **503**
+  (:func:`kafka_unavailable`); an invalid seller profile: **422** naming the field's path
+  (:func:`invalid_profile`).
 
 Every error body is ``{"detail": "..."}`` like FastAPI's own errors.
 """
@@ -12,10 +15,19 @@ from __future__ import annotations
 import logging
 
 from elasticsearch import ApiError, NotFoundError, TransportError
-from fastapi import FastAPI, Request, status
+from fastapi import FastAPI, HTTPException, Request, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-__all__ = ["INDEX_NOT_FOUND", "install_error_handlers", "is_index_not_found"]
+from app.domain.profile import ProfileError
+
+__all__ = [
+    "INDEX_NOT_FOUND",
+    "install_error_handlers",
+    "invalid_profile",
+    "is_index_not_found",
+    "kafka_unavailable",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +77,26 @@ async def _transport_error(request: Request, exc: Exception) -> JSONResponse:
         {"detail": "Elasticsearch is unreachable; retry later"},
         status_code=status.HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Retry-After": "5"},
+    )
+
+
+def kafka_unavailable(exc: Exception) -> HTTPException:
+    """The 503 of an endpoint whose topic could not be read or written (logged, not raised)."""
+    log.warning("Kafka unavailable: %s: %s", type(exc).__name__, exc)
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        f"Kafka is unavailable ({type(exc).__name__}); retry later",
+        headers={"Retry-After": "5"},
+    )
+
+
+def invalid_profile(exc: ProfileError) -> RequestValidationError:
+    """The 422 of a profile (``PUT /profile``) or profile override (``POST /profit/quote``)
+    that fails validation: ``loc`` is ``["body", "profile", *the field's path]``."""
+    path = [] if exc.field == "profile" else exc.field.split(".")
+    loc = ("body", "profile", *path)
+    return RequestValidationError(
+        [{"type": "invalid_profile", "loc": loc, "msg": str(exc), "input": None}]
     )
 
 

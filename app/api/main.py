@@ -20,7 +20,7 @@ from app.api.config import ApiSettings
 from app.api.deps import log_write_access
 from app.api.errors import install_error_handlers
 from app.api.health import HealthChecker, describe_kafka_cluster
-from app.api.routes import health, opportunities, products, profile, stats, watchlist
+from app.api.routes import health, opportunities, products, profile, profit, stats, watchlist
 from app.es.indices import ensure_indices
 from app.settings import Settings, get_settings
 
@@ -34,7 +34,7 @@ ES_REQUEST_TIMEOUT_S = 10.0
 _DESCRIPTION = """
 Amazon EU arbitrage opportunities, products, price history, watchlist and system state,
 read from Elasticsearch (written by the Faust worker); the seller profile, read from and
-written to its Kafka topic.
+written to its Kafka topic; what-if pricing of every route (`POST /profit/quote`).
 
 Money is integer cents (`*_eur_cents`) or integer minor units of the named currency
 (`*_minor`); times are UTC ISO-8601. Write endpoints need `Authorization: Bearer <API_TOKEN>`.
@@ -89,7 +89,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (opportunities, products, watchlist, profile, stats, health):
+    for module in (opportunities, products, watchlist, profile, profit, stats, health):
         app.include_router(module.router)
     return app
 

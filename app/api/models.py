@@ -30,7 +30,10 @@ __all__ = [
     "ProductQuote",
     "ProductView",
     "ProfileView",
+    "ProfitQuote",
+    "QuotedRoute",
     "StatsResponse",
+    "UnpricedRoute",
     "WatchlistItem",
     "WatchlistPage",
     "WatchlistWriteResult",
@@ -266,6 +269,76 @@ class ProfileView(_Model):
     )
     updated_at: datetime | None = Field(None, description="When it was published (UTC).")
     updated_by: str | None = Field(None, description="Who published it (free text).")
+
+
+class QuotedRoute(_Model):
+    """One route priced by ``POST /profit/quote``: the full breakdown, whether or not it is an
+    opportunity (``failed_thresholds`` says why not)."""
+
+    route: str = Field(description="BUY:SELL, e.g. DE:FR.")
+    buy_market: Market
+    sell_market: Market
+    buy_currency: str
+    sell_currency: str
+    buy_price_minor: int = Field(description="Gross buy price in the buy market's minor unit.")
+    sell_price_minor: int = Field(description="Gross sell price in the sell market's minor unit.")
+    buy_price_eur_cents: int
+    sell_price_eur_cents: int
+    profit_eur_cents: int
+    roi: float = Field(description="profit / investment (4 places; decided on the exact value).")
+    margin: float = Field(description="profit / net sell (4 places).")
+    is_opportunity: bool = Field(description="True when no threshold of the profile failed.")
+    failed_thresholds: list[str] = Field(
+        default_factory=list, description="min_profit, min_roi, max_sales_rank."
+    )
+    fee_category: str = Field(description="Fee category (default when unmapped).")
+    estimates: list[str] = Field(
+        default_factory=list, description="What was estimated or is unverified."
+    )
+    profile_version: str = Field(description="Version of the profile priced with.")
+    fx_eur_per_gbp: float
+    breakdown: Breakdown
+    buy_observed_at: datetime
+    sell_observed_at: datetime
+
+
+class UnpricedRoute(_Model):
+    """A route between two known markets that has no breakdown, and why."""
+
+    route: str
+    buy_market: Market
+    sell_market: Market
+    reason: Literal["no_buy_price", "no_sell_price", "stale_quote", "fee_schedule_gap"] = Field(
+        description="no_buy_price / no_sell_price: the quote has no such price; stale_quote: "
+        "a quote is more than STALE_AFTER_HOURS older than the newest (as the worker ignores "
+        "it); fee_schedule_gap: the fee schedule has no figure the route needs (e.g. EFN "
+        "across the UK-EU border)."
+    )
+    detail: str
+
+
+class ProfitQuote(_Model):
+    """Every route's breakdown for stored quotes or explicit offers (``POST /profit/quote``)."""
+
+    asin: str | None = Field(description="The ASIN priced; null for explicit offers.")
+    title: str | None = None
+    source: Literal["stored_quotes", "offers"]
+    profile: dict[str, Any] = Field(
+        description="The profile priced with: the profile in force with the overrides applied."
+    )
+    profile_version: str = Field(description="Version of that profile.")
+    profile_in_force_version: str = Field(description="Version of the profile in force.")
+    overrides: dict[str, str] = Field(
+        default_factory=dict, description="The overrides applied, as dotted keys."
+    )
+    fx_eur_per_gbp: float = Field(description="The EUR/GBP rate in force (fx.rates topic).")
+    fx_as_of: datetime
+    fees_on: date | None = Field(
+        None, description="as_of's date when given (else each route's breakdown says)."
+    )
+    routes: list[QuotedRoute] = Field(description="Priced routes, in the fixed route order.")
+    unpriced: list[UnpricedRoute] = Field(default_factory=list)
+    generated_at: datetime
 
 
 class Counts(_Model):

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictInt,
     StringConstraints,
     field_validator,
     model_validator,
@@ -33,15 +34,22 @@ __all__ = [
     "MAX_ABS_RATIO",
     "MAX_CATEGORY",
     "MAX_MIN_PROFIT_EUR",
+    "MAX_OFFERS",
+    "MAX_PROFILE_OVERRIDES",
     "MAX_QUERY_LENGTH",
+    "MAX_QUOTE_BODY_BYTES",
     "MAX_RESULT_WINDOW",
     "AsinPath",
+    "BuyOffer",
     "HistoryParams",
     "MarketList",
     "OpportunityFilters",
     "OpportunitySort",
     "PageParams",
     "ProfileUpdate",
+    "ProfitQuoteRequest",
+    "SellOffer",
+    "SellerKind",
     "SortOrder",
     "WatchlistUpsert",
 ]
@@ -55,6 +63,15 @@ MAX_MIN_PROFIT_EUR: Final = 1_000_000
 MAX_ABS_RATIO: Final = 1_000
 MAX_CATEGORY: Final = 2**62
 MAX_QUERY_LENGTH: Final = 200
+#: ``POST /profit/quote``: most offers per side (one per market), most profile overrides
+#: (leaves of the ``profile`` mapping) and the largest body accepted (413 beyond).
+MAX_OFFERS: Final = len(Market)
+MAX_PROFILE_OVERRIDES: Final = 64
+MAX_QUOTE_BODY_BYTES: Final = 16_384
+#: Bounds of an offer: 1,000,000.00 in the market's currency, 1 t, 10 m.
+MAX_PRICE_MINOR: Final = 100_000_000
+MAX_WEIGHT_G: Final = 1_000_000
+MAX_DIMENSION_MM: Final = 10_000
 
 AsinPath = Annotated[
     str,
@@ -283,3 +300,111 @@ class ProfileUpdate(BaseModel):
     updated_by: str = Field(
         "api", min_length=1, max_length=200, description="Who changes it (free text)."
     )
+
+
+class SellerKind(StrEnum):
+    """Who sells the offer bought: Amazon itself (always with a VAT invoice) or a third party
+    (with one only when the profile's ``third_party_vat_invoice`` says so)."""
+
+    AMAZON = "amazon"
+    THIRD_PARTY = "third_party"
+
+
+PriceMinor = Annotated[StrictInt, Field(ge=1, le=MAX_PRICE_MINOR)]
+OptionalMinor = Annotated[StrictInt | None, Field(ge=0, le=MAX_PRICE_MINOR)]
+OptionalDimension = Annotated[StrictInt | None, Field(ge=1, le=MAX_DIMENSION_MM)]
+
+
+class _Offer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    market: Market
+    price_minor: PriceMinor = Field(
+        description="Gross price (VAT included) in the market's minor unit (cents, pence)."
+    )
+    root_category: StrictInt | None = Field(
+        None, ge=0, le=MAX_CATEGORY, description="Keepa root category id in this market."
+    )
+    package_weight_g: StrictInt | None = Field(None, ge=1, le=MAX_WEIGHT_G)
+    package_length_mm: OptionalDimension = None
+    package_width_mm: OptionalDimension = None
+    package_height_mm: OptionalDimension = None
+
+
+class BuyOffer(_Offer):
+    """Where and at what price the product is bought."""
+
+    seller: SellerKind = Field(
+        SellerKind.THIRD_PARTY, description="amazon (VAT invoice) or third_party."
+    )
+
+
+class SellOffer(_Offer):
+    """Where and at what price the product is sold."""
+
+    fba_fee_minor: OptionalMinor = Field(
+        None, description="The FBA fee, sell market's minor unit (else the fee card's)."
+    )
+    referral_fee_rate: float | None = Field(
+        None,
+        ge=0,
+        lt=1,
+        allow_inf_nan=False,
+        description="Referral fee as a fraction (0.15), else the schedule's for the category.",
+    )
+    sales_rank: StrictInt | None = Field(None, ge=1, le=1_000_000_000)
+
+
+def _unique_markets(offers: list[Any] | None, side: str) -> None:
+    if offers is None:
+        return
+    markets = [offer.market for offer in offers]
+    if len(set(markets)) != len(markets):
+        raise ValueError(f"{side}: at most one offer per market")
+
+
+class ProfitQuoteRequest(BaseModel):
+    """Body of ``POST /profit/quote``: an ASIN (its stored quotes) **or** explicit ``buy`` and
+    ``sell`` offers; optionally a profile override and the date of the fee figures."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    asin: Asin | None = Field(
+        None, description="Price the routes of this ASIN's stored quotes (latest per market)."
+    )
+    buy: list[BuyOffer] | None = Field(
+        None, min_length=1, max_length=MAX_OFFERS, description="Offers to buy (one per market)."
+    )
+    sell: list[SellOffer] | None = Field(
+        None, min_length=1, max_length=MAX_OFFERS, description="Offers to sell (one per market)."
+    )
+    title: str | None = Field(None, max_length=300, description="A title for explicit offers.")
+    profile: dict[str, Any] | None = Field(
+        None,
+        description=(
+            "Changes to the seller profile in force, for this computation only (nothing is "
+            'published): a partial profile, e.g. `{"vat_registered_in": ["DE"], "fulfilment": '
+            '{"FR": {"mode": "mfn", "mfn_shipping_minor": 450}}}`, or dotted keys, e.g. '
+            '`{"thresholds.min_roi": "0.2"}`; a list replaces the whole list; at most '
+            f"{MAX_PROFILE_OVERRIDES} values. An invalid result is a 422 whose `loc` is the "
+            "field's path."
+        ),
+    )
+    as_of: UtcDatetime = Field(
+        None,
+        description="The date whose fee schedule figures apply. Default: the newer quote's "
+        "observation date (an ASIN), the time of the request (explicit offers).",
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ProfitQuoteRequest:
+        offers = self.buy is not None or self.sell is not None
+        if (self.asin is None) == (not offers):
+            raise ValueError("give either an asin or buy and sell offers, not both")
+        if offers and (self.buy is None or self.sell is None):
+            raise ValueError("explicit offers need both buy and sell")
+        if self.asin is not None and self.title is not None:
+            raise ValueError("title goes with explicit offers (an ASIN's title is stored)")
+        _unique_markets(self.buy, "buy")
+        _unique_markets(self.sell, "sell")
+        return self

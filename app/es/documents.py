@@ -196,6 +196,7 @@ PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
     "referral_fee_rate",
     "sales_rank",
     "amazon_in_stock",
+    "prices",
     *_QUOTE_INTS.values(),
 )
 
@@ -212,6 +213,13 @@ def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
         return None
     rate = source.get("referral_fee_rate")
     ints: dict[str, Any] = {a: _int(source.get(name)) for a, name in _QUOTE_INTS.items()}
+    prices = source.get("prices")
+    # Keepa's price types (the AMAZON one tells pricing that Amazon itself sells)
+    current = {
+        str(k): v
+        for k, v in (prices.items() if isinstance(prices, Mapping) else ())
+        if _int(v) is not None
+    }
     return MarketQuote(
         asin=asin,
         market=market,
@@ -224,6 +232,7 @@ def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
         sales_rank=_int(source.get("sales_rank")),
         **ints,
         amazon_in_stock=bool(source.get("amazon_in_stock", False)),
+        prices=current,
     )
 
 

@@ -14,6 +14,12 @@ from aiokafka.errors import KafkaError
 __all__ = ["read_to_end", "topic_partitions"]
 
 _UNKNOWN_TOPIC_OR_PARTITION: Final = 3
+#: The consumer fetches as soon as it is assigned and seeking waits for that fetch, which the
+#: broker holds up to fetch.max.wait when there is nothing to return: with aiokafka's default
+#: (500 ms) every read of an empty topic (fx.rates, seller.profile before their first message)
+#: took half a second. Measured on the local stack, 20 reads each: empty topic 514 -> 24 ms
+#: median; 10 messages 11.5 -> 13.5 ms.
+_FETCH_MAX_WAIT_MS: Final = 10
 
 
 async def topic_partitions(bootstrap: str, topic: str, timeout_s: float) -> list[TopicPartition]:
@@ -52,6 +58,7 @@ async def read_to_end(
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(timeout_s * 1000),
+        fetch_max_wait_ms=_FETCH_MAX_WAIT_MS,
     )
     await consumer.start()
     try:

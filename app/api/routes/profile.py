@@ -17,9 +17,9 @@ from typing import Any
 
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, HTTPException, status
-from fastapi.exceptions import RequestValidationError
 
 from app.api.deps import AppSettings, WriteAuth
+from app.api.errors import invalid_profile, kafka_unavailable
 from app.api.models import ErrorResponse, ProfileView
 from app.api.params import ProfileUpdate
 from app.contracts.seller_profile import ProfileInForce
@@ -48,15 +48,6 @@ def _view(in_force: ProfileInForce) -> ProfileView:
     )
 
 
-def _kafka_unavailable(exc: Exception) -> HTTPException:
-    log.warning("seller.profile: Kafka unavailable: %s: %s", type(exc).__name__, exc)
-    return HTTPException(
-        status.HTTP_503_SERVICE_UNAVAILABLE,
-        f"Kafka is unavailable ({type(exc).__name__}); retry later",
-        headers={"Retry-After": "5"},
-    )
-
-
 @router.get(
     "", response_model=ProfileView, summary="The seller profile in force", responses=_KAFKA_DOWN
 )
@@ -66,7 +57,7 @@ async def get_profile(settings: AppSettings) -> ProfileView:
     try:
         in_force = await read_profile_in_force_async(settings)
     except (KafkaError, TimeoutError, OSError) as exc:
-        raise _kafka_unavailable(exc) from exc
+        raise kafka_unavailable(exc) from exc
     return _view(in_force)
 
 
@@ -76,6 +67,7 @@ async def get_profile(settings: AppSettings) -> ProfileView:
     summary="Replace the seller profile",
     dependencies=[WriteAuth],
     responses={
+        400: {"model": ErrorResponse, "description": "The body cannot be decoded."},
         401: {"model": ErrorResponse, "description": "Missing or wrong bearer token."},
         503: {
             "model": ErrorResponse,
@@ -89,15 +81,12 @@ async def put_profile(body: ProfileUpdate, settings: AppSettings) -> ProfileView
 
     Fields left out take the default profile's value. An invalid profile is refused with a
     422 whose `loc` is the field's path (e.g. `["body", "profile", "thresholds", "min_roi"]`);
-    nothing is published and the profile in force stays."""
+    nothing is published and the profile in force stays. A body that cannot be decoded at
+    all (not UTF-8 JSON) gets FastAPI's 400, as on `POST /watchlist`."""
     try:
         profile = profile_from_mapping(body.profile)
     except ProfileError as exc:
-        path = [] if exc.field == "profile" else exc.field.split(".")
-        loc = ("body", "profile", *path)
-        raise RequestValidationError(
-            [{"type": "invalid_profile", "loc": loc, "msg": str(exc), "input": None}]
-        ) from None
+        raise invalid_profile(exc) from None
     try:
         published = await publish_profile_async(
             settings, profile, updated_by=body.updated_by, now=datetime.now(UTC)
@@ -105,5 +94,5 @@ async def put_profile(body: ProfileUpdate, settings: AppSettings) -> ProfileView
     except ProfileTopicMissingError as exc:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from exc
     except (KafkaError, TimeoutError, OSError) as exc:
-        raise _kafka_unavailable(exc) from exc
+        raise kafka_unavailable(exc) from exc
     return _view(published.in_force)

@@ -4,6 +4,7 @@
 indices, consumer group and ports) on the real local stack; hand-made Keepa observations go
 into Kafka; headless Chromium loads the dashboard and must show the opportunities the worker
 found, refresh itself when a new one opens, filter through the URL and draw the detail view.
+The detail view's "my costs" panel recomputes a route through ``POST /profit/quote``.
 Screenshots go to ``artifacts/screenshots/`` (git-ignored).
 
 Streamlit draws tables on a canvas (glide-data-grid); the cells are read from the grid's
@@ -27,6 +28,7 @@ from selenium.common.exceptions import StaleElementReferenceException, WebDriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 
 from app.settings import PROJECT_ROOT, Settings
@@ -258,4 +260,55 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", header)
     time.sleep(1.0)  # let the charts settle after scrolling
     shot = _screenshot(browser, "dashboard_detail.png")
+    assert shot.stat().st_size > 10_000
+
+    # --- "my costs": the route recomputed through POST /profit/quote ---------------------
+    # A prep cost of EUR 0.40 per unit: 894 - 40 = 854 cents (the rest as in force).
+    [prep] = _eventually(
+        lambda: browser.find_elements(By.CSS_SELECTOR, "input[aria-label='Prep per unit (€)']"),
+        30,
+        "the my-costs panel",
+    )
+    browser.execute_script("arguments[0].scrollIntoView({block: 'center'});", prep)
+    prep.send_keys(Keys.CONTROL, "a")
+    prep.send_keys("0.40", Keys.TAB)
+    browser.find_element(By.XPATH, "//button[contains(., 'Recompute with my costs')]").click()
+    _eventually(
+        lambda: "With my costs: €8.54 profit" in _text(browser), 60, "the recomputed profit"
+    )
+    comparison = _eventually(
+        lambda: {r.get("Line"): r for r in _grid(browser, 1) if r.get("Line")} or None,
+        30,
+        "the comparison with the values in force",
+    )
+    assert float(comparison["Prep"]["My costs"]) == 0.4
+    assert (float(comparison["Profit"]["In force"]), float(comparison["Profit"]["My costs"])) == (
+        8.94,
+        8.54,
+    )
+    # Not VAT-registered in FR any more: the 20 % FR VAT on Amazon's fees is a cost,
+    # 20 % x (750 + 32 + 300) = 216.4 -> 216; 854 - 216 = 638 cents.
+    [remove_fr] = browser.find_elements(By.CSS_SELECTOR, "[aria-label='Remove FR']")
+    remove_fr.click()
+    browser.find_element(By.XPATH, "//button[contains(., 'Recompute with my costs')]").click()
+    _eventually(
+        lambda: "With my costs: €6.38 profit" in _text(browser), 60, "the profit without FR VAT"
+    )
+    comparison = _eventually(
+        lambda: (
+            {r.get("Line"): r for r in _grid(browser, 1) if r.get("Line") == "VAT on fees"} or None
+        ),
+        30,
+        "the VAT on fees as a cost",
+    )
+    assert float(comparison["VAT on fees"]["My costs"]) == 2.16
+    # A note under the waterfall in force only: with my costs it is a cost (a bar).
+    assert _text(browser).count("VAT on fees €2.16: not a cost") == 1
+    charts = browser.find_elements(By.CSS_SELECTOR, "[data-testid=stVegaLiteChart]")
+    assert len(charts) >= 3  # history, waterfall in force, waterfall with my costs
+    panel = browser.find_element(By.XPATH, "//p[contains(., 'My costs: what if')]")
+    browser.execute_script("arguments[0].scrollIntoView({block: 'start'});", panel)
+    browser.execute_script("window.scrollBy(0, -120);")  # below the toolbar
+    time.sleep(1.0)
+    shot = _screenshot(browser, "dashboard_my_costs.png")
     assert shot.stat().st_size > 10_000

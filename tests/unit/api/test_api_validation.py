@@ -126,6 +126,20 @@ def test_watchlist_body_that_is_not_json(client: TestClient) -> None:
     assert response.status_code == 422
 
 
+@pytest.mark.parametrize(("method", "path"), [("post", "/watchlist"), ("put", "/profile")])
+def test_body_that_cannot_be_decoded_is_a_documented_400(
+    client: TestClient, method: str, path: str
+) -> None:
+    # bytes that are not UTF-8 fail before JSON decoding: FastAPI answers 400 (malformed JSON
+    # is a 422, above); every write endpoint with a body documents it (schemathesis checks)
+    headers = {**AUTH, "Content-Type": "application/json"}
+    response = client.request(method.upper(), path, content=b"\xa3&7\xff", headers=headers)
+    assert response.status_code == 400, response.text
+    assert response.json() == {"detail": "There was an error parsing the body"}
+    schema = client.get("/openapi.json").json()
+    assert "400" in schema["paths"][path][method]["responses"]
+
+
 @pytest.mark.parametrize("query", ["page=0", "page_size=1000", "page=10000&page_size=2"])
 def test_watchlist_paging(client: TestClient, query: str) -> None:
     assert_422(client.get(f"/watchlist?{query}"), "query")
@@ -141,6 +155,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
         "/watchlist",
         "/watchlist/{asin}",
         "/profile",
+        "/profit/quote",
         "/stats",
         "/health",
     }
@@ -149,6 +164,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
     assert "security" not in schema["paths"]["/watchlist"]["get"]
     assert schema["paths"]["/profile"]["put"]["security"] == [{"ApiToken": []}]
     assert "security" not in schema["paths"]["/profile"]["get"]
+    assert "security" not in schema["paths"]["/profit/quote"]["post"]  # computes, writes nothing
     params = {p["name"] for p in schema["paths"]["/opportunities"]["get"]["parameters"]}
     assert {"buy_market", "min_profit_eur", "best_per_asin", "page_size", "q"} <= params
     assert client.get("/docs").status_code == 200

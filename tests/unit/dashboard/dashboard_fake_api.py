@@ -26,9 +26,13 @@ from app.api.models import (
     OpportunityPage,
     OpportunityRoute,
     PriceHistory,
+    ProfileView,
+    ProfitQuote,
+    QuotedRoute,
     StatsResponse,
 )
 from app.domain.markets import Market
+from app.domain.profile import DEFAULT_PROFILE, SellerProfile, profile_to_mapping
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -181,12 +185,69 @@ def history(asin: str, hours: int = 6) -> PriceHistory:
     return PriceHistory(asin=asin, total=len(points), truncated=False, points=points)
 
 
+def profile_view(profile: SellerProfile = DEFAULT_PROFILE) -> ProfileView:
+    """``GET /profile`` with ``profile`` in force."""
+    return ProfileView(profile=profile_to_mapping(profile), version="v-test", published=False)
+
+
+def quoted(route: OpportunityRoute, *, fee_vat_cost: bool = False) -> ProfitQuote:
+    """``POST /profit/quote``'s answer for ``route`` alone: the same breakdown, with the VAT on
+    fees a cost when ``fee_vat_cost`` (a seller not registered in the sell market)."""
+    assert route.breakdown is not None
+    lines = [
+        line.model_copy(update={"is_cost": True})
+        if fee_vat_cost and line.kind == "fee_vat"
+        else line
+        for line in route.breakdown.lines
+    ]
+    costs = sum(line.eur_cents for line in lines if line.is_cost)
+    b = route.breakdown.model_copy(update={"lines": lines, "total_costs_eur_cents": costs})
+    profit = b.net_sell_eur_cents - costs - b.net_buy_eur_cents
+    quoted_route = QuotedRoute(
+        route=route.route,
+        buy_market=route.buy_market,
+        sell_market=route.sell_market,
+        buy_currency=route.buy_currency,
+        sell_currency=route.sell_currency,
+        buy_price_minor=route.buy_price_minor,
+        sell_price_minor=route.sell_price_minor,
+        buy_price_eur_cents=route.buy_price_eur_cents,
+        sell_price_eur_cents=route.sell_price_eur_cents,
+        profit_eur_cents=profit,
+        roi=round(profit / b.investment_eur_cents, 4),
+        margin=round(profit / b.net_sell_eur_cents, 4),
+        is_opportunity=profit >= 500,
+        failed_thresholds=[] if profit >= 500 else ["min_profit"],
+        fee_category="default",
+        estimates=[],
+        profile_version="v-whatif",
+        fx_eur_per_gbp=1.17,
+        breakdown=b,
+        buy_observed_at=route.last_seen,
+        sell_observed_at=route.last_seen,
+    )
+    return ProfitQuote(
+        asin=route.asin,
+        title=route.title,
+        source="stored_quotes",
+        profile=profile_to_mapping(DEFAULT_PROFILE),
+        profile_version="v-whatif",
+        profile_in_force_version="v-test",
+        fx_eur_per_gbp=1.17,
+        fx_as_of=NOW,
+        routes=[quoted_route],
+        generated_at=NOW,
+    )
+
+
 @dataclass
 class FakeApi:
-    """Routes: path -> (status, body). Every request is recorded as (path, query dict)."""
+    """Routes: path -> (status, body). Every request is recorded as (path, query dict), the
+    body of every POST as (path, JSON)."""
 
     routes: dict[str, tuple[int, Any]] = field(default_factory=dict)
     requests: list[tuple[str, dict[str, list[str]]]] = field(default_factory=list)
+    posts: list[tuple[str, Any]] = field(default_factory=list)
     url: str = ""
 
     def set(self, path: str, body: BaseModel | dict[str, Any], status: int = 200) -> None:
@@ -203,7 +264,16 @@ def serve(api: FakeApi) -> Iterator[FakeApi]:
         def do_GET(self) -> None:
             parts = urlsplit(self.path)
             api.requests.append((parts.path, parse_qs(parts.query, keep_blank_values=True)))
-            status, body = api.routes.get(parts.path, (404, {"detail": "not found"}))
+            self._answer(parts.path)
+
+        def do_POST(self) -> None:
+            path = urlsplit(self.path).path
+            length = int(self.headers.get("Content-Length") or 0)
+            api.posts.append((path, orjson.loads(self.rfile.read(length))))
+            self._answer(path)
+
+        def _answer(self, path: str) -> None:
+            status, body = api.routes.get(path, (404, {"detail": "not found"}))
             data = orjson.dumps(body)
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

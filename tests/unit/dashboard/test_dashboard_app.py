@@ -16,6 +16,8 @@ from tests.unit.dashboard.dashboard_fake_api import (
     detail,
     history,
     page,
+    profile_view,
+    quoted,
     route,
     serve,
     stats,
@@ -48,6 +50,7 @@ def api(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeApi]:
     fake = FakeApi()
     fake.set("/stats", stats(products=50, open_opportunities=3))
     fake.set("/opportunities", page(ITEMS))
+    fake.set("/profile", profile_view())
     for item in ITEMS:
         fake.set(f"/opportunities/{item.asin}", detail(item.asin, [item]))
         fake.set(f"/products/{item.asin}/history", history(item.asin))
@@ -227,3 +230,70 @@ def test_no_match_for_the_filters(api: FakeApi) -> None:
     at.query_params["min_profit_eur"] = "1000"
     at.run()
     assert any("matches the filters" in i.value for i in at.info)
+
+
+def test_my_costs_recomputes_the_route_through_the_api(api: FakeApi) -> None:
+    """The panel is preset with the profile in force; submitted, it posts the ASIN with the
+    changed values as a profile override and draws the answer next to the figures in force.
+    Registered in DE only, the FR VAT on fees becomes a cost (the fake API's answer)."""
+    item = ITEMS[0]  # B0AAAAAAA1, DE -> FR
+    answer = quoted(item, fee_vat_cost=True)
+    api.set("/profit/quote", answer)
+    at = _app()
+    at.query_params["asin"] = item.asin
+    at.run()
+    assert not at.exception
+    key = "whatif_B0AAAAAAA1_DE_FR"
+    assert at.multiselect(key=f"{key}_vat").value == ["DE", "FR", "IT", "ES", "GB"]
+    assert at.selectbox(key=f"{key}_mode").value == "local_fba"
+    assert not api.posts  # nothing asked before the form is submitted
+
+    at.multiselect(key=f"{key}_vat").set_value(["DE"])
+    at.number_input(key=f"{key}_prep").set_value(0.4)
+    submit = next(b for b in at.button if b.label == "Recompute with my costs")
+    submit.click()
+    at.run()
+    assert not at.exception
+    assert not at.error
+    assert api.posts == [
+        (
+            "/profit/quote",
+            {
+                "asin": item.asin,
+                "profile": {
+                    "vat_registered_in": ["DE"],
+                    "fulfilment": {"FR": {"mode": "local_fba"}},
+                    "prep_eur_cents": 40,
+                    "thresholds": {"min_profit_eur_cents": 500},
+                },
+            },
+        )
+    ]
+    what_if = answer.routes[0]
+    fee_vat = next(li.eur_cents for li in what_if.breakdown.lines if li.kind == "fee_vat")
+    assert what_if.profit_eur_cents == item.profit_eur_cents - fee_vat
+    text = " ".join(m.value for m in at.markdown)
+    euros, cents = divmod(what_if.profit_eur_cents, 100)
+    assert f"With my costs: €{euros}.{cents:02d} profit" in text
+    comparison = at.dataframe[1].value  # [0]: the opportunities, [2]: the routes
+    rows = {row["line"]: row for row in comparison.to_dict("records")}
+    assert rows["VAT on fees"]["my_costs_eur"] == fee_vat / 100
+    assert rows["Profit"]["change_eur"] == -fee_vat / 100
+
+
+def test_my_costs_shows_a_refusal_of_the_api(api: FakeApi) -> None:
+    detail = [
+        {
+            "type": "invalid_profile",
+            "loc": ["body", "profile", "fulfilment", "DE", "mode"],
+            "msg": "profile field 'fulfilment.DE.mode': 'efn' ships from the home market",
+        }
+    ]
+    api.set("/profit/quote", {"detail": detail}, status=422)
+    at = _app()
+    at.query_params["asin"] = ITEMS[0].asin
+    at.run()
+    next(b for b in at.button if b.label == "Recompute with my costs").click()
+    at.run()
+    assert not at.exception
+    assert any("fulfilment.DE.mode" in e.value for e in at.error)

@@ -6,11 +6,14 @@ from itertools import pairwise
 
 import pytest
 
-from app.api.models import OpportunityRoute
+from app.api.models import OpportunityRoute, UnpricedRoute
+from app.api.whatif import flatten_overrides
 from app.domain.markets import Market
+from app.domain.profile import DEFAULT_PROFILE, profile_to_mapping, with_overrides
 from dashboard.shaping import (
     SHOWN_FROM_THE_START,
     Filters,
+    MyCosts,
     api_params,
     asin_from_query_params,
     asin_options,
@@ -28,14 +31,26 @@ from dashboard.shaping import (
     history_rows,
     is_new,
     is_synthetic,
+    line_comparison,
+    my_costs_in_force,
+    my_costs_overrides,
     opportunity_rows,
     percent_to_fraction,
+    profit_quote_body,
+    quoted_route_of,
     route_key,
     route_rows,
     top_asins_caption,
     waterfall_steps,
 )
-from tests.unit.dashboard.dashboard_fake_api import detail, history, page, route, stats
+from tests.unit.dashboard.dashboard_fake_api import (
+    detail,
+    history,
+    page,
+    quoted,
+    route,
+    stats,
+)
 
 # --- filters <-> URL -------------------------------------------------------------------------
 
@@ -375,3 +390,97 @@ def test_breakdown_notes_name_the_vat_shown_only_and_the_estimates() -> None:
         "Estimated: fba_fee_from_card.",
     ]
     assert breakdown_notes(r.model_copy(update={"breakdown": None, "estimates": []})) == []
+
+
+# --- "my costs" ------------------------------------------------------------------------------
+
+
+def test_my_costs_in_force_are_read_from_the_profile() -> None:
+    default = my_costs_in_force(profile_to_mapping(DEFAULT_PROFILE), Market.FR)
+    assert default == MyCosts(
+        vat_registered_in=tuple(Market),
+        fulfilment="local_fba",
+        mfn_shipping_minor=None,
+        prep_eur_cents=0,
+        min_profit_eur_cents=500,
+    )
+    own = with_overrides(
+        DEFAULT_PROFILE,
+        {
+            "vat_registered_in": "DE,GB",
+            "fulfilment.GB.mode": "mfn",
+            "fulfilment.GB.mfn_shipping_minor": "399",
+            "prep_eur_cents": "35",
+            "thresholds.min_profit_eur_cents": "700",
+        },
+    )
+    gb = my_costs_in_force(profile_to_mapping(own), Market.GB)
+    assert gb == MyCosts((Market.DE, Market.GB), "mfn", 399, 35, 700)
+    assert my_costs_in_force(profile_to_mapping(own), Market.FR).fulfilment == "local_fba"
+
+
+def test_my_costs_become_a_profile_override_the_api_accepts() -> None:
+    """The body's override goes through the API's own path (flatten, then with_overrides)."""
+    costs = MyCosts((Market.DE,), "mfn", 450, 40, 800)
+    body = profit_quote_body("B0AAAAAAA1", costs, Market.FR)
+    assert body == {
+        "asin": "B0AAAAAAA1",
+        "profile": {
+            "vat_registered_in": ["DE"],
+            "fulfilment": {"FR": {"mode": "mfn", "mfn_shipping_minor": 450}},
+            "prep_eur_cents": 40,
+            "thresholds": {"min_profit_eur_cents": 800},
+        },
+    }
+    profile = with_overrides(DEFAULT_PROFILE, flatten_overrides(body["profile"]))
+    assert profile.vat_registered_in == frozenset({Market.DE})
+    assert profile.fulfilment[Market.FR].mode == "mfn"
+    assert profile.fulfilment[Market.FR].mfn_shipping_minor == 450
+    assert (profile.prep_eur_cents, profile.thresholds.min_profit_eur_cents) == (40, 800)
+    assert profile.fulfilment[Market.IT] == DEFAULT_PROFILE.fulfilment[Market.IT]  # unchanged
+    # Back from merchant-fulfilled: no shipping figure is sent with FBA.
+    fba = my_costs_overrides(MyCosts((), "local_fba", None, 0, 500), Market.FR)
+    assert fba["fulfilment"] == {"FR": {"mode": "local_fba"}}
+    assert fba["vat_registered_in"] == []
+
+
+def test_quoted_route_of_finds_the_route_or_says_why_not() -> None:
+    r = route("B0AAAAAAA1", Market.DE, Market.FR)
+    answer = quoted(r)
+    found = quoted_route_of(answer, "DE:FR")
+    assert not isinstance(found, str)
+    assert found.profit_eur_cents == r.profit_eur_cents
+    gap = UnpricedRoute(
+        route="DE:GB",
+        buy_market=Market.DE,
+        sell_market=Market.GB,
+        reason="fee_schedule_gap",
+        detail="no EFN fee from DE to GB on 2026-11-25",
+    )
+    with_gap = answer.model_copy(update={"unpriced": [gap]})
+    assert quoted_route_of(with_gap, "DE:GB") == (
+        "DE → GB cannot be priced: no EFN fee from DE to GB on 2026-11-25."
+    )
+    assert quoted_route_of(answer, "IT:ES") == "IT → ES has no quote on both sides."
+
+
+def test_the_what_if_waterfall_and_the_comparison_with_the_values_in_force() -> None:
+    """Not registered in FR: the VAT on fees (20 % x (720 + 350) = 214) becomes a bar and
+    the profit falls from 4000 - 720 - 350 - 420 - 1681 = 829 to 829 - 214 = 615."""
+    r = route("B0AAAAAAA1", Market.DE, Market.FR, buy_cents=2000, sell_cents=4800)
+    what_if = quoted(r, fee_vat_cost=True).routes[0]
+    steps = waterfall_steps(what_if)
+    assert "VAT on fees" in [s.label for s in steps]
+    assert steps[-1].amount_eur_cents == what_if.profit_eur_cents == 615
+    assert line_comparison(r, what_if) == [
+        {"line": "Referral fee", "in_force_eur": 7.2, "my_costs_eur": 7.2, "change_eur": 0.0},
+        {"line": "FBA fee", "in_force_eur": 3.5, "my_costs_eur": 3.5, "change_eur": 0.0},
+        {"line": "VAT on fees", "in_force_eur": 0.0, "my_costs_eur": 2.14, "change_eur": 2.14},
+        {
+            "line": "Inbound shipping",
+            "in_force_eur": 4.2,
+            "my_costs_eur": 4.2,
+            "change_eur": 0.0,
+        },
+        {"line": "Profit", "in_force_eur": 8.29, "my_costs_eur": 6.15, "change_eur": -2.14},
+    ]

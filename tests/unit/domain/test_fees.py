@@ -340,6 +340,117 @@ def test_low_price_item_says_the_reduced_rate_is_not_applied() -> None:
     assert "low_price_fba_rate_not_applied" in result.estimates
 
 
+ANNOUNCED_2026 = "Update to European Referral and Fulfilment by Amazon fees for 2026"
+GROCERY = {Market.DE: 340846031, Market.GB: 340834031}
+
+
+@pytest.mark.parametrize(
+    ("day", "price_minor", "eligible"),
+    [
+        # Low-Price FBA on DE: EUR 11.00 or less until 2026-01-31, EUR 20.00 or less from
+        # 2026-02-01 (Amazon, 2 December 2025). EUR 15.00: above 11 -> not eligible the day
+        # before, at most 20 -> eligible from the first day.
+        (datetime(2026, 1, 31, 23, 59, tzinfo=UTC), 1500, False),
+        (datetime(2026, 2, 1, 0, 0, tzinfo=UTC), 1500, True),
+        # EUR 11.00 was eligible before (1100 <= 1100) and still is.
+        (datetime(2026, 1, 31, 12, 0, tzinfo=UTC), 1100, True),
+        # "at or below EUR 20": 2000 is eligible, 2001 is not.
+        (datetime(2026, 2, 1, 12, 0, tzinfo=UTC), 2000, True),
+        (datetime(2026, 2, 1, 12, 0, tzinfo=UTC), 2001, False),
+    ],
+)
+def test_low_price_fba_limit_before_and_after_2026_02_01(
+    day: datetime, price_minor: int, eligible: bool
+) -> None:
+    # A 300 g standard envelope (200 x 150 x 20 mm, <= 460 g and 330 x 230 x 25 mm) sold on DE
+    # without a Keepa FBA fee: the DE card's standard envelope fee, 260 c, either way (the
+    # reduced Low-Price amounts are not in the schedule), and the estimate says when the item
+    # is eligible.
+    b = buy(Market.FR, 300, last_update=day)
+    s = sell(Market.DE, price_minor, weight_g=300, dims=(200, 150, 20), last_update=day)
+    result = price_route(b, s, FX, DEFAULT_PROFILE, SCHEDULE)
+    assert result is not None
+    assert amounts(result)["fba"] == 260
+    assert ("low_price_fba_rate_not_applied" in result.estimates) is eligible
+
+
+def test_low_price_fba_limit_on_gb_is_20_pounds_from_2026_02_01() -> None:
+    # GBP 15.00 (1500 p): above GBP 10 on 2026-01-31, at most GBP 20 on 2026-02-01; the GB
+    # card's standard envelope fee is 215 p both days.
+    for day, eligible in (
+        (datetime(2026, 1, 31, tzinfo=UTC), False),
+        (datetime(2026, 2, 1, tzinfo=UTC), True),
+    ):
+        b = buy(Market.DE, 300, last_update=day)
+        s = sell(Market.GB, 1500, weight_g=300, dims=(200, 150, 20), last_update=day)
+        result = price_route(b, s, FX, DEFAULT_PROFILE, SCHEDULE)
+        assert result is not None
+        assert amounts(result)["fba"] == 215
+        assert ("low_price_fba_rate_not_applied" in result.estimates) is eligible
+
+
+def test_grocery_referral_tier_before_and_after_2026_02_01() -> None:
+    # FR Amazon offer EUR 3.00 -> DE buy box EUR 9.99, Keepa root 340846031 (Grocery on DE),
+    # Keepa FBA fee 250 c, 300 g (3 started 100 g steps). Grocery has no per-item minimum and
+    # standard VAT (reduced food rates are not modelled).
+    # net sell 999 / 1.19 = 839.50 -> 839 (sales VAT 160, shown);
+    # net buy 300 / 1.20 = 250 (purchase VAT 50, recovered);
+    # no DSF (DE-established seller, DE store); inbound 450 + 3 x 12 = 486.
+    # 2026-01-31: referral 8 % x 999 = 79.92 -> 80 (up to EUR 10: 8 %);
+    #   VAT on fees 19 % x (80 + 250) = 62.7 -> 63 (reverse-charged, shown);
+    #   profit = 839 - 80 - 250 - 486 - 250 = -227.
+    # 2026-02-01: referral 5 % x 999 = 49.95 -> 50 (half-up);
+    #   VAT on fees 19 % x (50 + 250) = 57; profit = 839 - 50 - 250 - 486 - 250 = -197.
+    expected = {
+        datetime(2026, 1, 31, 12, 0, tzinfo=UTC): (80, 63, -227),
+        datetime(2026, 2, 1, 12, 0, tzinfo=UTC): (50, 57, -197),
+    }
+    for day, (referral, fee_vat, profit) in expected.items():
+        b = buy(Market.FR, 300, weight_g=300, root_category=None, last_update=day)
+        s = sell(
+            Market.DE, 999, fba_fee=250, weight_g=300, root_category=GROCERY[Market.DE],
+            last_update=day,
+        )  # fmt: skip
+        result = price(b, s)
+        assert result.category == "grocery"
+        got = amounts(result)
+        assert (got["referral"], got["fee_vat"], result.profit_eur_cents) == (
+            referral,
+            fee_vat,
+            profit,
+        )
+        assert (got["sales_vat"], got["purchase_vat"], got["inbound_shipping"]) == (160, 50, 486)
+        assert result.line("digital_services_fee") is None
+        assert "referral_rate_assumed" not in result.estimates
+    rule = SCHEDULE.referral_rule("grocery", Market.DE, datetime(2026, 2, 1).date())
+    assert rule is not None
+    assert ANNOUNCED_2026 in rule.sourced.source
+
+
+@pytest.mark.parametrize(
+    ("market", "price_minor", "referral"),
+    [
+        # From 2026-02-01: 5 % up to EUR 10 (whole price), 15 % above, no minimum.
+        (Market.DE, 1000, 50),  # 5 % x 1000 = 50 (at EUR 10.00 still the low tier)
+        (Market.DE, 1001, 150),  # 15 % x 1001 = 150.15 -> 150
+        (Market.DE, 300, 15),  # 5 % x 300 = 15 c, below the default minimum 30 c: none here
+        # GB in pence: 5 % x 999 = 49.95 -> 50 p; 15 % x 1001 = 150.15 -> 150 p.
+        (Market.GB, 999, 50),
+        (Market.GB, 1001, 150),
+    ],
+)
+def test_grocery_referral_from_2026_02_01(market: Market, price_minor: int, referral: int) -> None:
+    day = datetime(2026, 2, 2, tzinfo=UTC)
+    b = buy(Market.FR if market is Market.DE else Market.DE, 100, last_update=day)
+    s = sell(market, price_minor, fba_fee=100, root_category=GROCERY[market], last_update=day)
+    result = price_route(b, s, FX, DEFAULT_PROFILE, SCHEDULE)
+    assert result is not None
+    assert result.category == "grocery"
+    line = result.line("referral")
+    assert line is not None
+    assert (line.amount_minor, line.currency) == (referral, market.currency)
+
+
 def test_fx_fee_on_the_gbp_payout_and_returns_allowance() -> None:
     # GB sale of 2000 p with Keepa FBA fee 200 p; 1 % conversion fee, 2 % returns allowance.
     # referral 300 p; DSF 2 % x 300 = 6 + 2 % x 200 = 4 -> 10 p; fees 300 + 200 + 10 = 510 p

@@ -238,6 +238,9 @@ def test_quote_from_product_reads_back_what_product_action_wrote() -> None:
     )  # fmt: skip
     assert (back.sales_rank, back.root_category, back.amazon_in_stock) == (1234, 3167641, True)
     assert (back.package_weight_g, back.package_height_mm) == (500, 50)
+    # Keepa's price types: pricing tells Amazon's own offer (VAT invoice) by its AMAZON price
+    assert back.prices == quote.prices
+    assert back.prices["AMAZON"] == back.buy_price == 2000
 
 
 def test_replayed_quote_builds_identical_actions() -> None:
