@@ -560,6 +560,7 @@ LINE_LABELS: Final[Mapping[str, str]] = {
     "fba": "FBA fee",
     "efn": "EFN cross-border fee",
     "mfn_shipping": "Own shipping",
+    "storage": "Storage",
     "inbound_shipping": "Inbound shipping",
     "customs": "Customs",
     "import_duty": "Import duty",

@@ -56,7 +56,7 @@ class BreakdownLine(_Model):
     kind: str = Field(
         description=(
             "sales_vat, purchase_vat, referral, closing_fee, digital_services_fee, fee_vat, "
-            "fba, efn, mfn_shipping, inbound_shipping, customs, import_duty, prep, fx_fee, "
+            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, fx_fee, "
             "returns_allowance."
         )
     )

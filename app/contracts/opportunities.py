@@ -56,7 +56,7 @@ class Line(Message, kw_only=True, frozen=True):
         LineKind,
         describe(
             "sales_vat, purchase_vat, referral, closing_fee, digital_services_fee, fee_vat, "
-            "fba, efn, mfn_shipping, inbound_shipping, customs, import_duty, prep, fx_fee, "
+            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, fx_fee, "
             "returns_allowance (see docs/pricing.md)"
         ),
     ]

@@ -31,10 +31,12 @@ from typing import Literal
 
 from app.domain.fee_schedule import (
     DEFAULT_CATEGORY,
+    STORAGE_UNIT_MM3,
     FbaTier,
     FeeSchedule,
     FeeScheduleGapError,
     ReferralRule,
+    StorageSize,
     VatRate,
 )
 from app.domain.fx import FxRates
@@ -65,6 +67,7 @@ LineKind = Literal[
     "fba",
     "efn",
     "mfn_shipping",
+    "storage",
     "inbound_shipping",
     "customs",
     "import_duty",
@@ -113,7 +116,8 @@ class RouteBreakdown(OnRoute):
     net_sell_eur_cents: int
     lines: tuple[FeeLine, ...]
     profit_eur_cents: int
-    investment_eur_cents: int  # net buy + purchase VAT if a cost + inbound, customs, duty, prep
+    investment_eur_cents: int  # net buy + purchase VAT if a cost + inbound, customs, duty,
+    # prep, storage (all paid before the sale)
     estimates: tuple[str, ...]
     failed_thresholds: tuple[Threshold, ...]
     eur_per_gbp: Decimal
@@ -408,7 +412,21 @@ def price_route(
         shipping = profile.fulfilment[sell.market].mfn_shipping_minor or 0
         lines.add("mfn_shipping", shipping, sc, "own shipping to the customer (profile)")
 
+    # Monthly storage in Amazon's warehouse: the sell market's (local FBA) or the home
+    # market's (EFN: the stock sits there), in that market's currency; none with mfn.
+    storage = 0
+    storage_market: Market | None = None
+    if mode in ("local_fba", "efn") and profile.storage_months > 0:
+        storage_market = sell.market if mode == "local_fba" else profile.home_market
+        storage, storage_note = _storage_fee(
+            buy, sell, schedule, storage_market, profile.storage_months, on, estimates
+        )
+        lines.add("storage", storage, storage_market.currency, storage_note)
+    storage_in_sell_market = storage_market is sell.market
+
     # Digital Services Fee: a percentage of the selling and/or FBA fees, per fee type.
+    # Not on storage: the DSF sources name "Selling on Amazon fees" and "FBA fees" (fulfilment)
+    # and do not say that storage is included, so it is not applied to it.
     dsf = 0
     dsf_rule = schedule.dsf_rule(profile.established_in, sell.market, on)
     if dsf_rule is not None:
@@ -425,7 +443,10 @@ def price_route(
         )
 
     # VAT on Amazon's fees: a cost unless registered where they are charged (reverse charge).
+    # Storage charged by another market (EFN: the home market) gets its own line there.
     amazon_fees = referral + rule.closing_fee_minor + dsf + fba + efn
+    if storage_in_sell_market:
+        amazon_fees += storage
     fee_vat_rate = schedule.fee_vat_rate(sell.market, on)
     registered = sell.market in profile.vat_registered_in
     lines.add(
@@ -436,6 +457,21 @@ def price_route(
         + ("reverse charge (registered), shown only" if registered else "not registered: a cost"),
         cost=not registered,
     )
+    if storage_market is not None and not storage_in_sell_market:
+        storage_vat = schedule.fee_vat_rate(storage_market, on)
+        storage_registered = storage_market in profile.vat_registered_in
+        lines.add(
+            "fee_vat",
+            _pct(storage, storage_vat.rate),
+            storage_market.currency,
+            f"{storage_vat.rate} {storage_market.value} VAT on Amazon's storage fee of {storage}: "
+            + (
+                "reverse charge (registered), shown only"
+                if storage_registered
+                else "not registered: a cost"
+            ),
+            cost=not storage_registered,
+        )
 
     returns_rate = profile.returns_rate_for(category)
     lines.add(
@@ -491,8 +527,9 @@ def price_route(
     net_sell_eur = nets.net_sell_eur
     profit = net_sell_eur - sum(line.eur_cents for line in lines.lines if line.is_cost)
     profit -= net_buy_eur
+    # Storage is paid before the sale, like inbound shipping and prep: part of the investment.
     investment = net_buy_eur + lines.eur(
-        "purchase_vat", "inbound_shipping", "customs", "import_duty", "prep"
+        "purchase_vat", "inbound_shipping", "customs", "import_duty", "prep", "storage"
     )
     roi = Fraction(profit, investment) if investment > 0 else Fraction(0)
 
@@ -533,6 +570,50 @@ def price_route(
         buy_observed_at=buy.observed_at,
         sell_observed_at=sell.observed_at,
     )
+
+
+def _storage_fee(
+    buy: MarketQuote,
+    sell: MarketQuote,
+    schedule: FeeSchedule,
+    market: Market,
+    months: int,
+    on: date,
+    estimates: set[str],
+) -> tuple[int, str]:
+    """Monthly storage x months for one unit in ``market``'s warehouses, in its minor units,
+    rounded half-up once; and the line's note.
+
+    Volume from the package dimensions (sell quote's, else the buy quote's). Unknown
+    dimensions: the volume of the largest standard size (the largest FBA tier's box), said as
+    ``dimensions_unknown`` (never a volume guessed from the weight). Oversize: dimensions (or
+    a weight) beyond every FBA tier of the schedule."""
+    rates = schedule.storage_rate(market, on)
+    if not rates.sourced.verified:
+        estimates.add("unverified:storage")
+    weight = sell.package_weight_g if sell.package_weight_g is not None else buy.package_weight_g
+    dims = sell.package_dims_mm or buy.package_dims_mm
+    largest = schedule.fba_tiers[-1]
+    if dims is None:
+        estimates.add("dimensions_unknown")
+        dims = largest.max_dims_mm
+        oversize = weight is not None and weight > largest.max_weight_g
+        assumed = " (dimensions unknown: the largest standard size)"
+    else:
+        known = weight if weight is not None else 0
+        oversize = not any(tier.fits(known, dims) for tier in schedule.fba_tiers)
+        assumed = ""
+    size: StorageSize = "oversize" if oversize else "standard"
+    volume_mm3 = dims[0] * dims[1] * dims[2]
+    rate = rates.rate_minor(size, on)
+    volume = Decimal(volume_mm3) / STORAGE_UNIT_MM3[rates.unit]
+    amount = round_half_up(Decimal(rate) * volume * months)
+    note = (
+        f"{market.value} storage: {volume_mm3} mm3{assumed} = {volume:.6f} {rates.unit} x "
+        f"{rate} per {rates.unit} per month ({size}, {rates.season(on).replace('_', '-')}) "
+        f"x {months} month(s)"
+    )
+    return amount, note
 
 
 def _card_fee(

@@ -43,6 +43,10 @@ __all__ = [
     "ReferralRule",
     "ReferralTier",
     "Sourced",
+    "StorageRate",
+    "StorageSeason",
+    "StorageSize",
+    "StorageUnit",
     "TierMode",
     "VatRate",
     "default_fee_schedule",
@@ -57,6 +61,14 @@ STANDARD_VAT = "standard"
 TierMode = Literal["whole", "portion"]
 FbaSize = Literal["envelope", "small_parcel", "standard_parcel"]
 DsfBase = Literal["selling", "fba"]
+StorageUnit = Literal["m3", "ft3"]
+StorageSize = Literal["standard", "oversize"]
+StorageSeason = Literal["jan_sep", "oct_dec"]
+
+#: Cubic millimetres in one unit of storage volume (1 ft = 304.8 mm exactly).
+STORAGE_UNIT_MM3: Mapping[str, Decimal] = MappingProxyType(
+    {"m3": Decimal(1_000_000_000), "ft3": Decimal("304.8") ** 3}
+)
 
 
 class FeeScheduleError(ValueError):
@@ -200,6 +212,32 @@ class EfnFee:
     sourced: Sourced
 
 
+@dataclass(frozen=True, slots=True)
+class StorageRate:
+    """Monthly inventory storage fee per unit of volume (``unit``: cubic metre or cubic foot),
+    in the charging market's minor units, by size class and season (January-September,
+    October-December)."""
+
+    markets: frozenset[Market]
+    unit: StorageUnit
+    standard_jan_sep_minor: int
+    standard_oct_dec_minor: int
+    oversize_jan_sep_minor: int
+    oversize_oct_dec_minor: int
+    sourced: Sourced
+
+    @staticmethod
+    def season(on: date) -> StorageSeason:
+        return "oct_dec" if on.month >= 10 else "jan_sep"
+
+    def rate_minor(self, size: StorageSize, on: date) -> int:
+        """The monthly rate per ``unit`` for that size class in the season of ``on``."""
+        peak = self.season(on) == "oct_dec"
+        if size == "oversize":
+            return self.oversize_oct_dec_minor if peak else self.oversize_jan_sep_minor
+        return self.standard_oct_dec_minor if peak else self.standard_jan_sep_minor
+
+
 _T = TypeVar("_T")
 
 
@@ -226,6 +264,7 @@ class FeeSchedule:
     fba_cards: tuple[FbaCard, ...]
     fba_low_price: tuple[FbaLowPrice, ...]
     efn: tuple[EfnFee, ...]
+    storage: tuple[StorageRate, ...] = ()
 
     def category(self, key: str) -> Category:
         for category in self.categories:
@@ -313,6 +352,14 @@ class FeeSchedule:
                 "(mfn), or add the figure to the fee schedule"
             )
         return fee
+
+    def storage_rate(self, market: Market, on: date) -> StorageRate:
+        """The monthly storage rates of the warehouses of ``market`` in force on ``on``."""
+        found = _in_force((r for r in self.storage if market in r.markets), on, lambda r: r.sourced)
+        rate = _one_or_none(found, f"storage {market.value} on {on}")
+        if rate is None:
+            raise FeeScheduleGapError(f"no monthly storage fee for {market.value} on {on}")
+        return rate
 
 
 # --- parsing ---------------------------------------------------------------------------------
@@ -579,6 +626,32 @@ def _parse_efn(raw: Any, where: str) -> EfnFee:
     )
 
 
+def _parse_storage(raw: Any, where: str) -> StorageRate:
+    fields = (
+        "standard_jan_sep_minor",
+        "standard_oct_dec_minor",
+        "oversize_jan_sep_minor",
+        "oversize_oct_dec_minor",
+    )
+    entry = _Entry(raw, where, ("markets", "unit", *fields, *_SOURCED))
+    amounts: list[int] = []
+    for name in fields:
+        amount = entry.amount(name)
+        assert amount is not None
+        if amount == 0:
+            raise entry.error(name, "must be > 0")
+        amounts.append(amount)
+    return StorageRate(
+        markets=entry.markets("markets"),
+        unit=entry.choice("unit", get_args(StorageUnit)),  # type: ignore[arg-type]
+        standard_jan_sep_minor=amounts[0],
+        standard_oct_dec_minor=amounts[1],
+        oversize_jan_sep_minor=amounts[2],
+        oversize_oct_dec_minor=amounts[3],
+        sourced=entry.sourced(),
+    )
+
+
 def _check_no_overlap(
     entries: Sequence[_T],
     name: str,
@@ -632,7 +705,7 @@ def parse_fee_schedule(data: Mapping[str, Any]) -> FeeSchedule:
     """
     known = {
         "schema_version", "category", "referral", "dsf", "vat", "fee_vat",
-        "fba_tier", "fba_card", "fba_low_price", "efn",
+        "fba_tier", "fba_card", "fba_low_price", "efn", "storage",
     }  # fmt: skip
     unknown = sorted(set(data) - known)
     if unknown:
@@ -706,6 +779,17 @@ def parse_fee_schedule(data: Mapping[str, Any]) -> FeeSchedule:
         lambda e: [(f, s) for f in e.from_markets for s in e.sell_markets],
         lambda e: e.sourced,
     )
+    storage = tuple(
+        _parse_storage(raw, f"storage[{i}]") for i, raw in enumerate(_tables(data, "storage"))
+    )
+    _check_no_overlap(storage, "storage", lambda r: [(m,) for m in r.markets], lambda r: r.sourced)
+    for i, storage_rate in enumerate(storage):
+        for market in storage_rate.markets:
+            if (storage_rate.unit == "ft3") != (market is Market.GB):
+                raise FeeScheduleError(
+                    f"storage[{i}].unit: Amazon charges storage per cubic foot in GB and per "
+                    f"cubic metre elsewhere, got {storage_rate.unit!r} for {market.value}"
+                )
     return FeeSchedule(
         categories=categories,
         referral=referral,
@@ -716,6 +800,7 @@ def parse_fee_schedule(data: Mapping[str, Any]) -> FeeSchedule:
         fba_cards=cards,
         fba_low_price=low_price,
         efn=efn,
+        storage=storage,
     )
 
 

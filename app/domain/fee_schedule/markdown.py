@@ -165,5 +165,29 @@ def figures_markdown(schedule: FeeSchedule) -> str:
             f"| {_money(efn.surcharge_minor, efn.sell_markets)} | {efn.sourced.period} "
             f"| {_src(efn.sourced)} |"
         )
+    out += [
+        "",
+        "**Monthly inventory storage fees** (per unit of volume per month, excluding VAT, "
+        "charged by the market whose warehouse holds the stock)",
+        "",
+        "| Markets | Per | Standard Jan-Sep | Standard Oct-Dec | Oversize Jan-Sep "
+        "| Oversize Oct-Dec | In force | Source |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for st in schedule.storage:
+        per = "cubic metre" if st.unit == "m3" else "cubic foot"
+        amounts = " | ".join(
+            _money(a, st.markets)
+            for a in (
+                st.standard_jan_sep_minor,
+                st.standard_oct_dec_minor,
+                st.oversize_jan_sep_minor,
+                st.oversize_oct_dec_minor,
+            )
+        )
+        out.append(
+            f"| {_markets(st.markets)} | {per} | {amounts} | {st.sourced.period} "
+            f"| {_src(st.sourced)} |"
+        )
     out += ["", END]
     return "\n".join(out) + "\n"
