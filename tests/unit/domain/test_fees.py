@@ -4,7 +4,12 @@ app/domain/fee_schedule/schedule.toml (sources in docs/pricing.md).
 Unless a test says otherwise: the default profile (established in DE, VAT-registered in all
 five markets, local FBA everywhere, inbound shipping 450 + 12 c per started 100 g), FX 1.17
 EUR/GBP, observations of 2025-03-01 (before the 2026 DSF change), products of 500 g measuring
-200 x 150 x 50 mm, Keepa root category 3167641 (not mapped: default category)."""
+200 x 150 x 50 mm, Keepa root category 3167641 (not mapped: default category), 1 storage month.
+
+Storage of that product (1 500 000 mm3 = 0.0015 m3, standard size) for one month, January to
+September: FR 2865 c/m3 x 0.0015 = 4.2975 -> 4; DE, IT, ES 2782 x 0.0015 = 4.173 -> 4;
+October to December: FR 3968 x 0.0015 = 5.952 -> 6; DE 3852 x 0.0015 = 5.778 -> 6. GB:
+1 500 000 mm3 / 28 316 846.592 mm3 per ft3 = 0.052972 ft3 x 71 p = 3.761 -> 4 p."""
 
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -59,9 +64,13 @@ def test_de_to_fr_every_line() -> None:
     # referral 15 % x 5000 = 750; FBA 300;
     # DSF (DE-established seller, France store, 2024-10-01..2026-03-19): 2 % on selling and FBA
     #   fees: 2 % x 750 = 15 + 2 % x 300 = 6 -> 21;
-    # VAT on fees 20 % x (750 + 300 + 21) = 214.2 -> 214, reverse charge (registered in FR);
+    # storage (FR warehouse, March: January-September) 2865 x 0.0015 = 4.2975 -> 4 (no DSF on
+    #   storage: the DSF sources do not name it);
+    # VAT on fees 20 % x (750 + 300 + 21 + 4) = 215, reverse charge (registered in FR);
     # inbound shipping 450 + 5 x 12 = 510.
-    # profit = 4167 - 750 - 300 - 21 - 510 - 1681 = 905; ROI 905 / (1681 + 510) = 0.4131.
+    # profit = 4167 - 750 - 300 - 21 - 4 - 510 - 1681 = 901;
+    # investment 1681 + 510 + 4 (storage is paid before the sale) = 2195;
+    # ROI 901 / 2195 = 0.41048 -> 0.4105.
     result = price(buy(Market.DE, 2000), sell(Market.FR, 5000, fba_fee=300))
     assert amounts(result) == {
         "sales_vat": 833,
@@ -69,7 +78,8 @@ def test_de_to_fr_every_line() -> None:
         "referral": 750,
         "fba": 300,
         "digital_services_fee": 21,
-        "fee_vat": 214,
+        "storage": 4,
+        "fee_vat": 215,
         "inbound_shipping": 510,
     }
     assert [line.kind for line in result.lines if not line.is_cost] == [
@@ -77,13 +87,20 @@ def test_de_to_fr_every_line() -> None:
         "purchase_vat",
         "fee_vat",
     ]
-    assert result.profit_eur_cents == 905
-    assert result.investment_eur_cents == 2191
-    assert result.roi == Fraction(905, 2191)
-    assert result.roi_display == Decimal("0.4131")
+    assert result.profit_eur_cents == 901
+    assert result.investment_eur_cents == 2195
+    assert result.roi == Fraction(901, 2195)
+    assert result.roi_display == Decimal("0.4105")
     assert result.is_opportunity
-    # Keepa gave the FBA fee, no referral rate: the 15 % default is an assumption.
-    assert result.estimates == ("referral_rate_assumed",)
+    storage = result.line("storage")
+    assert storage is not None
+    assert (storage.currency, storage.eur_cents, storage.is_cost) == (Currency.EUR, 4, True)
+    assert "1500000 mm3" in storage.note
+    assert "2865 per m3" in storage.note
+    assert "x 1 month(s)" in storage.note
+    # Keepa gave the FBA fee, no referral rate: the 15 % default is an assumption; the storage
+    # rates are not confirmed by a current Amazon source.
+    assert result.estimates == ("referral_rate_assumed", "unverified:storage")
 
 
 def test_gb_referral_is_computed_in_pence_then_converted() -> None:
@@ -122,23 +139,23 @@ def test_gb_minimum_referral_fee_is_25_pence() -> None:
 
 
 def test_roi_threshold_compares_exact_values() -> None:
-    # DE EUR 200.00 -> ES EUR 300.15, Keepa FBA fee 300:
-    # net sell 30015 / 1.21 = 24805.79 -> 24806; net buy 20000 / 1.19 = 16806.72 -> 16807;
-    # referral 15 % x 30015 = 4502.25 -> 4502; DSF (Spain store, DE-established, before
-    # 2026-03-20): 2 % on selling fees only: 90.04 -> 90; inbound 510.
-    # profit = 24806 - 4502 - 300 - 90 - 510 - 16807 = 2597;
-    # ROI = 2597 / (16807 + 510) = 2597 / 17317 = 0.149968... < 0.15, printed 0.1500.
-    result = price(buy(Market.DE, 20000), sell(Market.ES, 30015, fba_fee=300))
-    assert result.profit_eur_cents == 2597
-    assert result.roi == Fraction(2597, 17317)
+    # DE EUR 200.00 -> ES EUR 300.22, Keepa FBA fee 300:
+    # net sell 30022 / 1.21 = 24811.57 -> 24812; net buy 20000 / 1.19 = 16806.72 -> 16807;
+    # referral 15 % x 30022 = 4503.3 -> 4503; DSF (Spain store, DE-established, before
+    # 2026-03-20): 2 % on selling fees only: 90.06 -> 90; storage (ES) 4; inbound 510.
+    # profit = 24812 - 4503 - 300 - 90 - 4 - 510 - 16807 = 2598;
+    # ROI = 2598 / (16807 + 510 + 4) = 2598 / 17321 = 0.149991... < 0.15, printed 0.1500.
+    result = price(buy(Market.DE, 20000), sell(Market.ES, 30022, fba_fee=300))
+    assert result.profit_eur_cents == 2598
+    assert result.roi == Fraction(2598, 17321)
     assert result.roi_display == Decimal("0.1500")
     assert result.failed_thresholds == ("min_roi",)
     assert not result.is_opportunity
-    # EUR 300.18: net sell 30018 / 1.21 = 24808.26 -> 24808, referral 4502.70 -> 4503,
-    # DSF 90.06 -> 90: profit 24808 - 4503 - 300 - 90 - 510 - 16807 = 2598;
-    # 2598 / 17317 = 0.150026 >= 0.15.
-    above = price(buy(Market.DE, 20000), sell(Market.ES, 30018, fba_fee=300))
-    assert above.profit_eur_cents == 2598
+    # EUR 300.25: net sell 30025 / 1.21 = 24814.05 -> 24814, referral 4503.75 -> 4504,
+    # DSF 90.08 -> 90: profit 24814 - 4504 - 300 - 90 - 4 - 510 - 16807 = 2599;
+    # 2599 / 17321 = 0.150049 >= 0.15.
+    above = price(buy(Market.DE, 20000), sell(Market.ES, 30025, fba_fee=300))
+    assert above.profit_eur_cents == 2599
     assert above.roi >= Fraction(15, 100)
     assert above.is_opportunity
 
@@ -149,8 +166,8 @@ def test_books_use_reduced_vat_on_both_sides_and_the_media_fees() -> None:
     # net buy 2000 / 1.07 = 1869.16 -> 1869 (DE books 7 %, not 19 %: 1681);
     # net sell 3000 / 1.055 = 2843.60 -> 2844 (FR books 5.5 %, not 20 %: 2500);
     # referral 15 % x 3000 = 450 (media: no minimum); closing fee 101;
-    # DSF 2 % x (450 + 101) = 11.02 -> 11 + 2 % x 250 = 5 -> 16; inbound 510.
-    # profit = 2844 - 450 - 101 - 250 - 16 - 510 - 1869 = -352.
+    # DSF 2 % x (450 + 101) = 11.02 -> 11 + 2 % x 250 = 5 -> 16; storage (FR) 4; inbound 510.
+    # profit = 2844 - 450 - 101 - 250 - 16 - 4 - 510 - 1869 = -356.
     result = price(
         buy(Market.DE, 2000, root_category=BOOKS[Market.DE]),
         sell(Market.FR, 3000, root_category=BOOKS[Market.FR], fba_fee=250),
@@ -161,7 +178,7 @@ def test_books_use_reduced_vat_on_both_sides_and_the_media_fees() -> None:
     assert amounts(result)["referral"] == 450
     assert amounts(result)["closing_fee"] == 101
     assert amounts(result)["digital_services_fee"] == 16
-    assert result.profit_eur_cents == -352
+    assert result.profit_eur_cents == -356
     # The EUR closing fee is not confirmed by a stored source: said.
     assert "unverified:referral" in result.estimates
     assert "referral_rate_assumed" not in result.estimates
@@ -197,26 +214,27 @@ def test_books_are_zero_rated_in_gb() -> None:
 
 
 def test_seller_not_registered_in_the_sell_market_pays_vat_on_fees() -> None:
-    # As test_de_to_fr_every_line, registered in DE only: the 214 of VAT on fees is a cost.
-    # profit = 905 - 214 = 691.
+    # As test_de_to_fr_every_line, registered in DE only: the 215 of VAT on fees (storage
+    # included: 20 % x (750 + 300 + 21 + 4)) is a cost. profit = 901 - 215 = 686.
     profile = replace(DEFAULT_PROFILE, vat_registered_in=frozenset({Market.DE}))
     result = price(buy(Market.DE, 2000), sell(Market.FR, 5000, fba_fee=300), profile)
     fee_vat = result.line("fee_vat")
     assert fee_vat is not None
-    assert (fee_vat.amount_minor, fee_vat.is_cost) == (214, True)
-    assert result.profit_eur_cents == 691
+    assert (fee_vat.amount_minor, fee_vat.is_cost) == (215, True)
+    assert result.profit_eur_cents == 686
 
 
 def test_efn_costs_the_cross_border_fee_on_top_of_the_local_fee() -> None:
     # FR sales shipped from DE stock: FBA 300 + EFN 100 (unverified figure, said);
-    # DSF on FBA fees 2 % x 400 = 8 instead of 6; VAT on fees shown only.
-    # profit = 905 - 100 - 2 = 803 (local stock: 905).
+    # DSF on FBA fees 2 % x 400 = 8 instead of 6; VAT on fees shown only; storage in the DE
+    # warehouse 2782 x 0.0015 = 4.173 -> 4 (FR: 4.2975 -> 4, the same here).
+    # profit = 901 - 100 - 2 = 799 (local stock: 901).
     efn = with_overrides(DEFAULT_PROFILE, {"fulfilment.FR.mode": "efn"})
     local = price(buy(Market.DE, 2000), sell(Market.FR, 5000, fba_fee=300))
     shipped = price(buy(Market.DE, 2000), sell(Market.FR, 5000, fba_fee=300), efn)
     assert amounts(shipped)["efn"] == 100
     assert amounts(shipped)["digital_services_fee"] == 23  # 15 + 8
-    assert (local.profit_eur_cents, shipped.profit_eur_cents) == (905, 803)
+    assert (local.profit_eur_cents, shipped.profit_eur_cents) == (901, 799)
     assert "unverified:efn" in shipped.estimates
     assert "unverified:efn" not in local.estimates
 
@@ -236,6 +254,7 @@ def test_merchant_fulfilled_has_own_shipping_and_no_fba_fee() -> None:
     result = price(buy(Market.DE, 2000), sell(Market.FR, 5000, fba_fee=300), profile)
     assert result.line("fba") is None
     assert amounts(result)["mfn_shipping"] == 490
+    assert result.line("storage") is None  # own warehouse: no Amazon storage
     assert amounts(result)["digital_services_fee"] == 15
     assert result.profit_eur_cents == 721
 
@@ -300,7 +319,7 @@ def test_tiered_referral_fees() -> None:
 def test_third_party_offer_without_vat_invoice_makes_purchase_vat_a_cost() -> None:
     # Buy from a third-party FBA offer (not Amazon's) at EUR 20.00; the profile assumes no
     # VAT invoice: the 319 of DE VAT is a cost and part of the investment.
-    # profit = 905 - 319 = 586; investment 1681 + 319 + 510 = 2510.
+    # profit = 901 - 319 = 582; investment 1681 + 319 + 510 + 4 (storage) = 2514.
     profile = replace(DEFAULT_PROFILE, third_party_vat_invoice=False)
     third_party = make_quote(market=Market.DE, new_fba=2000)
     s = sell(Market.FR, 5000, fba_fee=300)
@@ -308,9 +327,9 @@ def test_third_party_offer_without_vat_invoice_makes_purchase_vat_a_cost() -> No
     purchase_vat = result.line("purchase_vat")
     assert purchase_vat is not None
     assert (purchase_vat.amount_minor, purchase_vat.is_cost) == (319, True)
-    assert (result.profit_eur_cents, result.investment_eur_cents) == (586, 2510)
+    assert (result.profit_eur_cents, result.investment_eur_cents) == (582, 2514)
     # Amazon's own offer always comes with an invoice: recovered.
-    assert price(buy(Market.DE, 2000), s, profile).profit_eur_cents == 905
+    assert price(buy(Market.DE, 2000), s, profile).profit_eur_cents == 901
 
 
 def test_weight_without_dimensions_is_an_estimate_not_a_small_parcel() -> None:
@@ -395,15 +414,17 @@ def test_grocery_referral_tier_before_and_after_2026_02_01() -> None:
     # standard VAT (reduced food rates are not modelled).
     # net sell 999 / 1.19 = 839.50 -> 839 (sales VAT 160, shown);
     # net buy 300 / 1.20 = 250 (purchase VAT 50, recovered);
-    # no DSF (DE-established seller, DE store); inbound 450 + 3 x 12 = 486.
+    # no DSF (DE-established seller, DE store); storage (DE, January-September) 4;
+    # inbound 450 + 3 x 12 = 486.
     # 2026-01-31: referral 8 % x 999 = 79.92 -> 80 (up to EUR 10: 8 %);
-    #   VAT on fees 19 % x (80 + 250) = 62.7 -> 63 (reverse-charged, shown);
-    #   profit = 839 - 80 - 250 - 486 - 250 = -227.
+    #   VAT on fees 19 % x (80 + 250 + 4) = 63.46 -> 63 (reverse-charged, shown);
+    #   profit = 839 - 80 - 250 - 4 - 486 - 250 = -231.
     # 2026-02-01: referral 5 % x 999 = 49.95 -> 50 (half-up);
-    #   VAT on fees 19 % x (50 + 250) = 57; profit = 839 - 50 - 250 - 486 - 250 = -197.
+    #   VAT on fees 19 % x (50 + 250 + 4) = 57.76 -> 58;
+    #   profit = 839 - 50 - 250 - 4 - 486 - 250 = -201.
     expected = {
-        datetime(2026, 1, 31, 12, 0, tzinfo=UTC): (80, 63, -227),
-        datetime(2026, 2, 1, 12, 0, tzinfo=UTC): (50, 57, -197),
+        datetime(2026, 1, 31, 12, 0, tzinfo=UTC): (80, 63, -231),
+        datetime(2026, 2, 1, 12, 0, tzinfo=UTC): (50, 58, -201),
     }
     for day, (referral, fee_vat, profit) in expected.items():
         b = buy(Market.FR, 300, weight_g=300, root_category=None, last_update=day)
@@ -499,3 +520,105 @@ def test_missing_prices_and_bad_pairs() -> None:
             buy(Market.DE, 1), make_quote("B0OTHERASN", Market.FR, buy_box=2), FX,
             DEFAULT_PROFILE, SCHEDULE,
         )  # fmt: skip
+
+
+# --- Monthly storage (schedule `storage`, unverified figures) ---------------------------------
+
+BOX = (300, 200, 100)  # 6 000 000 mm3 = 0.006 m3, standard size (fits the standard parcel)
+JUNE = datetime(2025, 6, 15, 12, 0, tzinfo=UTC)
+NOVEMBER = datetime(2025, 11, 15, 12, 0, tzinfo=UTC)
+
+
+def storage_of(result: RouteBreakdown) -> tuple[int, Currency, int] | None:
+    line = result.line("storage")
+    return None if line is None else (line.amount_minor, line.currency, line.eur_cents)
+
+
+def route(
+    sell_market: Market,
+    day: datetime,
+    profile: SellerProfile = DEFAULT_PROFILE,
+    **kwargs: Any,
+) -> RouteBreakdown:
+    # Both quotes give the same package (the sell quote's is used, else the buy quote's).
+    home = Market.DE if sell_market is not Market.DE else Market.FR
+    b = buy(home, 2000, last_update=day, **kwargs)
+    s = sell(sell_market, 5000, fba_fee=300, last_update=day, **kwargs)
+    return price(b, s, profile)
+
+
+def test_storage_de_to_fr_by_season() -> None:
+    # FR warehouse, 0.006 m3: January-September 2865 c/m3 x 0.006 = 17.19 -> 17;
+    # October-December 3968 x 0.006 = 23.808 -> 24. One month (default profile).
+    june = route(Market.FR, JUNE, dims=BOX)
+    november = route(Market.FR, NOVEMBER, dims=BOX)
+    assert storage_of(june) == (17, Currency.EUR, 17)
+    assert storage_of(november) == (24, Currency.EUR, 24)
+    # Everything else equal, the profit differs by the storage only (VAT on fees is shown).
+    assert june.profit_eur_cents - november.profit_eur_cents == 24 - 17
+    # It is part of the investment, and of the VAT on fees (20 % x (750 + 300 + 21 + 17) =
+    # 217.6 -> 218 in June).
+    fee_vat = june.line("fee_vat")
+    assert fee_vat is not None
+    assert fee_vat.amount_minor == 218
+    assert june.investment_eur_cents == june.net_buy_eur_cents + 510 + 17
+    assert "unverified:storage" in june.estimates
+
+
+def test_storage_in_gb_is_priced_in_pence_per_cubic_foot() -> None:
+    # 6 000 000 mm3 / (304.8 mm)^3 = 6 000 000 / 28 316 846.592 = 0.211888 ft3;
+    # June: 71 p x 0.211888 = 15.044 -> 15 p -> 15 x 1.17 = 17.55 -> 18 c;
+    # November: 100 p x 0.211888 = 21.189 -> 21 p -> 24.57 -> 25 c.
+    assert storage_of(route(Market.GB, JUNE, dims=BOX)) == (15, Currency.GBP, 18)
+    assert storage_of(route(Market.GB, NOVEMBER, dims=BOX)) == (21, Currency.GBP, 25)
+
+
+def test_storage_months_zero_gives_no_line_and_three_are_rounded_once() -> None:
+    # 3 months, FR June: 2865 x 0.006 x 3 = 51.57 -> 52 (not 3 x 17 = 51).
+    none = route(Market.FR, JUNE, replace(DEFAULT_PROFILE, storage_months=0), dims=BOX)
+    three = route(Market.FR, JUNE, replace(DEFAULT_PROFILE, storage_months=3), dims=BOX)
+    one = route(Market.FR, JUNE, dims=BOX)
+    assert none.line("storage") is None
+    assert "unverified:storage" not in none.estimates
+    assert storage_of(three) == (52, Currency.EUR, 52)
+    assert none.profit_eur_cents - one.profit_eur_cents == 17
+    assert none.profit_eur_cents - three.profit_eur_cents == 52
+
+
+def test_efn_storage_uses_the_home_market_warehouse_rate() -> None:
+    # EFN to FR: the stock sits in DE. November, 0.006 m3: DE 3852 x 0.006 = 23.112 -> 23
+    # (the FR warehouse would be 24). VAT on it is DE's: 19 % x 23 = 4.37 -> 4, its own
+    # fee_vat line, shown (registered in DE); the FR line covers FR's fees only:
+    # 20 % x (750 + 300 + 100 + 23) = 234.6 -> 235, where 23 = DSF 2 % x 750 = 15 + 2 % x 400 = 8.
+    efn = with_overrides(DEFAULT_PROFILE, {"fulfilment.FR.mode": "efn"})
+    result = route(Market.FR, NOVEMBER, efn, dims=BOX)
+    storage = result.line("storage")
+    assert storage is not None
+    assert (storage.amount_minor, storage.currency) == (23, Currency.EUR)
+    assert storage.note.startswith("DE storage")
+    fee_vats = [
+        (line.amount_minor, line.is_cost) for line in result.lines if line.kind == "fee_vat"
+    ]
+    assert fee_vats == [(235, False), (4, False)]
+    # Not registered in DE: the VAT on the storage fee is a cost.
+    unregistered = replace(efn, vat_registered_in=frozenset({Market.FR}))
+    costly = route(Market.FR, NOVEMBER, unregistered, dims=BOX)
+    assert result.profit_eur_cents - costly.profit_eur_cents == 4
+
+
+def test_storage_dimensions_unknown_is_the_largest_standard_size() -> None:
+    # No dimensions: never a volume from the weight; the largest standard size's box,
+    # 450 x 340 x 260 mm = 39 780 000 mm3 = 0.03978 m3; DE June 2782 x 0.03978 = 110.67 -> 111.
+    result = route(Market.DE, JUNE, dims=None)
+    assert storage_of(result) == (111, Currency.EUR, 111)
+    assert "dimensions_unknown" in result.estimates
+
+
+def test_storage_oversize_rate() -> None:
+    # 700 x 400 x 300 mm fits no FBA tier: oversize. 84 000 000 mm3 = 0.084 m3; DE June
+    # oversize 1800 x 0.084 = 151.2 -> 151.
+    result = route(Market.DE, JUNE, dims=(700, 400, 300))
+    assert storage_of(result) == (151, Currency.EUR, 151)
+    line = result.line("storage")
+    assert line is not None
+    assert "(oversize, jan-sep)" in line.note
