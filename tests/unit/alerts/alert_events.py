@@ -7,9 +7,12 @@ by app.domain.fees.price_route with the default seller profile (established in D
   referral 15 % x 5000 = 750; FBA 300 (Keepa)
   Digital Services Fee, DE-established on FR from 2026-03-20: 3 % of the referral (22.5 -> 23)
     + 3 % of the FBA fee (9) = 32; VAT on fees reverse-charged (shown only)
+  storage, 1 month in the FR warehouse in November (October-December), 200 x 150 x 50 mm
+    = 0.0015 m3: 3968 c/m3 x 0.0015 = 5.952 -> 6 (VAT on it reverse-charged too)
   inbound 450 + 5 x 12 = 510 (500 g)
-  profit 4167 - 750 - 300 - 32 - 510 - 1681 = 894 cents
-  ROI 894 / (1681 + 510) = 894 / 2191 = 0.40803 -> 0.4080; margin 894 / 4167 = 0.21454 -> 0.2145
+  profit 4167 - 750 - 300 - 32 - 6 - 510 - 1681 = 888 cents
+  ROI 888 / (1681 + 510 + 6) = 888 / 2197 = 0.40419 -> 0.4042; margin 888 / 4167 = 0.21310
+    -> 0.2131
 """
 
 from __future__ import annotations

@@ -232,7 +232,7 @@ async def test_apprise_json_target_gets_apprise_s_json_shape(
     (request,) = receiver.to("/apprise")
     assert request.headers["user-agent"] == "EU Arbitrage Tracker"
     body = request.json()
-    assert body["title"] == "New opportunity DE → FR: €8.94 profit, ROI 40.8 %"
+    assert body["title"] == "New opportunity DE → FR: €8.88 profit, ROI 40.4 %"
     assert body["type"] == "success"
     message = body["message"]
     assert message == notification(webhook).body
@@ -255,7 +255,7 @@ async def test_apprise_form_and_xml_targets(
     (xml_request,) = receiver.to("/xml")
     root = ElementTree.fromstring(xml_request.body)
     texts = {element.tag.split("}")[-1]: element.text for element in root.iter()}
-    assert texts["Subject"] == "New opportunity DE → FR: €8.94 profit, ROI 40.8 %"
+    assert texts["Subject"] == "New opportunity DE → FR: €8.88 profit, ROI 40.4 %"
     assert "Mug <b>@\u200beveryone</b>" in (texts["Message"] or "")
 
 
@@ -273,7 +273,7 @@ async def test_apprise_ntfy_and_mattermost_targets_on_their_own_hosts(
     assert ntfy_request.json()["title"].startswith("New opportunity DE → FR")
     (mm_request,) = receiver.to("/hooks/mattermosttoken42")
     assert mm_request.json()["username"] == "EU Arbitrage Tracker"
-    assert "€8.94 profit" in mm_request.json()["text"]
+    assert "€8.88 profit" in mm_request.json()["text"]
     assert "@\u200beveryone" in mm_request.json()["text"]
 
 
@@ -303,13 +303,13 @@ async def test_legacy_slack_discord_and_telegram_entries_go_through_apprise_s_pl
 
     (slack_request,) = receiver.to("/slack-api/T0SLACK01/B0SLACK01/slacksecrettoken123")
     (attachment,) = slack_request.json()["attachments"]
-    assert attachment["title"] == "New opportunity DE → FR: €8.94 profit, ROI 40.8 %"
+    assert attachment["title"] == "New opportunity DE → FR: €8.88 profit, ROI 40.4 %"
     # Apprise escapes Slack's control characters: no <!channel>-style injection from a title.
     assert "Mug &lt;b&gt;@\u200beveryone&lt;/b&gt; &amp; *bold*" in attachment["text"]
 
     (discord_request,) = receiver.to("/discord-api/417429632418316298/discordsecrettoken123")
     content = discord_request.json()["content"]
-    assert content.startswith("New opportunity DE → FR: €8.94 profit, ROI 40.8 %")
+    assert content.startswith("New opportunity DE → FR: €8.88 profit, ROI 40.4 %")
     assert "@everyone" not in content  # defused with a zero-width space
     assert "allow_mentions" not in discord_request.json()
 
@@ -317,7 +317,7 @@ async def test_legacy_slack_discord_and_telegram_entries_go_through_apprise_s_pl
     payload = telegram_request.json()
     assert payload["chat_id"] == -1001234567890
     assert payload["parse_mode"] == "HTML"
-    assert payload["text"].startswith("<b>New opportunity DE → FR: €8.94 profit, ROI 40.8 %</b>")
+    assert payload["text"].startswith("<b>New opportunity DE → FR: €8.88 profit, ROI 40.4 %</b>")
     assert "Mug &lt;b&gt;@\u200beveryone&lt;/b&gt; &amp; *bold*" in payload["text"]
 
 

@@ -56,9 +56,9 @@ def test_percentages_have_one_decimal(ratio: str, text: str) -> None:
 
 
 def test_summary_has_the_figures_the_product_and_both_markets() -> None:
-    assert headline(OPENED) == "New opportunity DE → FR: €8.94 profit, ROI 40.8 %"
+    assert headline(OPENED) == "New opportunity DE → FR: €8.88 profit, ROI 40.4 %"
     assert summary(OPENED) == (
-        "New opportunity DE → FR: €8.94 profit, ROI 40.8 %, margin 21.5 % - "
+        "New opportunity DE → FR: €8.88 profit, ROI 40.4 %, margin 21.3 % - "
         "Espresso machine [SYNTHETIC] (B0ALERT001): buy on amazon.de at €20.00, "
         "sell on amazon.fr at €50.00"
     )
@@ -87,7 +87,7 @@ def test_apprise_message_is_the_headline_and_a_plain_text_body() -> None:
     assert notification.body == body(OPENED, ALERT_ID)
     assert notification.body.splitlines() == [
         "Espresso machine [SYNTHETIC] (ASIN B0ALERT001)",
-        "Profit €8.94 · ROI 40.8 % · margin 21.5 %",
+        "Profit €8.88 · ROI 40.4 % · margin 21.3 %",
         "Buy on amazon.de at €20.00: https://www.amazon.de/dp/B0ALERT001",
         "Sell on amazon.fr at €50.00: https://www.amazon.fr/dp/B0ALERT001",
         "First seen 2026-11-20T12:00:00Z · alert abababababab",

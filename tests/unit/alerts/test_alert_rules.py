@@ -16,7 +16,7 @@ def hook(**fields: Any) -> WebhookConfig:
     return WebhookConfig.model_validate({"name": "hook", "url": "http://127.0.0.1/x", **fields})
 
 
-OPENED = parse_opportunity(opportunity_event())  # profit 894, ROI 0.4080 (alert_events.py)
+OPENED = parse_opportunity(opportunity_event())  # profit 888, ROI 0.4042 (alert_events.py)
 
 
 def test_an_opened_event_above_the_thresholds_alerts() -> None:
@@ -29,10 +29,10 @@ def test_updated_and_closed_events_never_alert(event: str) -> None:
 
 
 def test_thresholds_are_inclusive() -> None:
-    assert verdict(OPENED, hook(min_profit_eur_cents=894)) is Verdict.ALERT
-    assert verdict(OPENED, hook(min_profit_eur_cents=895)) is Verdict.BELOW_PROFIT
-    assert verdict(OPENED, hook(min_roi="0.4080")) is Verdict.ALERT
-    assert verdict(OPENED, hook(min_roi="0.4081")) is Verdict.BELOW_ROI
+    assert verdict(OPENED, hook(min_profit_eur_cents=888)) is Verdict.ALERT
+    assert verdict(OPENED, hook(min_profit_eur_cents=889)) is Verdict.BELOW_PROFIT
+    assert verdict(OPENED, hook(min_roi="0.4042")) is Verdict.ALERT
+    assert verdict(OPENED, hook(min_roi="0.4043")) is Verdict.BELOW_ROI
 
 
 def test_market_filters() -> None:

@@ -98,7 +98,7 @@ async def test_one_notification_per_webhook_and_a_record_of_it(receiver: Receive
     assert doc["dedup_key"] == "generic|B0ALERT001|DE:FR|2026-11-20T12:00:00Z"
     assert doc["recorded_at"] == "2026-11-25T09:30:00Z"
     assert doc["sent_at"] is not None
-    assert doc["profit_eur_cents"] == 894
+    assert doc["profit_eur_cents"] == 888
     assert "url" not in doc
     assert f"{receiver.port}/generic" not in str(doc)
     apprise_doc = store.docs[alert_id("apprise", parse_opportunity(event))]
@@ -127,7 +127,7 @@ async def test_updates_closes_and_below_threshold_never_notify(receiver: Receive
         for event in (
             opportunity_event("updated", sell_price=6000),
             opportunity_event("closed"),
-            opportunity_event("opened"),  # 894 < 1000
+            opportunity_event("opened"),  # 888 < 1000
         ):
             assert all(h.outcome is Outcome.SKIPPED for h in await alerts.handle(event))
     assert receiver.requests == []

@@ -51,10 +51,12 @@ def opportunity_source(**extra: Any) -> dict[str, Any]:
     Keepa referral 15 %, default profile, DE-established: DSF 3 % on FR from 2026-03-20):
       net sell 5000 / 1.20 = 4166.67 -> 4167; net buy 2000 / 1.19 = 1680.67 -> 1681
       referral 750; FBA 300; DSF 750 x 0.03 = 22.5 -> 23 + 300 x 0.03 = 9 -> 32
-      VAT on fees 0.20 x (750 + 32 + 300 = 1082) = 216.4 -> 216, reverse-charged (shown)
+      storage (FR, October-December, 200 x 150 x 50 mm = 0.0015 m3) 3968 x 0.0015 = 5.952 -> 6
+      VAT on fees 0.20 x (750 + 32 + 300 + 6 = 1088) = 217.6 -> 218, reverse-charged (shown)
       inbound 450 + 5 x 12 = 510
-      profit 4167 - 750 - 300 - 32 - 510 - 1681 = 894; ROI 894 / 2191 = 0.40803 -> 0.4080;
-      margin 894 / 4167 = 0.21454 -> 0.2145
+      profit 4167 - 750 - 300 - 32 - 6 - 510 - 1681 = 888;
+      ROI 888 / (1681 + 510 + 6) = 888 / 2197 = 0.40419 -> 0.4042;
+      margin 888 / 4167 = 0.21310 -> 0.2131
     """
     (event,) = detect(quotes(), {}, POLICY, PRICING, T0).events
     message = msgspec.structs.replace(OpportunityMessage.from_event(event), **extra)
@@ -82,9 +84,9 @@ def test_an_opened_route_with_its_breakdown() -> None:
     assert route.buy_url == "https://www.amazon.de/dp/B0TESTAS1N"
     assert route.sell_url == "https://www.amazon.fr/dp/B0TESTAS1N"
     assert (route.buy_price_eur_cents, route.sell_price_eur_cents) == (2000, 5000)
-    assert route.profit_eur_cents == 894
-    assert route.roi == pytest.approx(0.4080)
-    assert route.margin == pytest.approx(0.2145)
+    assert route.profit_eur_cents == 888
+    assert route.roi == pytest.approx(0.4042)
+    assert route.margin == pytest.approx(0.2131)
     assert route.breakdown is not None
     breakdown = route.breakdown.model_dump()
     lines = breakdown.pop("lines")
@@ -94,8 +96,8 @@ def test_an_opened_route_with_its_breakdown() -> None:
         "net_buy_eur_cents": 1681,
         "sell_vat_rate": 0.2,
         "buy_vat_rate": 0.19,
-        "total_costs_eur_cents": 750 + 300 + 32 + 510,
-        "investment_eur_cents": 1681 + 510,
+        "total_costs_eur_cents": 750 + 300 + 32 + 6 + 510,
+        "investment_eur_cents": 1681 + 510 + 6,
     }
     assert [(line["kind"], line["eur_cents"], line["is_cost"]) for line in lines] == [
         ("sales_vat", 833, False),
@@ -103,7 +105,8 @@ def test_an_opened_route_with_its_breakdown() -> None:
         ("referral", 750, True),
         ("fba", 300, True),
         ("digital_services_fee", 32, True),
-        ("fee_vat", 216, False),
+        ("storage", 6, True),
+        ("fee_vat", 218, False),
         ("inbound_shipping", 510, True),
     ]
     assert (route.fee_category, route.profile_version) == ("default", "v-test")

@@ -5,16 +5,19 @@ Reading the topics and Elasticsearch for real: tests/integration/api/test_profit
 
 Every figure is computed by hand (docs/pricing.md, worked example): default profile
 (established in DE, VAT-registered everywhere, stock in every market), DE Amazon offer
-EUR 20.00, FR buy box EUR 50.00, FBA EUR 3.00, referral 15 %, 500 g, on 2026-11-20:
+EUR 20.00, FR buy box EUR 50.00, FBA EUR 3.00, referral 15 %, 500 g, 200 x 150 x 50 mm,
+on 2026-11-20:
 
     net sell  5000 / 1.20 = 4166.67            -> 4167
     referral  15 % x 5000                      =  750
     FBA                                        =  300
     DSF       3 % x 750 = 22.5 -> 23, 3 % x 300 = 9   -> 32 (from 2026-03-20)
-    fee VAT   20 % x (750 + 32 + 300) = 216.4 -> 216, reverse-charged: shown only
+    storage   FR, October-December, 0.0015 m3 x 3968 c/m3 = 5.952 -> 6 (1 month)
+    fee VAT   20 % x (750 + 32 + 300 + 6) = 217.6 -> 218, reverse-charged: shown only
     inbound   450 + 5 x 12                     =  510
     net buy   2000 / 1.19 = 1680.67            -> 1681 (Amazon's offer: VAT recovered)
-    profit    4167 - 750 - 300 - 32 - 510 - 1681 = 894; ROI 894 / 2191 = 0.40803 -> 0.4080
+    profit    4167 - 750 - 300 - 32 - 6 - 510 - 1681 = 888;
+    ROI 888 / (1681 + 510 + 6) = 888 / 2197 = 0.40419 -> 0.4042
 """
 
 from __future__ import annotations
@@ -46,7 +49,15 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FX = FxRates(eur_per_gbp=Decimal("1.17"), as_of=datetime(2026, 11, 19, 16, 0, tzinfo=UTC))
 ASIN = "B0WHATIF01"
 
-BUY_DE = {"market": "DE", "price_minor": 2000, "seller": "amazon", "package_weight_g": 500}
+BUY_DE = {
+    "market": "DE",
+    "price_minor": 2000,
+    "seller": "amazon",
+    "package_weight_g": 500,
+    "package_length_mm": 200,
+    "package_width_mm": 150,
+    "package_height_mm": 50,
+}
 SELL_FR = {"market": "FR", "price_minor": 5000, "fba_fee_minor": 300, "referral_fee_rate": 0.15}
 CLASSIC = {"buy": [BUY_DE], "sell": [SELL_FR], "as_of": "2026-11-20T12:00:00Z"}
 
@@ -123,8 +134,8 @@ def test_the_classic_example_from_explicit_offers(offers: TestClient) -> None:
     route = only_route(body)
     assert (body["source"], body["asin"], body["fees_on"]) == ("offers", None, "2026-11-20")
     assert route["route"] == "DE:FR"
-    assert route["profit_eur_cents"] == 894
-    assert (route["roi"], route["margin"]) == (0.408, 0.2145)  # 894/2191, 894/4167
+    assert route["profit_eur_cents"] == 888
+    assert (route["roi"], route["margin"]) == (0.4042, 0.2131)  # 888/2197, 888/4167
     assert route["is_opportunity"] is True
     assert route["failed_thresholds"] == []
     assert lines(route) == {
@@ -133,13 +144,14 @@ def test_the_classic_example_from_explicit_offers(offers: TestClient) -> None:
         "referral": (750, True),
         "fba": (300, True),
         "digital_services_fee": (32, True),
-        "fee_vat": (216, False),  # 20 % x 1082 = 216.4, reverse-charged
+        "storage": (6, True),
+        "fee_vat": (218, False),  # 20 % x 1088 = 217.6, reverse-charged
         "inbound_shipping": (510, True),
     }
     b = route["breakdown"]
     assert (b["net_sell_eur_cents"], b["net_buy_eur_cents"]) == (4167, 1681)
-    assert b["total_costs_eur_cents"] == 750 + 300 + 32 + 510
-    assert b["investment_eur_cents"] == 1681 + 510
+    assert b["total_costs_eur_cents"] == 750 + 300 + 32 + 6 + 510
+    assert b["investment_eur_cents"] == 1681 + 510 + 6
     assert b["fees_on"] == "2026-11-20"
     # Nothing overridden: the profile in force and its version.
     assert body["overrides"] == {}
@@ -150,13 +162,14 @@ def test_the_classic_example_from_explicit_offers(offers: TestClient) -> None:
 
 def test_the_fee_date_is_as_of(offers: TestClient) -> None:
     """Before 2026-03-20 the DSF of a DE-established seller in FR is 2 %: 2 % x 750 = 15,
-    2 % x 300 = 6 -> 21; profit 4167 - 750 - 300 - 21 - 510 - 1681 = 905."""
+    2 % x 300 = 6 -> 21; storage in March (January-September) 0.0015 m3 x 2865 = 4.2975 -> 4;
+    profit 4167 - 750 - 300 - 21 - 4 - 510 - 1681 = 901."""
     route = only_route(quote(offers, {**CLASSIC, "as_of": "2026-03-19T23:00:00-01:00"}))
     assert route["breakdown"]["fees_on"] == "2026-03-20"  # as_of in UTC
     route = only_route(quote(offers, {**CLASSIC, "as_of": "2026-03-19T12:00:00Z"}))
     assert route["breakdown"]["fees_on"] == "2026-03-19"
     assert lines(route)["digital_services_fee"] == (21, True)
-    assert route["profit_eur_cents"] == 905
+    assert route["profit_eur_cents"] == 901
 
 
 def test_without_as_of_offers_are_priced_today(offers: TestClient) -> None:
@@ -170,13 +183,14 @@ def test_without_as_of_offers_are_priced_today(offers: TestClient) -> None:
 def test_a_seller_not_vat_registered_in_the_sell_market_pays_vat_on_fees(
     offers: TestClient,
 ) -> None:
-    """Registered in DE only: the 20 % FR VAT on Amazon's fees (750 + 32 + 300 = 1082,
-    x 0.20 = 216.4 -> 216) is a cost; profit 894 - 216 = 678, ROI 678 / 2191 = 0.30945 -> 0.3094."""
+    """Registered in DE only: the 20 % FR VAT on Amazon's fees (750 + 32 + 300 + 6 storage
+    = 1088, x 0.20 = 217.6 -> 218) is a cost; profit 888 - 218 = 670,
+    ROI 670 / 2197 = 0.30496 -> 0.3050."""
     body = quote(offers, {**CLASSIC, "profile": {"vat_registered_in": ["DE"]}})
     route = only_route(body)
-    assert lines(route)["fee_vat"] == (216, True)
-    assert route["profit_eur_cents"] == 678
-    assert route["roi"] == 0.3094
+    assert lines(route)["fee_vat"] == (218, True)
+    assert route["profit_eur_cents"] == 670
+    assert route["roi"] == 0.305
     assert body["overrides"] == {"vat_registered_in": "DE"}
     assert body["profile"]["vat_registered_in"] == ["DE"]
     expected = with_overrides(DEFAULT_IN_FORCE.profile, {"vat_registered_in": "DE"})
@@ -184,16 +198,18 @@ def test_a_seller_not_vat_registered_in_the_sell_market_pays_vat_on_fees(
     assert body["profile_version"] != body["profile_in_force_version"]
     # Registered nowhere: the same in FR.
     nowhere = only_route(quote(offers, {**CLASSIC, "profile": {"vat_registered_in": []}}))
-    assert nowhere["profit_eur_cents"] == 678
+    assert nowhere["profit_eur_cents"] == 670
 
 
 def test_merchant_fulfilled_replaces_the_fba_fee_by_own_shipping(offers: TestClient) -> None:
     """FR merchant-fulfilled, EUR 4.50 own shipping: no FBA line (and no DSF on it: 3 % x 750
-    = 22.5 -> 23); profit 4167 - 750 - 450 - 23 - 510 - 1681 = 753, ROI 753 / 2191 = 0.34368."""
+    = 22.5 -> 23), no Amazon storage (the stock is the seller's);
+    profit 4167 - 750 - 450 - 23 - 510 - 1681 = 753, ROI 753 / 2191 = 0.34368."""
     profile = {"fulfilment": {"FR": {"mode": "mfn", "mfn_shipping_minor": 450}}}
     body = quote(offers, {**CLASSIC, "profile": profile})
     route = only_route(body)
     assert "fba" not in lines(route)
+    assert "storage" not in lines(route)
     assert lines(route)["mfn_shipping"] == (450, True)
     assert lines(route)["digital_services_fee"] == (23, True)
     assert route["profit_eur_cents"] == 753
@@ -208,13 +224,13 @@ def test_merchant_fulfilled_replaces_the_fba_fee_by_own_shipping(offers: TestCli
 
 
 def test_prep_cost_and_a_route_that_is_no_opportunity(offers: TestClient) -> None:
-    """Prep EUR 0.40 and a EUR 9.00 minimum profit: 894 - 40 = 854 < 900, so the route is
-    priced in full but fails min_profit (ROI 854 / (2191 + 40) = 0.38279 passes)."""
+    """Prep EUR 0.40 and a EUR 9.00 minimum profit: 888 - 40 = 848 < 900, so the route is
+    priced in full but fails min_profit (ROI 848 / (2197 + 40) = 0.37908 passes)."""
     profile = {"prep_eur_cents": 40, "thresholds": {"min_profit_eur_cents": 900}}
     route = only_route(quote(offers, {**CLASSIC, "profile": profile}))
     assert lines(route)["prep"] == (40, True)
-    assert route["profit_eur_cents"] == 854
-    assert route["breakdown"]["investment_eur_cents"] == 2231
+    assert route["profit_eur_cents"] == 848
+    assert route["breakdown"]["investment_eur_cents"] == 2237
     assert route["is_opportunity"] is False
     assert route["failed_thresholds"] == ["min_profit"]
 
@@ -223,14 +239,16 @@ def test_gb_is_priced_in_pence_and_efn_across_the_border_cannot_be(offers: TestC
     """DE 20.00 -> GB 50.00 GBP, FBA 2.50 GBP, at 1.17 EUR/GBP, each line converted once:
     net sell 5000 / 1.2 = 4167 p -> 4875.39 -> 4875 c; referral 750 p -> 877.5 -> 878;
     FBA 250 p -> 292.5 -> 293; DSF 2 % x 750 + 2 % x 250 = 15 + 5 = 20 p -> 23.4 -> 23;
-    inbound 510, GB customs 500; profit 4875 - 878 - 293 - 23 - 510 - 500 - 1681 = 990.
+    storage (GB, November) 1 500 000 mm3 / 28 316 846.592 mm3 per ft3 = 0.052972 ft3 x 100 p
+    = 5.297 -> 5 p -> 5.85 -> 6; inbound 510, GB customs 500;
+    profit 4875 - 878 - 293 - 23 - 6 - 510 - 500 - 1681 = 984.
     A third-party buy offer (VAT invoice assumed by the default profile) changes nothing."""
     sell_gb = {"market": "GB", "price_minor": 5000, "fba_fee_minor": 250, "referral_fee_rate": 0.15}
     buy = {**BUY_DE, "seller": "third_party"}
     body = quote(offers, {**CLASSIC, "buy": [buy], "sell": [SELL_FR, sell_gb]})
     assert [r["route"] for r in body["routes"]] == ["DE:FR", "DE:GB"]
     gb = body["routes"][1]
-    assert gb["profit_eur_cents"] == 990
+    assert gb["profit_eur_cents"] == 984
     assert (gb["sell_currency"], gb["sell_price_minor"], gb["sell_price_eur_cents"]) == (
         "GBP",
         5000,
@@ -248,16 +266,16 @@ def test_gb_is_priced_in_pence_and_efn_across_the_border_cannot_be(offers: TestC
 
 def test_without_a_vat_invoice_the_purchase_vat_is_a_cost(offers: TestClient) -> None:
     """A third-party offer without a VAT invoice: the purchase VAT 319 is a cost;
-    profit 894 - 319 = 575, investment 1681 + 319 + 510 = 2510 (ROI 0.22908)."""
+    profit 888 - 319 = 569, investment 1681 + 319 + 510 + 6 = 2516 (ROI 0.22615)."""
     buy = {**BUY_DE, "seller": "third_party"}
     profile = {"third_party_vat_invoice": False}
     route = only_route(quote(offers, {**CLASSIC, "buy": [buy], "profile": profile}))
     assert lines(route)["purchase_vat"] == (319, True)
-    assert route["profit_eur_cents"] == 575
-    assert route["breakdown"]["investment_eur_cents"] == 2510
+    assert route["profit_eur_cents"] == 569
+    assert route["breakdown"]["investment_eur_cents"] == 2516
     # Amazon's own offer always comes with one.
     amazon = only_route(quote(offers, {**CLASSIC, "profile": profile}))
-    assert amazon["profit_eur_cents"] == 894
+    assert amazon["profit_eur_cents"] == 888
 
 
 # --- an ASIN's stored quotes ---------------------------------------------------------------
@@ -271,8 +289,8 @@ def stored(**quotes: Any) -> list[Any]:
 
 
 def test_stored_quotes_of_an_asin_every_route_with_a_reason() -> None:
-    """DE Amazon 20.00 (no sell price), FR and GB buy boxes only (no buy price): DE:FR 894
-    and DE:GB 990 as above; the four routes from FR and GB have no buy price."""
+    """DE Amazon 20.00 (no sell price), FR and GB buy boxes only (no buy price): DE:FR 888
+    and DE:GB 984 as above (the stored quotes measure 200 x 150 x 50 mm); the four routes from FR and GB have no buy price."""
     es = ProductsEs(
         *stored(
             DE={"amazon": 2000},
@@ -284,8 +302,8 @@ def test_stored_quotes_of_an_asin_every_route_with_a_reason() -> None:
     assert es.searches[0]["index"] == "unit-products"
     assert (body["asin"], body["source"], body["fees_on"]) == (ASIN, "stored_quotes", None)
     assert {r["route"]: r["profit_eur_cents"] for r in body["routes"]} == {
-        "DE:FR": 894,
-        "DE:GB": 990,
+        "DE:FR": 888,
+        "DE:GB": 984,
     }
     assert body["routes"][0]["breakdown"]["fees_on"] == "2026-11-20"  # the quotes' date
     assert body["routes"][0]["sell_observed_at"] == "2026-11-20T12:00:00Z"
@@ -413,3 +431,14 @@ def test_the_endpoint_is_documented() -> None:
     operation = schema["paths"]["/profit/quote"]["post"]
     assert set(operation["responses"]) == {"200", "400", "404", "413", "422", "503"}
     assert "security" not in operation
+
+
+def test_offers_without_dimensions_store_the_largest_standard_size(offers: TestClient) -> None:
+    """No package dimensions: storage is priced for the largest standard size, 450 x 340 x 260
+    mm = 0.03978 m3, FR in November 3968 x 0.03978 = 157.85 -> 158, and said
+    (``dimensions_unknown``); the profit is 888 + 6 - 158 = 736."""
+    no_dims = {"market": "DE", "price_minor": 2000, "seller": "amazon", "package_weight_g": 500}
+    route = only_route(quote(offers, {**CLASSIC, "buy": [no_dims]}))
+    assert lines(route)["storage"] == (158, True)
+    assert route["profit_eur_cents"] == 736
+    assert "dimensions_unknown" in route["estimates"]
