@@ -104,8 +104,8 @@ def test_an_opened_route_with_its_breakdown() -> None:
         ("purchase_vat", 319, False),
         ("referral", 750, True),
         ("fba", 300, True),
-        ("digital_services_fee", 32, True),
         ("storage", 6, True),
+        ("digital_services_fee", 32, True),
         ("fee_vat", 218, False),
         ("inbound_shipping", 510, True),
     ]
