@@ -93,8 +93,9 @@ async def test_a_spread_opens_on_the_completing_event_and_bad_input_is_dead_lett
     events = [OPPORTUNITY.decode(value) for value in _sent(captured["opportunities"])]
     # Default profile on 2025-03-01 (DE-established: DSF 2 % on FR): net sell 5000 / 1.20 ->
     # 4167, referral 750, FBA 300, DSF 15 + 6, inbound 510, net buy 2000 / 1.19 -> 1681:
-    # 4167 - 750 - 300 - 21 - 510 - 1681 = 905
-    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 905)]
+    # storage (FR, March, 200 x 150 x 50 mm = 0.0015 m3) 2865 x 0.0015 = 4.2975 -> 4:
+    # 4167 - 750 - 300 - 21 - 4 - 510 - 1681 = 901
+    assert [(e.event, e.route, e.profit_eur_cents) for e in events] == [("opened", "DE:FR", 901)]
     observations = [OBSERVATION.decode(value) for value in _sent(captured["observations"])]
     assert [o.market for o in observations] == [Market.DE, Market.FR]
     # Each observation carries the rate its routes were evaluated with (none published yet:

@@ -111,7 +111,9 @@ def test_an_opened_route_with_its_breakdown() -> None:
     ]
     assert (route.fee_category, route.profile_version) == ("default", "v-test")
     assert route.failed_thresholds == []
-    assert route.estimates == []  # Keepa's referral rate and FBA fee: nothing estimated
+    # Keepa's referral rate and FBA fee: only the storage rates (not confirmed by a current
+    # Amazon source) are said.
+    assert route.estimates == ["unverified:storage"]
     assert route.first_seen == route.last_seen == T0
     assert route.age_seconds == 7200
     assert route.closed_at is None

@@ -143,11 +143,12 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
     #   referral 15 % x 4800 = 720; FBA: FR card, extra large envelope = 425
     #   DSF (DE-established on FR, 2024-10-01..2026-03-19: 2 % of selling + FBA fees):
     #     720 x 0.02 = 14.4 -> 14, 425 x 0.02 = 8.5 -> 9: 23
-    #   VAT on fees 20 % x (720 + 23 + 425 = 1168) = 233.6 -> 234, reverse-charged (shown)
+    #   storage (FR warehouse, March: January-September) 0.0015 m3 x 2865 = 4.2975 -> 4
+    #   VAT on fees 20 % x (720 + 23 + 425 + 4 = 1172) = 234.4 -> 234, reverse-charged (shown)
     #   inbound 450 + 5 x 12 = 510
-    #   costs 720 + 425 + 23 + 510 = 1678; profit 4000 - 1678 - 1681 = 641
-    #   investment 1681 + 510 = 2191; ROI 641 / 2191 = 0.29256 -> 0.2926;
-    #   margin 641 / 4000 = 0.16025 -> 0.1603 (half up)
+    #   costs 720 + 425 + 23 + 4 + 510 = 1682; profit 4000 - 1682 - 1681 = 637
+    #   investment 1681 + 510 + 4 = 2195; ROI 637 / 2195 = 0.29021 -> 0.2902;
+    #   margin 637 / 4000 = 0.15925 -> 0.1593 (half up)
     quotes = _quotes(sales_rank=4321, root_category=77, amazon=4999)
     [event] = detect(quotes, {}, POLICY, PRICING, T0).events
     data = orjson.loads(encode(OpportunityMessage.from_event(event, quotes[Market.FR])))
@@ -164,8 +165,8 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
     assert (breakdown["net_sell_eur_cents"], breakdown["net_buy_eur_cents"]) == (4000, 1681)
     assert Decimal(breakdown["sell_vat_rate"]) == Decimal("0.20")
     assert Decimal(breakdown["buy_vat_rate"]) == Decimal("0.19")
-    assert breakdown["total_costs_eur_cents"] == 1678
-    assert breakdown["investment_eur_cents"] == 2191
+    assert breakdown["total_costs_eur_cents"] == 1682
+    assert breakdown["investment_eur_cents"] == 2195
     assert [
         (line["kind"], line["amount_minor"], line["currency"], line["eur_cents"], line["is_cost"])
         for line in breakdown["lines"]
@@ -174,13 +175,14 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
         ("purchase_vat", 319, "EUR", 319, False),
         ("referral", 720, "EUR", 720, True),
         ("fba", 425, "EUR", 425, True),
+        ("storage", 4, "EUR", 4, True),
         ("digital_services_fee", 23, "EUR", 23, True),
         ("fee_vat", 234, "EUR", 234, False),
         ("inbound_shipping", 510, "EUR", 510, True),
     ]
     assert all(line["note"] for line in breakdown["lines"])
-    assert data["profit_eur_cents"] == 641
-    assert (data["roi"], data["margin"]) == ("0.2926", "0.1603")
+    assert data["profit_eur_cents"] == 637
+    assert (data["roi"], data["margin"]) == ("0.2902", "0.1593")
     assert data["category"] == "default"
     assert data["estimates"] == [
         "fba_fee_from_card",
@@ -207,11 +209,11 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
 def test_a_closed_event_carries_its_reason_and_failed_thresholds() -> None:
     opened = detect(_quotes(), {}, POLICY, PRICING, T0)
     later = T0 + timedelta(hours=1)
-    # FR 40.00: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96 < 500, ROI 96 / 2191 < 15 %
+    # FR 40.00: 3333 - 600 - 425 - (12 + 9) - 4 - 510 - 1681 = 92 < 500, ROI 92 / 2195 < 15 %
     [closed] = detect(_quotes(4000), opened.open, POLICY, PRICING, later).events
     message = OPPORTUNITY.decode(encode(OpportunityMessage.from_event(closed)))
     assert (message.event, message.reason) == ("closed", "below_threshold")
-    assert message.profit_eur_cents == 96
+    assert message.profit_eur_cents == 92
     assert message.failed_thresholds == ["min_profit", "min_roi"]
     assert message.sales_rank is None  # no sell quote given: no listing facts
 

@@ -60,13 +60,14 @@ def fr(price: int | None, at: datetime = T0) -> MarketQuote:
 
 
 def lifecycle() -> tuple[OpportunityEvent, OpportunityEvent, OpportunityEvent]:
-    """opened (T0, 641) -> updated (T0+3h, 708) -> closed (T0+4h, 96: below threshold).
+    """opened (T0, 637) -> updated (T0+3h, 704) -> closed (T0+4h, 92: below threshold).
 
     DE 20.00 -> FR P on 2025-03-01, default profile (DE-established: DSF 2 % of the referral
-    and of the FR card fee 425, each rounded), inbound 510, net buy 2000 / 1.19 -> 1681:
-      P=4800: 4000 - 720 - 425 - (14 + 9) - 510 - 1681 = 641
-      P=4900: 4083 - 735 - 425 - (15 + 9) - 510 - 1681 = 708   (+67 >= the material change)
-      P=4000: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96    (below the 500 minimum)
+    and of the FR card fee 425, each rounded), storage in FR 0.0015 m3 x 2865 = 4.2975 -> 4,
+    inbound 510, net buy 2000 / 1.19 -> 1681:
+      P=4800: 4000 - 720 - 425 - (14 + 9) - 4 - 510 - 1681 = 637
+      P=4900: 4083 - 735 - 425 - (15 + 9) - 4 - 510 - 1681 = 704   (+67 >= the material change)
+      P=4000: 3333 - 600 - 425 - (12 + 9) - 4 - 510 - 1681 = 92    (below the 500 minimum)
     """
     step = detect({Market.DE: de(), Market.FR: fr(4800)}, {}, POLICY, PRICING, T0)
     [opened] = step.events
@@ -282,7 +283,7 @@ def test_opened_event() -> None:
     assert (doc["state"], doc["last_event"], doc["reason"]) == ("open", "opened", None)
     assert doc["route"] == "DE:FR"
     assert (doc["buy_market"], doc["sell_market"]) == ("DE", "FR")
-    assert doc["profit_eur_cents"] == 641
+    assert doc["profit_eur_cents"] == 637
     assert doc["event_time"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
     assert doc["last_seen"] == doc["opened_at"] == "2025-03-01T12:00:00Z"
     assert doc["closed_at"] is None
@@ -292,6 +293,7 @@ def test_opened_event() -> None:
     assert [line["kind"] for line in breakdown["lines"] if line["is_cost"]] == [
         "referral",
         "fba",
+        "storage",
         "digital_services_fee",
         "inbound_shipping",
     ]
@@ -301,7 +303,7 @@ def test_opened_event() -> None:
         720 + 425 + 23 + 510,
         1681 + 510,
     )
-    assert (doc["roi"], doc["margin"]) == (0.2926, 0.1603)  # 641 / 2191, 641 / 4000
+    assert (doc["roi"], doc["margin"]) == (0.2902, 0.1593)  # 637 / 2195, 637 / 4000
     assert (doc["category"], doc["profile_version"]) == ("default", "v-test")
     assert doc["failed_thresholds"] == []
     assert "fba_fee_from_card" in doc["estimates"]
@@ -319,7 +321,7 @@ def test_updated_event_keeps_the_open_state_and_opened_at() -> None:
     action = opportunity_action(msg(updated), NAMES)
     doc = action["_source"]
     assert (doc["state"], doc["last_event"]) == ("open", "updated")
-    assert doc["profit_eur_cents"] == 708
+    assert doc["profit_eur_cents"] == 704
     assert doc["opened_at"] == doc["first_seen"] == "2025-03-01T12:00:00Z"
     assert doc["last_seen"] == doc["event_time"] == "2025-03-01T15:00:00Z"
     assert doc["closed_at"] is None
@@ -337,7 +339,7 @@ def test_closed_event() -> None:
     )
     assert doc["closed_at"] == doc["last_seen"] == doc["event_time"] == "2025-03-01T16:00:00Z"
     assert doc["opened_at"] == "2025-03-01T12:00:00Z"
-    assert doc["profit_eur_cents"] == 96
+    assert doc["profit_eur_cents"] == 92
     assert doc["failed_thresholds"] == ["min_profit", "min_roi"]
     assert action["_id"] == opportunity_action(msg(opened), NAMES)["_id"]
     assert action["version"] == T0_MS + 4 * 3_600_000
