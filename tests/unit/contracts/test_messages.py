@@ -188,6 +188,7 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
         "fba_fee_from_card",
         "referral_rate_assumed",
         "unverified:fba_card",
+        "unverified:storage",
     ]
     assert data["failed_thresholds"] == []
     assert data["profile_version"] == "v-test"

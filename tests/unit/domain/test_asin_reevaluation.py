@@ -28,7 +28,7 @@ POLICY = DetectionPolicy(stale_after=timedelta(hours=24))
 FX = FxRates(Decimal("1.17"), T0)
 SCHEDULE = default_fee_schedule()
 PRICING = Pricing(FX, DEFAULT_PROFILE, "v-default", SCHEDULE)
-# Minimum profit above the route's 894 cents (hand-computed in test_asin_state: DE 20.00 ->
+# Minimum profit above the route's 888 cents (hand-computed in test_asin_state: DE 20.00 ->
 # FR 50.00 on 2026-11-20 with the default profile): the route is no opportunity under it.
 STRICT = with_overrides(DEFAULT_PROFILE, {"thresholds.min_profit_eur_cents": "900"})
 STRICT_PRICING = Pricing(FX, STRICT, "v-strict", SCHEDULE)
@@ -54,7 +54,7 @@ def fr(at: datetime = T0, *, fetched: datetime | None = None) -> MarketQuote:
 def opened_pair() -> tuple[dict[Market, MarketQuote], dict[str, OpenOpportunity]]:
     step = apply_quote(fr(), apply_quote(de(), {}, {}, POLICY, PRICING).quotes, {}, POLICY, PRICING)
     assert [(e.event, e.route_key, e.profit_eur_cents) for e in step.events] == [
-        ("opened", "DE:FR", 894)
+        ("opened", "DE:FR", 888)
     ]
     return step.quotes, step.open
 
@@ -106,7 +106,7 @@ def test_a_request_with_a_later_as_of_closes_with_stale_quote() -> None:
         ("closed", "DE:FR", "stale_quote")
     ]
     assert past.events[0].event_time == T0
-    assert past.events[0].profit_eur_cents == 894  # the last figures of the route
+    assert past.events[0].profit_eur_cents == 888  # the last figures of the route
     assert past.open == {}
     assert past.quotes == quotes  # the quotes are kept
 
@@ -116,12 +116,12 @@ def test_a_profile_change_closes_below_threshold_and_changing_back_reopens() -> 
     as_of = T0 + timedelta(hours=1)
     closed = reevaluate(quotes, open_, POLICY, STRICT_PRICING, as_of, cause="profile_changed@1")
     assert [(e.event, e.reason, e.profit_eur_cents, e.profile_version) for e in closed.events] == [
-        ("closed", "below_threshold", 894, "v-strict")
+        ("closed", "below_threshold", 888, "v-strict")
     ]
     assert closed.events[0].breakdown.failed_thresholds == ("min_profit",)
     back = reevaluate(quotes, closed.open, POLICY, PRICING, as_of, cause="profile_changed@2")
     assert [(e.event, e.profit_eur_cents, e.profile_version) for e in back.events] == [
-        ("opened", 894, "v-default")
+        ("opened", 888, "v-default")
     ]
     # A second close at the same event time gets an id of its own (the request is in it).
     again = reevaluate(quotes, back.open, POLICY, STRICT_PRICING, as_of, cause="profile_changed@3")

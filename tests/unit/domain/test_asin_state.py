@@ -32,10 +32,13 @@ def test_quotes_accumulate_and_the_event_comes_on_the_quote_that_completes_the_r
     # net sell 5000 / 1.20 = 4166.67 -> 4167; net buy 2000 / 1.19 = 1680.67 -> 1681 (Amazon's
     # offer: VAT recovered); referral 750; FBA 300; Digital Services Fee of a DE-established
     # seller on FR from 2026-03-20: 3 % of 750 = 22.5 -> 23, 3 % of 300 = 9 -> 32; VAT on fees
-    # reverse-charged (shown); inbound 450 + 5 x 12 = 510.
-    # 4167 - 750 - 300 - 32 - 510 - 1681 = 894 (926 with the former model, which had no DSF).
+    # reverse-charged (shown); storage one month in the FR warehouse in November (October-
+    # December), 200 x 150 x 50 mm = 0.0015 m3 x 3968 c/m3 = 5.952 -> 6; inbound 450 + 5 x 12
+    # = 510.
+    # 4167 - 750 - 300 - 32 - 6 - 510 - 1681 = 888 (926 with the former model, which had no
+    # DSF and no storage).
     assert [(e.event, e.route_key, e.profit_eur_cents) for e in step2.events] == [
-        ("opened", "DE:FR", 894)
+        ("opened", "DE:FR", 888)
     ]
     assert set(step2.open) == {"DE:FR"}
 

@@ -300,8 +300,8 @@ def test_opened_event() -> None:
     assert (breakdown["sell_vat_rate"], breakdown["buy_vat_rate"]) == (0.2, 0.19)
     assert breakdown["fees_on"] == "2025-03-01"
     assert (breakdown["total_costs_eur_cents"], breakdown["investment_eur_cents"]) == (
-        720 + 425 + 23 + 510,
-        1681 + 510,
+        720 + 425 + 4 + 23 + 510,
+        1681 + 510 + 4,
     )
     assert (doc["roi"], doc["margin"]) == (0.2902, 0.1593)  # 637 / 2195, 637 / 4000
     assert (doc["category"], doc["profile_version"]) == ("default", "v-test")
