@@ -56,8 +56,8 @@ class BreakdownLine(_Model):
     kind: str = Field(
         description=(
             "sales_vat, purchase_vat, referral, closing_fee, digital_services_fee, fee_vat, "
-            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, fx_fee, "
-            "returns_allowance."
+            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, "
+            "fx_fee, returns_allowance."
         )
     )
     amount_minor: int = Field(description="In the charging currency's minor unit.")

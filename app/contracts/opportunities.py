@@ -56,8 +56,8 @@ class Line(Message, kw_only=True, frozen=True):
         LineKind,
         describe(
             "sales_vat, purchase_vat, referral, closing_fee, digital_services_fee, fee_vat, "
-            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, fx_fee, "
-            "returns_allowance (see docs/pricing.md)"
+            "fba, efn, mfn_shipping, storage, inbound_shipping, customs, import_duty, prep, "
+            "fx_fee, returns_allowance (see docs/pricing.md)"
         ),
     ]
     amount_minor: Annotated[int, describe("in the charging currency's minor unit, rounded there")]

@@ -290,7 +290,8 @@ def stored(**quotes: Any) -> list[Any]:
 
 def test_stored_quotes_of_an_asin_every_route_with_a_reason() -> None:
     """DE Amazon 20.00 (no sell price), FR and GB buy boxes only (no buy price): DE:FR 888
-    and DE:GB 984 as above (the stored quotes measure 200 x 150 x 50 mm); the four routes from FR and GB have no buy price."""
+    and DE:GB 984 as above (the stored quotes measure 200 x 150 x 50 mm); the four routes from
+    FR and GB have no buy price."""
     es = ProductsEs(
         *stored(
             DE={"amazon": 2000},
