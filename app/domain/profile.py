@@ -194,8 +194,8 @@ class SellerProfile:
     returns_allowance_by_category: Mapping[str, Decimal] = field(
         default_factory=lambda: MappingProxyType({}), hash=False
     )
-    #: Months a unit is expected to sit in storage (not priced yet: the fee schedule has no
-    #: monthly storage rates).
+    #: Months a unit is expected to sit in Amazon's warehouse before it sells: the ``storage``
+    #: line of :func:`app.domain.fees.price_route` (0: no storage line).
     storage_months: int = 1
     thresholds: Thresholds = Thresholds()
 
