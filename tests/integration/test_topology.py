@@ -41,20 +41,26 @@ FETCHED = T0 + timedelta(minutes=5)
 #   FBA        fbaFees.pickAndPackFee =  300
 #   DSF        DE-established in the FR store from 2026-03-20: 3 % x 750 = 22.5 -> 23,
 #              3 % x 300 = 9                                            ->   32
+#   storage    1 month, FR warehouse, November (October-December): 200 x 150 x 50 mm
+#              = 0.0015 m3 x 3968 c/m3 = 5.952 -> 6
 #   VAT on fees: reverse-charged (registered in FR), shown only
 #   inbound    450 + 12 x 5 (500 g)   =  510
 #   net buy    2000 / 1.19            = 1680.67 -> 1681 (VAT recovered: Amazon's offer)
-#   profit     4167 - 750 - 300 - 32 - 510 - 1681 = 894 cents; ROI 894 / (1681 + 510) = 0.4080
+#   profit     4167 - 750 - 300 - 32 - 6 - 510 - 1681 = 888 cents;
+#   ROI 888 / (1681 + 510 + 6) = 888 / 2197 = 0.40419 -> 0.4042
 # B0INTEG002, DE -> GB, fees in pence then converted at 1.17 EUR/GBP, each line once:
 #   net sell 5000 / 1.20 = 4166.67 -> 4167 p = 4875.39 -> 4875 c
 #   referral 15 % x 5000 p = 750 p = 877.5 -> 878 c; FBA 250 p = 292.5 -> 293 c
 #   DSF (DE-established, UK store: 2 %) 15 p + 5 p = 20 p = 23.4 -> 23 c
+#   storage 1 month, GB warehouse, November: 1 500 000 mm3 / 28 316 846.592 mm3 per ft3
+#     = 0.052972 ft3 x 100 p = 5.297 -> 5 p = 5.85 -> 6 c
 #   inbound 510; GB customs brokerage 500; import duty 0 %; net buy 1681
-#   profit     4875 - 878 - 293 - 23 - 510 - 500 - 1681 = 990 cents
+#   profit     4875 - 878 - 293 - 23 - 6 - 510 - 500 - 1681 = 984 cents
 # B0INTEG003, DE 3000 -> IT 3900: +30 % gross, but after VAT and fees:
 #   3900 / 1.22 = 3196.72 -> 3197; referral 585; FBA 300; DSF (IT: 3 % of the selling fees
-#   only) 17.55 -> 18; inbound 510; net buy 3000 / 1.19 = 2521
-#   profit     3197 - 585 - 300 - 18 - 510 - 2521 = -737 cents: no opportunity
+#   only) 17.55 -> 18; storage (IT warehouse, November) 0.0015 m3 x 3852 = 5.778 -> 6;
+#   inbound 510; net buy 3000 / 1.19 = 2521
+#   profit     3197 - 585 - 300 - 18 - 6 - 510 - 2521 = -743 cents: no opportunity
 A, B, C = "B0INTEG001", "B0INTEG002", "B0INTEG003"
 
 
@@ -122,16 +128,17 @@ async def test_opened_updated_closed_with_exact_profit(
     a, b = events[(A, "DE:FR")], events[(B, "DE:GB")]
     assert a["event"] == "opened"
     assert a["schema_version"] == 2
-    assert a["profit_eur_cents"] == 894
+    assert a["profit_eur_cents"] == 888
     assert a["breakdown"]["net_sell_eur_cents"] == 4167
     assert a["breakdown"]["net_buy_eur_cents"] == 1681
     assert [(x["kind"], x["eur_cents"]) for x in a["breakdown"]["lines"] if x["is_cost"]] == [
         ("referral", 750),
         ("fba", 300),
+        ("storage", 6),
         ("digital_services_fee", 32),
         ("inbound_shipping", 510),
     ]
-    assert a["roi"] == "0.4080"
+    assert a["roi"] == "0.4042"
     assert a["category"] == "default"
     assert a["failed_thresholds"] == []
     assert a["buy_observed_at"] == a["sell_observed_at"] == "2026-11-20T12:00:00Z"
@@ -141,11 +148,12 @@ async def test_opened_updated_closed_with_exact_profit(
     }  # keyed by ASIN
     assert b["event"] == "opened"
     assert b["sell_price_eur_cents"] == 5850
-    assert b["profit_eur_cents"] == 990
+    assert b["profit_eur_cents"] == 984
     assert [(x["kind"], x["currency"], x["amount_minor"], x["eur_cents"])
             for x in b["breakdown"]["lines"] if x["is_cost"]] == [
         ("referral", "GBP", 750, 878),
         ("fba", "GBP", 250, 293),
+        ("storage", "GBP", 5, 6),
         ("digital_services_fee", "GBP", 20, 23),
         ("inbound_shipping", "EUR", 510, 510),
         ("customs", "EUR", 500, 500),
@@ -170,11 +178,12 @@ async def test_opened_updated_closed_with_exact_profit(
     a_events = _of({A}, records)
     assert [e["event"] for e in a_events] == ["opened", "updated", "closed"]
     # 5600: net sell 5600 / 1.2 = 4666.67 -> 4667, referral 840, DSF 3 % x 840 = 25.2 -> 25
-    # + 9 = 34 -> profit 4667 - 840 - 300 - 34 - 510 - 1681 = 1302 (+408 >= 50: updated)
-    assert a_events[1]["profit_eur_cents"] == 1302
-    # 3000: 2500 - 450 - 300 - (13.5 -> 14 + 9) - 510 - 1681 = -464
+    # + 9 = 34, storage 6 -> profit 4667 - 840 - 300 - 34 - 6 - 510 - 1681 = 1296
+    # (+408 >= 50: updated)
+    assert a_events[1]["profit_eur_cents"] == 1296
+    # 3000: 2500 - 450 - 300 - (13.5 -> 14 + 9) - 6 - 510 - 1681 = -470
     assert a_events[2]["reason"] == "below_threshold"
-    assert a_events[2]["profit_eur_cents"] == -464
+    assert a_events[2]["profit_eur_cents"] == -470
     assert a_events[2]["failed_thresholds"] == ["min_profit", "min_roi"]
 
     # Elasticsearch: one document per route with its state; products and price history.
@@ -184,7 +193,7 @@ async def test_opened_updated_closed_with_exact_profit(
     assert docs[f"{A}:DE:FR"]["state"] == "closed"
     assert set(docs) == {f"{A}:DE:FR", f"{B}:DE:GB"}
     assert docs[f"{B}:DE:GB"]["state"] == "open"
-    assert docs[f"{B}:DE:GB"]["profit_eur_cents"] == 990
+    assert docs[f"{B}:DE:GB"]["profit_eur_cents"] == 984
     es.indices.refresh(index=s.index("products"))
     product = es.get(index=s.index("products"), id=f"{A}:FR")["_source"]
     assert product["sell_price_minor"] == 3000  # the latest observation
@@ -267,7 +276,7 @@ async def test_bad_input_goes_to_the_dlq_and_good_input_around_it_is_processed(
 async def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(
     worker: WorkerProcess, kafka_bootstrap: str
 ) -> None:
-    asin = "B0WEBVIEW1"  # DE -> GB as B above: opens at 990 cents
+    asin = "B0WEBVIEW1"  # DE -> GB as B above: opens at 984 cents
     await produce(
         kafka_bootstrap,
         worker.settings.topic("keepa.products"),
@@ -283,5 +292,5 @@ async def test_web_view_shows_the_quotes_and_open_opportunities_of_an_asin(
         bad = await client.get(f"{base}/nope/")
     assert set(body["quotes"]) == {"DE", "GB"}
     assert set(body["open_opportunities"]) == {"DE:GB"}
-    assert body["open_opportunities"]["DE:GB"]["profit_eur_cents"] == 990
+    assert body["open_opportunities"]["DE:GB"]["profit_eur_cents"] == 984
     assert bad.status_code == 400

@@ -4,7 +4,7 @@ shape, and one more ASIN that appears later (a newly opened opportunity)."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from app.domain.markets import Market
@@ -35,6 +35,7 @@ class Series(NamedTuple):
 #         - 2000/1.19 (1681) = 990 cents
 # KETTLE  DE 2000 -> FR 5000: 5000/1.2 = 4167; 4167 - 750 - 300 - 32 (23 + 9) - 510 - 1681
 #         = 894 cents
+# each minus its storage (STORAGE_CENTS below): in November 1155, 984, 888 and 1786
 # HEADPHONES (late) DE 2500 -> ES 7000: 7000/1.21 = 5785; 5785 - 1050 - 300 - 32 (31.5)
 #         - 510 - 2500/1.19 (2101) = 1792 cents
 BOTTLE = Series(
@@ -54,7 +55,38 @@ HEADPHONES = Series(
 )
 
 INITIAL = (BOTTLE, LAMP, KETTLE)
-PROFITS = {BOTTLE.asin: 1161, LAMP.asin: 990, KETTLE.asin: 894, HEADPHONES.asin: 1792}
+#: Profits above before the storage line.
+_BEFORE_STORAGE = {BOTTLE.asin: 1161, LAMP.asin: 990, KETTLE.asin: 894, HEADPHONES.asin: 1792}
+#: One storage month (the default profile) of keepa_factory's 200 x 150 x 50 mm package
+#: (1 500 000 mm3 = 0.0015 m3) in the sell market's warehouse, cents, (January-September,
+#: October-December): the season is that of "now", the observation date.
+#:   IT, ES: 2782 c/m3 x 0.0015 = 4.173 -> 4; 3852 x 0.0015 = 5.778 -> 6
+#:   FR:     2865 x 0.0015 = 4.2975 -> 4; 3968 x 0.0015 = 5.952 -> 6
+#:   GB:     1 500 000 / 28 316 846.592 mm3 per ft3 = 0.052972 ft3 x 71 p = 3.761 -> 4 p
+#:           = 4.68 -> 5 c; x 100 p = 5.297 -> 5 p = 5.85 -> 6 c
+STORAGE_CENTS = {Market.IT: (4, 6), Market.ES: (4, 6), Market.FR: (4, 6), Market.GB: (5, 6)}
+
+
+def storage_cents(market: Market, now: datetime) -> int:
+    return STORAGE_CENTS[market][1 if now.month >= 10 else 0]
+
+
+def profits(now: datetime) -> dict[str, int]:
+    """The profits above minus the storage of the season of ``now``."""
+    return {
+        s.asin: _BEFORE_STORAGE[s.asin] - storage_cents(s.sell, now)
+        for s in (BOTTLE, LAMP, KETTLE, HEADPHONES)
+    }
+
+
+def kettle_fee_vat(now: datetime) -> int:
+    """20 % FR VAT on the kettle's Amazon fees: 750 + 32 + 300 + storage (4 or 6):
+    1086 x 0.20 = 217.2 -> 217, or 1088 x 0.20 = 217.6 -> 218."""
+    return 217 if storage_cents(Market.FR, now) == 4 else 218
+
+
+#: The test runs observe "now" (a season boundary at midnight during a run is not handled).
+PROFITS = profits(datetime.now(UTC))
 
 
 def _message(series: Series, market: Market, at: datetime, **prices: Any) -> tuple[bytes, bytes]:

@@ -40,10 +40,20 @@ from tests.integration.e2e.e2e_data import (
     KETTLE,
     LAMP,
     PROFITS,
+    kettle_fee_vat,
     observations,
 )
 from tests.integration.worker_process import produce
 from tests.session_resources import Owned, delete_owned_sync, resource_name
+
+#: The kettle's profit and its FR VAT on fees in this season (e2e_data.py).
+KETTLE_CENTS = PROFITS[KETTLE.asin]
+KETTLE_FEE_VAT = kettle_fee_vat(datetime.now(UTC))
+
+
+def _eur(cents: int) -> str:
+    return f"€{cents / 100:.2f}"
+
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -222,7 +232,7 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     # --- detail view of one ASIN from the URL --------------------------------------------
     browser.get(f"{demo.dashboard_url}/?asin={KETTLE.asin}")
     _eventually(
-        lambda: "Profit breakdown DE → FR: €8.94 profit" in _text(browser),
+        lambda: f"Profit breakdown DE → FR: {_eur(KETTLE_CENTS)} profit" in _text(browser),
         90,
         "the detail view of the kettle",
     )
@@ -246,11 +256,12 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
         "Referral fee",
         "FBA fee",
         "Digital Services Fee",
+        "Storage",
         "Inbound shipping",
         "Purchase DE (net)",
     ):
         assert step in detail_text
-    assert "8.94" in detail_text  # the kettle's profit (e2e_data.py)
+    assert _eur(KETTLE_CENTS)[1:] in detail_text  # the kettle's profit (e2e_data.py)
     routes = _eventually(lambda: _grid(browser, 1), 30, "the routes table of the kettle")
     assert routes[0]["Route"] == "DE → FR"
     assert routes[0]["State"] == "open"
@@ -263,7 +274,8 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     assert shot.stat().st_size > 10_000
 
     # --- "my costs": the route recomputed through POST /profit/quote ---------------------
-    # A prep cost of EUR 0.40 per unit: 894 - 40 = 854 cents (the rest as in force).
+    # A prep cost of EUR 0.40 per unit: profit - 40 cents, e.g. in November 888 - 40 = 848
+    # (the rest as in force).
     [prep] = _eventually(
         lambda: browser.find_elements(By.CSS_SELECTOR, "input[aria-label='Prep per unit (€)']"),
         30,
@@ -274,7 +286,9 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     prep.send_keys("0.40", Keys.TAB)
     browser.find_element(By.XPATH, "//button[contains(., 'Recompute with my costs')]").click()
     _eventually(
-        lambda: "With my costs: €8.54 profit" in _text(browser), 60, "the recomputed profit"
+        lambda: f"With my costs: {_eur(KETTLE_CENTS - 40)} profit" in _text(browser),
+        60,
+        "the recomputed profit",
     )
     comparison = _eventually(
         lambda: {r.get("Line"): r for r in _grid(browser, 1) if r.get("Line")} or None,
@@ -283,16 +297,21 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     )
     assert float(comparison["Prep"]["My costs"]) == 0.4
     assert (float(comparison["Profit"]["In force"]), float(comparison["Profit"]["My costs"])) == (
-        8.94,
-        8.54,
+        KETTLE_CENTS / 100,
+        (KETTLE_CENTS - 40) / 100,
     )
     # Not VAT-registered in FR any more: the 20 % FR VAT on Amazon's fees is a cost,
-    # 20 % x (750 + 32 + 300) = 216.4 -> 216; 854 - 216 = 638 cents.
+    # storage included: in November 20 % x (750 + 32 + 300 + 6) = 217.6 -> 218, 848 - 218 = 630
+    # cents (January-September: 20 % x 1086 = 217.2 -> 217, 850 - 217 = 633).
     [remove_fr] = browser.find_elements(By.CSS_SELECTOR, "[aria-label='Remove FR']")
     remove_fr.click()
     browser.find_element(By.XPATH, "//button[contains(., 'Recompute with my costs')]").click()
     _eventually(
-        lambda: "With my costs: €6.38 profit" in _text(browser), 60, "the profit without FR VAT"
+        lambda: (
+            f"With my costs: {_eur(KETTLE_CENTS - 40 - KETTLE_FEE_VAT)} profit" in _text(browser)
+        ),
+        60,
+        "the profit without FR VAT",
     )
     comparison = _eventually(
         lambda: (
@@ -301,9 +320,9 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
         30,
         "the VAT on fees as a cost",
     )
-    assert float(comparison["VAT on fees"]["My costs"]) == 2.16
+    assert float(comparison["VAT on fees"]["My costs"]) == KETTLE_FEE_VAT / 100
     # A note under the waterfall in force only: with my costs it is a cost (a bar).
-    assert _text(browser).count("VAT on fees €2.16: not a cost") == 1
+    assert _text(browser).count(f"VAT on fees {_eur(KETTLE_FEE_VAT)}: not a cost") == 1
     charts = browser.find_elements(By.CSS_SELECTOR, "[data-testid=stVegaLiteChart]")
     assert len(charts) >= 3  # history, waterfall in force, waterfall with my costs
     panel = browser.find_element(By.XPATH, "//p[contains(., 'My costs: what if')]")
