@@ -3,27 +3,30 @@
 Hand-computed routes, default seller profile on 2026-11-20 (established in DE, VAT-registered
 everywhere, stock in every market), 500 g, DE buy price 20.00 EUR (Amazon's offer: VAT
 recovered) everywhere, Keepa referral 15 %, Keepa FBA 3.00 (GBP 2.50 in GB); net buy
-2000 / 1.19 = 1681; inbound 450 + 5 x 12 = 510 (+ 500 GB customs). Digital Services Fee of a
+2000 / 1.19 = 1681; inbound 450 + 5 x 12 = 510 (+ 500 GB customs); one storage month of the
+200 x 150 x 50 mm package (0.0015 m3) in the sell market's warehouse in November: FR 3968 x
+0.0015 = 5.952 -> 6, IT and ES 3852 x 0.0015 = 5.778 -> 6, GB 0.052972 ft3 x 100 p = 5.297 ->
+5 p = 5.85 -> 6 cents (part of the investment). Digital Services Fee of a
 DE-established seller from 2026-03-20: 3 % of the referral fee (and of the FBA fee in FR) in
 FR/IT/ES, 2 % of both in GB, each rounded half-up (GB in pence, then converted at 1.17):
 
 ==========  ======  =====  ==================================================  ======  ======
 ASIN        route   at     profit (cents)                                      ROI     margin
 ==========  ======  =====  ==================================================  ======  ======
-B0APITEST1  DE:FR   T0     4167 - 750 - 300 - (23 + 9) - 510 - 1681 = 894      0.4080  0.2145
-B0APITEST1  DE:IT   T0     4098 - 750 - 300 - 23 - 510 - 1681 = 834, closed at T0+1h (IT 30.00:
-                           2459 - 450 - 300 - 14 - 510 - 1681 = -496)
-B0APITEST2  DE:GB   T0+2h  4875 - 878 - 293 - 23 - 510 - 500 - 1681 = 990     0.3679  0.2031
-B0APITEST2  DE:FR   T0+2h  894 (as above)                                      0.4080  0.2145
-B0APITEST3  DE:IT   T0     3197 - 585 - 300 - 18 - 510 - 2521 = -737: never an opportunity
-B0APITEST4  DE:FR   T0+3h  5000 - 900 - 300 - (27 + 9) - 510 - 1681 = 1573     0.7179  0.3146
-B0APITEST5  DE:ES   T0+30m 4132 - 750 - 300 - 23 - 510 - 1681 = 868            0.3962  0.2101
+B0APITEST1  DE:FR   T0     4167 - 750 - 300 - (23 + 9) - 6 - 510 - 1681 = 888  0.4042  0.2131
+B0APITEST1  DE:IT   T0     4098 - 750 - 300 - 23 - 6 - 510 - 1681 = 828, closed at T0+1h (IT
+                           30.00: 2459 - 450 - 300 - 14 - 6 - 510 - 1681 = -502)
+B0APITEST2  DE:GB   T0+2h  4875 - 878 - 293 - 23 - 6 - 510 - 500 - 1681 = 984 0.3648  0.2018
+B0APITEST2  DE:FR   T0+2h  888 (as above)                                      0.4042  0.2131
+B0APITEST3  DE:IT   T0     3197 - 585 - 300 - 18 - 6 - 510 - 2521 = -743: never an opportunity
+B0APITEST4  DE:FR   T0+3h  5000 - 900 - 300 - (27 + 9) - 6 - 510 - 1681 = 1567 0.7132  0.3134
+B0APITEST5  DE:ES   T0+30m 4132 - 750 - 300 - 23 - 6 - 510 - 1681 = 862        0.3924  0.2086
 ==========  ======  =====  ==================================================  ======  ======
 
-(ROI = profit / (1681 + 510), or / (1681 + 510 + 500) = 2691 on DE:GB; margin = profit / net
-sell; e.g. 894 / 2191 = 0.40803 -> 0.4080, 990 / 2691 = 0.36789 -> 0.3679, 990 / 4875 =
-0.20308 -> 0.2031, 1573 / 2191 = 0.71794 -> 0.7179, 868 / 2191 = 0.39617 -> 0.3962,
-868 / 4132 = 0.21007 -> 0.2101.)
+(ROI = profit / (1681 + 510 + 6) = 2197, or / (1681 + 510 + 500 + 6) = 2697 on DE:GB; margin
+= profit / net sell; e.g. 888 / 2197 = 0.40419 -> 0.4042, 984 / 2697 = 0.36485 -> 0.3648,
+984 / 4875 = 0.20185 -> 0.2018, 1567 / 2197 = 0.71325 -> 0.7132, 862 / 2197 = 0.39235 ->
+0.3924, 862 / 4132 = 0.20862 -> 0.2086.)
 
 B0APITEST4 is in category 999 with sales rank 50,000 and Amazon sells it in FR (its AMAZON
 offer is current there); every other product is in 3167641 with rank 1234 and no Amazon
