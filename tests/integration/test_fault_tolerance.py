@@ -113,9 +113,10 @@ async def test_kill_9_recovers_table_state_from_the_changelog(
         timeout_s=120,
     )
     assert opened(list(records)) == set(everything), "an opportunity was lost"
-    # default profile on 2026-11-21: 4167 - 750 - 300 - 32 (DSF 3 %) - 510 - 1681 = 894
+    # default profile on 2026-11-21: 4167 - 750 - 300 - 32 (DSF 3 %) - 6 (storage, FR,
+    # November: 0.0015 m3 x 3968 = 5.952) - 510 - 1681 = 888
     # (the arithmetic is in tests/integration/test_topology.py)
-    assert all(e["profit_eur_cents"] == 894 for e in events_of(records))
+    assert all(e["profit_eur_cents"] == 888 for e in events_of(records))
 
     await wait_for(
         lambda: count(es, s.index("opportunities")) >= len(everything), 60, "opportunity docs"

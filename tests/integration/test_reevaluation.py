@@ -45,8 +45,9 @@ T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASIN = "B0REEVAL01"
 # DE 20.00 -> FR 50.00, FBA 3.00, 15 %, 500 g, on 2026-11-20 with the default profile
 # (hand-computed in tests/integration/test_topology.py): net sell 4167 - referral 750 - FBA 300
-# - DSF 32 - inbound 510 - net buy 1681 = 894 cents. A minimum profit of 900 makes it none.
-PROFIT = 894
+# - DSF 32 - storage 6 (FR, November: 0.0015 m3 x 3968 = 5.952) - inbound 510 - net buy 1681
+# = 888 cents. A minimum profit of 900 makes it none.
+PROFIT = 888
 STRICT = {"thresholds": {"min_profit_eur_cents": 900}}
 STRICT_VERSION = profile_version(
     with_overrides(DEFAULT_PROFILE, {"thresholds.min_profit_eur_cents": "900"})

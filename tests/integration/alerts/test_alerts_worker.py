@@ -6,15 +6,16 @@ Four webhooks on one receiver (paths tell them apart):
 
 * ``json-hook`` (plain JSON webhook, default thresholds 500 cents / ROI 0.2): its first
   request gets a 500, so the first notification is delivered on the second attempt;
-* ``apprise-hook`` (Apprise ``json://``, min profit 950 cents): A (894) is below its
-  threshold, B (990) is not; its first request gets a 503, retried by our loop;
+* ``apprise-hook`` (Apprise ``json://``, min profit 950 cents): A (888) is below its
+  threshold, B (984) is not; its first request gets a 503, retried by our loop;
 * ``form-hook`` (Apprise ``form://``, sell market IT only): nothing here sells on IT;
 * ``mattermost-hook`` (Apprise ``mmost://``, Mattermost's Slack-style incoming webhook on its
   own host; default thresholds; a secret token in the URL that must never reach the logs).
 
-A: DE 2000 -> FR 5000 opens at 894 cents (ROI 894 / 2191 = 0.4080), then FR 5600 makes an
-``updated`` event at 1302 cents (above every threshold: updates must still not notify).
-B: DE 2000 -> GB 5000 p opens at 990 cents (ROI 990 / 2691 = 0.3679). Default seller profile
+A: DE 2000 -> FR 5000 opens at 888 cents (ROI 888 / 2197 = 0.4042), then FR 5600 makes an
+``updated`` event at 1296 cents (above every threshold: updates must still not notify).
+B: DE 2000 -> GB 5000 p opens at 984 cents (ROI 984 / 2697 = 0.3648). Both as in
+tests/integration/test_topology.py (storage 6 cents each in November). Default seller profile
 on 2026-11-20; the arithmetic is in tests/integration/test_topology.py.
 """
 
@@ -120,7 +121,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
     worker = start_worker(tmp_path, name, settings, receiver)
     s = worker.settings
     try:
-        # 1. A opens (894 cents): json-hook (500 then retried) and mattermost-hook notified.
+        # 1. A opens (888 cents): json-hook (500 then retried) and mattermost-hook notified.
         await produce(
             kafka_bootstrap,
             s.topic("keepa.products"),
@@ -135,11 +136,11 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
         json_body = receiver.delivered("/json")[0].json()
         assert json_body["event"]["asin"] == A
         assert json_body["event"]["event"] == "opened"
-        assert json_body["event"]["profit_eur_cents"] == 894
-        assert json_body["summary"].startswith("New opportunity DE → FR: €8.94 profit, ROI 40.8 %")
+        assert json_body["event"]["profit_eur_cents"] == 888
+        assert json_body["summary"].startswith("New opportunity DE → FR: €8.88 profit, ROI 40.4 %")
         mattermost = receiver.delivered(MM_PATH)[0].json()
         assert mattermost["username"] == "EU Arbitrage Tracker"
-        assert mattermost["text"].startswith("New opportunity DE → FR: €8.94 profit, ROI 40.8 %")
+        assert mattermost["text"].startswith("New opportunity DE → FR: €8.88 profit, ROI 40.4 %")
         assert f"(ASIN {A})" in mattermost["text"]
 
         # The record: attempts=2, sent, for json-hook; the id is the dedup key's hash.
@@ -153,7 +154,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
         assert record["dedup_key"] == f"json-hook|{A}|DE:FR|2026-11-20T12:00:00Z"
         assert record["sent_at"] is not None
 
-        # 2. A updated (1302 cents, above every threshold) and B opened (990 cents).
+        # 2. A updated (1296 cents, above every threshold) and B opened (984 cents).
         later = T0 + timedelta(hours=1)
         await produce(
             kafka_bootstrap,

@@ -71,11 +71,11 @@ def by_route(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_stored_quotes_give_the_profit_of_the_opportunity_documents(client: TestClient) -> None:
     """B0APITEST2 (DE Amazon 20.00, FR and GB buy boxes 50.00 / GBP 50.00): its open routes
-    DE:FR 894 and DE:GB 990 as the worker indexed them, line for line."""
+    DE:FR 888 and DE:GB 984 as the worker indexed them, line for line (api_dataset.py)."""
     detail = client.get(f"/opportunities/{B}")
     assert detail.status_code == 200, detail.text
     documents = {r["route"]: r for r in detail.json()["routes"]}
-    assert {k: r["profit_eur_cents"] for k, r in documents.items()} == {"DE:FR": 894, "DE:GB": 990}
+    assert {k: r["profit_eur_cents"] for k, r in documents.items()} == {"DE:FR": 888, "DE:GB": 984}
 
     body = post(client, {"asin": B})
     assert body["profile_in_force_version"] == body["profile_version"] == DEFAULT_IN_FORCE.version
@@ -102,16 +102,17 @@ def test_stored_quotes_give_the_profit_of_the_opportunity_documents(client: Test
 
 def test_an_override_gives_a_hand_computed_profit(client: TestClient) -> None:
     """Registered for VAT nowhere: the VAT on Amazon's fees becomes a cost.
-    DE:FR 20 % x (750 + 32 + 300) = 216.4 -> 216; 894 - 216 = 678.
-    DE:GB in pence: 20 % x (750 + 20 + 250) = 204 p x 1.17 = 238.68 -> 239 c; 990 - 239 = 751.
+    DE:FR 20 % x (750 + 32 + 300 + 6 storage) = 217.6 -> 218; 888 - 218 = 670.
+    DE:GB in pence: 20 % x (750 + 20 + 250 + 5 storage) = 205 p x 1.17 = 239.85 -> 240 c;
+    984 - 240 = 744.
     Nothing is published: the profile in force is still the default."""
     body = post(client, {"asin": B, "profile": {"vat_registered_in": []}})
     routes = by_route(body)
-    assert routes["DE:FR"]["profit_eur_cents"] == 678
-    assert routes["DE:GB"]["profit_eur_cents"] == 751
+    assert routes["DE:FR"]["profit_eur_cents"] == 670
+    assert routes["DE:GB"]["profit_eur_cents"] == 744
     fee_vat = [line for line in routes["DE:GB"]["breakdown"]["lines"] if line["kind"] == "fee_vat"]
     assert [(f["amount_minor"], f["currency"], f["eur_cents"], f["is_cost"]) for f in fee_vat] == [
-        (204, "GBP", 239, True)
+        (205, "GBP", 240, True)
     ]
     assert body["profile_in_force_version"] == DEFAULT_IN_FORCE.version
     assert body["profile_version"] != DEFAULT_IN_FORCE.version
@@ -120,8 +121,8 @@ def test_an_override_gives_a_hand_computed_profit(client: TestClient) -> None:
 
 def test_the_profile_in_force_is_read_from_its_topic(client: TestClient) -> None:
     """A profile published with PUT /profile (prep EUR 0.40, minimum profit EUR 9.00) is the
-    one a quote starts from: DE:FR 894 - 40 = 854 < 900, not an opportunity; DE:GB
-    990 - 40 = 950 is. An override on top of it (prep 0) gives 894 again."""
+    one a quote starts from: DE:FR 888 - 40 = 848 < 900, not an opportunity; DE:GB
+    984 - 40 = 944 is. An override on top of it (prep 0) gives 888 again."""
     settings: Settings = client.app.state.settings  # type: ignore[attr-defined]
     asyncio.run(_create_profile_topic(settings))
     profile = {"prep_eur_cents": 40, "thresholds": {"min_profit_eur_cents": 900}}
@@ -131,14 +132,14 @@ def test_the_profile_in_force_is_read_from_its_topic(client: TestClient) -> None
     body = post(client, {"asin": B})
     assert body["profile_in_force_version"] == body["profile_version"] == put.json()["version"]
     routes = by_route(body)
-    assert routes["DE:FR"]["profit_eur_cents"] == 854
+    assert routes["DE:FR"]["profit_eur_cents"] == 848
     assert routes["DE:FR"]["failed_thresholds"] == ["min_profit"]
-    assert routes["DE:GB"]["profit_eur_cents"] == 950
+    assert routes["DE:GB"]["profit_eur_cents"] == 944
     assert routes["DE:GB"]["is_opportunity"] is True
 
     back = by_route(post(client, {"asin": B, "profile": {"prep_eur_cents": 0}}))
-    assert back["DE:FR"]["profit_eur_cents"] == 894
-    assert back["DE:FR"]["failed_thresholds"] == ["min_profit"]  # 894 < 900 still
+    assert back["DE:FR"]["profit_eur_cents"] == 888
+    assert back["DE:FR"]["failed_thresholds"] == ["min_profit"]  # 888 < 900 still
 
 
 def test_an_unknown_asin_is_a_404(client: TestClient) -> None:

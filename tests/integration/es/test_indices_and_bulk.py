@@ -72,12 +72,12 @@ def writer(client: AsyncElasticsearch, **kwargs: Any) -> BulkWriter:
 
 
 def opportunity_events() -> tuple[OpportunityEvent, OpportunityEvent]:
-    """DE -> FR opened at T0 (profit 641), closed at T0+4h (96 < 500).
+    """DE -> FR opened at T0 (profit 637), closed at T0+4h (92 < 500).
 
-    Default profile on 2025-03-01 (DE-established: DSF 2 % on FR), FR card 425, inbound 510,
-    net buy 2000 / 1.19 -> 1681:
-      FR 48.00: 4000 - 720 - 425 - (14 + 9) - 510 - 1681 = 641
-      FR 40.00: 3333 - 600 - 425 - (12 + 9) - 510 - 1681 = 96
+    Default profile on 2025-03-01 (DE-established: DSF 2 % on FR), FR card 425, storage (FR,
+    March, 0.0015 m3 x 2865 = 4.2975 -> 4), inbound 510, net buy 2000 / 1.19 -> 1681:
+      FR 48.00: 4000 - 720 - 425 - (14 + 9) - 4 - 510 - 1681 = 637
+      FR 40.00: 3333 - 600 - 425 - (12 + 9) - 4 - 510 - 1681 = 92
     """
 
     de = make_quote(market=Market.DE, amazon=2000, last_update=T0)
@@ -204,7 +204,7 @@ async def test_writing_the_same_actions_twice_leaves_one_document(
     assert doc["_version"] == int(quote.observed_at.timestamp() * 1000)
     assert doc["_source"]["buy_price_eur_cents"] == 2339
     opp = es.get(index=ready.index("opportunities"), id="B0TESTAS1N:DE:FR")["_source"]
-    assert (opp["state"], opp["profit_eur_cents"], opp["closed_at"]) == ("open", 641, None)
+    assert (opp["state"], opp["profit_eur_cents"], opp["closed_at"]) == ("open", 637, None)
 
 
 async def test_an_older_observation_does_not_overwrite_a_newer_one(
