@@ -197,8 +197,9 @@ async def test_fx_rate_from_the_topic_is_used_for_gbp_routes(
     # Default profile, fees in pence then each line converted at 1.20: 5000 p = 6000 c;
     # net sell 5000 / 1.2 = 4166.67 -> 4167 p = 5000.4 -> 5000 c; referral 750 p = 900 c;
     # FBA 250 p = 300 c; DSF (DE-established, UK store, 2 %) 15 + 5 = 20 p = 24 c;
+    # storage (GB, November) 0.052972 ft3 x 100 p = 5.297 -> 5 p = 6 c;
     # inbound 510 + GB customs 500; net buy 1681
-    # -> profit 5000 - 900 - 300 - 24 - 510 - 500 - 1681 = 1085
+    # -> profit 5000 - 900 - 300 - 24 - 6 - 510 - 500 - 1681 = 1079
     assert event["sell_price_eur_cents"] == 6000
     assert Decimal(event["fx_eur_per_gbp"]) == Decimal("1.20")
-    assert event["profit_eur_cents"] == 1085
+    assert event["profit_eur_cents"] == 1079

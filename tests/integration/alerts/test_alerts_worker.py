@@ -188,7 +188,7 @@ async def test_notifications_once_per_new_opportunity_with_retries_and_replays(
         assert [r.json()["event"]["asin"] for r in receiver.delivered("/json")] == [A, B]
         assert [r.status for r in receiver.to("/apprise")] == [503, 200]  # our retry
         apprise_body = receiver.delivered("/apprise")[0].json()
-        assert apprise_body["title"].startswith("New opportunity DE → GB: €9.90 profit, ROI 36.8 %")
+        assert apprise_body["title"].startswith("New opportunity DE → GB: €9.84 profit, ROI 36.5 %")
         assert f"(ASIN {B})" in apprise_body["message"]
         assert len(receiver.delivered(MM_PATH)) == 2
         assert receiver.to("/form") == []
