@@ -22,7 +22,7 @@ RAW: dict[str, Any] = tomllib.loads(schedule_text())
 
 
 def test_every_figure_has_a_source_and_an_effective_date() -> None:
-    for name in ("referral", "dsf", "vat", "fba_card", "fba_low_price", "efn"):
+    for name in ("referral", "dsf", "vat", "fba_card", "fba_low_price", "efn", "storage"):
         for i, entry in enumerate(RAW[name]):
             assert entry["source"].strip(), f"{name}[{i}]"
             assert isinstance(entry["effective_from"], date), f"{name}[{i}]"
@@ -136,6 +136,11 @@ _DELETE = object()
         (("fba_card", 0, "fees_minor"), [1, 2], r"fba_card\[0\]\.fees_minor: must be 10"),
         (("fba_tier", 0, "max_dims_mm"), [23, 330, 25], r"sorted longest side first"),
         (("schema_version",), 2, r"schema_version must be 1"),
+        (("storage", 0, "unit"), "ft3", r"storage\[0\]\.unit: .*per cubic foot in GB"),
+        (("storage", 2, "unit"), "m3", r"storage\[2\]\.unit: .*got 'm3' for GB"),
+        (("storage", 0, "unit"), "litre", r"storage\[0\]\.unit: must be one of"),
+        (("storage", 0, "standard_jan_sep_minor"), 0, r"standard_jan_sep_minor: must be > 0"),
+        (("storage", 1, "oversize_oct_dec_minor"), _DELETE, r"oversize_oct_dec_minor: is required"),
     ],
 )
 def test_invalid_data_is_refused_naming_the_field(
@@ -170,3 +175,38 @@ def test_tiers_must_end_unbounded_and_increase() -> None:
     bad = _broken(("referral", books_gb, "tiers"), [{"up_to_minor": 499, "rate": "0.05"}])
     with pytest.raises(FeeScheduleError, match="last tier must have no"):
         parse_fee_schedule(bad)
+
+
+def test_storage_rates_by_market_season_and_size() -> None:
+    # Seller Central UK 'Inventory storage fees' (schedule.toml): per m3 on DE/IT/ES and FR,
+    # per ft3 on GB; January-September / October-December; standard / oversize.
+    june, november = date(2025, 6, 30), date(2025, 10, 1)
+    de = SCHEDULE.storage_rate(Market.DE, june)
+    assert (de.unit, de.rate_minor("standard", june), de.rate_minor("standard", november)) == (
+        "m3",
+        2782,
+        3852,
+    )
+    assert (de.rate_minor("oversize", june), de.rate_minor("oversize", november)) == (1800, 2500)
+    assert SCHEDULE.storage_rate(Market.FR, june).rate_minor("standard", november) == 3968
+    gb = SCHEDULE.storage_rate(Market.GB, june)
+    assert (gb.unit, gb.rate_minor("standard", june), gb.rate_minor("oversize", november)) == (
+        "ft3",
+        71,
+        64,
+    )
+    assert not gb.sourced.verified
+    with pytest.raises(FeeScheduleGapError, match="no monthly storage fee for ES on 2021-06-07"):
+        SCHEDULE.storage_rate(Market.ES, date(2021, 6, 7))
+
+
+def test_overlapping_storage_periods_are_refused() -> None:
+    data = copy.deepcopy(RAW)
+    duplicate = copy.deepcopy(data["storage"][1])  # FR from 2021-06-08
+    duplicate["markets"] = ["FR", "IT"]
+    duplicate["effective_from"] = date(2024, 3, 1)
+    data["storage"].append(duplicate)
+    # FR or IT first (set order): storage[1] (FR) or storage[0] (DE, IT, ES) with the new one.
+    clash = r"storage\[[01]\] and storage\[3\] are both in force"
+    with pytest.raises(FeeScheduleError, match=clash):
+        parse_fee_schedule(data)
