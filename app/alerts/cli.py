@@ -37,8 +37,8 @@ TEST_EVENT: dict[str, Any] = {
         "net_buy_eur_cents": 1681,
         "sell_vat_rate": "0.20",
         "buy_vat_rate": "0.19",
-        "total_costs_eur_cents": 1581,
-        "investment_eur_cents": 2191,
+        "total_costs_eur_cents": 1585,
+        "investment_eur_cents": 2195,
         "lines": [
             {
                 "kind": "sales_vat",
@@ -69,6 +69,13 @@ TEST_EVENT: dict[str, Any] = {
                 "is_cost": True,
             },
             {
+                "kind": "storage",
+                "amount_minor": 4,
+                "currency": "EUR",
+                "eur_cents": 4,
+                "is_cost": True,
+            },
+            {
                 "kind": "digital_services_fee",
                 "amount_minor": 21,
                 "currency": "EUR",
@@ -77,9 +84,9 @@ TEST_EVENT: dict[str, Any] = {
             },
             {
                 "kind": "fee_vat",
-                "amount_minor": 214,
+                "amount_minor": 215,
                 "currency": "EUR",
-                "eur_cents": 214,
+                "eur_cents": 215,
                 "is_cost": False,
             },
             {
@@ -91,9 +98,9 @@ TEST_EVENT: dict[str, Any] = {
             },
         ],
     },
-    "profit_eur_cents": 905,
-    "roi": "0.4131",
-    "margin": "0.2172",
+    "profit_eur_cents": 901,
+    "roi": "0.4105",
+    "margin": "0.2162",
     "category": "default",
     "estimates": [],
     "failed_thresholds": [],

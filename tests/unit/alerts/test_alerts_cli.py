@@ -22,8 +22,11 @@ def receiver() -> Iterator[Receiver]:
 
 def test_the_test_event_follows_the_contract() -> None:
     # DE 20.00 -> FR 50.00 on 2026-01-01 (DSF of a DE-established seller on FR until
-    # 2026-03-19: 2 % of 750 = 15 + 2 % of 300 = 6): 4167 - 750 - 300 - 21 - 510 - 1681 = 905
-    assert parse_opportunity(TEST_EVENT).profit_eur_cents == 905
+    # 2026-03-19: 2 % of 750 = 15 + 2 % of 300 = 6), storage (FR, January) 0.0015 m3 x 2865
+    # = 4.2975 -> 4, VAT on fees 20 % x (750 + 300 + 21 + 4) = 215 (shown):
+    # 4167 - 750 - 300 - 21 - 4 - 510 - 1681 = 901; ROI 901 / 2195 = 0.41048 -> 0.4105,
+    # margin 901 / 4167 = 0.21622 -> 0.2162
+    assert parse_opportunity(TEST_EVENT).profit_eur_cents == 901
 
 
 def test_check_lists_webhooks_without_urls(monkeypatch: pytest.MonkeyPatch) -> None:
