@@ -301,8 +301,8 @@ def profit_upper_bound(
     missing), for skipping routes that cannot reach the profit threshold.
 
     ``profit = net sell - sum(cost lines) - net buy`` (EUR cents, the same net prices as
-    here). Every cost line is >= 0 (fees, percentages of non-negative amounts, purchase VAT
-    ``gross - net >= 0``) and three of them have known floors: inbound shipping
+    here). Every cost line is >= 0 (fees, storage, percentages of non-negative amounts,
+    purchase VAT ``gross - net >= 0``) and three of them have known floors: inbound shipping
     ``>= per_unit`` (plus >= 0 per started weight step), prep and, on GB routes, customs.
     So ``profit <= net sell - net buy - per_unit - prep (- customs)``.
     """
