@@ -122,20 +122,26 @@ def _eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T
 
 
 def _grid(driver: WebDriver, index: int = 0) -> list[dict[str, str]]:
-    """Rows of the index-th dataframe on the page, as {column header: cell text}."""
-    tables = driver.find_elements(By.CSS_SELECTOR, "[data-testid=stDataFrame] table[role=grid]")
-    if len(tables) <= index:
-        return []
-    table = tables[index]
-    headers = [
-        th.get_attribute("textContent") or "" for th in table.find_elements(By.TAG_NAME, "th")
-    ]
-    rows = []
-    for tr in table.find_elements(By.CSS_SELECTOR, "tbody tr"):
-        cells = [
-            td.get_attribute("textContent") or "" for td in tr.find_elements(By.TAG_NAME, "td")
-        ]
-        rows.append(dict(zip(headers, cells, strict=False)))
+    """Rows of the index-th dataframe on the page, as {column header: cell text}.
+
+    Read in one script, so a refresh of the grid (every DASHBOARD_REFRESH_S) cannot mix the
+    rows of two renderings, as reading cell by cell through the driver could."""
+    rows: list[dict[str, str]] = driver.execute_script(
+        """
+        const tables = document.querySelectorAll("[data-testid=stDataFrame] table[role=grid]");
+        if (tables.length <= arguments[0]) return [];
+        const table = tables[arguments[0]];
+        const headers = Array.from(table.querySelectorAll("th"), th => th.textContent || "");
+        return Array.from(table.querySelectorAll("tbody tr"), tr => {
+            const row = {};
+            Array.from(tr.querySelectorAll("td")).forEach((td, i) => {
+                if (i < headers.length) row[headers[i]] = td.textContent || "";
+            });
+            return row;
+        });
+        """,
+        index,
+    )
     return rows
 
 
@@ -213,9 +219,9 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
         )
     )
     rows = _eventually(
-        _grid_when(browser, lambda r: r[0]["ASIN"] == HEADPHONES.asin),
+        _grid_when(browser, lambda r: [x["ASIN"] for x in r] == [HEADPHONES.asin, *expected]),
         90,
-        "the new opportunity at the top of the table",
+        "the new opportunity at the top of the table, above the three others",
     )
     assert rows[0]["New"] == "true"
     assert float(rows[0]["Profit"]) == PROFITS[HEADPHONES.asin] / 100
