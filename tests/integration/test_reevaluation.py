@@ -32,10 +32,10 @@ from tests.integration.worker_process import (
     envelope_bytes,
     events_of,
     produce,
+    started_worker,
     wait_for,
 )
 from tests.keepa_factory import envelope, keepa_product
-from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -77,19 +77,9 @@ def pair(asin: str, *, de_at: datetime, fr_at: datetime, fetched: datetime) -> l
 def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(
-        resource_name("reeval"),
-        tmp_path_factory.mktemp("reeval") / "data",
-        tmp_path_factory.mktemp("reeval-log") / "worker.log",
-        settings,
-        extra_env=FIXED_TIME_DATA,
-    )
-    try:
-        process.start()
+    base = tmp_path_factory.mktemp("reeval")
+    with started_worker("reeval", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
-    finally:
-        process.stop()
-        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 @pytest.fixture(scope="module")
@@ -234,22 +224,9 @@ async def test_a_bad_profile_is_refused_and_changes_nothing(
 def short_stale_worker(
     tmp_path: Path, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(
-        resource_name("stale"),
-        tmp_path / "data",
-        tmp_path / "worker.log",
-        settings,
-        extra_env={
-            "STALE_AFTER_HOURS": SHORT_STALE_HOURS,
-            "SWEEP_INTERVAL_SECONDS": str(SHORT_SWEEP_S),
-        },
-    )
-    try:
-        process.start()
+    short = {"STALE_AFTER_HOURS": SHORT_STALE_HOURS, "SWEEP_INTERVAL_SECONDS": str(SHORT_SWEEP_S)}
+    with started_worker("stale", tmp_path, settings, es, extra_env=short) as process:
         yield process
-    finally:
-        process.stop()
-        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 async def test_a_stale_arrival_opens_nothing_and_the_sweep_closes_a_route_gone_stale(

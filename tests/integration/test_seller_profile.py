@@ -36,8 +36,13 @@ from app.domain.profile import DEFAULT_PROFILE, profile_from_mapping, with_overr
 from app.settings import Settings
 from devtools.isolation import ARBITRAGE
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import WorkerProcess, consume_until, produce, wait_for
-from tests.session_resources import Owned, delete_owned_sync, resource_name
+from tests.integration.worker_process import (
+    WorkerProcess,
+    consume_until,
+    produce,
+    started_worker,
+    wait_for,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -54,14 +59,8 @@ EXPECTED = profile_from_mapping(STRICTER)
 def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
-    base = tmp_path_factory.mktemp("profile")
-    process = WorkerProcess(resource_name("prof"), base / "data", base / "worker.log", settings)
-    try:
-        process.start()
+    with started_worker("prof", tmp_path_factory.mktemp("profile"), settings, es) as process:
         yield process
-    finally:
-        process.stop()
-        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 @pytest.fixture(scope="module")

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from elasticsearch import Elasticsearch
 
+from app.settings import Settings
 from devtools.worker_process import WorkerProcess, free_port
+from tests.session_resources import Owned, delete_owned_sync, resource_name
 
 __all__ = [
     "FIXED_TIME_DATA",
@@ -21,6 +26,7 @@ __all__ = [
     "events_of",
     "free_port",
     "produce",
+    "started_worker",
     "wait_for",
 ]
 
@@ -31,6 +37,28 @@ __all__ = [
 #: tests' quotes are within 24 h of each other and of their ``fetched_at``, which they are.
 #: Tests of the wall-clock rule set their own value (tests/integration/test_reevaluation.py).
 FIXED_TIME_DATA = {"STALE_AFTER_HOURS": "87600"}
+
+
+@contextmanager
+def started_worker(
+    name: str,
+    base: Path,
+    settings: Settings,
+    es: Elasticsearch,
+    *,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[WorkerProcess]:
+    """A worker process (RocksDB tables in ``base/data``, log in ``base/worker.log``) on its
+    own topics and indices, started; stopped on exit and what it created deleted."""
+    process = WorkerProcess(
+        resource_name(name), base / "data", base / "worker.log", settings, extra_env=extra_env or {}
+    )
+    try:
+        process.start()
+        yield process
+    finally:
+        process.stop()
+        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 async def produce(

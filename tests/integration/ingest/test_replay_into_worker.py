@@ -23,8 +23,7 @@ from app.policy_config import configured_fx, detection_policy
 from app.settings import Settings
 from devtools.worker_process import ARBITRAGE
 from tests.integration.drain import wait_worker_drained
-from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess
-from tests.session_resources import Owned, delete_owned_sync, resource_name
+from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess, started_worker
 
 # 30 ASINs x 5 markets x 8 steps of 3 h: 1,200 envelopes; with seed 42 some spreads open.
 SAMPLE_ARGS = ["--asins", "30", "--steps", "8", "--step-minutes", "180", "--seed", "42"]
@@ -36,19 +35,8 @@ def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("replay")
-    process = WorkerProcess(
-        resource_name("replay"),
-        base / "data",
-        base / "worker.log",
-        settings,
-        extra_env=FIXED_TIME_DATA,
-    )
-    try:
-        process.start()
+    with started_worker("replay", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
-    finally:
-        process.stop()
-        delete_owned_sync(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def expected_routes(path: Path, settings: Settings) -> set[str]:
