@@ -87,7 +87,10 @@ Asin = Annotated[str, StringConstraints(pattern=ASIN_PATTERN)]
 
 def _split_markets(value: Any) -> Any:
     """``["DE,fr", "IT"]`` or ``"DE,FR"`` -> ``["DE", "FR", "IT"]`` (upper case, ``UK`` = GB,
-    duplicates dropped, order kept); anything else is left for the enum to reject."""
+    duplicates dropped, order kept); anything else is left for the enum to reject.
+
+    A parameter given with no market in it (``?sell_market=`` or ``?sell_market=,``) is an
+    error, not "no filter": leave the parameter out for that."""
     if value is None:
         return None
     items = value if isinstance(value, list | tuple) else [value]
@@ -102,7 +105,11 @@ def _split_markets(value: Any) -> Any:
                 part = "GB" if part == "UK" else part
             if part not in codes:
                 codes.append(part)
-    return codes or None
+    if not codes:
+        raise ValueError(
+            "no market code given: name at least one market or leave the parameter out"
+        )
+    return codes
 
 
 #: One or more markets, repeatable (``?m=DE&m=FR``) or comma separated (``?m=DE,FR``).

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from app.api.params import HistoryParams, OpportunityFilters, PageParams
 from app.api.queries import (
@@ -87,8 +88,15 @@ def test_plain_filters(values: dict[str, Any], clause: dict[str, Any]) -> None:
     assert clauses(opportunity_search(filters(**values))) == [OPEN, clause]
 
 
-def test_blank_q_and_empty_market_lists_are_no_filter() -> None:
-    assert clauses(opportunity_search(filters(q="   ", buy_market=",", sell_market=""))) == [OPEN]
+def test_blank_q_is_no_filter() -> None:
+    assert clauses(opportunity_search(filters(q="   "))) == [OPEN]
+
+
+@pytest.mark.parametrize("value", ["", ",", " , "])
+def test_a_market_parameter_without_a_market_is_refused(value: str) -> None:
+    # an empty list would silently mean "every market": the parameter must be left out for that
+    with pytest.raises(ValidationError, match="no market code given"):
+        filters(sell_market=value)
 
 
 def test_user_text_only_lands_in_dsl_values() -> None:
