@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -53,6 +54,11 @@ class Settings(BaseSettings):
     faust_web_host: str = Field(
         "127.0.0.1",
         description="Host the worker's web views bind to (and its URL for the other workers).",
+    )
+    faust_loop: Literal["uvloop", "asyncio"] = Field(
+        "uvloop",
+        description="The worker's event loop: uvloop (libuv; cheaper sockets and scheduling) "
+        "or asyncio (the standard library's).",
     )
 
     # --- Detection (every money figure is in the seller profile and the fee schedule) --

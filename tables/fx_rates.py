@@ -13,6 +13,7 @@ from app.contracts.fx_rates import FX_KEY_GBP, FX_RATE, FxRate
 from app.domain.fx import FxRates
 from app.faust_app import app, settings
 from app.policy_config import configured_fx
+from tables.store_options import rocksdb_options
 
 fx_rates_table = app.GlobalTable(
     "fx-rates",
@@ -20,6 +21,7 @@ fx_rates_table = app.GlobalTable(
     value_type=bytes,
     partitions=1,
     help="Latest EUR reference rate per currency (from the fx.rates topic).",
+    options=rocksdb_options(),
 )
 
 #: Before any rate was published: ``FX_GBP_EUR``, as of the epoch (the scheduler's fallback too).

@@ -12,6 +12,7 @@ from app.contracts.tables import OPEN_ROUTES_STATE, OpenRoutesState, open_route_
 from app.domain.detection import OpenOpportunity
 from app.faust_app import app, settings
 from app.metrics import metrics
+from tables.store_options import rocksdb_options
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +22,7 @@ open_opportunities_table = app.Table(
     value_type=bytes,
     partitions=settings.topic_partitions,
     help="Open arbitrage opportunities per route, by ASIN.",
+    options=rocksdb_options(),
 )
 
 

@@ -10,6 +10,7 @@ from app.contracts.tables import QUOTES_STATE, QuotesState, recorded_profile_ver
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from app.faust_app import app, settings
+from tables.store_options import rocksdb_options
 
 quotes_table = app.Table(
     "quotes",
@@ -17,6 +18,7 @@ quotes_table = app.Table(
     value_type=bytes,
     partitions=settings.topic_partitions,
     help="Latest quote per market, by ASIN.",
+    options=rocksdb_options(),
 )
 
 

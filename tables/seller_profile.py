@@ -19,6 +19,7 @@ from app.contracts.seller_profile import (
 )
 from app.domain.profile import SellerProfile
 from app.faust_app import app
+from tables.store_options import rocksdb_options
 
 seller_profile_table = app.GlobalTable(
     "seller-profile",
@@ -26,6 +27,7 @@ seller_profile_table = app.GlobalTable(
     value_type=bytes,
     partitions=1,
     help="The seller profile in force per seller (from the seller.profile topic).",
+    options=rocksdb_options(),
 )
 
 _parsed: tuple[bytes | None, ProfileInForce] = (None, DEFAULT_IN_FORCE)

@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Literal
 
 from app.domain.fee_schedule import FeeSchedule, FeeScheduleGapError
-from app.domain.fees import RouteBreakdown, price_route, profit_upper_bound
+from app.domain.fees import NetPriceMemo, RouteBreakdown, price_route, profit_upper_bound
 from app.domain.fx import FxRates
 from app.domain.markets import ALL_ROUTES, Market, OnRoute, Route
 from app.domain.policy import DetectionPolicy
@@ -116,13 +116,16 @@ def _evaluate(
     min_profit = pricing.profile.thresholds.min_profit_eur_cents
     evaluations: list[RouteBreakdown] = []
     unpriced: dict[str, str] = {}
+    nets: NetPriceMemo = {}  # each quote's net prices, shared by its routes
     for route in ALL_ROUTES:
         buy, sell = fresh.get(route.buy), fresh.get(route.sell)
         if buy is None or sell is None:
             continue
         try:
             if prune and route.key not in keep:
-                bound = profit_upper_bound(buy, sell, pricing.fx, pricing.profile, pricing.schedule)
+                bound = profit_upper_bound(
+                    buy, sell, pricing.fx, pricing.profile, pricing.schedule, memo=nets
+                )
                 if bound is None or bound < min_profit:
                     continue
             evaluation = price_route(buy, sell, pricing.fx, pricing.profile, pricing.schedule)

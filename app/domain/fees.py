@@ -49,6 +49,7 @@ from app.domain.quote import MarketQuote
 __all__ = [
     "FeeLine",
     "LineKind",
+    "NetPriceMemo",
     "RouteBreakdown",
     "Threshold",
     "price_route",
@@ -263,18 +264,49 @@ def route_category(buy: MarketQuote, sell: MarketQuote, schedule: FeeSchedule) -
     )
 
 
+#: Net prices already computed in one evaluation of an ASIN's routes: (market, gross price,
+#: fee category, date) -> (VAT rate, net price in the market's minor units, net in EUR cents).
+#: Valid for one FX rate and schedule only: a caller keeps one per evaluation.
+NetPriceMemo = dict[tuple[Market, int, str, date], tuple[VatRate, int, int]]
+
+
+def _net_price(
+    quote: MarketQuote,
+    gross: int,
+    category: str,
+    on: date,
+    fx: FxRates,
+    schedule: FeeSchedule,
+    memo: NetPriceMemo | None,
+) -> tuple[VatRate, int, int]:
+    key = (quote.market, gross, category, on)
+    if memo is not None and (known := memo.get(key)) is not None:
+        return known
+    vat = schedule.vat_rate(quote.market, category, on)
+    net = round_half_up(Decimal(gross) / (1 + vat.rate))
+    found = (vat, net, fx.to_eur_cents(net, quote.currency))
+    if memo is not None:
+        memo[key] = found
+    return found
+
+
 def _net_prices(
-    buy: MarketQuote, sell: MarketQuote, fx: FxRates, schedule: FeeSchedule, on: date | None
+    buy: MarketQuote,
+    sell: MarketQuote,
+    fx: FxRates,
+    schedule: FeeSchedule,
+    on: date | None,
+    memo: NetPriceMemo | None = None,
 ) -> _Nets:
     assert buy.buy_price is not None
     assert sell.sell_price is not None
     on = on or max(buy.observed_at, sell.observed_at).date()
     mapped = route_category(buy, sell, schedule)
     category = mapped or DEFAULT_CATEGORY
-    sell_vat = schedule.vat_rate(sell.market, category, on)
-    buy_vat = schedule.vat_rate(buy.market, category, on)
-    net_sell = round_half_up(Decimal(sell.sell_price) / (1 + sell_vat.rate))
-    net_buy = round_half_up(Decimal(buy.buy_price) / (1 + buy_vat.rate))
+    sell_vat, net_sell, net_sell_eur = _net_price(
+        sell, sell.sell_price, category, on, fx, schedule, memo
+    )
+    buy_vat, net_buy, net_buy_eur = _net_price(buy, buy.buy_price, category, on, fx, schedule, memo)
     return _Nets(
         on=on,
         mapped=mapped,
@@ -283,8 +315,8 @@ def _net_prices(
         buy_vat=buy_vat,
         net_sell=net_sell,
         net_buy=net_buy,
-        net_sell_eur=fx.to_eur_cents(net_sell, sell.currency),
-        net_buy_eur=fx.to_eur_cents(net_buy, buy.currency),
+        net_sell_eur=net_sell_eur,
+        net_buy_eur=net_buy_eur,
     )
 
 
@@ -296,9 +328,11 @@ def profit_upper_bound(
     schedule: FeeSchedule,
     *,
     on: date | None = None,
+    memo: NetPriceMemo | None = None,
 ) -> int | None:
     """A cheap bound that :func:`price_route`'s profit never exceeds (None when a price is
-    missing), for skipping routes that cannot reach the profit threshold.
+    missing), for skipping routes that cannot reach the profit threshold. ``memo`` shares the
+    net prices between the routes of one evaluation (one FX rate, one schedule).
 
     ``profit = net sell - sum(cost lines) - net buy`` (EUR cents, the same net prices as
     here). Every cost line is >= 0 (fees, storage, percentages of non-negative amounts,
@@ -308,7 +342,7 @@ def profit_upper_bound(
     """
     if buy.buy_price is None or sell.sell_price is None:
         return None
-    nets = _net_prices(buy, sell, fx, schedule, on)
+    nets = _net_prices(buy, sell, fx, schedule, on, memo)
     route = Route(buy.market, sell.market)
     floor = profile.inbound_for(route).per_unit_eur_cents + profile.prep_eur_cents
     if route.involves_gb:

@@ -122,7 +122,9 @@ class Route(NamedTuple):
 
     @property
     def key(self) -> str:
-        return f"{self.buy.value}:{self.sell.value}"
+        # Markets are str members: concatenation skips the enum's ``value`` descriptor
+        # (this runs for every route of every event).
+        return self.buy + ":" + self.sell
 
     @property
     def involves_gb(self) -> bool:

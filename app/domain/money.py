@@ -29,6 +29,8 @@ class Currency(StrEnum):
     @classmethod
     def parse(cls, value: str) -> Currency:
         """``"eur"``/``"EUR"`` -> ``Currency.EUR``; raises :class:`UnknownCurrencyError`."""
+        if isinstance(value, Currency):
+            return value
         try:
             return cls(value.strip().upper())
         except (ValueError, AttributeError):

@@ -18,10 +18,10 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from functools import cache
+from functools import cache, wraps
 from importlib import resources
 from types import MappingProxyType
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, Literal, TypeVar, cast, get_args
 
 from app.domain.markets import Market, UnknownMarketError
 
@@ -251,9 +251,34 @@ def _one_or_none(found: Sequence[_T], what: str) -> _T | None:
     return found[0] if found else None
 
 
+_Lookup = TypeVar("_Lookup", bound=Callable[..., Any])
+
+
+def _memoised(lookup: _Lookup) -> _Lookup:
+    """Remember a look-up's answer per arguments (positional, hashable), in the schedule's
+    ``_memo``: the schedule never changes, so neither does an answer. A detector event prices
+    up to 20 routes with the same few look-ups (VAT rate per market and category, referral
+    rule, ...); scanning the entries each time was most of the pricing cost. What a look-up
+    raises (a :class:`FeeScheduleGapError`) is not remembered. The memo grows with the
+    distinct arguments asked for: markets x categories x days priced."""
+    name = lookup.__name__
+
+    @wraps(lookup)
+    def remembered(self: FeeSchedule, *args: Any) -> Any:
+        key = (name, *args)
+        try:
+            return self._memo[key]
+        except KeyError:
+            answer = self._memo[key] = lookup(self, *args)
+            return answer
+
+    return cast(_Lookup, remembered)
+
+
 @dataclass(frozen=True, slots=True)
 class FeeSchedule:
-    """The validated schedule. Look-ups take the date the figures must be in force on."""
+    """The validated schedule. Look-ups take the date the figures must be in force on (their
+    answers are remembered: :func:`_memoised`)."""
 
     categories: tuple[Category, ...]
     referral: tuple[ReferralRule, ...]
@@ -265,13 +290,18 @@ class FeeSchedule:
     fba_low_price: tuple[FbaLowPrice, ...]
     efn: tuple[EfnFee, ...]
     storage: tuple[StorageRate, ...] = ()
+    _memo: dict[tuple[Any, ...], Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
+    @_memoised
     def category(self, key: str) -> Category:
         for category in self.categories:
             if category.key == key:
                 return category
         raise FeeScheduleGapError(f"unknown fee category {key!r}")
 
+    @_memoised
     def category_of_root(self, market: Market, root_category: int | None) -> str | None:
         """The category key whose Keepa roots on ``market`` include ``root_category``; None
         when the root is unknown or mapped to no category."""
@@ -282,6 +312,7 @@ class FeeSchedule:
                 return category.key
         return None
 
+    @_memoised
     def referral_rule(self, category: str, market: Market, on: date) -> ReferralRule | None:
         found = _in_force(
             (r for r in self.referral if r.category == category and market in r.markets),
@@ -290,6 +321,7 @@ class FeeSchedule:
         )
         return _one_or_none(found, f"referral {category}/{market.value} on {on}")
 
+    @_memoised
     def dsf_rule(self, established_in: str, sell_market: Market, on: date) -> DsfRule | None:
         """The Digital Services Fee rule, None when no DSF applies (e.g. before 2024-10-01 or
         a DE-established seller selling on DE)."""
@@ -300,6 +332,7 @@ class FeeSchedule:
         )
         return _one_or_none(found, f"DSF {established_in}->{sell_market.value} on {on}")
 
+    @_memoised
     def vat_rate(self, market: Market, category: str, on: date) -> VatRate:
         """The reduced rate of ``category`` if the market has one, else its standard rate."""
         for wanted in (category, STANDARD_VAT):
@@ -313,12 +346,14 @@ class FeeSchedule:
                 return rate
         raise FeeScheduleGapError(f"no VAT rate for {market.value} on {on}")
 
+    @_memoised
     def fee_vat_rate(self, market: Market, on: date) -> VatRate:
         """VAT rate on Amazon's fees charged by ``market``."""
         if not self.fee_vat.sourced.in_force(on):
             raise FeeScheduleGapError(f"no rule for VAT on fees on {on}")
         return self.vat_rate(market, STANDARD_VAT, on)
 
+    @_memoised
     def fba_card(self, market: Market, on: date) -> FbaCard:
         found = _in_force(
             (c for c in self.fba_cards if c.market is market), on, lambda c: c.sourced
@@ -328,12 +363,14 @@ class FeeSchedule:
             raise FeeScheduleGapError(f"no FBA fee card for {market.value} on {on}")
         return card
 
+    @_memoised
     def low_price_rule(self, market: Market, on: date) -> FbaLowPrice | None:
         found = _in_force(
             (r for r in self.fba_low_price if market in r.markets), on, lambda r: r.sourced
         )
         return _one_or_none(found, f"low-price FBA {market.value} on {on}")
 
+    @_memoised
     def efn_fee(self, from_market: Market, sell_market: Market, on: date) -> EfnFee:
         found = _in_force(
             (
@@ -353,6 +390,7 @@ class FeeSchedule:
             )
         return fee
 
+    @_memoised
     def storage_rate(self, market: Market, on: date) -> StorageRate:
         """The monthly storage rates of the warehouses of ``market`` in force on ``on``."""
         found = _in_force((r for r in self.storage if market in r.markets), on, lambda r: r.sourced)
