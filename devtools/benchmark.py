@@ -299,8 +299,16 @@ def _rate_window(read: Callable[[], int], target: int, timeout_s: float) -> floa
 
 
 async def _latency(
-    bootstrap: str, settings: Settings, rate: float, count: int, asin_prefix: str
+    bootstrap: str,
+    settings: Settings,
+    rate: float,
+    count: int,
+    asin_prefix: str,
+    processed: Callable[[], int],
 ) -> tuple[list[float], int]:
+    """Latencies of ``count`` route-completing events sent at ``rate``, and how many never
+    came back. ``processed`` reads the worker's count of processed input events: the unmeasured
+    first halves are waited for, so the measured ones do not queue behind them."""
     consumer = AIOKafkaConsumer(
         settings.topic("arbitrage.opportunities"),
         bootstrap_servers=bootstrap,
@@ -316,11 +324,17 @@ async def _latency(
     base = datetime.now(UTC).replace(microsecond=0)
     # The FR halves complete the route; the DE halves go first, unmeasured.
     pairs = [_route_completing_pair(f"{asin_prefix}{i:07d}", base) for i in range(count)]
+    before = processed()
     for de, _ in pairs:
         key, value = envelope_record(de)
         await producer.send(topic, value, key=key)
     await producer.flush()
-    await asyncio.sleep(2)
+    deadline = time.monotonic() + 600
+    while processed() < before + count:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the worker did not process the {count} first halves")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1)
 
     async def receive() -> None:
         while len(latencies) < count:
@@ -350,10 +364,14 @@ async def _latency(
 
 
 def _latency_figures(
-    bootstrap: str, settings: Settings, rate: float, seconds: float, asin_prefix: str
+    worker: WorkerProcess, rate: float, seconds: float, asin_prefix: str
 ) -> dict[str, Any]:
     count = max(1, round(rate * seconds))
-    latencies, missing = asyncio.run(_latency(bootstrap, settings, rate, count, asin_prefix))
+    s = worker.settings
+    processed = _Counters([worker], "keepa_events").read
+    latencies, missing = asyncio.run(
+        _latency(s.kafka_bootstrap_servers, s, rate, count, asin_prefix, processed)
+    )
     tag = f"latency_{rate:g}"
     return {
         f"{tag}_events": count,
@@ -533,9 +551,7 @@ def run_benchmark(
         latency: dict[str, Any] = {}
         for i, rate in enumerate(latency_rates):
             _phase(f"latency at {rate:g}/s")
-            latency.update(
-                _latency_figures(bootstrap, s, rate, latency_seconds, _latency_prefix(i))
-            )
+            latency.update(_latency_figures(worker, rate, latency_seconds, _latency_prefix(i)))
         _, peak_rss = worker.memory_mb()
         stats = worker.stats() or {}
     finally:
