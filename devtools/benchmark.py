@@ -391,8 +391,8 @@ def _two_workers(
     settings: Settings, name: str, workdir: Path, sample: Callable[[], Iterable[Any]], events: int
 ) -> dict[str, Any]:
     """Two workers of one consumer group (their own topics), started on an empty topic and
-    fed the backlog once both hold partitions of it; the group's events/s from its first to
-    its last processed event."""
+    fed the backlog once both hold partitions of it; the group's events/s from the end of the
+    production to its last processed event."""
     workers = [
         WorkerProcess(name, workdir / f"data{i}", workdir / f"worker{i}.log", settings)
         for i in (1, 2)
@@ -405,7 +405,12 @@ def _two_workers(
             worker.start(timeout_s=180)
         _wait_split(workers, topic, s.topic_partitions, timeout_s=120)
         counters = _Counters(workers, "keepa_events")
-        asyncio.run(_produce(s.kafka_bootstrap_servers, topic, sample()))
+        envelopes = list(sample())
+        asyncio.run(_produce(s.kafka_bootstrap_servers, topic, envelopes))
+        # The window starts once the backlog is in (what was processed meanwhile is not in
+        # it): the producer does not compete with the workers for the two cores.
+        if counters.read() >= events:
+            raise RuntimeError("the two workers were done before the backlog was produced")
         rate = _rate_window(counters.read, events, timeout_s=900)
         shares = [counters.last.get(i, 0) for i in range(len(workers))]
     finally:
