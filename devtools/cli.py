@@ -79,13 +79,20 @@ def _print_status(manager: object) -> bool:
 def bench(
     asins: int = typer.Option(400, help="Synthetic ASINs (x 5 markets) in the backlog."),
     steps: int = typer.Option(10, help="Observations per ASIN and market in the backlog."),
-    latency_rate: float = typer.Option(50.0, help="Events/s during the latency phase."),
-    latency_events: int = typer.Option(500, help="Route-completing events to time."),
+    latency_rate: Annotated[
+        list[float] | None,
+        typer.Option(help="Events/s of a latency run (repeat the option for several runs)."),
+    ] = None,
+    latency_seconds: float = typer.Option(10.0, help="Duration of each latency run."),
+    recovery_asins: int = typer.Option(
+        100_000, min=0, help="ASINs held by the worker of the recovery phase (0: no recovery)."
+    ),
 ) -> None:
-    """Benchmark a worker on the local stack; prints one JSON line (see devtools/benchmark.py)."""
+    """Benchmark a worker against baselines of the same run on the local stack; prints one
+    JSON line (stdout) and a table (stderr). See docs/performance.md."""
     import orjson
 
-    from devtools.benchmark import run_benchmark
+    from devtools.benchmark import format_table, run_benchmark
     from devtools.stack import StackManager
 
     settings = get_settings()
@@ -94,9 +101,11 @@ def bench(
         settings,
         asins=asins,
         steps=steps,
-        latency_rate=latency_rate,
-        latency_events=latency_events,
+        latency_rates=latency_rate or [50.0, 500.0],
+        latency_seconds=latency_seconds,
+        recovery_asins=recovery_asins,
     )
+    typer.echo(format_table(result), err=True)
     typer.echo(orjson.dumps(result).decode())
 
 

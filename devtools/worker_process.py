@@ -26,6 +26,18 @@ from devtools.stack.processes import stop_group
 PRODUCTION_STORE = "rocksdb://"
 
 
+def status_kb(status: str, field_name: str) -> int:
+    """A ``kB`` field (``VmRSS``, ``VmHWM``...) of the text of a ``/proc/PID/status`` file."""
+    for line in status.splitlines():
+        name, _, value = line.partition(":")
+        if name == field_name:
+            number, _, unit = value.strip().partition(" ")
+            if unit != "kB":
+                raise ValueError(f"{field_name} is not in kB: {line!r}")
+            return int(number)
+    raise ValueError(f"no {field_name} in the process status")
+
+
 @dataclass
 class WorkerProcess:
     name: str
@@ -55,7 +67,7 @@ class WorkerProcess:
     def env(self) -> dict[str, str]:
         return child_env(self.settings, self.extra_env)
 
-    def start(self, timeout_s: float = 90) -> None:
+    def start(self, timeout_s: float = 90, poll_s: float = 0.5) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
@@ -76,7 +88,7 @@ class WorkerProcess:
             ):
                 self._check_store(stats)
                 return
-            time.sleep(0.5)
+            time.sleep(poll_s)
         raise RuntimeError(f"worker not ready in {timeout_s}s: {self.tail()}")
 
     def _check_store(self, stats: dict[str, Any]) -> None:
@@ -101,6 +113,17 @@ class WorkerProcess:
         stats = self.stats() or {}
         value: int = stats.get("counters", {}).get(name, 0)
         return value
+
+    def memory_mb(self) -> tuple[float, float]:
+        """``(current RSS, peak RSS)`` of the worker in MB (VmRSS and VmHWM of the process
+        ``start`` ran: the Python interpreter of ``arbitrage worker`` itself, no wrapper)."""
+        if self.proc is None:
+            raise RuntimeError(f"worker {self.name} was not started")
+        exe = Path(f"/proc/{self.proc.pid}/exe").resolve().name
+        if not exe.startswith("python"):
+            raise RuntimeError(f"worker {self.name} runs {exe}, not the Python interpreter")
+        status = Path(f"/proc/{self.proc.pid}/status").read_text()
+        return status_kb(status, "VmRSS") / 1024, status_kb(status, "VmHWM") / 1024
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
