@@ -21,7 +21,9 @@ UK-EU border) has no evaluation; it is counted in ``routes_unpriced``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections import defaultdict
 from typing import Any
 
 from faust import StreamT
@@ -62,14 +64,25 @@ POLICY = detection_policy(settings)
 SCHEDULE = default_fee_schedule()
 
 
-@app.agent(detector_input)
+#: One lock per partition number: the actors of partition n of ``keepa.products`` and of
+#: ``arbitrage.reevaluations`` (the same keys, co-partitioned) take turns with a key's state.
+_partition_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
+
+
+@app.agent(detector_input, isolated_partitions=True)
 async def detect_opportunities(stream: StreamT[Any]) -> None:
+    """One actor per assigned input partition (``isolated_partitions``): partitions are
+    processed concurrently, each in order, so one partition's wait for the broker (every
+    opportunity event is confirmed before the state that records it is written) does not
+    hold up the others. A key's messages are all in one partition number of the two topics,
+    whose actors share a lock: all the work of a key stays serialised."""
     await declare_all()
     async for event in stream.events():
-        if event.message.topic == REEVALUATIONS:
-            await _on_request(event)
-        else:
-            await _on_keepa_event(event)
+        async with _partition_locks[event.message.partition]:
+            if event.message.topic == REEVALUATIONS:
+                await _on_request(event)
+            else:
+                await _on_keepa_event(event)
 
 
 def _pricing() -> Pricing:

@@ -12,7 +12,6 @@ from app.alerts.cli import alerts_cli
 from app.api.cli import serve_api
 from app.ingest.cli import register as register_ingest
 from app.ingest.profile_cli import profile_cli
-from app.settings import get_settings
 from dashboard.cli import dashboard_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -69,12 +68,10 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="Faust log level."),
 ) -> None:
     """Start a Faust worker (the same as `faust -A app worker`)."""
-    if get_settings().faust_loop == "uvloop":
-        # Before anything creates the loop (Faust creates it when the worker starts).
-        import mode.loop
-
-        mode.loop.use("uvloop")
     from app.faust_app import app as faust_app
+    from app.faust_app import use_configured_loop
+
+    use_configured_loop()
 
     sys.argv = ["arbitrage worker", "worker", "--loglevel", loglevel]
     faust_app.main()

@@ -1,7 +1,7 @@
 """The Faust application: configuration only. Topics live in ``app.topics``, tables in
 ``tables/``, agents in ``agents/`` and web views in ``app.views``; all are found by
 autodiscovery when the worker starts. One guard against a Faust race is connected here
-(:func:`_hold_fetching_until_streams_are_seeked`)."""
+(:func:`hold_fetching_until_streams_are_seeked`)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,28 @@ import faust
 from app.settings import get_settings
 
 settings = get_settings()
+
+#: How every Faust app of ours talks to Kafka: the worker's, and the bench's Faust baselines
+#: (devtools/bench_baselines.py), so a baseline measures Faust with the worker's settings.
+KAFKA_SETTINGS: dict[str, Any] = {
+    # Every output is acknowledged by all in-sync replicas before offsets move on.
+    "producer_acks": -1,
+    # Batches of many messages (a Keepa envelope is ~6 KB: the 16 KB default held two),
+    # compressed with lz4 (gzip at level 9 on the event loop was ~10 % of the worker's CPU).
+    # The linger stays at 1 ms: an opportunity event is confirmed by the broker before the
+    # state that records it is written, and each such wait lasts at least the linger.
+    "producer_compression_type": "lz4",
+    "producer_max_batch_size": 512 * 1024,
+    "producer_linger": 0.001,
+    "consumer_auto_offset_reset": "earliest",
+    # The sink may wait for Elasticsearch for a while without being kicked out of the group.
+    "broker_max_poll_interval": 600.0,
+    # A worker that died (kill -9, lost host) is noticed by the group coordinator after 10 s
+    # instead of Faust's 60 s: its partitions move to the others (or to its restarted self)
+    # that much sooner. Heartbeats come from the consumer's own thread every 3 s.
+    "broker_session_timeout": 10.0,
+    "broker_heartbeat_interval": 3.0,
+}
 
 app = faust.App(
     settings.faust_app_id,
@@ -27,22 +49,21 @@ app = faust.App(
     web_in_thread=False,
     autodiscover=["agents", "tables", "app.views"],
     origin="app",
-    # Every output is acknowledged by all in-sync replicas before offsets move on.
-    producer_acks=-1,
-    # Batches of many messages (a Keepa envelope is ~6 KB: the 16 KB default held two),
-    # compressed with lz4 (gzip at level 9 on the event loop was ~10 % of the worker's CPU);
-    # a 5 ms linger fills them without adding noticeably to the latency of an event.
-    producer_compression_type="lz4",
-    producer_max_batch_size=512 * 1024,
-    producer_linger=0.005,
-    consumer_auto_offset_reset="earliest",
-    # The sink may wait for Elasticsearch for a while without being kicked out of the group.
-    broker_max_poll_interval=600.0,
+    **KAFKA_SETTINGS,
 )
 
 
+def use_configured_loop() -> None:
+    """Install the event loop of ``FAUST_LOOP`` (call before the worker starts: Faust creates
+    its loop then)."""
+    if settings.faust_loop == "uvloop":
+        import mode.loop
+
+        mode.loop.use("uvloop")
+
+
 @app.on_rebalance_complete.connect
-async def _hold_fetching_until_streams_are_seeked(
+async def hold_fetching_until_streams_are_seeked(
     sender: Any, /, *args: Any, signal: Any, **kwargs: Any
 ) -> None:
     """Stop the consumer's flow when table recovery has finished, before Faust resumes the

@@ -1,8 +1,8 @@
 """Faust baselines of ``arbitrage bench``: how fast Faust itself goes on this machine.
 
 Two tiny Faust apps, each run as a subprocess (``python -m devtools.bench_baselines``) over
-the bench's backlog topic, with the producer, consumer and broker settings of the worker's
-app (read from ``app.faust_app.app.conf``, so they cannot drift apart) and its guard against
+the bench's backlog topic, with the worker's Kafka settings (``app.faust_app.KAFKA_SETTINGS``,
+so they cannot drift apart), its event loop, its RocksDB options and its guard against
 Faust's seek race:
 
 * ``noop``: the agent only counts the events;
@@ -97,9 +97,15 @@ def main(argv: Sequence[str] | None = None) -> None:
     # Faust and the worker's app are imported only in the child.
     import faust
 
-    from app.faust_app import _hold_fetching_until_streams_are_seeked
+    from app.faust_app import (
+        KAFKA_SETTINGS,
+        hold_fetching_until_streams_are_seeked,
+        use_configured_loop,
+    )
     from app.faust_app import app as worker_app
+    from tables.store_options import rocksdb_options
 
+    use_configured_loop()
     conf = worker_app.conf
     app = faust.App(
         args.app_id,
@@ -113,18 +119,18 @@ def main(argv: Sequence[str] | None = None) -> None:
         web_host="127.0.0.1",
         web_in_thread=False,
         autodiscover=False,
-        producer_acks=conf.producer_acks,
-        producer_compression_type=conf.producer_compression_type,
-        consumer_auto_offset_reset=conf.consumer_auto_offset_reset,
-        broker_max_poll_interval=conf.broker_max_poll_interval,
-        broker_commit_every=conf.broker_commit_every,
-        broker_commit_interval=conf.broker_commit_interval,
-        stream_buffer_maxsize=conf.stream_buffer_maxsize,
+        **KAFKA_SETTINGS,
     )
-    app.on_rebalance_complete.connect(_hold_fetching_until_streams_are_seeked)
+    app.on_rebalance_complete.connect(hold_fetching_until_streams_are_seeked)
     topic = app.topic(args.topic, key_serializer="raw", value_serializer="raw")
     table = (
-        app.Table("bench-one", key_type=bytes, value_type=bytes, partitions=args.partitions)
+        app.Table(
+            "bench-one",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=args.partitions,
+            options=rocksdb_options(),
+        )
         if args.mode == "table"
         else None
     )
