@@ -104,7 +104,8 @@ async def _on_keepa_event(event: EventT[Any]) -> None:
         return
     try:
         pricing = _pricing()
-        step = apply_quote(quote, read_quotes(key), read_open_routes(key), POLICY, pricing)
+        held_open = read_open_routes(key)
+        step = apply_quote(quote, read_quotes(key), held_open, POLICY, pricing)
         # The rate goes with the observation: the sink stamps products and price history
         # with exactly the rate these opportunity events were computed with.
         observation = encode(Observation.from_quote(quote, pricing.fx))
@@ -118,7 +119,7 @@ async def _on_keepa_event(event: EventT[Any]) -> None:
     if not step.accepted:
         metrics.incr("out_of_order_quotes")
         return
-    await _commit(key, step, events, pricing.profile_version)
+    await _commit(key, step, events, pricing.profile_version, bool(held_open))
 
 
 async def _on_request(event: EventT[Any]) -> None:
@@ -134,9 +135,10 @@ async def _on_request(event: EventT[Any]) -> None:
     assert key is not None  # (request_from_message refuses a request without one)
     try:
         pricing = _pricing()
+        held_open = read_open_routes(key)
         step = reevaluate(
             read_quotes(key),
-            read_open_routes(key),
+            held_open,
             POLICY,
             pricing,
             request.as_of,
@@ -153,7 +155,7 @@ async def _on_request(event: EventT[Any]) -> None:
     metrics.incr(f"reevaluations_{request.reason}")
     if not step.quotes and not step.open:
         return  # nothing held for the ASIN (e.g. a request from before a reset): no state
-    await _commit(key, step, events, pricing.profile_version)
+    await _commit(key, step, events, pricing.profile_version, bool(held_open))
 
 
 def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
@@ -164,9 +166,14 @@ def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
 
 
 async def _commit(
-    key: bytes, step: AsinStep, events: list[tuple[str, bytes]], profile_version: str
+    key: bytes,
+    step: AsinStep,
+    events: list[tuple[str, bytes]],
+    profile_version: str,
+    had_open: bool,
 ) -> None:
-    """Deliver the step's events, then write the state that records them."""
+    """Deliver the step's events, then write the state that records them (``had_open``:
+    whether open routes were read for the key; none before and none now writes nothing)."""
     if step.unpriced:
         metrics.incr("routes_unpriced", len(step.unpriced))
     # Every opportunity event is confirmed by the broker before the state that says it was
@@ -178,4 +185,5 @@ async def _commit(
         await publish_confirmed(opportunities, key, value, what="opportunity event")
         metrics.incr(f"opportunities_{kind}")
     write_quotes(key, step.quotes, profile_version)
-    write_open_routes(key, step.open)
+    if step.open or had_open:
+        write_open_routes(key, step.open)
