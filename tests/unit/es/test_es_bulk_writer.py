@@ -61,6 +61,8 @@ class FakeClient:
         )
     )
     _client_meta: Any = None
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def options(self, **_: Any) -> FakeClient:
         return self
@@ -72,6 +74,12 @@ class FakeClient:
         self.calls.append(ids)
         self.kwargs.append(kwargs)
         step = self.steps.pop(0) if self.steps else {}
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.001)  # the answer takes a moment: requests may overlap
+        finally:
+            self.in_flight -= 1
         if isinstance(step, BaseException):
             raise step
         items = []
@@ -244,7 +252,9 @@ async def test_per_call_stop_and_refresh_passthrough() -> None:
     assert result.stopped
     assert client.calls == []
     await w.write([action("b")])
-    assert client.kwargs == [{"refresh": "wait_for"}]
+    assert client.kwargs == [
+        {"refresh": "wait_for", "filter_path": "errors,items.*.status,items.*.error"}
+    ]
 
 
 async def test_stats_accumulate() -> None:
@@ -264,6 +274,50 @@ async def test_stats_accumulate() -> None:
     assert stats["last_rejection"] == "i/c: 400 document_parsing_exception: failed to parse field"
     assert stats["last_error_at"] == stats["last_success_at"] == "2025-03-01T00:00:00Z"
     assert stats["last_rejection_at"] == "2025-03-01T00:00:00Z"
+
+
+async def test_concurrent_requests_retry_and_report_every_action() -> None:
+    """Chunks go out ``concurrency`` at a time; each failure is handled per action: a lost
+    connection resends its chunk, a per-item 503 its item, a 400 is rejected, a 409 stale."""
+    client = FakeClient(
+        steps=[
+            {"b": 503},  # chunk a b
+            ConnectionError("refused"),  # chunk c d
+            {"e": 400, "f": 409},  # chunk e f
+            {},  # chunk g
+            {},  # the retry: b c
+            {},  # and d
+        ]
+    )
+    w = writer(client, chunk_size=2, concurrency=2)
+    bad = action("e")
+    actions = [action(x) for x in "abcd"] + [bad] + [action(x) for x in "fg"]
+    result = await w.write(actions)
+    assert client.max_in_flight == 2
+    assert client.calls[:4] == [["a", "b"], ["c", "d"], ["e", "f"], ["g"]]
+    assert client.calls[4:] == [["b", "c"], ["d"]]
+    assert (result.indexed, result.stale, result.retries, result.retried_items) == (5, 1, 1, 3)
+    assert result.rejected == [(bad, "400 document_parsing_exception: failed to parse field")]
+    assert result.complete
+
+
+async def test_concurrent_requests_stop_with_every_unsettled_action_pending() -> None:
+    stop = asyncio.Event()
+
+    async def sleep_then_stop(delay: float) -> None:
+        stop.set()
+
+    client = FakeClient(steps=[{}, ConnectionError("refused"), {"f": 503}])
+    w = BulkWriter(client, stop=stop, sleep=sleep_then_stop, chunk_size=2, concurrency=3)  # type: ignore[arg-type]
+    result = await w.write([action(x) for x in "abcdef"])
+    assert result.stopped
+    assert [a["_id"] for a in result.pending] == ["c", "d", "f"]
+    assert result.indexed == 3
+
+
+def test_invalid_concurrency() -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        writer(FakeClient(steps=[]), concurrency=0)
 
 
 def test_invalid_backoff() -> None:
