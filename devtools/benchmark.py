@@ -197,9 +197,10 @@ def run_benchmark(
     topic = s.topic("keepa.products")
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=2)
     asyncio.run(_create_topic(bootstrap, topic, s.topic_partitions))
+    # generated first: the producer's rate is the publisher's, not the sample generator's
+    sample = list(generate_sample(asins, seed=7, start=start, steps=steps, step_minutes=15))
     t = time.perf_counter()
-    sample = generate_sample(asins, seed=7, start=start, steps=steps, step_minutes=15)
-    events = asyncio.run(_produce(bootstrap, topic, sample))
+    events = asyncio.run(_produce(bootstrap, topic, iter(sample)))
     produce_rate = events / (time.perf_counter() - t)
     ceiling = asyncio.run(_ceiling(bootstrap, topic, events))
     worker.start(timeout_s=180)
