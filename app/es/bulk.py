@@ -4,8 +4,9 @@ The writer's callers are Faust agents, and Faust acknowledges a message even whe
 raises: a write that gives up loses documents. :meth:`BulkWriter.write` therefore never
 raises on transient failures. Actions are serialised once; each attempt sends the
 still-pending ones in bulk requests of at most ``chunk_size`` actions, ``concurrency`` requests
-at a time (responses trimmed by ``filter_path`` to each item's status and error), and sorts
-every action's outcome:
+at a time (the writes of one document stay in order: see :meth:`BulkWriter._attempt`;
+responses are trimmed by ``filter_path`` to each item's status and error), and sorts every
+action's outcome:
 
 * 2xx: **indexed**;
 * 409 (``version_conflict_engine_exception``): **stale** - a newer external version is
@@ -27,6 +28,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import zlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -135,18 +137,23 @@ class WriterStats:
 
 @dataclass(slots=True)
 class _Ready:
-    """An action and its serialised bulk lines (header, then the body if any)."""
+    """An action, its serialised bulk lines (header, then the body if any), their size, its
+    position in the write and its document's lane (see :meth:`BulkWriter._attempt`)."""
 
     action: Action
     lines: list[bytes]
     size: int
+    position: int
+    lane: int
 
 
 @dataclass(slots=True)
 class _Attempt:
-    """Outcome of one bulk round: transient failures to resend, and the first error text."""
+    """Outcome of one bulk round: transient failures to resend, permanent ones with their
+    reason, and the first error text."""
 
     retry: list[_Ready] = field(default_factory=list)
+    rejected: list[tuple[_Ready, str]] = field(default_factory=list)
     error: str | None = None
 
 
@@ -294,7 +301,9 @@ class BulkWriter:
             except Exception as exc:  # anything the serializer refuses is permanent
                 result.rejected.append((action, f"serialization_error: {exc}"))
                 continue
-            ready.append(_Ready(action, lines, sum(len(line) + 1 for line in lines)))
+            size = sum(len(line) + 1 for line in lines)
+            lane = zlib.crc32(f"{action.get('_index')}/{action.get('_id')}".encode())
+            ready.append(_Ready(action, lines, size, len(ready), lane))
         return ready
 
     def _chunks(self, pending: list[_Ready]) -> list[list[_Ready]]:
@@ -316,40 +325,48 @@ class BulkWriter:
         return chunks
 
     async def _attempt(self, pending: list[_Ready], result: BulkResult) -> _Attempt:
-        """One bulk round over ``pending``: its chunks are sent ``concurrency`` at a time,
-        then every outcome is classified into ``result``, in input order."""
+        """One bulk round over ``pending``, classified into ``result`` (in input order).
+
+        The actions are dealt into ``concurrency`` lanes by document (index and id), each
+        lane's chunks sent one after the other, the lanes at the same time: two writes of
+        one document keep their order, as in a single sequence of requests (an older
+        external version sent after a newer one would come back stale). A lane stops at a
+        request that failed transiently; it and the lane's later chunks are resent.
+        """
         attempt = _Attempt()
         client = self._client.options(request_timeout=self._request_timeout)
         kwargs: dict[str, Any] = {"filter_path": _FILTER_PATH}
         if self._refresh is not None:
             kwargs["refresh"] = self._refresh
-        limit = asyncio.Semaphore(self._concurrency)
 
-        async def send(chunk: list[_Ready]) -> Any:
-            async with limit:
+        async def send_lane(lane: list[_Ready]) -> None:
+            chunks = self._chunks(lane)
+            for n, chunk in enumerate(chunks):
                 operations = [line for item in chunk for line in item.lines]
-                # pre-serialised NDJSON lines, as elasticsearch.helpers sends them
-                answer = await client.bulk(operations=cast(Any, operations), **kwargs)
-                return answer.body
+                try:
+                    # pre-serialised NDJSON lines, as elasticsearch.helpers sends them
+                    answer = await client.bulk(operations=cast(Any, operations), **kwargs)
+                except TransportError as exc:  # the connection failed / timed out
+                    attempt.error = attempt.error or _describe_exception(exc)
+                    attempt.retry.extend(item for later in chunks[n:] for item in later)
+                    return
+                except ApiError as exc:  # the whole request was refused
+                    reason = f"{exc.status_code} {_describe_exception(exc)}"
+                    attempt.error = attempt.error or reason
+                    if _transient_request_status(exc.status_code):
+                        attempt.retry.extend(item for later in chunks[n:] for item in later)
+                        return
+                    attempt.rejected.extend((item, reason) for item in chunk)
+                    continue
+                self._classify_chunk(chunk, answer.body, result, attempt)
 
-        chunks = self._chunks(pending)
-        answers = await asyncio.gather(*(send(c) for c in chunks), return_exceptions=True)
-        for chunk, answer in zip(chunks, answers, strict=True):
-            if isinstance(answer, TransportError):
-                # the connection failed / timed out: the whole request is resent
-                attempt.error = attempt.error or _describe_exception(answer)
-                attempt.retry.extend(chunk)
-            elif isinstance(answer, ApiError):  # the whole request was refused
-                reason = f"{answer.status_code} {_describe_exception(answer)}"
-                attempt.error = attempt.error or reason
-                if _transient_request_status(answer.status_code):
-                    attempt.retry.extend(chunk)
-                else:
-                    result.rejected.extend((item.action, reason) for item in chunk)
-            elif isinstance(answer, BaseException):
-                raise answer
-            else:
-                self._classify_chunk(chunk, answer, result, attempt)
+        lanes: list[list[_Ready]] = [[] for _ in range(self._concurrency)]
+        for item in pending:
+            lanes[item.lane % self._concurrency].append(item)
+        await asyncio.gather(*(send_lane(lane) for lane in lanes if lane))
+        attempt.retry.sort(key=lambda item: item.position)
+        attempt.rejected.sort(key=lambda rejection: rejection[0].position)
+        result.rejected.extend((item.action, reason) for item, reason in attempt.rejected)
         return attempt
 
     def _classify_chunk(
@@ -391,7 +408,7 @@ class BulkWriter:
             if attempt.error is None:
                 attempt.error = reason
         else:
-            result.rejected.append((item_ready.action, reason))
+            attempt.rejected.append((item_ready, reason))
 
     # --- stats -------------------------------------------------------------------------
 

@@ -276,29 +276,61 @@ async def test_stats_accumulate() -> None:
     assert stats["last_rejection_at"] == "2025-03-01T00:00:00Z"
 
 
+@dataclass
+class ScriptedClient(FakeClient):
+    """Answers per document, whatever request it comes in: ``script[id]`` is the statuses
+    (or an exception failing the whole request) of the document's successive writes."""
+
+    script: dict[str, list[int | BaseException]] = field(default_factory=dict)
+    #: writes ``(id, n)`` whose request takes longer to answer
+    slow: set[tuple[str, int]] = field(default_factory=set)
+    #: the writes ``(id, n)`` in the order they were applied (answered)
+    applied: list[tuple[str, int]] = field(default_factory=list)
+
+    async def bulk(self, *, operations: list[bytes], **kwargs: Any) -> Any:
+        lines = [json.loads(line) for line in operations]
+        ids = [next(iter(h.values()))["_id"] for h in lines[0::2]]
+        writes = [(i, body["n"]) for i, body in zip(ids, lines[1::2], strict=True)]
+        if self.slow & set(writes):
+            await asyncio.sleep(0.05)
+        nexts = {i: self.script[i].pop(0) for i in ids if self.script.get(i)}
+        failure = next((x for x in nexts.values() if isinstance(x, BaseException)), None)
+        self.steps = [failure or {i: x for i, x in nexts.items() if isinstance(x, int)}]
+        answer = await super().bulk(operations=operations, **kwargs)
+        self.applied.extend(writes)
+        return answer
+
+
 async def test_concurrent_requests_retry_and_report_every_action() -> None:
-    """Chunks go out ``concurrency`` at a time; each failure is handled per action: a lost
-    connection resends its chunk, a per-item 503 its item, a 400 is rejected, a 409 stale."""
-    client = FakeClient(
-        steps=[
-            {"b": 503},  # chunk a b
-            ConnectionError("refused"),  # chunk c d
-            {"e": 400, "f": 409},  # chunk e f
-            {},  # chunk g
-            {},  # the retry: b c
-            {},  # and d
-        ]
+    """Requests go out ``concurrency`` at a time; every failure is handled per action: a
+    lost connection resends its request and the lane's later ones, a per-item 503 its
+    item; a 400 is rejected, a 409 stale; the results come in input order."""
+    client = ScriptedClient(
+        steps=[], script={"b": [503], "c": [400], "d": [ConnectionError("refused")], "f": [409]}
     )
     w = writer(client, chunk_size=2, concurrency=2)
-    bad = action("e")
-    actions = [action(x) for x in "abcd"] + [bad] + [action(x) for x in "fg"]
+    actions = [action(x) for x in "abcdefg"]  # lanes (crc32 of "i/<id>"): abc, defg
     result = await w.write(actions)
     assert client.max_in_flight == 2
-    assert client.calls[:4] == [["a", "b"], ["c", "d"], ["e", "f"], ["g"]]
-    assert client.calls[4:] == [["b", "c"], ["d"]]
-    assert (result.indexed, result.stale, result.retries, result.retried_items) == (5, 1, 1, 3)
-    assert result.rejected == [(bad, "400 document_parsing_exception: failed to parse field")]
+    assert sorted(client.calls[:3]) == [["a", "b"], ["c"], ["d", "e"]]  # f g: after d e
+    assert sorted(client.calls[3:]) == [["b"], ["d", "e"], ["f", "g"]]
+    assert (result.indexed, result.stale, result.retries, result.retried_items) == (5, 1, 1, 5)
+    assert result.rejected == [
+        (actions[2], "400 document_parsing_exception: failed to parse field")
+    ]
     assert result.complete
+
+
+async def test_concurrent_requests_keep_the_order_of_a_documents_writes() -> None:
+    """Two writes of one document are never in flight at once: the first is answered
+    before the second is sent (an older external version must not land second)."""
+    client = ScriptedClient(steps=[], slow={("x", 1)})
+    w = writer(client, chunk_size=1, concurrency=4)
+    actions = [action("x", n=1), action("x", n=2)] + [action(f"d{i}", n=i) for i in range(9)]
+    result = await w.write(actions)
+    assert result.indexed == 11
+    assert client.max_in_flight > 1  # the other documents' requests overlapped
+    assert [n for doc_id, n in client.applied if doc_id == "x"] == [1, 2]
 
 
 async def test_concurrent_requests_stop_with_every_unsettled_action_pending() -> None:
@@ -307,12 +339,12 @@ async def test_concurrent_requests_stop_with_every_unsettled_action_pending() ->
     async def sleep_then_stop(delay: float) -> None:
         stop.set()
 
-    client = FakeClient(steps=[{}, ConnectionError("refused"), {"f": 503}])
-    w = BulkWriter(client, stop=stop, sleep=sleep_then_stop, chunk_size=2, concurrency=3)  # type: ignore[arg-type]
-    result = await w.write([action(x) for x in "abcdef"])
+    client = ScriptedClient(steps=[], script={"b": [503], "f": [ConnectionError("refused")]})
+    w = BulkWriter(client, stop=stop, sleep=sleep_then_stop, chunk_size=2, concurrency=2)  # type: ignore[arg-type]
+    result = await w.write([action(x) for x in "abcdefg"])
     assert result.stopped
-    assert [a["_id"] for a in result.pending] == ["c", "d", "f"]
-    assert result.indexed == 3
+    assert [a["_id"] for a in result.pending] == ["b", "f", "g"]
+    assert result.indexed == 4
 
 
 def test_invalid_concurrency() -> None:
