@@ -363,7 +363,12 @@ class BulkWriter:
         lanes: list[list[_Ready]] = [[] for _ in range(self._concurrency)]
         for item in pending:
             lanes[item.lane % self._concurrency].append(item)
-        await asyncio.gather(*(send_lane(lane) for lane in lanes if lane))
+        tasks = [asyncio.ensure_future(send_lane(lane)) for lane in lanes if lane]
+        try:
+            await asyncio.gather(*tasks)
+        finally:  # an unforeseen exception in one lane (it propagates) stops the others
+            for task in tasks:
+                task.cancel()
         attempt.retry.sort(key=lambda item: item.position)
         attempt.rejected.sort(key=lambda rejection: rejection[0].position)
         result.rejected.extend((item.action, reason) for item, reason in attempt.rejected)

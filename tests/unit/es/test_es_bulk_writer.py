@@ -358,3 +358,12 @@ def test_invalid_backoff() -> None:
         writer(client, backoff_base_s=0)
     with pytest.raises(ValueError, match="backoff"):
         writer(client, backoff_base_s=2, backoff_max_s=1)
+
+
+async def test_an_unforeseen_error_in_one_lane_propagates_and_stops_the_others() -> None:
+    client = ScriptedClient(steps=[], script={"a": [RuntimeError("bug")]}, slow={("d", 1)})
+    w = writer(client, chunk_size=1, concurrency=2)
+    with pytest.raises(RuntimeError, match="bug"):
+        await w.write([action(x) for x in "abcdefg"])  # lanes: abc, defg (d is slow)
+    await asyncio.sleep(0.1)
+    assert ["e"] not in client.calls  # the other lane was stopped during d's request
