@@ -127,8 +127,9 @@ class _Outcome:
 
     def _done(self, record: _Record, attempt: int, future: asyncio.Future[Any]) -> None:
         self._unsettled.discard(future)
-        if future.cancelled():
-            self._interrupted = asyncio.CancelledError()
+        if future.cancelled():  # the producer was closed under it: failed, not retried
+            self.fatal.append(record)
+            _log_failure(record, asyncio.CancelledError("delivery cancelled"), attempt)
             return
         exc = future.exception()
         if exc is None:

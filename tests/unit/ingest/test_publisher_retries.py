@@ -177,3 +177,18 @@ def test_default_codec_and_batch_size() -> None:
     assert pub._config["max_batch_size"] >= 100 * 6_000
     assert pub._config["acks"] == "all"
     assert pub._config["enable_idempotence"] is True
+
+
+async def test_a_cancelled_delivery_is_a_failure_reported_by_key() -> None:
+    fake = DeferredProducer({}, KafkaTimeoutError())
+
+    def cancel_the_first() -> None:
+        fake.held[0][0].cancel()
+        DeferredProducer.release(fake)
+
+    fake.release = cancel_the_first  # type: ignore[method-assign]
+    with pytest.raises(PublishError) as caught:
+        await publisher(fake).publish(envs("B000000001", "B000000002"))
+    assert caught.value.failed_keys == ["B000000001"]
+    assert caught.value.delivered == 1
+    assert fake.attempts[b"B000000001"] == 1
