@@ -20,6 +20,9 @@ How that holds with Faust's acknowledgements (faust-streaming 0.15):
   batch is handled again after a backoff (writes are idempotent): an exception never escapes
   the agent (one that did would restart it, and it would carry on with later messages while
   the failed batch was acknowledged or left behind).
+* A batch's documents go out in several bulk requests, up to ``BULK_CONCURRENCY`` of them at
+  once; that changes nothing above: the batch is settled only when every request was
+  answered and every document is in Elasticsearch or dead-lettered.
 * The stream hands out no further message while a batch is being handled, and a batch is
   acknowledged whole, so the acknowledged offsets of every partition are a contiguous prefix.
   Faust commits, per partition, the offset after the first run of consecutive acknowledged
@@ -76,8 +79,14 @@ from tables.fx_rates import rate_in_force
 
 log = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+#: Messages per batch (or what came within ``BATCH_SECONDS``). An observation makes two
+#: documents, so a full batch is ~4,000 documents: ``BULK_CONCURRENCY`` bulk requests of
+#: ``BULK_CHUNK`` documents in flight at a time. A batch is still settled as a whole before
+#: any of it is acknowledged; its requests only overlap each other.
+BATCH_SIZE = 2000
 BATCH_SECONDS = 0.5
+BULK_CHUNK = 500
+BULK_CONCURRENCY = 4
 
 Build = Callable[[bytes], list[dict[str, Any]]]
 
@@ -103,7 +112,9 @@ async def get_writer() -> BulkWriter:
                     log.warning("Elasticsearch not ready (%s); retrying in 2 s", exc)
                     metrics.error(f"ensure_indices: {exc!r}")
                     await asyncio.sleep(2)
-            _writer = BulkWriter(client, stop=_stop)
+            _writer = BulkWriter(
+                client, stop=_stop, chunk_size=BULK_CHUNK, concurrency=BULK_CONCURRENCY
+            )
         return _writer
 
 

@@ -2,8 +2,11 @@
 
 The writer's callers are Faust agents, and Faust acknowledges a message even when the agent
 raises: a write that gives up loses documents. :meth:`BulkWriter.write` therefore never
-raises on transient failures. Each attempt sends the still-pending actions with
-``elasticsearch.helpers.async_streaming_bulk`` and sorts every action's outcome:
+raises on transient failures. Actions are serialised once; each attempt sends the
+still-pending ones in bulk requests of at most ``chunk_size`` actions, ``concurrency`` requests
+at a time (the writes of one document stay in order: see :meth:`BulkWriter._attempt`;
+responses are trimmed by ``filter_path`` to each item's status and error), and sorts every
+action's outcome:
 
 * 2xx: **indexed**;
 * 409 (``version_conflict_engine_exception``): **stale** - a newer external version is
@@ -25,14 +28,15 @@ import asyncio
 import contextlib
 import logging
 import random
+import zlib
 from collections.abc import Awaitable, Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from elastic_transport import TransportError
 from elasticsearch import ApiError, AsyncElasticsearch
-from elasticsearch.helpers import async_streaming_bulk, expand_action
+from elasticsearch.helpers import expand_action
 
 from app.domain.utc import format_utc
 
@@ -48,6 +52,9 @@ logger = logging.getLogger(__name__)
 #: Per-item statuses retried (Elasticsearch overloaded or a shard unavailable).
 DEFAULT_RETRY_ITEM_STATUSES: Final = frozenset({429, 502, 503, 504})
 _CONFLICT: Final = 409
+#: What a bulk response needs to carry: per item only its status and error (items come back
+#: in request order), not ids, versions, shards and sequence numbers.
+_FILTER_PATH: Final = "errors,items.*.status,items.*.error"
 
 Sleep = Callable[[float], Awaitable[None]]
 Action = dict[str, Any]
@@ -129,10 +136,24 @@ class WriterStats:
 
 
 @dataclass(slots=True)
-class _Attempt:
-    """Outcome of one bulk round: transient failures to resend, and the first error text."""
+class _Ready:
+    """An action, its serialised bulk lines (header, then the body if any), their size, its
+    position in the write and its document's lane (see :meth:`BulkWriter._attempt`)."""
 
-    retry: list[Action] = field(default_factory=list)
+    action: Action
+    lines: list[bytes]
+    size: int
+    position: int
+    lane: int
+
+
+@dataclass(slots=True)
+class _Attempt:
+    """Outcome of one bulk round: transient failures to resend, permanent ones with their
+    reason, and the first error text."""
+
+    retry: list[_Ready] = field(default_factory=list)
+    rejected: list[tuple[_Ready, str]] = field(default_factory=list)
     error: str | None = None
 
 
@@ -155,6 +176,7 @@ class BulkWriter:
         request_timeout_s: float = 30.0,
         chunk_size: int = 500,
         max_chunk_bytes: int = 10 * 1024 * 1024,
+        concurrency: int = 1,
         retry_item_statuses: Collection[int] = DEFAULT_RETRY_ITEM_STATUSES,
         refresh: bool | str | None = None,
         sleep: Sleep = asyncio.sleep,
@@ -171,6 +193,9 @@ class BulkWriter:
         self._request_timeout = request_timeout_s
         self._chunk_size = chunk_size
         self._max_chunk_bytes = max_chunk_bytes
+        if concurrency < 1:
+            raise ValueError("concurrency must be >= 1")
+        self._concurrency = concurrency
         self._retry_item_statuses = frozenset(retry_item_statuses)
         self._refresh = refresh
         self._sleep = sleep
@@ -233,7 +258,7 @@ class BulkWriter:
         while pending:
             if self._stop_requested(stop):
                 result.stopped = True
-                result.pending = pending
+                result.pending = [item.action for item in pending]
                 break
             if result.attempts:
                 retry += 1
@@ -248,7 +273,7 @@ class BulkWriter:
                 await self._wait(delay, stop)
                 if self._stop_requested(stop):
                     result.stopped = True
-                    result.pending = pending
+                    result.pending = [item.action for item in pending]
                     break
                 result.retries += 1
                 result.retried_items += len(pending)
@@ -261,61 +286,113 @@ class BulkWriter:
         self._record(result)
         return result
 
-    def _prepare(self, actions: Sequence[Mapping[str, Any]], result: BulkResult) -> list[Action]:
-        """Copy the actions, rejecting those that cannot be expanded or serialised."""
+    def _prepare(self, actions: Sequence[Mapping[str, Any]], result: BulkResult) -> list[_Ready]:
+        """Copy and serialise the actions (once: the bytes are what every attempt sends),
+        rejecting those that cannot be expanded or serialised."""
         serializer = self._client.transport.serializers.get_serializer("application/json")
-        ready: list[Action] = []
+        ready: list[_Ready] = []
         for raw in actions:
             action = dict(raw)
             try:
                 header, body = expand_action(action)
-                serializer.dumps(header)
+                lines = [serializer.dumps(header)]
                 if body is not None:
-                    serializer.dumps(body)
+                    lines.append(serializer.dumps(body))
             except Exception as exc:  # anything the serializer refuses is permanent
                 result.rejected.append((action, f"serialization_error: {exc}"))
                 continue
-            ready.append(action)
+            size = sum(len(line) + 1 for line in lines)
+            lane = zlib.crc32(f"{action.get('_index')}/{action.get('_id')}".encode())
+            ready.append(_Ready(action, lines, size, len(ready), lane))
         return ready
 
-    async def _attempt(self, pending: list[Action], result: BulkResult) -> _Attempt:
-        """One bulk round over ``pending``: classify every outcome into ``result``."""
+    def _chunks(self, pending: list[_Ready]) -> list[list[_Ready]]:
+        """``pending`` cut into bulk requests of at most ``chunk_size`` actions and
+        ``max_chunk_bytes`` bytes (an action bigger than that goes alone)."""
+        chunks: list[list[_Ready]] = []
+        chunk: list[_Ready] = []
+        size = 0
+        for item in pending:
+            if chunk and (
+                len(chunk) >= self._chunk_size or size + item.size > self._max_chunk_bytes
+            ):
+                chunks.append(chunk)
+                chunk, size = [], 0
+            chunk.append(item)
+            size += item.size
+        if chunk:
+            chunks.append(chunk)
+        return chunks
+
+    async def _attempt(self, pending: list[_Ready], result: BulkResult) -> _Attempt:
+        """One bulk round over ``pending``, classified into ``result`` (in input order).
+
+        The actions are dealt into ``concurrency`` lanes by document (index and id), each
+        lane's chunks sent one after the other, the lanes at the same time: two writes of
+        one document keep their order, as in a single sequence of requests (an older
+        external version sent after a newer one would come back stale). A lane stops at a
+        request that failed transiently; it and the lane's later chunks are resent.
+        """
         attempt = _Attempt()
         client = self._client.options(request_timeout=self._request_timeout)
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"filter_path": _FILTER_PATH}
         if self._refresh is not None:
             kwargs["refresh"] = self._refresh
-        seen = 0
+
+        async def send_lane(lane: list[_Ready]) -> None:
+            chunks = self._chunks(lane)
+            for n, chunk in enumerate(chunks):
+                operations = [line for item in chunk for line in item.lines]
+                try:
+                    # pre-serialised NDJSON lines, as elasticsearch.helpers sends them
+                    answer = await client.bulk(operations=cast(Any, operations), **kwargs)
+                except TransportError as exc:  # the connection failed / timed out
+                    attempt.error = attempt.error or _describe_exception(exc)
+                    attempt.retry.extend(item for later in chunks[n:] for item in later)
+                    return
+                except ApiError as exc:  # the whole request was refused
+                    reason = f"{exc.status_code} {_describe_exception(exc)}"
+                    attempt.error = attempt.error or reason
+                    if _transient_request_status(exc.status_code):
+                        attempt.retry.extend(item for later in chunks[n:] for item in later)
+                        return
+                    attempt.rejected.extend((item, reason) for item in chunk)
+                    continue
+                self._classify_chunk(chunk, answer.body, result, attempt)
+
+        lanes: list[list[_Ready]] = [[] for _ in range(self._concurrency)]
+        for item in pending:
+            lanes[item.lane % self._concurrency].append(item)
+        tasks = [asyncio.ensure_future(send_lane(lane)) for lane in lanes if lane]
         try:
-            async for ok, item in async_streaming_bulk(
-                client,
-                pending,
-                chunk_size=self._chunk_size,
-                max_chunk_bytes=self._max_chunk_bytes,
-                raise_on_error=False,
-                raise_on_exception=False,
-                max_retries=0,
-                yield_ok=True,
-                **kwargs,
-            ):
-                action = pending[seen]
-                seen += 1
-                self._classify(action, ok, item, result, attempt)
-        except TransportError as exc:
-            # the connection failed / timed out: everything not answered is resent
-            attempt.error = _describe_exception(exc)
-            attempt.retry.extend(pending[seen:])
-        except ApiError as exc:  # not raised with raise_on_exception=False; just in case
-            attempt.error = _describe_exception(exc)
-            if _transient_request_status(exc.status_code):
-                attempt.retry.extend(pending[seen:])
-            else:
-                result.rejected.extend((action, attempt.error) for action in pending[seen:])
+            await asyncio.gather(*tasks)
+        finally:  # an unforeseen exception in one lane (it propagates) stops the others
+            for task in tasks:
+                task.cancel()
+        attempt.retry.sort(key=lambda item: item.position)
+        attempt.rejected.sort(key=lambda rejection: rejection[0].position)
+        result.rejected.extend((item.action, reason) for item, reason in attempt.rejected)
         return attempt
+
+    def _classify_chunk(
+        self, chunk: list[_Ready], body: Mapping[str, Any], result: BulkResult, attempt: _Attempt
+    ) -> None:
+        if not body.get("errors", True):
+            result.indexed += len(chunk)  # every item succeeded (the common case)
+            return
+        items = body.get("items", [])
+        if len(items) != len(chunk):  # never seen; resend rather than guess
+            attempt.error = attempt.error or f"bulk answered {len(items)} of {len(chunk)} items"
+            attempt.retry.extend(chunk)
+            return
+        for item, answer in zip(chunk, items, strict=True):
+            info: Mapping[str, Any] = next(iter(answer.values()), {}) if answer else {}
+            status = int(info.get("status", 500))
+            self._classify(item, 200 <= status < 300, answer, result, attempt)
 
     def _classify(
         self,
-        action: Action,
+        item_ready: _Ready,
         ok: bool,
         item: Mapping[str, Any],
         result: BulkResult,
@@ -329,18 +406,14 @@ class BulkWriter:
         if status == _CONFLICT:
             result.stale += 1
             return
-        whole_request = "exception" in info  # the bulk request itself failed
-        if whole_request:
-            transient = _transient_request_status(status)
-        else:
-            transient = status in self._retry_item_statuses
+        transient = status in self._retry_item_statuses
         reason = _describe_item(status, info)
         if transient:
-            attempt.retry.append(action)
+            attempt.retry.append(item_ready)
             if attempt.error is None:
                 attempt.error = reason
         else:
-            result.rejected.append((action, reason))
+            attempt.rejected.append((item_ready, reason))
 
     # --- stats -------------------------------------------------------------------------
 

@@ -32,6 +32,16 @@ def test_lock_has_airflow_3_and_no_faust() -> None:
         assert packages[name].split(".")[0] == main[name].split(".")[0], name
 
 
+def test_the_publishers_codec_is_available() -> None:
+    """The DAGs publish with :class:`EnvelopePublisher`'s default codec (zstd, by cramjam)."""
+    from aiokafka.codec import zstd_decode, zstd_encode
+
+    from app.ingest.producer import DEFAULT_COMPRESSION
+
+    assert DEFAULT_COMPRESSION == "zstd"
+    assert zstd_decode(zstd_encode(b"envelope" * 100)) == b"envelope" * 100
+
+
 NO_FAUST_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])

@@ -61,6 +61,8 @@ class FakeClient:
         )
     )
     _client_meta: Any = None
+    in_flight: int = 0
+    max_in_flight: int = 0
 
     def options(self, **_: Any) -> FakeClient:
         return self
@@ -72,6 +74,12 @@ class FakeClient:
         self.calls.append(ids)
         self.kwargs.append(kwargs)
         step = self.steps.pop(0) if self.steps else {}
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await asyncio.sleep(0.001)  # the answer takes a moment: requests may overlap
+        finally:
+            self.in_flight -= 1
         if isinstance(step, BaseException):
             raise step
         items = []
@@ -244,7 +252,9 @@ async def test_per_call_stop_and_refresh_passthrough() -> None:
     assert result.stopped
     assert client.calls == []
     await w.write([action("b")])
-    assert client.kwargs == [{"refresh": "wait_for"}]
+    assert client.kwargs == [
+        {"refresh": "wait_for", "filter_path": "errors,items.*.status,items.*.error"}
+    ]
 
 
 async def test_stats_accumulate() -> None:
@@ -266,9 +276,94 @@ async def test_stats_accumulate() -> None:
     assert stats["last_rejection_at"] == "2025-03-01T00:00:00Z"
 
 
+@dataclass
+class ScriptedClient(FakeClient):
+    """Answers per document, whatever request it comes in: ``script[id]`` is the statuses
+    (or an exception failing the whole request) of the document's successive writes."""
+
+    script: dict[str, list[int | BaseException]] = field(default_factory=dict)
+    #: writes ``(id, n)`` whose request takes longer to answer
+    slow: set[tuple[str, int]] = field(default_factory=set)
+    #: the writes ``(id, n)`` in the order they were applied (answered)
+    applied: list[tuple[str, int]] = field(default_factory=list)
+
+    async def bulk(self, *, operations: list[bytes], **kwargs: Any) -> Any:
+        lines = [json.loads(line) for line in operations]
+        ids = [next(iter(h.values()))["_id"] for h in lines[0::2]]
+        writes = [(i, body["n"]) for i, body in zip(ids, lines[1::2], strict=True)]
+        if self.slow & set(writes):
+            await asyncio.sleep(0.05)
+        nexts = {i: self.script[i].pop(0) for i in ids if self.script.get(i)}
+        failure = next((x for x in nexts.values() if isinstance(x, BaseException)), None)
+        self.steps = [failure or {i: x for i, x in nexts.items() if isinstance(x, int)}]
+        answer = await super().bulk(operations=operations, **kwargs)
+        self.applied.extend(writes)
+        return answer
+
+
+async def test_concurrent_requests_retry_and_report_every_action() -> None:
+    """Requests go out ``concurrency`` at a time; every failure is handled per action: a
+    lost connection resends its request and the lane's later ones, a per-item 503 its
+    item; a 400 is rejected, a 409 stale; the results come in input order."""
+    client = ScriptedClient(
+        steps=[], script={"b": [503], "c": [400], "d": [ConnectionError("refused")], "f": [409]}
+    )
+    w = writer(client, chunk_size=2, concurrency=2)
+    actions = [action(x) for x in "abcdefg"]  # lanes (crc32 of "i/<id>"): abc, defg
+    result = await w.write(actions)
+    assert client.max_in_flight == 2
+    assert sorted(client.calls[:3]) == [["a", "b"], ["c"], ["d", "e"]]  # f g: after d e
+    assert sorted(client.calls[3:]) == [["b"], ["d", "e"], ["f", "g"]]
+    assert (result.indexed, result.stale, result.retries, result.retried_items) == (5, 1, 1, 5)
+    assert result.rejected == [
+        (actions[2], "400 document_parsing_exception: failed to parse field")
+    ]
+    assert result.complete
+
+
+async def test_concurrent_requests_keep_the_order_of_a_documents_writes() -> None:
+    """Two writes of one document are never in flight at once: the first is answered
+    before the second is sent (an older external version must not land second)."""
+    client = ScriptedClient(steps=[], slow={("x", 1)})
+    w = writer(client, chunk_size=1, concurrency=4)
+    actions = [action("x", n=1), action("x", n=2)] + [action(f"d{i}", n=i) for i in range(9)]
+    result = await w.write(actions)
+    assert result.indexed == 11
+    assert client.max_in_flight > 1  # the other documents' requests overlapped
+    assert [n for doc_id, n in client.applied if doc_id == "x"] == [1, 2]
+
+
+async def test_concurrent_requests_stop_with_every_unsettled_action_pending() -> None:
+    stop = asyncio.Event()
+
+    async def sleep_then_stop(delay: float) -> None:
+        stop.set()
+
+    client = ScriptedClient(steps=[], script={"b": [503], "f": [ConnectionError("refused")]})
+    w = BulkWriter(client, stop=stop, sleep=sleep_then_stop, chunk_size=2, concurrency=2)  # type: ignore[arg-type]
+    result = await w.write([action(x) for x in "abcdefg"])
+    assert result.stopped
+    assert [a["_id"] for a in result.pending] == ["b", "f", "g"]
+    assert result.indexed == 4
+
+
+def test_invalid_concurrency() -> None:
+    with pytest.raises(ValueError, match="concurrency"):
+        writer(FakeClient(steps=[]), concurrency=0)
+
+
 def test_invalid_backoff() -> None:
     client = FakeClient(steps=[])
     with pytest.raises(ValueError, match="backoff"):
         writer(client, backoff_base_s=0)
     with pytest.raises(ValueError, match="backoff"):
         writer(client, backoff_base_s=2, backoff_max_s=1)
+
+
+async def test_an_unforeseen_error_in_one_lane_propagates_and_stops_the_others() -> None:
+    client = ScriptedClient(steps=[], script={"a": [RuntimeError("bug")]}, slow={("d", 1)})
+    w = writer(client, chunk_size=1, concurrency=2)
+    with pytest.raises(RuntimeError, match="bug"):
+        await w.write([action(x) for x in "abcdefg"])  # lanes: abc, defg (d is slow)
+    await asyncio.sleep(0.1)
+    assert ["e"] not in client.calls  # the other lane was stopped during d's request
