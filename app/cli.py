@@ -68,6 +68,7 @@ def worker(
     loglevel: str = typer.Option("info", "--loglevel", "-l", help="Faust log level."),
 ) -> None:
     """Start a Faust worker (the same as `faust -A app worker`)."""
+    _leave_out_unused_packages()
     from app.faust_app import app as faust_app
     from app.faust_app import use_configured_loop
 
@@ -75,6 +76,19 @@ def worker(
 
     sys.argv = ["arbitrage worker", "worker", "--loglevel", loglevel]
     faust_app.main()
+
+
+#: Installed for the dashboard (pandas, streamlit) and imported by the Elasticsearch client
+#: whenever they are installed (for serializers of its own the worker never uses): about 50 MB
+#: of a worker's resident memory (docs/performance.md).
+_WORKER_LEAVES_OUT = ("numpy", "pyarrow")
+
+
+def _leave_out_unused_packages() -> None:
+    """Make ``_WORKER_LEAVES_OUT`` unimportable in this process (a worker process only): an
+    import of one raises ImportError, which the Elasticsearch client handles."""
+    for name in _WORKER_LEAVES_OUT:
+        sys.modules.setdefault(name, None)  # type: ignore[arg-type]
 
 
 def main() -> None:
