@@ -15,8 +15,8 @@ import pytest
 from elasticsearch import Elasticsearch
 
 from app.settings import Settings
-from tests.integration.golden.capture import WORKER_ENV, run
-from tests.integration.worker_process import FIXED_TIME_DATA, started_worker
+from tests.integration.golden.capture import WORKER_ENV, collect, feed, run, wait_until_done
+from tests.integration.worker_process import FIXED_TIME_DATA, WorkerProcess, started_worker
 
 pytestmark = pytest.mark.integration
 
@@ -53,5 +53,32 @@ def test_the_golden_sample_gives_the_golden_events_and_documents(
     with started_worker("golden", tmp_path, settings, es, extra_env=FIXED_TIME_DATA) as worker:
         now = orjson.loads(orjson.dumps(run(worker, es)))
     assert golden["events"] > 20  # the sample opens, updates and closes routes
+    difference = _first_difference("golden", golden, now)
+    assert difference is None, difference
+
+
+def test_a_second_worker_joining_midway_changes_nothing(
+    tmp_path: Path, settings: Settings, es: Elasticsearch
+) -> None:
+    """Partitions change hands while the sample is processed (the detector runs one actor per
+    partition, cancelled when its partition is revoked): every event is still emitted, in
+    order per ASIN (an event emitted again by the new owner is the same event, same id), and
+    the documents are exactly the golden ones."""
+    golden = orjson.loads(GOLDEN.read_bytes())
+    env = FIXED_TIME_DATA
+    with started_worker("golden2", tmp_path / "a", settings, es, extra_env=env) as first:
+        envelopes = feed(first.settings)
+        # the same name: the same topics, indices and consumer group, its own disk and port
+        second = WorkerProcess(
+            first.name, tmp_path / "b" / "data", tmp_path / "b" / "worker.log", settings,
+            extra_env=env,
+        )  # fmt: skip
+        try:
+            second.start()  # returns once it holds partitions: the group has rebalanced
+            assert second.settings.faust_app_id == first.settings.faust_app_id
+            emitted = wait_until_done([first, second], envelopes)
+            now = orjson.loads(orjson.dumps(collect(first.settings, es, emitted)))
+        finally:
+            second.stop()
     difference = _first_difference("golden", golden, now)
     assert difference is None, difference

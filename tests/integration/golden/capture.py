@@ -19,7 +19,7 @@ import hashlib
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -98,28 +98,44 @@ def digest(documents: dict[str, Any]) -> dict[str, Any]:
     return {"count": len(documents), "sha256": hashlib.sha256(canonical).hexdigest()}
 
 
-def run(worker: WorkerProcess, es: Elasticsearch) -> dict[str, Any]:
-    """Feed the sample to a started ``worker``; what it emitted and indexed, comparable."""
-    s = worker.settings
+def feed(settings: Settings) -> int:
+    """Publish the sample to the worker's ``keepa.products``; how many envelopes."""
     envelopes = sample()
-    asyncio.run(_publish(s, envelopes))
-    n = len(envelopes)
-    _wait(lambda: worker.counter("keepa_events") >= n, 600, f"{n} events processed")
+    asyncio.run(_publish(settings, envelopes))
+    return len(envelopes)
+
+
+def wait_until_done(workers: Sequence[WorkerProcess], envelopes: int) -> int:
+    """Wait until ``workers`` (one group) have processed and indexed everything; how many
+    opportunity events they emitted (more than once for a key that changed hands)."""
+
+    def total(counter: str) -> int:
+        return sum(w.counter(counter) for w in workers)
 
     def sunk(kind: str) -> int:
-        return worker.counter(f"es_{kind}_indexed") + worker.counter(f"es_{kind}_stale")
+        return total(f"es_{kind}_indexed") + total(f"es_{kind}_stale")
 
-    opened = ("opportunities_opened", "opportunities_updated", "opportunities_closed")
-    emitted = sum(worker.counter(c) for c in opened)
-    _wait(lambda: sunk("products") >= 2 * n, 600, "products and price history indexed")
+    _wait(lambda: total("keepa_events") >= envelopes, 600, f"{envelopes} events processed")
+    kinds = ("opportunities_opened", "opportunities_updated", "opportunities_closed")
+    emitted = sum(total(kind) for kind in kinds)
+    _wait(lambda: sunk("products") >= 2 * envelopes, 600, "products and price history indexed")
     _wait(lambda: sunk("opportunities") >= emitted, 600, "opportunities indexed")
-    events = asyncio.run(_events(s, emitted))
+    return emitted
+
+
+def collect(settings: Settings, es: Elasticsearch, emitted: int) -> dict[str, Any]:
+    """The opportunity events (per ASIN, in order; an event emitted again after a key changed
+    hands counted once) and the documents, comparable with the golden file."""
+    events = asyncio.run(_events(settings, emitted))
     per_asin: dict[str, list[dict[str, Any]]] = {}
+    seen: set[str] = set()
     for event in events:
-        per_asin.setdefault(event["asin"], []).append(event)
-    documents: dict[str, dict[str, Any]] = {}
+        if event["event_id"] not in seen:
+            seen.add(event["event_id"])
+            per_asin.setdefault(event["asin"], []).append(event)
+    documents: dict[str, Any] = {}
     for logical in INDICES:
-        index = s.index(logical)
+        index = settings.index(logical)
         es.indices.refresh(index=index)
         hits = es.search(index=index, query={"match_all": {}}, size=10_000, sort=["_doc"])
         docs = {}
@@ -129,11 +145,17 @@ def run(worker: WorkerProcess, es: Elasticsearch) -> dict[str, Any]:
         ordered = dict(sorted(docs.items()))
         documents[logical] = ordered if logical in WHOLE else digest(ordered)
     return {
-        "sample": {**SAMPLE, "start": START.isoformat(), "envelopes": n},
-        "events": len(events),
+        "sample": {**SAMPLE, "start": START.isoformat(), "envelopes": len(sample())},
+        "events": len(seen),
         "events_per_asin": dict(sorted(per_asin.items())),
         "documents": documents,
     }
+
+
+def run(worker: WorkerProcess, es: Elasticsearch) -> dict[str, Any]:
+    """Feed the sample to a started ``worker``; what it emitted and indexed, comparable."""
+    envelopes = feed(worker.settings)
+    return collect(worker.settings, es, wait_until_done([worker], envelopes))
 
 
 def main() -> None:
