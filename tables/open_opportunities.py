@@ -59,8 +59,11 @@ def write_open_routes(key: bytes, routes: Mapping[str, OpenOpportunity]) -> None
 def open_quote_times() -> Iterator[tuple[bytes, list[datetime]]]:
     """``(ASIN, observed_at of both quotes of each open route)`` for every ASIN with an open
     route in this worker's *active* partitions (the store iterates only those). A state this
-    worker cannot read is skipped (counted in ``open_routes_unsupported``)."""
-    for key, stored in open_opportunities_table.items():
+    worker cannot read is skipped (counted in ``open_routes_unsupported``).
+
+    The stored values are copied out of the store first (a quick pass): the caller may yield
+    to the event loop between items, and no store iterator stays open across a rebalance."""
+    for key, stored in list(open_opportunities_table.items()):
         try:
             yield key, open_route_quote_times(stored)
         except ContractError as exc:
