@@ -394,7 +394,13 @@ def _two_workers(
     fed the backlog once both hold partitions of it; the group's events/s from the end of the
     production to its last processed event."""
     workers = [
-        WorkerProcess(name, workdir / f"data{i}", workdir / f"worker{i}.log", settings)
+        WorkerProcess(
+            name,
+            workdir / f"data{i}",
+            workdir / f"worker{i}.log",
+            settings,
+            partitions=settings.topic_partitions,
+        )
         for i in (1, 2)
     ]
     s = workers[0].settings
@@ -445,7 +451,9 @@ def _recovery(settings: Settings, name: str, workdir: Path, asins: int) -> dict[
     """Peak RSS of a worker holding ``asins`` ASINs; time from its restart, after a kill -9
     and the loss of its data directory, to its first processed event."""
     data = workdir / "data"
-    worker = WorkerProcess(name, data, workdir / "worker.log", settings)
+    worker = WorkerProcess(
+        name, data, workdir / "worker.log", settings, partitions=settings.topic_partitions
+    )
     s = worker.settings
     bootstrap, topic = s.kafka_bootstrap_servers, s.topic("keepa.products")
     at = datetime.now(UTC).replace(microsecond=0)
@@ -502,7 +510,13 @@ def run_benchmark(
 ) -> dict[str, Any]:
     name = f"bench{uuid.uuid4().hex[:6]}"
     workdir = settings.stack_dir / "bench" / name
-    worker = WorkerProcess(name, workdir / "data", workdir / "worker.log", settings)
+    worker = WorkerProcess(
+        name,
+        workdir / "data",
+        workdir / "worker.log",
+        settings,
+        partitions=settings.topic_partitions,
+    )
     s = worker.settings
     bootstrap = s.kafka_bootstrap_servers
     topic = s.topic("keepa.products")
