@@ -31,6 +31,7 @@ from typing import Any
 
 from devtools.isolation import free_port
 from devtools.stack.processes import stop_group
+from devtools.worker_process import log_tail
 
 MODES = ("noop", "table")
 
@@ -211,10 +212,7 @@ class BaselineProcess:
             self.proc.wait(10)
 
     def tail(self, lines: int = 30) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except FileNotFoundError:
-            return "(no log)"
+        return log_tail(self.log_path, lines)
 
 
 def run_baseline(

@@ -38,7 +38,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.contracts.keepa_products import (
@@ -54,6 +54,7 @@ from app.domain.markets import Market
 from app.ingest.producer import EnvelopePublisher, envelope_record
 from app.settings import Settings
 from devtools.bench_baselines import BaselineResult, run_baseline
+from devtools.kafka_offsets import consumer_lag
 from devtools.sample.generator import generate_sample
 from devtools.worker_process import WorkerProcess
 
@@ -209,26 +210,9 @@ async def _produce(bootstrap: str, topic: str, envelopes: Iterable[KeepaProducts
     return report.sent
 
 
-async def _uncommitted(bootstrap: str, group: str, topic: str) -> int:
-    """Records of ``topic`` that ``group`` has not committed yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await admin.start()
-    await consumer.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        committed = await admin.list_consumer_group_offsets(group)
-        ends = await consumer.end_offsets(partitions)
-    finally:
-        await consumer.stop()
-        await admin.close()
-    return sum(ends[tp] - (committed[tp].offset if tp in committed else 0) for tp in partitions)
-
-
 def _wait_committed(bootstrap: str, group: str, topic: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while (left := asyncio.run(_uncommitted(bootstrap, group, topic))) > 0:
+    while left := sum(asyncio.run(consumer_lag(bootstrap, group, [topic])).values()):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{group} left {left} records of {topic} uncommitted")
         time.sleep(0.5)
