@@ -24,7 +24,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from typing import Any
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, cast
 
 from faust import StreamT
 from faust.types import EventT
@@ -36,13 +38,15 @@ from app.contracts.opportunities import OpportunityMessage
 from app.contracts.reevaluations import request_from_message
 from app.dead_letters import dead_letter
 from app.domain.asin_state import AsinStep, apply_quote, reevaluate
-from app.domain.detection import Pricing
+from app.domain.detection import OpenOpportunity, Pricing
 from app.domain.envelope import InvalidEnvelope
 from app.domain.fee_schedule import default_fee_schedule
-from app.faust_app import app, settings
+from app.domain.markets import Market
+from app.domain.quote import MarketQuote
+from app.faust_app import app, as_current_event, settings
 from app.metrics import metrics
 from app.policy_config import detection_policy
-from app.publish import publish_confirmed
+from app.publish import publish_all_confirmed
 from app.topics import (
     REEVALUATIONS,
     declare_all,
@@ -64,6 +68,13 @@ POLICY = detection_policy(settings)
 SCHEDULE = default_fee_schedule()
 
 
+#: An actor handles up to this many input messages together (or what came within
+#: ``BATCH_SECONDS``): each key's state is read and decoded once per batch and written once,
+#: and the batch's opportunity events are confirmed by the broker with one wait. Under a
+#: backlog batches fill up; at a trickle a message waits at most ``BATCH_SECONDS``.
+BATCH_SIZE = 500
+BATCH_SECONDS = 0.005
+
 #: One lock per partition number: the actors of partition n of ``keepa.products`` and of
 #: ``arbitrage.reevaluations`` (the same keys, co-partitioned) take turns with a key's state.
 _partition_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
@@ -72,17 +83,107 @@ _partition_locks: defaultdict[int, asyncio.Lock] = defaultdict(asyncio.Lock)
 @app.agent(detector_input, isolated_partitions=True)
 async def detect_opportunities(stream: StreamT[Any]) -> None:
     """One actor per assigned input partition (``isolated_partitions``): partitions are
-    processed concurrently, each in order, so one partition's wait for the broker (every
-    opportunity event is confirmed before the state that records it is written) does not
+    processed concurrently, each in order, so one partition's wait for the broker does not
     hold up the others. A key's messages are all in one partition number of the two topics,
-    whose actors share a lock: all the work of a key stays serialised."""
+    whose actors share a lock: all the work of a key stays serialised.
+
+    Messages come in batches (``noack_take``: Faust acknowledges nothing by itself) and a
+    batch is handled whole before any of it is acknowledged: every message in order, against
+    the state as the batch's earlier messages left it (:class:`_Batch`); then the batch's
+    opportunity events are confirmed by the broker; only then the state that records them is
+    written, and the batch acknowledged. A crash anywhere before the acknowledgement
+    redelivers the whole batch, which emits its events again (at least once; the sinks are
+    idempotent) instead of finding the routes already open and emitting nothing."""
     await declare_all()
-    async for event in stream.events():
-        async with _partition_locks[event.message.partition]:
-            if event.message.topic == REEVALUATIONS:
-                await _on_request(event)
-            else:
-                await _on_keepa_event(event)
+    batches = stream.noack_take(BATCH_SIZE, within=BATCH_SECONDS)  # type: ignore[attr-defined]
+    try:
+        async for batch in batches:
+            events = cast(Sequence[EventT[Any]], batch)
+            if not events:
+                continue
+            async with _partition_locks[events[0].message.partition]:
+                await _handle(events)
+            for event in events:
+                await stream.ack(event)
+    except asyncio.CancelledError:
+        # How the actor of a revoked partition stops (``Actor.on_isolated_partition_revoked``
+        # cancels it: a batch being taken never sees the stream end). A batch being handled
+        # is not acknowledged, and the partition's new owner handles it again. Re-raised, the
+        # cancellation would count as a crash and Faust would restart the actor of a
+        # partition this worker no longer holds.
+        log.info("detector actor stopped (partition revoked or worker stopping)")
+
+
+async def _handle(events: Sequence[EventT[Any]]) -> None:
+    batch = _Batch()
+    for event in events:
+        if event.message.topic == REEVALUATIONS:
+            await _on_request(event, batch)
+        else:
+            await _on_keepa_event(event, batch)
+    await batch.commit(events[-1])
+
+
+@dataclass(slots=True)
+class _KeyState:
+    """A key's state while a batch is handled: read from the tables once, written once."""
+
+    quotes: dict[Market, MarketQuote]
+    open: dict[str, OpenOpportunity]
+    #: Whether open routes were stored before the batch (none then and none now: no write).
+    stored_open: bool
+    profile_version: str | None = None
+    changed: bool = False
+
+
+class _Batch:
+    """The keys one batch touches and the opportunity events it produced, in order."""
+
+    def __init__(self) -> None:
+        self.keys: dict[bytes, _KeyState] = {}
+        self.events: list[tuple[bytes, str, bytes]] = []
+
+    def state(self, key: bytes) -> _KeyState:
+        held = self.keys.get(key)
+        if held is None:
+            open_ = read_open_routes(key)
+            held = self.keys[key] = _KeyState(read_quotes(key), open_, bool(open_))
+        return held
+
+    def record(
+        self, key: bytes, step: AsinStep, events: list[tuple[str, bytes]], profile_version: str
+    ) -> None:
+        held = self.keys[key]
+        held.quotes = step.quotes
+        held.open = step.open
+        held.profile_version = profile_version
+        held.changed = True
+        self.events.extend((key, kind, value) for kind, value in events)
+        if step.unpriced:
+            metrics.incr("routes_unpriced", len(step.unpriced))
+
+    async def commit(self, last: EventT[Any]) -> None:
+        """Deliver the batch's events, then write the state that records them.
+
+        Every opportunity event is confirmed by the broker before that state is written: the
+        table changelogs and the events share one producer, so without the wait a kill -9
+        could deliver the state and lose the event."""
+        await publish_all_confirmed(
+            opportunities,
+            [(key, value) for key, _, value in self.events],
+            what="opportunity event",
+        )
+        for _, kind, _ in self.events:
+            metrics.incr(f"opportunities_{kind}")
+        # The changelog records go to the partition of the current event: the batch's
+        # messages all come from this actor's one partition number.
+        with as_current_event(last):
+            for key, held in self.keys.items():
+                if not held.changed:
+                    continue
+                write_quotes(key, held.quotes, held.profile_version)
+                if held.open or held.stored_open:
+                    write_open_routes(key, held.open)
 
 
 def _pricing() -> Pricing:
@@ -91,7 +192,7 @@ def _pricing() -> Pricing:
     return Pricing(rate_in_force(), profile.profile, profile.version, SCHEDULE)
 
 
-async def _on_keepa_event(event: EventT[Any]) -> None:
+async def _on_keepa_event(event: EventT[Any], batch: _Batch) -> None:
     metrics.incr("keepa_events")
     key = event.key
     if not key:
@@ -104,8 +205,8 @@ async def _on_keepa_event(event: EventT[Any]) -> None:
         return
     try:
         pricing = _pricing()
-        held_open = read_open_routes(key)
-        step = apply_quote(quote, read_quotes(key), held_open, POLICY, pricing)
+        held = batch.state(key)
+        step = apply_quote(quote, held.quotes, held.open, POLICY, pricing)
         # The rate goes with the observation: the sink stamps products and price history
         # with exactly the rate these opportunity events were computed with.
         observation = encode(Observation.from_quote(quote, pricing.fx))
@@ -119,10 +220,10 @@ async def _on_keepa_event(event: EventT[Any]) -> None:
     if not step.accepted:
         metrics.incr("out_of_order_quotes")
         return
-    await _commit(key, step, events, pricing.profile_version, bool(held_open))
+    batch.record(key, step, events, pricing.profile_version)
 
 
-async def _on_request(event: EventT[Any]) -> None:
+async def _on_request(event: EventT[Any], batch: _Batch) -> None:
     metrics.incr("reevaluation_requests_received")
     key = event.key
     try:
@@ -135,10 +236,10 @@ async def _on_request(event: EventT[Any]) -> None:
     assert key is not None  # (request_from_message refuses a request without one)
     try:
         pricing = _pricing()
-        held_open = read_open_routes(key)
+        held = batch.state(key)
         step = reevaluate(
-            read_quotes(key),
-            held_open,
+            held.quotes,
+            held.open,
             POLICY,
             pricing,
             request.as_of,
@@ -155,7 +256,7 @@ async def _on_request(event: EventT[Any]) -> None:
     metrics.incr(f"reevaluations_{request.reason}")
     if not step.quotes and not step.open:
         return  # nothing held for the ASIN (e.g. a request from before a reset): no state
-    await _commit(key, step, events, pricing.profile_version, bool(held_open))
+    batch.record(key, step, events, pricing.profile_version)
 
 
 def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
@@ -163,27 +264,3 @@ def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
         (e.event, encode(OpportunityMessage.from_event(e, step.quotes.get(e.sell_market))))
         for e in step.events
     ]
-
-
-async def _commit(
-    key: bytes,
-    step: AsinStep,
-    events: list[tuple[str, bytes]],
-    profile_version: str,
-    had_open: bool,
-) -> None:
-    """Deliver the step's events, then write the state that records them (``had_open``:
-    whether open routes were read for the key; none before and none now writes nothing)."""
-    if step.unpriced:
-        metrics.incr("routes_unpriced", len(step.unpriced))
-    # Every opportunity event is confirmed by the broker before the state that says it was
-    # sent is written: a crash in between redelivers the input, which emits the event again
-    # (at least once; the sinks are idempotent) instead of finding the route already open
-    # and emitting nothing. The table changelogs and the events share one producer, so
-    # without the wait a kill -9 could deliver the state and lose the event.
-    for kind, value in events:
-        await publish_confirmed(opportunities, key, value, what="opportunity event")
-        metrics.incr(f"opportunities_{kind}")
-    write_quotes(key, step.quotes, profile_version)
-    if step.open or had_open:
-        write_open_routes(key, step.open)

@@ -5,7 +5,9 @@ undeliverable record then fails a future nobody reads. Where a message must not 
 opportunity event before the state that records it, a dead letter before the batch it comes
 from is acknowledged, a message put back at a stop, a re-evaluation request) it is published
 with ``wait=True`` and retried with backoff until the broker acknowledges it: the one
-function for that is :func:`publish_confirmed`.
+function for that is :func:`publish_confirmed`. Many messages that must all be confirmed
+before the caller goes on (a batch's opportunity events) are sent together and confirmed
+together by :func:`publish_all_confirmed`: one wait for the broker instead of one each.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from faust.types import TopicT
 from faust.types.core import HeadersArg
 
 from app.metrics import metrics
 
-__all__ = ["publish_confirmed", "retry_delay"]
+__all__ = ["publish_all_confirmed", "publish_confirmed", "retry_delay"]
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +69,45 @@ async def publish_confirmed(
             log.warning("%s not delivered (%r); retry %d", what, exc, retry)
             await _pause(delay(retry), stop)
     return False
+
+
+async def publish_all_confirmed(
+    topic: TopicT, messages: Sequence[tuple[bytes | None, bytes]], *, what: str
+) -> None:
+    """Publish ``messages`` (key, value) to ``topic`` in order without waiting between them,
+    then wait until the broker has acknowledged every one.
+
+    The producer keeps them in order (one partition per key, idempotent producer). If one is
+    refused or undeliverable, it and every message after it are published again, in order,
+    each with :func:`publish_confirmed` (retried until the broker has it): a later message
+    may then be delivered twice, never lost and never left behind an earlier one's retry.
+    """
+    sent: list[asyncio.Future[Any]] = []
+    first_failed: int | None = None
+    for key, value in messages:
+        try:
+            message = topic.as_future_message(key=key, value=value)
+            sent.append(await topic.publish_message(message, wait=False))  # type: ignore[arg-type]
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # producer down, buffer full, ...
+            _failed(what, exc)
+            first_failed = len(sent)
+            break
+    outcomes = await asyncio.gather(*sent, return_exceptions=True)
+    for i, outcome in enumerate(outcomes):
+        if isinstance(outcome, BaseException):
+            _failed(what, outcome)
+            first_failed = i
+            break
+    if first_failed is not None:
+        for key, value in messages[first_failed:]:
+            await publish_confirmed(topic, key, value, what=what)
+
+
+def _failed(what: str, exc: BaseException) -> None:
+    metrics.error(f"{what} not delivered: {exc!r}")
+    log.warning("%s not delivered (%r); publishing it again, confirmed", what, exc)
 
 
 async def _pause(seconds: float, stop: asyncio.Event | None) -> None:
