@@ -38,15 +38,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from enum import StrEnum
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, urlsplit
 
 import apprise
 from apprise import AppriseAsset
 from apprise.plugins import N_MGR
 from apprise.plugins.base import NotifyBase
 
+from app.url_secrets import HTTP_SCHEMES, safe_host, scheme_of, secret_fragments
+
 __all__ = [
     "ASSET",
+    "HTTP_SCHEMES",
     "TargetError",
     "WebhookFormat",
     "apprise_url",
@@ -54,17 +57,14 @@ __all__ = [
     "load_notifier",
     "recognised_service",
     "safe_host",
+    "scheme_of",
     "secret_fragments",
 ]
-
-HTTP_SCHEMES = frozenset({"http", "https"})
 
 #: How Apprise presents our notifications (User-Agent, Slack footer, Mattermost username...).
 ASSET = AppriseAsset(app_id="EU Arbitrage Tracker", app_desc="EU arbitrage tracker alerts")
 
 _TELEGRAM_API = re.compile(r"^/bot(?P<token>[^/]+)/[A-Za-z]+/?$")
-_FRAGMENT_MIN = 6
-_PARTS = re.compile(r"(?P<netloc>[^/?#]*)(?P<path>[^?#]*)(?:\?(?P<query>[^#]*))?")
 
 
 class WebhookFormat(StrEnum):
@@ -89,45 +89,6 @@ _SERVICE_URLS = {
 
 class TargetError(ValueError):
     """A webhook URL Apprise cannot use; the message never contains the URL."""
-
-
-def scheme_of(url: str) -> str:
-    """The URL's scheme in lower case (``""`` when there is none)."""
-    head, sep, _ = url.partition("://")
-    return head.lower() if sep and re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*", head) else ""
-
-
-def safe_host(url: str) -> str:
-    """What logs may show of a URL: the host of an http(s) URL, the scheme of any other (in
-    Apprise URLs the "host" is often a token: ``tgram://<bot token>/...``)."""
-    scheme = scheme_of(url)
-    if scheme in HTTP_SCHEMES:
-        try:
-            return urlsplit(url).hostname or "?"
-        except ValueError:
-            return "?"
-    return scheme or "?"
-
-
-def secret_fragments(url: str) -> tuple[str, ...]:
-    """Parts of ``url`` that may be secret, longest first, for redaction: the URL itself, its
-    user and password, every path segment and query value of at least six characters, and the
-    "host" of an Apprise URL when it is not a host name (``tgram://<bot token>/...``)."""
-    fragments = {url, url.split("://", 1)[-1]}
-    scheme = scheme_of(url)
-    parts = _PARTS.match(url.split("://", 1)[-1])
-    assert parts is not None  # every group is optional: it always matches
-    netloc, path, query = parts["netloc"], parts["path"], parts["query"] or ""
-    userinfo, _, host = netloc.rpartition("@")
-    pieces = [*userinfo.split(":"), userinfo, *path.split("/")]
-    pieces += [value for pair in query.split("&") for value in pair.split("=", 1)[1:]]
-    if scheme not in HTTP_SCHEMES and "." not in host:  # a token, not a host name
-        pieces += [host, *host.split(":")]
-    for piece in pieces:
-        for form in (piece, unquote(piece)):
-            if len(form) >= _FRAGMENT_MIN:
-                fragments.add(form)
-    return tuple(sorted((f for f in fragments if f), key=len, reverse=True))
 
 
 def apprise_url(url: str, fmt: WebhookFormat, chat_id: int | str | None = None) -> str | None:

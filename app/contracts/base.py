@@ -36,6 +36,7 @@ __all__ = [
     "Version1",
     "describe",
     "encode",
+    "error_field",
     "require_finite",
 ]
 
@@ -180,7 +181,7 @@ class Codec(Generic[M]):
                 f"{name} schema_version {version!r} is not supported "
                 f"(this consumer reads {', '.join(map(str, self.versions))})",
             )
-        top = _top_field(error)
+        top = error_field(error)
         code = self.field_codes.get(top, "invalid_shape") if top else "invalid_shape"
         return ContractError(code, f"{name}: {error}")
 
@@ -189,8 +190,9 @@ def _unannotated(hint: Any) -> Any:
     return get_args(hint)[0] if get_origin(hint) is Annotated else hint
 
 
-def _top_field(error: str) -> str | None:
-    """The top-level field a msgspec validation error is about (``None``: the object)."""
+def error_field(error: str) -> str | None:
+    """The top-level field a msgspec validation error is about (``None``: the object), by
+    its encoded name (for producers of other formats that map it to their own codes)."""
     at = _AT_PATH.search(error)
     path = at.group(1) if at else ""
     if path.startswith("."):

@@ -10,6 +10,7 @@ import msgspec
 
 from app.contracts.dead_letters import DeadLetter, SinkDeadLetter
 from app.contracts.fx_rates import FxRate
+from app.contracts.keepa_notifications import KeepaNotification
 from app.contracts.keepa_products import KeepaProductsEnvelope
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
@@ -43,6 +44,7 @@ class TopicContract:
 TOPICS: Final[tuple[TopicContract, ...]] = (
     TopicContract("keepa.products", "the ASIN", value=KeepaProductsEnvelope),
     TopicContract("keepa.products.dlq", "the original key (the ASIN, or none)", headers=DeadLetter),
+    TopicContract("keepa.notifications", "the ASIN", value=KeepaNotification),
     TopicContract("arbitrage.observations", "the ASIN", value=Observation),
     TopicContract("arbitrage.opportunities", "the ASIN", value=OpportunityMessage),
     TopicContract("arbitrage.sink.dlq", "none", value=SinkDeadLetter),

@@ -6,7 +6,7 @@ import logging
 from typing import Literal
 
 from app.domain.markets import Market
-from app.keepa.client import KeepaError, KeepaProductClient
+from app.keepa.http import KeepaError, KeepaHttpClient
 
 log = logging.getLogger(__name__)
 
@@ -15,7 +15,7 @@ BESTSELLERS_TOKEN_COST = 50
 
 
 def fetch_bestsellers(
-    client: KeepaProductClient,
+    client: KeepaHttpClient,
     market: str,
     category: int | str,
     *,

@@ -7,50 +7,32 @@ first; it hard-codes ``https://api.keepa.com``; it sleeps with ``time.sleep`` ag
 wall clock; it retries nothing but 429; exceptions raised by ``requests`` carry the request
 URL, which contains the API key; and its constructor logs the last six characters of the
 key and changes the level of its logger. Importing it also costs seconds (numpy + pandas).
-So this module talks HTTP itself with ``requests`` (the library ``keepa`` uses) and keeps
-only Keepa's protocol: ``GET {base_url}/product?key=&domain=&asin=a,b,c&stats=N&buybox=0|1``
-with at most 100 ASINs, token fields in every response, 429 when tokens run out.
+So :mod:`app.keepa.http` talks HTTP itself with ``requests`` (the library ``keepa`` uses),
+and this module keeps only the /product protocol:
+``GET {base_url}/product?key=&domain=&asin=a,b,c&stats=N&buybox=0|1`` with at most 100 ASINs.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-import orjson
 import requests
 from pydantic import SecretStr
 
 from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
 from app.domain.asin import normalise_asin
 from app.domain.markets import Market
+from app.keepa.http import KeepaError, KeepaHttpClient, server_time
 from app.keepa.tokens import TokenPlanner, TokenState
 
+__all__ = ["BatchResult", "FetchResult", "KeepaError", "KeepaProductClient", "normalize_asins"]
+
 log = logging.getLogger(__name__)
-
-# Keepa's names for its HTTP status codes (as in ``keepa.constants.SCODES``).
-_STATUS_NAMES = {
-    400: "REQUEST_REJECTED",
-    402: "PAYMENT_REQUIRED",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    429: "NOT_ENOUGH_TOKEN",
-    500: "INTERNAL_SERVER_ERROR",
-}
-_RETRYABLE_STATUS = frozenset({500, 502, 503, 504})
-_REDACTED = "***"
-
-
-class KeepaError(RuntimeError):
-    """A Keepa request failed for good. The message never contains the API key."""
-
-    def __init__(self, message: str, *, status_code: int | None = None) -> None:
-        super().__init__(message)
-        self.status_code = status_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,29 +79,6 @@ class FetchResult:
                 yield make_envelope(self.market, product, batch.received_at)
 
 
-class _RedactSecret(logging.Filter):
-    """Masks the API key in records of third-party loggers (urllib3 logs request URLs)."""
-
-    def __init__(self, secret: SecretStr) -> None:
-        super().__init__()
-        self.secret = secret
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        value = self.secret.get_secret_value()
-        message = record.getMessage()
-        if value in message:
-            record.msg = message.replace(value, _REDACTED)
-            record.args = None
-        return True
-
-
-def _install_redaction(secret: SecretStr, logger_names: Sequence[str]) -> None:
-    for name in logger_names:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, _RedactSecret) and f.secret == secret for f in logger.filters):
-            logger.addFilter(_RedactSecret(secret))
-
-
 def normalize_asins(asins: Sequence[str]) -> list[str]:
     """Strip, upper-case and de-duplicate (keeping order); ``ValueError`` on malformed ones."""
     if isinstance(asins, str):
@@ -136,11 +95,12 @@ def normalize_asins(asins: Sequence[str]) -> list[str]:
     return list(seen)
 
 
-class KeepaProductClient:
+class KeepaProductClient(KeepaHttpClient):
     """Fetches raw Keepa product objects in batches, waiting for tokens and retrying errors.
 
-    ``sleep`` and ``clock`` are injectable for tests; ``clock`` must be monotonic seconds.
-    All waiting is blocking: the client is meant for Airflow tasks and the CLI.
+    The transport (token waits, retries, redaction of the key) is :class:`KeepaHttpClient`'s;
+    pass this client wherever another Keepa endpoint is called in the same process, so that
+    all of them share the account's token state.
     """
 
     def __init__(
@@ -161,103 +121,27 @@ class KeepaProductClient:
         planner: TokenPlanner | None = None,
         session: requests.Session | None = None,
     ) -> None:
-        secret = api_key if isinstance(api_key, SecretStr) else SecretStr(api_key)
-        if not secret.get_secret_value().strip():
-            raise ValueError("empty Keepa API key")
         if stats_days < 1 or (history_days is not None and history_days < 1):
             raise ValueError("stats_days and history_days must be positive")
-        if max_retries < 0 or max_token_waits < 0 or backoff_base_s < 0:
-            raise ValueError("retry limits and backoff must not be negative")
-        self._key = secret
-        self.base_url = base_url.rstrip("/")
+        super().__init__(
+            api_key,
+            base_url=base_url,
+            max_retries=max_retries,
+            backoff_base_s=backoff_base_s,
+            sleep=sleep,
+            clock=clock,
+            timeout_s=timeout_s,
+            max_backoff_s=max_backoff_s,
+            max_token_waits=max_token_waits,
+            planner=planner,
+            session=session,
+        )
         self.buybox = buybox
         self.stats_days = stats_days
         self.history_days = history_days
-        self.max_retries = max_retries
-        self.backoff_base_s = backoff_base_s
-        self.max_backoff_s = max_backoff_s
-        self.max_token_waits = max_token_waits
-        self.timeout_s = timeout_s
-        self.planner = planner or TokenPlanner()
-        self._sleep = sleep
-        self._clock = clock
-        self._session = session or requests.Session()
-        self._state: TokenState | None = None
-        self._state_at = 0.0
-        self._slept_since_state = 0.0
-        self.tokens_consumed = 0
-        """Tokens Keepa reported as consumed by every response this client received, whatever
-        became of the request afterwards (the cost of failed attempts included)."""
-        _install_redaction(secret, ("urllib3.connectionpool", "requests"))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r}, buybox={self.buybox})"
-
-    def close(self) -> None:
-        """Close the HTTP session."""
-        self._session.close()
-
-    def __enter__(self) -> KeepaProductClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    # --- token state -------------------------------------------------------------------
-
-    @property
-    def token_state(self) -> TokenState | None:
-        """The last state Keepa reported, projected to now.
-
-        Elapsed time is the larger of what ``clock`` measured and what we slept since, so a
-        fake ``sleep`` in tests moves the projection forward too.
-        """
-        if self._state is None:
-            return None
-        elapsed_s = max(self._clock() - self._state_at, self._slept_since_state)
-        return self.planner.project(self._state, int(elapsed_s * 1000))
-
-    @property
-    def reported_token_state(self) -> TokenState | None:
-        """The token state of Keepa's last response, as Keepa reported it (not projected)."""
-        return self._state
-
-    def check_tokens(self) -> TokenState:
-        """Ask Keepa's free ``/token`` endpoint for the current token state."""
-        state = TokenState.from_response(self.request("token", {}))
-        if state is None:
-            raise KeepaError("Keepa /token returned no token state")
-        return state
-
-    def wait_for_tokens(self, tokens_needed: int) -> float:
-        """Sleep until the projected balance covers ``tokens_needed``; the seconds slept.
-
-        Does nothing before the first response (the balance is unknown until then).
-        """
-        state = self.token_state
-        if state is None:
-            return 0.0
-        try:
-            wait_s = self.planner.wait_ms(state, tokens_needed) / 1000.0
-        except ValueError as exc:  # no refill: waiting would never end
-            raise KeepaError(f"Keepa: {exc}") from None
-        if wait_s > 0:
-            log.info("Keepa: waiting %.1f s for %d tokens", wait_s, tokens_needed)
-            self._wait(wait_s)
-        return wait_s
-
-    def _remember(self, body: Mapping[str, Any]) -> TokenState | None:
-        state = TokenState.from_response(body)
-        if state is not None:
-            self._state = state
-            self._state_at = self._clock()
-            self._slept_since_state = 0.0
-            self.tokens_consumed += state.tokens_consumed
-        return state
-
-    def _wait(self, seconds: float) -> None:
-        self._sleep(seconds)
-        self._slept_since_state += seconds
 
     # --- products ----------------------------------------------------------------------
 
@@ -323,155 +207,5 @@ class KeepaProductClient:
             asins=tuple(asins),
             products=products,
             token_state=state,
-            received_at=_server_time(body),
+            received_at=server_time(body),
         )
-
-    # --- transport ---------------------------------------------------------------------
-
-    def request(
-        self,
-        endpoint: str,
-        params: Mapping[str, str | int],
-        *,
-        tokens_needed: int | None = None,
-    ) -> dict[str, Any]:
-        """GET ``{base_url}/{endpoint}`` with the key added; the decoded JSON body.
-
-        Waits for tokens on 429 (as long as Keepa's ``refillIn``/``refillRate`` say, for
-        ``tokens_needed`` tokens), retries 5xx, timeouts, connection errors and undecodable
-        bodies with exponential backoff up to ``max_retries`` times, and raises
-        :class:`KeepaError` on anything else.
-        """
-        url = f"{self.base_url}/{endpoint.strip('/')}"
-        query = {**params, "key": self._key.get_secret_value()}
-        failures = 0
-        token_waits = 0
-        while True:
-            problem = ""
-            try:
-                response: requests.Response | None = self._session.get(
-                    url,
-                    params=query,
-                    headers={"Accept-Encoding": "gzip, deflate"},
-                    timeout=self.timeout_s,
-                )
-            except requests.RequestException as exc:
-                # Keep only a redacted description: requests' exceptions quote the URL, which
-                # holds the key, so they must not become the __context__ of a KeepaError.
-                problem = f"{type(exc).__name__}: {self._redact(str(exc))}"
-                response = None
-            if response is None:
-                failures = self._after_failure(endpoint, failures, problem, status=None)
-                continue
-
-            status = response.status_code
-            body = _decode(response.content)
-            if body is not None:
-                self._remember(body)
-
-            if status == 200 and body is not None and not _out_of_tokens(status, body):
-                return body
-            if _out_of_tokens(status, body):
-                token_waits += 1
-                if token_waits > self.max_token_waits:
-                    raise KeepaError(
-                        f"Keepa /{endpoint}: still out of tokens after {self.max_token_waits} "
-                        "waits",
-                        status_code=status,
-                    )
-                wait_s = self._token_wait_s(body, tokens_needed, token_waits)
-                log.warning("Keepa /%s: not enough tokens, waiting %.1f s", endpoint, wait_s)
-                self._wait(wait_s)
-                continue
-            if status in _RETRYABLE_STATUS or (status == 200 and body is None):
-                problem = f"HTTP {status}" + ("" if body is not None else " (undecodable body)")
-                failures = self._after_failure(endpoint, failures, problem, status=status)
-                continue
-            raise KeepaError(
-                f"Keepa /{endpoint} failed: HTTP {status} {_STATUS_NAMES.get(status, '')}"
-                f"{self._describe_error(body)}".rstrip(),
-                status_code=status,
-            )
-
-    def _after_failure(self, endpoint: str, failures: int, problem: str, status: int | None) -> int:
-        """Sleep before retry number ``failures + 1``, or raise when retries are used up."""
-        if failures >= self.max_retries:
-            raise KeepaError(
-                f"Keepa /{endpoint} failed after {failures + 1} attempts: {problem}",
-                status_code=status,
-            )
-        delay = self._backoff_s(failures)
-        log.warning(
-            "Keepa /%s: %s; retry %d/%d in %.1f s",
-            endpoint,
-            problem,
-            failures + 1,
-            self.max_retries,
-            delay,
-        )
-        self._wait(delay)
-        return failures + 1
-
-    def _token_wait_s(
-        self, body: Mapping[str, Any] | None, tokens_needed: int | None, attempt: int
-    ) -> float:
-        """How long to wait after a 429: what Keepa's token fields say, else backoff."""
-        state = TokenState.from_response(body) if body is not None else None
-        if state is not None:
-            wait_ms = 0
-            if tokens_needed and state.refill_rate > 0:
-                wait_ms = self.planner.wait_ms(state, tokens_needed)
-            if wait_ms <= 0:
-                # Keepa refused although the balance looks sufficient (or we do not know the
-                # cost): wait for the next refill.
-                wait_ms = state.refill_in_ms + self.planner.safety_ms
-            return wait_ms / 1000.0
-        if body is not None and isinstance(body.get("refillIn"), int | float):
-            return float(body["refillIn"]) / 1000.0 + self.planner.safety_ms / 1000.0
-        return self._backoff_s(attempt - 1)
-
-    def _backoff_s(self, retry: int) -> float:
-        """Exponential backoff before retry ``retry + 1``: base, 2 x base, 4 x base, ..."""
-        return min(self.max_backoff_s, self.backoff_base_s * 2.0**retry)
-
-    def _describe_error(self, body: Mapping[str, Any] | None) -> str:
-        if not body:
-            return ""
-        error = body.get("error")
-        if isinstance(error, Mapping):
-            parts = [str(error[k]) for k in ("type", "message", "details") if error.get(k)]
-            return self._redact(": " + " - ".join(parts)) if parts else ""
-        if error:
-            return self._redact(f": {error}")
-        return ""
-
-    def _redact(self, text: str) -> str:
-        return text.replace(self._key.get_secret_value(), _REDACTED)
-
-
-def _decode(content: bytes) -> dict[str, Any] | None:
-    if not content:
-        return None
-    try:
-        body = orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-    return body if isinstance(body, dict) else None
-
-
-def _out_of_tokens(status: int, body: Mapping[str, Any] | None) -> bool:
-    if status == 429:
-        return True
-    if not body:
-        return False
-    if body.get("status") == "NOT_ENOUGH_TOKEN":
-        return True
-    error = body.get("error")
-    return isinstance(error, Mapping) and error.get("type") == "NOT_ENOUGH_TOKEN"
-
-
-def _server_time(body: Mapping[str, Any]) -> datetime:
-    timestamp = body.get("timestamp")
-    if isinstance(timestamp, int | float) and timestamp > 0:
-        return datetime.fromtimestamp(timestamp / 1000.0, tz=UTC)
-    return datetime.now(UTC)

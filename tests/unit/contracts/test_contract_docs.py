@@ -47,7 +47,8 @@ sys.meta_path.insert(0, Block())
 import app.contracts.base, app.contracts.keepa_products, app.contracts.fx_rates
 import app.contracts.observations, app.contracts.opportunities, app.contracts.dead_letters
 import app.contracts.tables, app.contracts.registry, app.contracts.docs
-import app.ingest.fx, app.ingest.producer, app.keepa
+import app.contracts.keepa_notifications
+import app.ingest.fx, app.ingest.producer, app.keepa, app.keepa.tracking
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

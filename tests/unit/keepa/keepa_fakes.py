@@ -1,4 +1,7 @@
-"""Helpers that fake Keepa's HTTP API with bodies in Keepa's real JSON format."""
+"""Helpers that fake Keepa's HTTP API with bodies in Keepa's real JSON format.
+
+The bodies in data/ and where their format comes from: data/README.md.
+"""
 
 from __future__ import annotations
 
@@ -61,6 +64,21 @@ def product_body(products: list[dict[str, Any]], **tokens: Any) -> dict[str, Any
 def out_of_tokens_body(**tokens: Any) -> dict[str, Any]:
     """What Keepa sends with HTTP 429: only the account fields."""
     return token_fields(**{"tokens_consumed": 0, **tokens})
+
+
+def tracking_body(**fields: Any) -> dict[str, Any]:
+    """A /tracking response body: the account fields (0 tokens consumed unless told) and
+    ``fields`` (``trackings=[...]``, ``asinList=[...]``, ``notifications=[...]``,
+    ``error={...}``); token fields may be overridden with ``token_fields``' names."""
+    names = {"tokens_left", "refill_in", "refill_rate", "tokens_consumed", "timestamp"}
+    tokens = {k: fields.pop(k) for k in list(fields) if k in names}
+    return {**token_fields(**{"tokens_consumed": 0, **tokens}), **fields}
+
+
+def load_json(name: str) -> Any:
+    """A fixture of data/, decoded."""
+    with (DATA / name).open(encoding="utf-8") as fh:
+        return json.load(fh)
 
 
 def query_of(request: requests.PreparedRequest) -> dict[str, str]:

@@ -23,7 +23,7 @@ from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import KEEPA_EPOCH, from_keepa_minutes, to_keepa_minutes
 from app.domain.markets import Market, UnknownMarketError
 from app.keepa import MAX_ASINS_PER_REQUEST, KeepaProductClient
-from app.keepa.client import _STATUS_NAMES
+from app.keepa.http import _STATUS_NAMES
 
 
 def last_point(product: dict[str, Any], csv_type: PriceType) -> int:
