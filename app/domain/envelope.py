@@ -36,7 +36,10 @@ from app.domain.quote import MarketQuote
 from app.domain.utc import require_utc
 
 __all__ = [
+    "BUY_PRICE_FALLBACK",
+    "BUY_PRICE_TYPES",
     "IMAGE_URL_PREFIX",
+    "SELL_PRICE_TYPES",
     "EnvelopeErrorCode",
     "InvalidEnvelope",
     "asin_from_key",
@@ -45,8 +48,16 @@ __all__ = [
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
 
-_BUY_TYPES = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
-_SELL_TYPES = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
+#: The Keepa price types a quote's buy price is the lowest of ...
+BUY_PRICE_TYPES: tuple[PriceType, ...] = (
+    PriceType.AMAZON,
+    PriceType.NEW_FBA,
+    PriceType.NEW_FBM_SHIPPING,
+)
+#: ... and the one it falls back to when none of them is available.
+BUY_PRICE_FALLBACK = PriceType.NEW
+#: The Keepa price types a quote's sell price is taken from, the first available one.
+SELL_PRICE_TYPES: tuple[PriceType, ...] = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
 
 
 def asin_from_key(key: bytes | None) -> str | None:
@@ -94,9 +105,9 @@ def quote_from_keepa_product(
         for pt in PRICE_TYPES_READ
         if (price := current_price(csv, stats_current, pt)) is not None
     }
-    buy_candidates = [prices[pt.name] for pt in _BUY_TYPES if pt.name in prices]
-    buy_price = min(buy_candidates) if buy_candidates else prices.get(PriceType.NEW.name)
-    sell_price = next((prices[pt.name] for pt in _SELL_TYPES if pt.name in prices), None)
+    buy_candidates = [prices[pt.name] for pt in BUY_PRICE_TYPES if pt.name in prices]
+    buy_price = min(buy_candidates) if buy_candidates else prices.get(BUY_PRICE_FALLBACK.name)
+    sell_price = next((prices[pt.name] for pt in SELL_PRICE_TYPES if pt.name in prices), None)
 
     return MarketQuote(
         asin=asin,

@@ -54,6 +54,7 @@ __all__ = [
     "Threshold",
     "price_route",
     "profit_upper_bound",
+    "purchase_vat_recoverable",
     "referral_fee_minor",
     "route_category",
 ]
@@ -217,6 +218,14 @@ def _match_tier(
         if tier.fits(weight_g, dims_mm):
             return i, []
     return last, ["oversize_priced_as_largest_tier"]
+
+
+def purchase_vat_recoverable(profile: SellerProfile, *, amazon_offer: bool) -> bool:
+    """Whether the VAT in a buy price is recovered (shown, not a cost): the profile recovers
+    input VAT and the offer comes with a VAT invoice, which Amazon's own offers always do and
+    third-party offers do when the profile says so. A buy quote's offer is Amazon's when its
+    buy price is its ``AMAZON`` price."""
+    return profile.input_vat_recoverable and (amazon_offer or profile.third_party_vat_invoice)
 
 
 def _is_amazon_offer(quote: MarketQuote) -> bool:
@@ -391,9 +400,7 @@ def price_route(
         f"{sell_vat.rate} {sell.market.value} VAT ({sell_vat.category}) in the sell price",
         cost=False,
     )
-    recoverable = profile.input_vat_recoverable and (
-        _is_amazon_offer(buy) or profile.third_party_vat_invoice
-    )
+    recoverable = purchase_vat_recoverable(profile, amazon_offer=_is_amazon_offer(buy))
     lines.add(
         "purchase_vat",
         gross_buy - net_buy,

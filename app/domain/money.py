@@ -8,10 +8,11 @@ rounded with :func:`round_half_up`: to the nearest whole minor unit, halves away
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
-__all__ = ["Currency", "UnknownCurrencyError", "round_half_up"]
+__all__ = ["Currency", "Money", "UnknownCurrencyError", "round_half_up"]
 
 _ONE = Decimal(1)
 
@@ -40,3 +41,18 @@ class Currency(StrEnum):
 def round_half_up(value: Decimal) -> int:
     """Round a Decimal amount of minor units to a whole minor unit, halves away from zero."""
     return int(value.quantize(_ONE, rounding=ROUND_HALF_UP))
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount of integer minor units of an explicit currency (``Money(1999, EUR)`` is
+    EUR 19.99, ``Money(1999, GBP)`` GBP 19.99): for values that travel without the market
+    that would tell their currency."""
+
+    amount_minor: int
+    currency: Currency
+
+    def __post_init__(self) -> None:
+        if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
+            raise TypeError(f"amount_minor must be an int, got {self.amount_minor!r}")
+        object.__setattr__(self, "currency", Currency.parse(self.currency))

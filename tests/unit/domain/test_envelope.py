@@ -7,7 +7,14 @@ import pytest
 
 from app.contracts.base import ContractError
 from app.contracts.keepa_products import ENVELOPE, quote_from_message
-from app.domain.envelope import InvalidEnvelope, quote_from_keepa_product
+from app.domain.envelope import (
+    BUY_PRICE_FALLBACK,
+    BUY_PRICE_TYPES,
+    SELL_PRICE_TYPES,
+    InvalidEnvelope,
+    quote_from_keepa_product,
+)
+from app.domain.keepa_prices import PRICE_TYPES_READ, PriceType
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from tests.keepa_factory import (
@@ -69,6 +76,15 @@ def test_full_product() -> None:
     assert quote.observed_at == DEFAULT_LAST_UPDATE
     assert quote.fetched_at == DEFAULT_FETCHED_AT
     assert quote.product_url == f"https://www.amazon.de/dp/{ASIN}"
+
+
+def test_the_price_types_of_the_buy_and_sell_prices_are_all_read() -> None:
+    # The types a quote's prices come from (tracked by Keepa thresholds too, see
+    # app.domain.breakeven) are extracted from every product.
+    used = {*BUY_PRICE_TYPES, BUY_PRICE_FALLBACK, *SELL_PRICE_TYPES}
+    assert used <= set(PRICE_TYPES_READ)
+    assert BUY_PRICE_TYPES == (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING)
+    assert SELL_PRICE_TYPES == (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
 
 
 def test_fbm_with_shipping_can_be_the_cheapest_buy() -> None:

@@ -20,7 +20,12 @@ from typing import Any
 import pytest
 
 from app.domain.fee_schedule import FeeScheduleGapError, default_fee_schedule
-from app.domain.fees import RouteBreakdown, price_route, referral_fee_minor
+from app.domain.fees import (
+    RouteBreakdown,
+    price_route,
+    purchase_vat_recoverable,
+    referral_fee_minor,
+)
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
@@ -330,6 +335,22 @@ def test_third_party_offer_without_vat_invoice_makes_purchase_vat_a_cost() -> No
     assert (result.profit_eur_cents, result.investment_eur_cents) == (582, 2514)
     # Amazon's own offer always comes with an invoice: recovered.
     assert price(buy(Market.DE, 2000), s, profile).profit_eur_cents == 901
+
+
+@pytest.mark.parametrize(
+    ("recoverable", "invoice", "amazon", "third_party"),
+    [(True, True, True, True), (True, False, True, False), (False, True, False, False)],
+)
+def test_purchase_vat_recoverable(
+    recoverable: bool, invoice: bool, amazon: bool, third_party: bool
+) -> None:
+    # Recovered when the profile recovers input VAT and the offer comes with an invoice:
+    # Amazon's always, a third party's when the profile says so.
+    profile = replace(
+        DEFAULT_PROFILE, input_vat_recoverable=recoverable, third_party_vat_invoice=invoice
+    )
+    assert purchase_vat_recoverable(profile, amazon_offer=True) is amazon
+    assert purchase_vat_recoverable(profile, amazon_offer=False) is third_party
 
 
 def test_weight_without_dimensions_is_an_estimate_not_a_small_parcel() -> None:
