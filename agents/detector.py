@@ -24,12 +24,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from faust import StreamT
-from faust.types import EventT
+from faust import Stream, StreamT
+from faust.types import ChannelT, EventT
 
 from app.contracts.base import ContractError, encode
 from app.contracts.keepa_products import quote_from_message
@@ -43,7 +42,7 @@ from app.domain.envelope import InvalidEnvelope
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
-from app.faust_app import app, as_current_event, settings
+from app.faust_app import app, settings
 from app.metrics import metrics
 from app.policy_config import detection_policy
 from app.publish import publish_all_confirmed
@@ -68,12 +67,13 @@ POLICY = detection_policy(settings)
 SCHEDULE = default_fee_schedule()
 
 
-#: An actor handles up to this many input messages together (or what came within
-#: ``BATCH_SECONDS``): each key's state is read and decoded once per batch and written once,
-#: and the batch's opportunity events are confirmed by the broker with one wait. Under a
-#: backlog batches fill up; at a trickle a message waits at most ``BATCH_SECONDS``.
+#: An actor handles the messages that are already waiting for it together, up to this
+#: many: each key's state is read and decoded once per batch and written once, and the
+#: batch's opportunity events are confirmed by the broker with one wait. A batch ends when
+#: no further message is queued for the actor (or at this size), so a message is never held
+#: back waiting for others: at a trickle every batch is one message; under a backlog
+#: batches fill up.
 BATCH_SIZE = 500
-BATCH_SECONDS = 0.005
 
 #: One lock per partition number: the actors of partition n of ``keepa.products`` and of
 #: ``arbitrage.reevaluations`` (the same keys, co-partitioned) take turns with a key's state.
@@ -85,43 +85,48 @@ async def detect_opportunities(stream: StreamT[Any]) -> None:
     """One actor per assigned input partition (``isolated_partitions``): partitions are
     processed concurrently, each in order, so one partition's wait for the broker does not
     hold up the others. A key's messages are all in one partition number of the two topics,
-    whose actors share a lock: all the work of a key stays serialised.
+    whose actors share a lock, held for a whole batch: all the work of a key stays
+    serialised.
 
-    Messages come in batches (``noack_take``: Faust acknowledges nothing by itself) and a
-    batch is handled whole before any of it is acknowledged: every message in order, against
-    the state as the batch's earlier messages left it (:class:`_Batch`); then the batch's
-    opportunity events are confirmed by the broker; only then the state that records them is
-    written, and the batch acknowledged. A crash anywhere before the acknowledgement
-    redelivers the whole batch, which emits its events again (at least once; the sinks are
-    idempotent) instead of finding the routes already open and emitting nothing."""
+    Faust acknowledges nothing by itself here (``noack``). Every message is handled in order
+    against the state as the batch's earlier messages left it (:class:`_Batch`); when the
+    batch ends, its opportunity events are confirmed by the broker, then the state that
+    records them is written, and only then is the batch acknowledged. A crash anywhere
+    before the acknowledgement redelivers the whole batch, which emits its events again (at
+    least once; the sinks are idempotent) instead of finding the routes already open and
+    emitting nothing. The actor never waits for a message while it holds an unacknowledged
+    one: Faust waits for every handed-out message to be acknowledged before a rebalance."""
     await declare_all()
-    batches = stream.noack_take(BATCH_SIZE, within=BATCH_SECONDS)  # type: ignore[attr-defined]
+    # The actor's own channel (its one partition's messages) and a view of the stream that
+    # Faust does not acknowledge by itself.
+    queue = cast(ChannelT[Any], stream.channel).queue
+    manual = cast(Stream[Any], stream).noack()
+    batch: _Batch | None = None
     try:
-        async for batch in batches:
-            events = cast(Sequence[EventT[Any]], batch)
-            if not events:
-                continue
-            async with _partition_locks[events[0].message.partition]:
-                await _handle(events)
-            for event in events:
-                await stream.ack(event)
+        async for event in manual.events():
+            if batch is None:
+                lock = _partition_locks[event.message.partition]
+                await lock.acquire()
+                batch = _Batch(lock)
+            await batch.handle(event)
+            if len(batch.messages) >= BATCH_SIZE or queue.empty():
+                try:
+                    await batch.commit()
+                    for message in batch.messages:
+                        await manual.ack(message)
+                finally:
+                    batch.lock.release()
+                    batch = None
     except asyncio.CancelledError:
-        # How the actor of a revoked partition stops (``Actor.on_isolated_partition_revoked``
-        # cancels it: a batch being taken never sees the stream end). A batch being handled
-        # is not acknowledged, and the partition's new owner handles it again. Re-raised, the
+        # How the actor of a revoked partition stops when it is not waiting for a message
+        # (``Actor.on_isolated_partition_revoked`` cancels it). Its unfinished batch is not
+        # acknowledged; the partition's new owner handles it again. Re-raised, the
         # cancellation would count as a crash and Faust would restart the actor of a
         # partition this worker no longer holds.
         log.info("detector actor stopped (partition revoked or worker stopping)")
-
-
-async def _handle(events: Sequence[EventT[Any]]) -> None:
-    batch = _Batch()
-    for event in events:
-        if event.message.topic == REEVALUATIONS:
-            await _on_request(event, batch)
-        else:
-            await _on_keepa_event(event, batch)
-    await batch.commit(events[-1])
+    finally:
+        if batch is not None:  # (a batch holds its lock)
+            batch.lock.release()
 
 
 @dataclass(slots=True)
@@ -137,11 +142,22 @@ class _KeyState:
 
 
 class _Batch:
-    """The keys one batch touches and the opportunity events it produced, in order."""
+    """One batch of an actor: its messages, the keys they touch and the opportunity events
+    they produced, in order; ``lock`` is the partition number's, held by the actor until the
+    batch is committed."""
 
-    def __init__(self) -> None:
+    def __init__(self, lock: asyncio.Lock) -> None:
+        self.lock = lock
+        self.messages: list[EventT[Any]] = []
         self.keys: dict[bytes, _KeyState] = {}
         self.events: list[tuple[bytes, str, bytes]] = []
+
+    async def handle(self, event: EventT[Any]) -> None:
+        self.messages.append(event)
+        if event.message.topic == REEVALUATIONS:
+            await _on_request(event, self)
+        else:
+            await _on_keepa_event(event, self)
 
     def state(self, key: bytes) -> _KeyState:
         held = self.keys.get(key)
@@ -162,7 +178,7 @@ class _Batch:
         if step.unpriced:
             metrics.incr("routes_unpriced", len(step.unpriced))
 
-    async def commit(self, last: EventT[Any]) -> None:
+    async def commit(self) -> None:
         """Deliver the batch's events, then write the state that records them.
 
         Every opportunity event is confirmed by the broker before that state is written: the
@@ -175,15 +191,14 @@ class _Batch:
         )
         for _, kind, _ in self.events:
             metrics.incr(f"opportunities_{kind}")
-        # The changelog records go to the partition of the current event: the batch's
-        # messages all come from this actor's one partition number.
-        with as_current_event(last):
-            for key, held in self.keys.items():
-                if not held.changed:
-                    continue
-                write_quotes(key, held.quotes, held.profile_version)
-                if held.open or held.stored_open:
-                    write_open_routes(key, held.open)
+        # The changelog records go to the partition of Faust's current event (the batch's
+        # last message): all of the batch comes from this actor's one partition number.
+        for key, held in self.keys.items():
+            if not held.changed:
+                continue
+            write_quotes(key, held.quotes, held.profile_version)
+            if held.open or held.stored_open:
+                write_open_routes(key, held.open)
 
 
 def _pricing() -> Pricing:

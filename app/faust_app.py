@@ -1,19 +1,13 @@
 """The Faust application: configuration only. Topics live in ``app.topics``, tables in
 ``tables/``, agents in ``agents/`` and web views in ``app.views``; all are found by
 autodiscovery when the worker starts. One guard against a Faust race is connected here
-(:func:`hold_fetching_until_streams_are_seeked`), and the one reach into Faust's stream
-context is here (:func:`as_current_event`)."""
+(:func:`hold_fetching_until_streams_are_seeked`)."""
 
 from __future__ import annotations
 
-import contextlib
-import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import faust
-import faust.streams
-from faust.types import EventT
 
 from app.settings import get_settings
 
@@ -88,20 +82,3 @@ async def hold_fetching_until_streams_are_seeked(
     end of ``on_recovery_completed`` starts it again from the seeked positions.
     """
     sender.consumer.stop_flow()
-
-
-@contextlib.contextmanager
-def as_current_event(event: EventT[Any]) -> Iterator[None]:
-    """Make ``event`` Faust's current event while the block runs.
-
-    A table write sends its changelog record to the partition of the current event
-    (``Table.partition_for_key``). Faust sets that only in the task iterating the stream; a
-    batch from ``noack_take`` is filled by another task (the stream's passive drainer), so an
-    agent that writes tables after handling a batch names the event the writes belong to.
-    (faust-streaming keeps it in the context variable ``faust.streams._current_event``.)
-    """
-    token = faust.streams._current_event.set(weakref.ref(event))
-    try:
-        yield
-    finally:
-        faust.streams._current_event.reset(token)
