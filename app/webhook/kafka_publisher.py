@@ -107,10 +107,13 @@ class KafkaNotificationPublisher:
             producer = AIOKafkaProducer(**self._options)
             try:
                 await producer.start()
+            except asyncio.CancelledError:  # stopped while connecting
+                await producer.stop()
+                raise
             except (KafkaError, OSError) as exc:
                 self._last_error = f"Kafka cannot be reached: {type(exc).__name__}"
                 log.warning(
-                    "%s (attempt %d); answering 503 and trying again in %.0f s",
+                    "%s (attempt %d); answering 503 and trying again in %g s",
                     self._last_error,
                     attempt,
                     self._connect_retry_s,

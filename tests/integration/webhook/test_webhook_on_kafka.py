@@ -1,7 +1,8 @@
 """The Keepa webhook receiver as a user runs it (`arbitrage webhook`), on the real broker:
 Keepa's notification JSON in, the contract's message on ``keepa.notifications`` (on the
 ASIN's murmur2 partition) already there when the 200 comes; a bad body on the DLQ unchanged;
-503 when Kafka is unreachable or the topic is missing; the secret never in its log."""
+503 when Kafka is unreachable or the topic is missing; the secret never in its log; and the
+worker creating both topics, after which a receiver is healthy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from elasticsearch import Elasticsearch
 
 from app.contracts.dead_letters import NotificationDeadLetter
 from app.contracts.keepa_notifications import (
@@ -26,8 +28,8 @@ from app.keepa.tracking.notifications import parse_notification
 from app.settings import Settings
 from devtools.webhook_process import WebhookProcess
 from tests.integration.proc import is_loopback, listening_addresses
-from tests.integration.worker_process import consume_until
-from tests.session_resources import resource_name
+from tests.integration.worker_process import WorkerProcess, consume_until
+from tests.session_resources import Owned, delete_owned, resource_name
 from tests.unit.ingest.kafka_murmur2 import java_partition
 from tests.webhook_receiver import closed_port
 
@@ -204,3 +206,32 @@ async def test_503_within_the_time_limit_when_the_topic_does_not_exist(
     finally:
         process.stop()
     assert "do not exist" in process.log_path.read_text()
+
+
+async def test_the_worker_creates_both_topics_and_the_receiver_is_then_healthy(
+    settings: Settings, es: Elasticsearch, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(
+        resource_name("hookw"), tmp_path / "data", tmp_path / "worker.log", settings
+    )
+    receiver = WebhookProcess(worker.settings, tmp_path / "webhook.log")
+    try:
+        worker.start()
+        admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await admin.start()
+        try:
+            names = [
+                worker.settings.topic(KEEPA_NOTIFICATIONS_TOPIC),
+                worker.settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC),
+            ]
+            described = await admin.describe_topics(names)
+        finally:
+            await admin.close()
+        for topic in described:
+            assert topic["error_code"] == 0, topic
+            assert len(topic["partitions"]) == worker.settings.topic_partitions, topic
+        receiver.start()  # waits for /health to answer 200
+    finally:
+        receiver.stop()
+        worker.stop()
+        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(worker.settings))
