@@ -12,6 +12,7 @@ from app.alerts.cli import alerts_cli
 from app.api.cli import serve_api
 from app.ingest.cli import register as register_ingest
 from app.ingest.profile_cli import profile_cli
+from app.webhook.cli import serve_webhook
 from dashboard.cli import dashboard_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
@@ -19,6 +20,7 @@ cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(profile_cli, name="profile")
 cli.command("api")(serve_api)
 cli.command("dashboard")(dashboard_command)
+cli.command("webhook")(serve_webhook)
 register_ingest(cli)
 
 #: The developer verbs live in ``devtools/`` (not part of the wheel or the Docker image).

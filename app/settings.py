@@ -7,10 +7,11 @@ directory is read too. Secrets are ``SecretStr`` so they never end up in logs or
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -98,6 +99,21 @@ class Settings(BaseSettings):
     dashboard_host: str = Field("127.0.0.1", description="Host the Streamlit dashboard binds to.")
     dashboard_port: int = Field(8501, description="Port of the Streamlit dashboard.")
 
+    # --- Keepa webhook receiver (`arbitrage webhook`) -------------------------------------
+    keepa_webhook_secret: SecretStr | None = Field(
+        None,
+        description="The secret path segment of the Keepa webhook URL (secret): at least 32 "
+        "URL-safe random characters; the receiver refuses to start without a usable one.",
+    )
+    webhook_host: str = Field("127.0.0.1", description="Host the Keepa webhook receiver binds to.")
+    webhook_port: int = Field(8090, description="Port of the Keepa webhook receiver.")
+    webhook_publish_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        description="How long the receiver waits for Kafka's acknowledgement of a notification "
+        "before answering 503.",
+    )
+
     # --- Local stack (`arbitrage stack`) -----------------------------------------------
     stack_dir: Path = Field(
         PROJECT_ROOT / ".stack", description="Artifacts, data, logs and pid files of the stack."
@@ -125,3 +141,33 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+#: The shortest secret (``API_TOKEN``, ``KEEPA_WEBHOOK_SECRET``) that is accepted.
+SECRET_MIN_LENGTH: Final = 32
+
+#: How to make a good secret (said wherever one is refused).
+GENERATION_HINT: Final = (
+    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
+)
+
+#: Example values people copy from documentation (compared without case and punctuation).
+_PLACEHOLDER_MARKERS: Final = ("changeme", "replaceme", "yourtoken", "yoursecret")
+
+
+def secret_problem(name: str, secret: SecretStr | None) -> str | None:
+    """Why the secret setting ``name`` cannot guard anything, or None when it can.
+
+    Refused: unset or empty, a placeholder copied from an example (``change-me``), or
+    shorter than :data:`SECRET_MIN_LENGTH` characters. The reason never contains the secret,
+    so it can be logged.
+    """
+    value = secret.get_secret_value() if secret is not None else ""
+    if not value:
+        return f"{name} is not set"
+    folded = re.sub(r"[^a-z0-9]", "", value.lower())
+    if any(marker in folded for marker in _PLACEHOLDER_MARKERS):
+        return f"{name} is a placeholder from an example, not a secret"
+    if len(value) < SECRET_MIN_LENGTH:
+        return f"{name} is shorter than {SECRET_MIN_LENGTH} characters"
+    return None

@@ -12,6 +12,10 @@ producer encodes the contract type it built.
 
 from __future__ import annotations
 
+from app.contracts.keepa_notifications import (
+    KEEPA_NOTIFICATIONS_DLQ_TOPIC,
+    KEEPA_NOTIFICATIONS_TOPIC,
+)
 from app.faust_app import app, settings
 
 KEEPA_PRODUCTS = settings.topic("keepa.products")
@@ -25,6 +29,8 @@ SELLER_PROFILE = settings.topic("seller.profile")
 SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
 REEVALUATIONS = settings.topic("arbitrage.reevaluations")
 REEVALUATIONS_DLQ = settings.topic("arbitrage.reevaluations.dlq")
+KEEPA_NOTIFICATIONS = settings.topic(KEEPA_NOTIFICATIONS_TOPIC)
+KEEPA_NOTIFICATIONS_DLQ = settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC)
 
 
 keepa_products = app.topic(
@@ -38,6 +44,17 @@ reevaluations = app.topic(
 )
 reevaluations_dlq = app.topic(
     REEVALUATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+)
+# Keepa tracking notifications (key = ASIN), published by the webhook receiver
+# (app/webhook/) and the notification queue's reader. The app's partition count, like
+# keepa.products, so a notification lands on the partition that holds its ASIN's quotes.
+keepa_notifications = app.topic(
+    KEEPA_NOTIFICATIONS, key_serializer="raw", value_serializer="raw", internal=True
+)
+# Bodies the receiver could not read as a notification, unchanged, with the reason in
+# headers (app.contracts.dead_letters.NotificationDeadLetter).
+keepa_notifications_dlq = app.topic(
+    KEEPA_NOTIFICATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
 )
 # What the detector consumes: one topic object over both names, so one agent handles every
 # message of a key, in order (a timer may not write the tables; see agents/sweep.py).
@@ -95,5 +112,7 @@ async def declare_all() -> None:
         seller_profile_dlq,
         reevaluations,
         reevaluations_dlq,
+        keepa_notifications,
+        keepa_notifications_dlq,
     ):
         await topic.maybe_declare()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 from typing import Annotated, Final, cast
 
@@ -13,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from app.api.health import HealthChecker
-from app.settings import Settings
+from app.settings import GENERATION_HINT, SECRET_MIN_LENGTH, Settings, secret_problem
 
 __all__ = [
     "API_TOKEN_MIN_LENGTH",
@@ -35,21 +34,13 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: The shortest ``API_TOKEN`` that enables the write endpoints.
-API_TOKEN_MIN_LENGTH: Final = 32
-
-#: How to make a good token (said wherever a token is refused).
-GENERATION_HINT: Final = (
-    'generate one with: python -c "import secrets; print(secrets.token_urlsafe(32))"'
-)
+API_TOKEN_MIN_LENGTH: Final = SECRET_MIN_LENGTH
 
 #: The answer to every write while no usable token is configured (unset, short, placeholder).
 WRITES_DISABLED: Final = (
     "write endpoints are disabled: API_TOKEN is not configured on the server "
     f"(it must be a random string of at least {API_TOKEN_MIN_LENGTH} characters)"
 )
-
-#: Example values people copy from documentation (compared without case and punctuation).
-_PLACEHOLDER_MARKERS: Final = ("changeme", "replaceme", "yourtoken", "yoursecret")
 
 
 def get_es(request: Request) -> AsyncElasticsearch:
@@ -112,18 +103,10 @@ def api_token_problem(token: SecretStr | None) -> str | None:
     """Why ``token`` cannot guard the write endpoints, or None when it can.
 
     Refused: unset or empty, a placeholder copied from an example (``change-me``), or
-    shorter than :data:`API_TOKEN_MIN_LENGTH` characters. The reason never contains the
-    token, so it can be logged.
+    shorter than :data:`API_TOKEN_MIN_LENGTH` characters (:func:`app.settings.secret_problem`).
+    The reason never contains the token, so it can be logged.
     """
-    value = token.get_secret_value() if token is not None else ""
-    if not value:
-        return "API_TOKEN is not set"
-    folded = re.sub(r"[^a-z0-9]", "", value.lower())
-    if any(marker in folded for marker in _PLACEHOLDER_MARKERS):
-        return "API_TOKEN is a placeholder from an example, not a secret"
-    if len(value) < API_TOKEN_MIN_LENGTH:
-        return f"API_TOKEN is shorter than {API_TOKEN_MIN_LENGTH} characters"
-    return None
+    return secret_problem("API_TOKEN", token)
 
 
 def log_write_access(settings: Settings) -> None:

@@ -8,7 +8,7 @@ from typing import Final
 
 import msgspec
 
-from app.contracts.dead_letters import DeadLetter, SinkDeadLetter
+from app.contracts.dead_letters import DeadLetter, NotificationDeadLetter, SinkDeadLetter
 from app.contracts.fx_rates import FxRate
 from app.contracts.keepa_notifications import KeepaNotification
 from app.contracts.keepa_products import KeepaProductsEnvelope
@@ -45,6 +45,7 @@ TOPICS: Final[tuple[TopicContract, ...]] = (
     TopicContract("keepa.products", "the ASIN", value=KeepaProductsEnvelope),
     TopicContract("keepa.products.dlq", "the original key (the ASIN, or none)", headers=DeadLetter),
     TopicContract("keepa.notifications", "the ASIN", value=KeepaNotification),
+    TopicContract("keepa.notifications.dlq", "none", headers=NotificationDeadLetter),
     TopicContract("arbitrage.observations", "the ASIN", value=Observation),
     TopicContract("arbitrage.opportunities", "the ASIN", value=OpportunityMessage),
     TopicContract("arbitrage.sink.dlq", "none", value=SinkDeadLetter),

@@ -41,6 +41,7 @@ __all__ = [
     "PublishReport",
     "envelope_key",
     "envelope_record",
+    "producer_options",
     "publish_envelopes",
 ]
 
@@ -57,6 +58,30 @@ DEFAULT_MAX_BATCH_BYTES: Final = 1_000_000  # under the broker's message.max.byt
 #: First retry backoff (doubles per attempt, capped).
 _BACKOFF_S: Final = 0.5
 _MAX_BACKOFF_S: Final = 10.0
+
+
+def producer_options(
+    bootstrap_servers: str,
+    *,
+    acks: str | int = "all",
+    enable_idempotence: bool = True,
+    compression_type: str | None = DEFAULT_COMPRESSION,
+    linger_ms: int = 20,
+    max_batch_size: int = DEFAULT_MAX_BATCH_BYTES,
+    request_timeout_ms: int = 40_000,
+) -> dict[str, Any]:
+    """The keyword arguments of an :class:`aiokafka.AIOKafkaProducer` of ours: idempotent,
+    ``acks=all``, zstd batches of up to 1 MB (the envelope publisher's; the Keepa webhook
+    receiver's with a shorter linger and time limit)."""
+    return {
+        "bootstrap_servers": bootstrap_servers,
+        "acks": acks,
+        "enable_idempotence": enable_idempotence,
+        "compression_type": compression_type,
+        "linger_ms": linger_ms,
+        "max_batch_size": max_batch_size,
+        "request_timeout_ms": request_timeout_ms,
+    }
 
 
 @dataclass
@@ -183,15 +208,15 @@ class EnvelopePublisher:
         self.bootstrap_servers = bootstrap_servers
         self.topic = topic
         self.max_attempts = max_attempts
-        self._config: dict[str, Any] = {
-            "bootstrap_servers": bootstrap_servers,
-            "acks": acks,
-            "enable_idempotence": enable_idempotence,
-            "compression_type": compression_type,
-            "linger_ms": linger_ms,
-            "max_batch_size": max_batch_size,
-            "request_timeout_ms": request_timeout_ms,
-        }
+        self._config = producer_options(
+            bootstrap_servers,
+            acks=acks,
+            enable_idempotence=enable_idempotence,
+            compression_type=compression_type,
+            linger_ms=linger_ms,
+            max_batch_size=max_batch_size,
+            request_timeout_ms=request_timeout_ms,
+        )
         self._producer: Any = None
         self._topic_checked = False
 

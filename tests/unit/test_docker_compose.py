@@ -11,12 +11,15 @@ from importlib.metadata import version
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from streamlit.web.server.starlette.starlette_routes import ROUTE_HEALTH as STREAMLIT_HEALTH
 
 from app.api.main import create_app
 from app.settings import PROJECT_ROOT, Settings
+from app.webhook.main import create_app as create_webhook_app
 from devtools.stack.artifacts import pinned_versions
 from tests.compose_file import healthcheck_urls, load_compose, published
+from tests.unit.webhook.webhook_fakes import FakePublisher
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +39,7 @@ def test_services_present(compose: dict[str, Any]) -> None:
         "api",
         "dashboard",
         "airflow",
+        "webhook",
     }
 
 
@@ -58,16 +62,18 @@ def test_ports_match_settings(compose: dict[str, Any]) -> None:
     assert default("faust_web_port") in _ports(services["worker"])
     assert default("api_port") in _ports(services["api"])
     assert default("dashboard_port") in _ports(services["dashboard"])
+    assert default("webhook_port") in _ports(services["webhook"])
 
 
 def test_every_environment_variable_is_a_setting(compose: dict[str, Any]) -> None:
     fields = {name.upper() for name in Settings.model_fields}
-    for name in ("worker", "api", "dashboard"):
+    for name in ("worker", "api", "dashboard", "webhook"):
         env = compose["services"][name]["environment"]
         unknown = {key for key in env if key.upper() not in fields}
         assert not unknown, f"{name}: {unknown} are not settings"
         assert env["KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
-        assert env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
+        if name != "webhook":
+            assert env["ELASTICSEARCH_URL"] == "http://elasticsearch:9200"
 
 
 def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
@@ -83,7 +89,12 @@ def test_dependencies_wait_for_health(compose: dict[str, Any]) -> None:
 
 #: The services that run this project's code, with the setting that makes each listen on all
 #: interfaces *inside* its container (so that Docker's port forwarding reaches it).
-OWN_SERVICES = {"worker": "FAUST_WEB_HOST", "api": "API_HOST", "dashboard": "DASHBOARD_HOST"}
+OWN_SERVICES = {
+    "worker": "FAUST_WEB_HOST",
+    "api": "API_HOST",
+    "dashboard": "DASHBOARD_HOST",
+    "webhook": "WEBHOOK_HOST",
+}
 #: Third-party services: their healthchecks use their vendors' endpoints.
 THIRD_PARTY = {"kafka", "elasticsearch", "airflow"}
 
@@ -150,6 +161,14 @@ def _api_get_paths() -> set[str]:
     return {path for path, operations in schema["paths"].items() if "get" in operations}
 
 
+def _webhook_get_paths(compose: dict[str, Any]) -> set[str]:
+    """The receiver serves no OpenAPI document: the path of its healthcheck, if the app
+    answers it 200 (with a healthy publisher)."""
+    app = create_webhook_app(Settings(keepa_webhook_secret="x" * 40), publisher=FakePublisher())
+    (url,) = healthcheck_urls(compose["services"]["webhook"])
+    return {url.path} if TestClient(app).get(url.path).status_code == 200 else set()
+
+
 def test_every_healthcheck_requests_a_path_the_app_serves(compose: dict[str, Any]) -> None:
     services = compose["services"]
     assert set(services) == set(OWN_SERVICES) | THIRD_PARTY
@@ -158,8 +177,10 @@ def test_every_healthcheck_requests_a_path_the_app_serves(compose: dict[str, Any
         "worker": (defaults.faust_web_port, _faust_views()),
         "api": (defaults.api_port, _api_get_paths()),
         "dashboard": (defaults.dashboard_port, {"/" + STREAMLIT_HEALTH.lstrip("/")}),
+        "webhook": (defaults.webhook_port, _webhook_get_paths(compose)),
     }
     assert "/arbitrage/stats/" in served["worker"][1]
+    assert "/health" in served["webhook"][1]
     for name, (port, paths) in served.items():
         urls = healthcheck_urls(services[name])
         assert len(urls) == 1, f"{name}: {services[name]['healthcheck']}"
@@ -175,6 +196,22 @@ def test_api_token_is_required_and_only_the_api_gets_it(compose: dict[str, Any])
     others = [name for name in compose["services"] if name != "api"]
     for name in others:
         assert "API_TOKEN" not in compose["services"][name].get("environment", {}), name
+
+
+def test_the_webhook_is_opt_in_and_only_it_gets_the_webhook_secret(
+    compose: dict[str, Any],
+) -> None:
+    """A profile: ``docker compose up`` without a Keepa webhook needs no secret (Compose
+    checks a ``${VAR:?}`` in every service, active or not, so the receiver checks instead)."""
+    webhook = compose["services"]["webhook"]
+    assert webhook["profiles"] == ["webhook"]
+    assert webhook["command"] == ["arbitrage", "webhook"]
+    assert webhook["environment"]["KEEPA_WEBHOOK_SECRET"] == "${KEEPA_WEBHOOK_SECRET:-}"
+    assert "KEEPA_API_KEY" not in webhook["environment"]
+    for name, service in compose["services"].items():
+        if name != "webhook":
+            assert "KEEPA_WEBHOOK_SECRET" not in service.get("environment", {}), name
+            assert "profiles" not in service, f"{name} would not start with `docker compose up`"
 
 
 @pytest.mark.parametrize("path", ["docker-compose.yml", "README.md", "Dockerfile", "docs"])

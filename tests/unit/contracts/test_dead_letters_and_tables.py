@@ -11,7 +11,12 @@ import orjson
 import pytest
 
 from app.contracts.base import ContractError, encode
-from app.contracts.dead_letters import SINK_DEAD_LETTER, DeadLetter, SinkDeadLetter
+from app.contracts.dead_letters import (
+    SINK_DEAD_LETTER,
+    DeadLetter,
+    NotificationDeadLetter,
+    SinkDeadLetter,
+)
 from app.contracts.tables import OPEN_ROUTES_STATE, QUOTES_STATE, OpenRoutesState, QuotesState
 from app.domain.detection import OpportunityEvent, Pricing, detect, diff_opportunities
 from app.domain.fee_schedule import default_fee_schedule
@@ -47,6 +52,28 @@ def test_dead_letter_headers_round_trip() -> None:
     }
     # as a Kafka consumer gets them: a list of pairs, maybe with other headers
     assert DeadLetter.from_headers([*headers.items(), ("trace", b"x")]) == letter
+
+
+def test_notification_dead_letter_headers_round_trip() -> None:
+    """A webhook body that is no notification: no source topic, the time it was received."""
+    letter = NotificationDeadLetter(
+        reason="unknown_domain",
+        error="é" * 700,
+        source="webhook",
+        received_at=datetime(2026, 3, 13, 9, 31, 7, 250000, tzinfo=UTC),
+    )
+    headers = letter.headers()
+    assert headers == {
+        "dlq.schema_version": b"1",
+        "dlq.reason": b"unknown_domain",
+        "dlq.error": ("é" * 500).encode(),
+        "dlq.source": b"webhook",
+        "dlq.received_at": b"2026-03-13T09:31:07.250000Z",
+    }
+    read = NotificationDeadLetter.from_headers([*headers.items(), ("trace", b"x")])
+    assert read == msgspec.structs.replace(letter, error="é" * 500)
+    with pytest.raises(msgspec.ValidationError):
+        NotificationDeadLetter.from_headers({**headers, "dlq.source": b"topic"})
 
 
 def test_the_error_header_is_cut_on_a_character_boundary() -> None:
