@@ -13,8 +13,8 @@ producer encodes the contract type it built.
 from __future__ import annotations
 
 from app.contracts.keepa_notifications import (
-    KEEPA_NOTIFICATIONS_DLQ_TOPIC,
     KEEPA_NOTIFICATIONS_TOPIC,
+    KEEPA_WEBHOOK_DLQ_TOPIC,
 )
 from app.faust_app import app, settings
 
@@ -30,7 +30,7 @@ SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
 REEVALUATIONS = settings.topic("arbitrage.reevaluations")
 REEVALUATIONS_DLQ = settings.topic("arbitrage.reevaluations.dlq")
 KEEPA_NOTIFICATIONS = settings.topic(KEEPA_NOTIFICATIONS_TOPIC)
-KEEPA_NOTIFICATIONS_DLQ = settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC)
+KEEPA_WEBHOOK_DLQ = settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC)
 
 
 keepa_products = app.topic(
@@ -53,8 +53,8 @@ keepa_notifications = app.topic(
 )
 # Bodies the receiver could not read as a notification, unchanged, with the reason in
 # headers (app.contracts.dead_letters.NotificationDeadLetter).
-keepa_notifications_dlq = app.topic(
-    KEEPA_NOTIFICATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+keepa_webhook_dlq = app.topic(
+    KEEPA_WEBHOOK_DLQ, key_serializer="raw", value_serializer="raw", internal=True
 )
 # What the detector consumes: one topic object over both names, so one agent handles every
 # message of a key, in order (a timer may not write the tables; see agents/sweep.py).
@@ -113,6 +113,6 @@ async def declare_all() -> None:
         reevaluations,
         reevaluations_dlq,
         keepa_notifications,
-        keepa_notifications_dlq,
+        keepa_webhook_dlq,
     ):
         await topic.maybe_declare()

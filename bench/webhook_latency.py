@@ -37,8 +37,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from app.contracts.keepa_notifications import (
-    KEEPA_NOTIFICATIONS_DLQ_TOPIC,
     KEEPA_NOTIFICATIONS_TOPIC,
+    KEEPA_WEBHOOK_DLQ_TOPIC,
 )
 from app.settings import PROJECT_ROOT, Settings
 from devtools.webhook_process import WebhookProcess
@@ -109,7 +109,7 @@ async def run(posts: int, concurrency: int, warmup: int) -> dict[str, Any]:
     settings = base.model_copy(update={"topic_prefix": f"bench-webhook-{uuid.uuid4().hex[:8]}."})
     topics = [
         settings.topic(KEEPA_NOTIFICATIONS_TOPIC),
-        settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC),
+        settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC),
     ]
     partitions = settings.topic_partitions
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers)

@@ -1,10 +1,10 @@
 """The dead-letter topics: ``keepa.products.dlq``, ``fx.rates.dlq``, ``arbitrage.sink.dlq``
-and ``keepa.notifications.dlq``.
+and ``keepa.webhook.dlq``.
 
 ``keepa.products.dlq`` and ``fx.rates.dlq`` keep the unusable message **unchanged** (key and
 value bytes as they came) and say why in headers, described by :class:`DeadLetter`.
 ``arbitrage.sink.dlq`` holds JSON :class:`SinkDeadLetter` values: what the Elasticsearch sink
-could not index, and why. ``keepa.notifications.dlq`` keeps a body the Keepa webhook receiver
+could not index, and why. ``keepa.webhook.dlq`` keeps a body the Keepa webhook receiver
 (or the notification queue's reader) could not read as a notification, unchanged, with the
 reason in :class:`NotificationDeadLetter` headers: it came from HTTP, not from a topic.
 """
@@ -72,7 +72,7 @@ class DeadLetter(_HeaderLetter, kw_only=True, frozen=True):
 
 
 class NotificationDeadLetter(_HeaderLetter, kw_only=True, frozen=True):
-    """The headers of a message on ``keepa.notifications.dlq``: a body that is not a Keepa
+    """The headers of a message on ``keepa.webhook.dlq``: a body that is not a Keepa
     notification, as it was received (the value), and why; each field is a header
     ``dlq.<field>``, UTF-8 text."""
 

@@ -36,8 +36,8 @@ from app.domain.markets import Market
 
 __all__ = [
     "KEEPA_NOTIFICATION",
-    "KEEPA_NOTIFICATIONS_DLQ_TOPIC",
     "KEEPA_NOTIFICATIONS_TOPIC",
+    "KEEPA_WEBHOOK_DLQ_TOPIC",
     "NO_DATA",
     "NO_OFFER",
     "KeepaNotification",
@@ -47,7 +47,7 @@ __all__ = [
 
 #: The topic (its default name, before ``TOPIC_PREFIX``) and its dead-letter topic.
 KEEPA_NOTIFICATIONS_TOPIC: Final = "keepa.notifications"
-KEEPA_NOTIFICATIONS_DLQ_TOPIC: Final = "keepa.notifications.dlq"
+KEEPA_WEBHOOK_DLQ_TOPIC: Final = "keepa.webhook.dlq"
 
 #: ``currentPrices`` value of a price type without an offer (out of stock).
 NO_OFFER: Final = -1

@@ -9,7 +9,7 @@ the notification to ``keepa.notifications`` (key = ASIN), answering 200 only onc
 has acknowledged it (``acks=all``). It answers 503 when Kafka cannot take it in time, so
 Keepa's retry (once, after about 15 s) or the notification queue catches it, and 400 for a
 body that is not a notification, after that body was dead-lettered to
-``keepa.notifications.dlq`` with the reason.
+``keepa.webhook.dlq`` with the reason.
 
 Modules: :mod:`~app.webhook.main` (the FastAPI app), :mod:`~app.webhook.routes` (its
 endpoints), :mod:`~app.webhook.publisher` (what the endpoints publish through),

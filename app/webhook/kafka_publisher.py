@@ -26,8 +26,8 @@ from aiokafka.errors import KafkaError
 from app.contracts.dead_letters import NotificationDeadLetter
 from app.contracts.keepa_notifications import (
     KEEPA_NOTIFICATION,
-    KEEPA_NOTIFICATIONS_DLQ_TOPIC,
     KEEPA_NOTIFICATIONS_TOPIC,
+    KEEPA_WEBHOOK_DLQ_TOPIC,
     KeepaNotification,
 )
 from app.ingest.producer import producer_options
@@ -78,7 +78,7 @@ class KafkaNotificationPublisher:
         return cls(
             settings.kafka_bootstrap_servers,
             settings.topic(KEEPA_NOTIFICATIONS_TOPIC),
-            settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC),
+            settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC),
             timeout_s=settings.webhook_publish_timeout_s,
         )
 

@@ -1,5 +1,5 @@
 """What the receiver's endpoints publish through: a notification to ``keepa.notifications``, a
-body that is none to ``keepa.notifications.dlq``; both return once the broker has it.
+body that is none to ``keepa.webhook.dlq``; both return once the broker has it.
 
 The app depends on this protocol only: the Kafka implementation is
 :class:`app.webhook.kafka_publisher.KafkaNotificationPublisher`; unit tests give the app a
@@ -45,7 +45,7 @@ class NotificationPublisher(Protocol):
         """``notification`` on ``keepa.notifications``, key = its ASIN."""
 
     async def dead_letter(self, body: bytes, letter: NotificationDeadLetter) -> None:
-        """``body`` unchanged on ``keepa.notifications.dlq``, ``letter`` as its headers."""
+        """``body`` unchanged on ``keepa.webhook.dlq``, ``letter`` as its headers."""
 
     async def health(self) -> PublisherHealth:
         """Connected to the broker, and both topics exist."""

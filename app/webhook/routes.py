@@ -7,7 +7,7 @@
    but the count ``not_found``);
 2. the body, read with a limit (:data:`~app.webhook.body.MAX_BODY_BYTES`): 413 beyond it;
 3. not a notification (:func:`~app.keepa.tracking.notifications.parse_notification`): the body
-   is dead-lettered to ``keepa.notifications.dlq`` with the reason, then 400 with the reason;
+   is dead-lettered to ``keepa.webhook.dlq`` with the reason, then 400 with the reason;
 4. a notification: published to ``keepa.notifications`` (key = ASIN), then 200.
 
 Whenever the broker does not acknowledge (3 or 4) in time, 503: Keepa retries once after

@@ -21,8 +21,8 @@ from elasticsearch import Elasticsearch
 from app.contracts.dead_letters import NotificationDeadLetter
 from app.contracts.keepa_notifications import (
     KEEPA_NOTIFICATION,
-    KEEPA_NOTIFICATIONS_DLQ_TOPIC,
     KEEPA_NOTIFICATIONS_TOPIC,
+    KEEPA_WEBHOOK_DLQ_TOPIC,
 )
 from app.keepa.tracking.notifications import parse_notification
 from app.settings import Settings
@@ -47,7 +47,7 @@ async def topics(kafka_bootstrap: str, settings: Settings) -> AsyncIterator[Sett
     prefixed = settings.model_copy(update={"topic_prefix": f"{resource_name('hook')}."})
     names = [
         prefixed.topic(KEEPA_NOTIFICATIONS_TOPIC),
-        prefixed.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC),
+        prefixed.topic(KEEPA_WEBHOOK_DLQ_TOPIC),
     ]
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -123,7 +123,7 @@ async def test_a_body_that_is_no_notification_is_on_the_dlq_unchanged(
         response = await http.post(receiver.url, content=body)
     assert response.status_code == 400, response.text
     assert response.json()["reason"] == "unknown_domain"
-    dlq = receiver.settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC)
+    dlq = receiver.settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC)
     records = await consume_until(kafka_bootstrap, dlq, lambda rs: len(rs) > 0, 30)
     [record] = records
     assert record.value == body
@@ -222,7 +222,7 @@ async def test_the_worker_creates_both_topics_and_the_receiver_is_then_healthy(
         try:
             names = [
                 worker.settings.topic(KEEPA_NOTIFICATIONS_TOPIC),
-                worker.settings.topic(KEEPA_NOTIFICATIONS_DLQ_TOPIC),
+                worker.settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC),
             ]
             described = await admin.describe_topics(names)
         finally:

@@ -23,7 +23,7 @@ def test_topics_and_time_limit_come_from_the_settings() -> None:
     settings = Settings(topic_prefix="p1.", webhook_publish_timeout_s=2.5)
     publisher = KafkaNotificationPublisher.for_settings(settings)
     assert publisher.topic == "p1.keepa.notifications"
-    assert publisher.dlq_topic == "p1.keepa.notifications.dlq"
+    assert publisher.dlq_topic == "p1.keepa.webhook.dlq"
     with pytest.raises(ValueError, match="timeout_s"):
         KafkaNotificationPublisher("x:1", "t", "d", timeout_s=0)
 
