@@ -25,6 +25,9 @@ SELLER_PROFILE = settings.topic("seller.profile")
 SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
 REEVALUATIONS = settings.topic("arbitrage.reevaluations")
 REEVALUATIONS_DLQ = settings.topic("arbitrage.reevaluations.dlq")
+KEEPA_NOTIFICATIONS = settings.topic("keepa.notifications")
+KEEPA_NOTIFICATIONS_DLQ = settings.topic("keepa.notifications.dlq")
+FETCH_REQUESTS = settings.topic("keepa.fetch_requests")
 
 
 keepa_products = app.topic(
@@ -39,10 +42,34 @@ reevaluations = app.topic(
 reevaluations_dlq = app.topic(
     REEVALUATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
 )
-# What the detector consumes: one topic object over both names, so one agent handles every
-# message of a key, in order (a timer may not write the tables; see agents/sweep.py).
+# Keepa tracking notifications (key = ASIN), published by the webhook receiver and the queue
+# read; the app's partition count, co-partitioned with keepa.products like the re-evaluations.
+keepa_notifications = app.topic(
+    KEEPA_NOTIFICATIONS, key_serializer="raw", value_serializer="raw", internal=True
+)
+keepa_notifications_dlq = app.topic(
+    KEEPA_NOTIFICATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+)
+# What the detector consumes: one topic object over the three names, so one agent handles
+# every message of a key, in order (a timer may not write the tables; see agents/sweep.py).
 detector_input = app.topic(
-    KEEPA_PRODUCTS, REEVALUATIONS, key_serializer="raw", value_serializer="raw", internal=True
+    KEEPA_PRODUCTS,
+    REEVALUATIONS,
+    KEEPA_NOTIFICATIONS,
+    key_serializer="raw",
+    value_serializer="raw",
+    internal=True,
+)
+# ASINs the ingestion should fetch in its next run (key = ASIN; a tombstone: done), asked for
+# by the detector for a notification of a market it holds no quote of. Compacted, read to
+# its end by the ingestion planner (app/ingest/fetch_requests.py).
+fetch_requests = app.topic(
+    FETCH_REQUESTS,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=1,
+    compacting=True,
+    internal=True,
 )
 opportunities = app.topic(
     OPPORTUNITIES, key_serializer="raw", value_serializer="raw", internal=True
@@ -95,5 +122,8 @@ async def declare_all() -> None:
         seller_profile_dlq,
         reevaluations,
         reevaluations_dlq,
+        keepa_notifications,
+        keepa_notifications_dlq,
+        fetch_requests,
     ):
         await topic.maybe_declare()
