@@ -1,10 +1,20 @@
 """The detector: every ``keepa.products`` message updates the ASIN's quotes and re-evaluates
 all of its routes at once, so an opportunity is emitted on the very event that opens it.
-Every ``arbitrage.reevaluations`` request (sent by the sweep, :mod:`agents.sweep`) re-evaluates
-the ASIN's stored quotes with the profile in force and staleness at the request's ``as_of``.
-Both topics are consumed by this one agent (co-partitioned: the same worker owns partition n
-of both and of the tables), so all the work of a key is serialised and only this agent writes
-the tables.
+Every ``keepa.notifications`` message (a Keepa tracking notification: current prices only) is
+merged into the stored quote of its market (:mod:`app.domain.notification_merge`) and the
+merged quote then goes the way of a product's. Every ``arbitrage.reevaluations``
+request (sent by the sweep, :mod:`agents.sweep`) re-evaluates the ASIN's stored quotes with
+the profile in force and staleness at the request's ``as_of``. The three topics are consumed
+by this one agent (co-partitioned: the same worker owns partition n of each and of the
+tables), so all the work of a key is serialised and only this agent writes the tables.
+
+Notifications: a duplicate (already applied, or same time and prices), an older one than the
+stored quote and an EXPIRED one (no prices) change nothing and send nothing (counted:
+``notifications_duplicate``, ``notifications_out_of_order``, ``notifications_expired``). One
+for a market without a stored quote asks the ingestion for a normal fetch instead
+(``keepa.fetch_requests``, :mod:`app.contracts.fetch_requests`; ``fetch_requests``); those
+requests are confirmed by the broker before the batch is acknowledged. A notification that
+cannot be read goes to ``keepa.notifications.dlq``.
 
 Messages are read with the topic's contract (:mod:`app.contracts.keepa_products`) and what
 goes out is built from the contract types. Unusable input never stops the agent: it goes to
@@ -31,6 +41,8 @@ from faust import Stream, StreamT
 from faust.types import ChannelT, EventT
 
 from app.contracts.base import ContractError, encode
+from app.contracts.fetch_requests import FETCH_REQUEST, FetchRequest
+from app.contracts.keepa_notifications import KeepaNotification, notification_from_message
 from app.contracts.keepa_products import quote_from_message
 from app.contracts.observations import Observation
 from app.contracts.opportunities import OpportunityMessage
@@ -41,15 +53,19 @@ from app.domain.detection import OpenOpportunity, Pricing
 from app.domain.envelope import InvalidEnvelope
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.markets import Market
+from app.domain.notification_merge import merge_notification
 from app.domain.quote import MarketQuote
 from app.faust_app import app, settings
 from app.metrics import metrics
 from app.policy_config import detection_policy
 from app.publish import publish_all_confirmed
 from app.topics import (
+    KEEPA_NOTIFICATIONS,
     REEVALUATIONS,
     declare_all,
     detector_input,
+    fetch_requests,
+    keepa_notifications_dlq,
     keepa_products_dlq,
     observations,
     opportunities,
@@ -151,11 +167,17 @@ class _Batch:
         self.messages: list[EventT[Any]] = []
         self.keys: dict[bytes, _KeyState] = {}
         self.events: list[tuple[bytes, str, bytes]] = []
+        #: Fetch requests (ASIN, encoded :class:`FetchRequest`), for notifications of a
+        #: market without a quote.
+        self.fetches: list[tuple[bytes, bytes]] = []
 
     async def handle(self, event: EventT[Any]) -> None:
         self.messages.append(event)
-        if event.message.topic == REEVALUATIONS:
+        topic = event.message.topic
+        if topic == REEVALUATIONS:
             await _on_request(event, self)
+        elif topic == KEEPA_NOTIFICATIONS:
+            await _on_notification(event, self)
         else:
             await _on_keepa_event(event, self)
 
@@ -191,6 +213,9 @@ class _Batch:
         )
         for _, kind, _ in self.events:
             metrics.incr(f"opportunities_{kind}")
+        if self.fetches:
+            await publish_all_confirmed(fetch_requests, self.fetches, what="fetch request")
+            metrics.incr("fetch_requests", len(self.fetches))
         # The changelog records go to the partition of Faust's current event (the batch's
         # last message): all of the batch comes from this actor's one partition number.
         for key, held in self.keys.items():
@@ -238,6 +263,58 @@ async def _on_keepa_event(event: EventT[Any], batch: _Batch) -> None:
     batch.record(key, step, events, pricing.profile_version)
 
 
+async def _on_notification(event: EventT[Any], batch: _Batch) -> None:
+    metrics.incr("keepa_notifications")
+    try:
+        notification = notification_from_message(event.key, event.value)
+    except ContractError as exc:
+        await dead_letter(
+            keepa_notifications_dlq, event, exc.code, exc.message, counter="notification_rejected"
+        )
+        return
+    key = event.key
+    assert key is not None  # (notification_from_message refuses a message without one)
+    try:
+        held = batch.state(key)
+        merge = merge_notification(held.quotes.get(notification.market), notification)
+        if merge.quote is None:
+            _unmerged(key, notification, merge.outcome, batch)
+            return
+        pricing = _pricing()
+        step = apply_quote(merge.quote, held.quotes, held.open, POLICY, pricing)
+        observation = encode(Observation.from_quote(merge.quote, pricing.fx))
+        events = _encoded_events(step)
+    except Exception as exc:  # a bug must not stop the stream; the input is kept
+        log.exception("merging the notification of %r failed", key)
+        metrics.error(f"notification processing failed: {exc!r}")
+        await dead_letter(
+            keepa_notifications_dlq,
+            event,
+            "processing_error",
+            repr(exc),
+            counter="notification_rejected",
+        )
+        return
+    await observations.send(key=key, value=observation)
+    metrics.incr("notifications_merged")
+    batch.record(key, step, events, pricing.profile_version)
+
+
+def _unmerged(key: bytes, notification: KeepaNotification, outcome: str, batch: _Batch) -> None:
+    """Count a notification that changes nothing; ask for a fetch of one without a quote."""
+    metrics.incr(f"notifications_{outcome}")
+    if outcome != "no_quote":
+        return
+    request = FetchRequest(
+        asin=notification.asin,
+        market=notification.market,
+        reason="notification_without_quote",
+        notification_id=notification.notification_id,
+        requested_at=notification.received_at,
+    )
+    batch.fetches.append((key, FETCH_REQUEST.encode(request)))
+
+
 async def _on_request(event: EventT[Any], batch: _Batch) -> None:
     metrics.incr("reevaluation_requests_received")
     key = event.key
@@ -276,6 +353,13 @@ async def _on_request(event: EventT[Any], batch: _Batch) -> None:
 
 def _encoded_events(step: AsinStep) -> list[tuple[str, bytes]]:
     return [
-        (e.event, encode(OpportunityMessage.from_event(e, step.quotes.get(e.sell_market))))
+        (
+            e.event,
+            encode(
+                OpportunityMessage.from_event(
+                    e, step.quotes.get(e.sell_market), step.quotes.get(e.buy_market)
+                )
+            ),
+        )
         for e in step.events
     ]

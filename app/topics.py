@@ -30,7 +30,9 @@ SELLER_PROFILE_DLQ = settings.topic("seller.profile.dlq")
 REEVALUATIONS = settings.topic("arbitrage.reevaluations")
 REEVALUATIONS_DLQ = settings.topic("arbitrage.reevaluations.dlq")
 KEEPA_NOTIFICATIONS = settings.topic(KEEPA_NOTIFICATIONS_TOPIC)
+KEEPA_NOTIFICATIONS_DLQ = settings.topic("keepa.notifications.dlq")
 KEEPA_WEBHOOK_DLQ = settings.topic(KEEPA_WEBHOOK_DLQ_TOPIC)
+FETCH_REQUESTS = settings.topic("keepa.fetch_requests")
 
 
 keepa_products = app.topic(
@@ -51,15 +53,35 @@ reevaluations_dlq = app.topic(
 keepa_notifications = app.topic(
     KEEPA_NOTIFICATIONS, key_serializer="raw", value_serializer="raw", internal=True
 )
+# keepa.notifications messages the detector could not use (app.contracts.dead_letters.DeadLetter).
+keepa_notifications_dlq = app.topic(
+    KEEPA_NOTIFICATIONS_DLQ, key_serializer="raw", value_serializer="raw", internal=True
+)
 # Bodies the receiver could not read as a notification, unchanged, with the reason in
 # headers (app.contracts.dead_letters.NotificationDeadLetter).
 keepa_webhook_dlq = app.topic(
     KEEPA_WEBHOOK_DLQ, key_serializer="raw", value_serializer="raw", internal=True
 )
-# What the detector consumes: one topic object over both names, so one agent handles every
-# message of a key, in order (a timer may not write the tables; see agents/sweep.py).
+# What the detector consumes: one topic object over the three names, so one agent handles
+# every message of a key, in order (a timer may not write the tables; see agents/sweep.py).
 detector_input = app.topic(
-    KEEPA_PRODUCTS, REEVALUATIONS, key_serializer="raw", value_serializer="raw", internal=True
+    KEEPA_PRODUCTS,
+    REEVALUATIONS,
+    KEEPA_NOTIFICATIONS,
+    key_serializer="raw",
+    value_serializer="raw",
+    internal=True,
+)
+# ASINs the ingestion should fetch in its next run (key = ASIN; a tombstone: done), asked for
+# by the detector for a notification of a market it holds no quote of. Compacted, read to
+# its end by the ingestion planner (app/ingest/fetch_requests.py).
+fetch_requests = app.topic(
+    FETCH_REQUESTS,
+    key_serializer="raw",
+    value_serializer="raw",
+    partitions=1,
+    compacting=True,
+    internal=True,
 )
 opportunities = app.topic(
     OPPORTUNITIES, key_serializer="raw", value_serializer="raw", internal=True
@@ -114,5 +136,7 @@ async def declare_all() -> None:
         reevaluations_dlq,
         keepa_notifications,
         keepa_webhook_dlq,
+        keepa_notifications_dlq,
+        fetch_requests,
     ):
         await topic.maybe_declare()

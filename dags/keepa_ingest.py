@@ -9,7 +9,9 @@ the knobs once per run (Airflow Variable, else environment: ``KEEPA_TOKEN_BUDGET
 ``KEEPA_BUYBOX``, ``KEEPA_BATCH_SIZE``) and hands them to the other tasks; the key is
 ``KEEPA_API_KEY`` from the environment only. ``plan`` makes sure the ``keepa.products``
 topic exists (creating it like the worker would) before a token is spent, and plans for the
-run's data interval, not the clock: a cleared run plans the same way. Every try of a batch
+run's data interval, not the clock: a cleared run plans the same way. It plans the pending
+fetch requests (``keepa.fetch_requests``: Keepa notifications for a market without a quote)
+first; the batch that publishes a requested pair marks its request done. Every try of a batch
 writes its token use to ``ingest-attempts``; ``record`` runs even when batches failed,
 writes the run (every token spent, failed batches) to ``ingest-runs``, then fails the run
 if a batch failed.
@@ -68,6 +70,7 @@ def keepa_ingest() -> None:
         from arbitrage_dags.ingest import (
             ensure_products_topic,
             es_client,
+            pending_fetch_requests,
             plan_batches,
             require_api_key,
         )
@@ -77,8 +80,9 @@ def keepa_ingest() -> None:
         settings = Settings()
         ensure_products_topic(settings)
         now = _planning_time(get_current_context())
+        requests = pending_fetch_requests(settings)
         with es_client(settings) as es:
-            batches = plan_batches(es, settings, IngestConfig.from_dict(config), now)
+            batches = plan_batches(es, settings, IngestConfig.from_dict(config), now, requests)
         if batches:
             require_api_key(settings)
         return batches

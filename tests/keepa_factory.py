@@ -13,6 +13,11 @@ from typing import Any
 
 import orjson
 
+from app.contracts.keepa_notifications import (
+    KEEPA_NOTIFICATION,
+    KeepaNotification,
+    NotificationCause,
+)
 from app.contracts.keepa_products import quote_from_message
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
@@ -24,9 +29,11 @@ __all__ = [
     "DEFAULT_FETCHED_AT",
     "DEFAULT_LAST_UPDATE",
     "envelope",
+    "keepa_notification",
     "keepa_product",
     "make_quote",
     "message",
+    "notification_message",
 ]
 
 DEFAULT_LAST_UPDATE = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
@@ -160,3 +167,37 @@ def make_quote(
         last_update = product_kwargs.get("last_update", DEFAULT_LAST_UPDATE)
         fetched_at = (last_update or DEFAULT_LAST_UPDATE) + timedelta(minutes=5)
     return quote_from_message(*message(product, fetched_at))
+
+
+def keepa_notification(
+    asin: str = "B0TESTAS1N",
+    market: Market = Market.DE,
+    prices: dict[PriceType, int] | None = None,
+    *,
+    created_at: datetime = DEFAULT_LAST_UPDATE + timedelta(minutes=30),
+    received_at: datetime | None = None,
+    trigger: PriceType = PriceType.BUY_BOX_SHIPPING,
+    cause: NotificationCause = NotificationCause.DESIRED_PRICE,
+) -> KeepaNotification:
+    """A ``keepa.notifications`` message: ``currentPrices`` of every Keepa price type, ``-2``
+    (no data) but those of ``prices`` (``-1``: no offer); ``None`` for an EXPIRED one.
+    ``received_at`` defaults to a minute after ``created_at``."""
+    current = [-2] * CSV_LENGTH
+    for price_type, value in (prices or {}).items():
+        current[price_type] = value
+    return KeepaNotification.create(
+        asin=asin,
+        market=market,
+        tracking_market=Market.DE,
+        price_type=trigger,
+        cause=cause,
+        created_at=created_at,
+        current_prices=None if cause is NotificationCause.EXPIRED else current,
+        source="webhook",
+        received_at=received_at or created_at + timedelta(minutes=1),
+    )
+
+
+def notification_message(notification: KeepaNotification) -> tuple[bytes, bytes]:
+    """``(key, value)`` bytes of the Kafka message for ``notification``."""
+    return notification.asin.encode(), KEEPA_NOTIFICATION.encode(notification)

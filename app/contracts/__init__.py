@@ -3,6 +3,7 @@
 =============================  ==================================================
 ``keepa.products``             :mod:`app.contracts.keepa_products` (the input)
 ``keepa.notifications``        :mod:`app.contracts.keepa_notifications` (Keepa's pushes)
+``keepa.fetch_requests``       :mod:`app.contracts.fetch_requests`
 ``arbitrage.observations``     :mod:`app.contracts.observations`
 ``arbitrage.opportunities``    :mod:`app.contracts.opportunities` (the output)
 ``fx.rates``                   :mod:`app.contracts.fx_rates`

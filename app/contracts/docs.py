@@ -112,6 +112,8 @@ def _default(field: mi.Field) -> str:
         return "yes"
     if field.default_factory is not msgspec.NODEFAULT:
         return f"no (`{json.dumps(msgspec.to_builtins(field.default_factory()))}`)"
+    if field.default is msgspec.NODEFAULT:  # msgspec.UNSET: left out when not set
+        return "no (absent)"
     return f"no (`{json.dumps(msgspec.to_builtins(field.default))}`)"
 
 

@@ -29,8 +29,9 @@ from typing import Annotated, Final, Literal
 
 import msgspec
 
-from app.contracts.base import Asin, Codec, Message, UtcDatetime, Version1, describe
-from app.domain.keepa_prices import PriceType
+from app.contracts.base import Asin, Codec, ContractError, Message, UtcDatetime, Version1, describe
+from app.domain.asin import is_valid_asin
+from app.domain.keepa_prices import NO_DATA, NO_OFFER, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
 
@@ -43,16 +44,13 @@ __all__ = [
     "KeepaNotification",
     "NotificationCause",
     "NotificationSource",
+    "notification_from_message",
 ]
 
-#: The topic (its default name, before ``TOPIC_PREFIX``) and its dead-letter topic.
+#: The topic (its default name, before ``TOPIC_PREFIX``) and the receiver's dead-letter
+#: topic (bodies that never became a notification).
 KEEPA_NOTIFICATIONS_TOPIC: Final = "keepa.notifications"
 KEEPA_WEBHOOK_DLQ_TOPIC: Final = "keepa.webhook.dlq"
-
-#: ``currentPrices`` value of a price type without an offer (out of stock).
-NO_OFFER: Final = -1
-#: ``currentPrices`` value of a price type Keepa has no data for.
-NO_DATA: Final = -2
 
 #: How a notification reached us: pushed to the webhook, or read from Keepa's queue.
 NotificationSource = Literal["webhook", "queue"]
@@ -244,3 +242,30 @@ def _identity(
 
 
 KEEPA_NOTIFICATION: Final = Codec(KeepaNotification)
+
+
+def notification_from_message(key: bytes | None, value: bytes | None) -> KeepaNotification:
+    """The notification of one raw ``keepa.notifications`` message (what the detector reads).
+
+    :class:`ContractError` for a value that is not a :class:`KeepaNotification`, and with the
+    codes ``missing_key`` (no key), ``invalid_asin`` (a key that is not an ASIN),
+    ``asin_mismatch`` (a key that is not the notification's ASIN) and ``bad_notification_id``
+    (a ``notification_id`` that is not the identity of the other fields: deduplication relies
+    on it)."""
+    notification = KEEPA_NOTIFICATION.decode(value)
+    if not key:
+        raise ContractError("missing_key", "the key must be the ASIN")
+    key_asin = key.decode("utf-8", "replace")
+    if not is_valid_asin(key_asin):
+        raise ContractError("invalid_asin", f"message key is not an ASIN: {key_asin!r}")
+    if key_asin != notification.asin:
+        raise ContractError(
+            "asin_mismatch", f"message key {key_asin!r} != notification asin {notification.asin!r}"
+        )
+    if notification.notification_id != notification.identity():
+        raise ContractError(
+            "bad_notification_id",
+            f"notification_id {notification.notification_id} is not the identity of the "
+            "notification's fields",
+        )
+    return notification

@@ -1,7 +1,9 @@
 """``arbitrage.observations``: every valid observation as a parsed quote (for the sink).
 
 Key: the ASIN. The detector publishes one :class:`Observation` per valid ``keepa.products``
-message (an out-of-order one included: it still belongs to the price history), with the
+message (an out-of-order one included: it still belongs to the price history) and per
+``keepa.notifications`` message it merged into a stored quote (``source`` =
+``notification``: not for a duplicate, an out-of-order or an EXPIRED notification), with the
 EUR/GBP rate it evaluated the event with; the Elasticsearch sink turns it back into a
 :class:`~app.domain.quote.MarketQuote` and stamps ``products`` and ``price-history`` with that
 rate, so they agree with the ``opportunities`` of the same event.
@@ -26,7 +28,7 @@ from app.contracts.base import (
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
-from app.domain.quote import MarketQuote
+from app.domain.quote import MarketQuote, QuoteSource
 
 __all__ = ["OBSERVATION", "Observation", "ObservationFx"]
 
@@ -54,8 +56,13 @@ class Observation(Message, kw_only=True, frozen=True):
     market: Annotated[Market, describe("the marketplace")]
     currency: Annotated[Currency, describe("the market's currency (EUR, or GBP for GB)")]
     title: Annotated[str | None, describe("product title")] = None
-    observed_at: Annotated[UtcDatetime, describe("event time: Keepa lastUpdate, else fetched_at")]
-    fetched_at: Annotated[UtcDatetime, describe("when the envelope was fetched")]
+    observed_at: Annotated[
+        UtcDatetime,
+        describe("event time: Keepa lastUpdate, else fetched_at (a notification: createDate)"),
+    ]
+    fetched_at: Annotated[
+        UtcDatetime, describe("when the envelope was fetched (a notification: received)")
+    ]
     buy_price: Annotated[int | None, describe("lowest of Amazon / new FBA / new FBM+shipping")]
     sell_price: Annotated[int | None, describe("Buy Box (with shipping), else new FBA")]
     referral_fee_rate: Annotated[
@@ -73,6 +80,17 @@ class Observation(Message, kw_only=True, frozen=True):
     prices: Annotated[
         dict[str, int], describe("current value per Keepa price type read, minor units")
     ] = msgspec.field(default_factory=dict)
+    source: Annotated[
+        QuoteSource,
+        describe(
+            "where the prices come from: product (a keepa.products message), notification "
+            "(a Keepa notification merged into the stored quote; the other fields are that "
+            "quote's)"
+        ),
+    ] = "product"
+    notification_id: Annotated[
+        str | None, describe("the notification's id (keepa.notifications) for a notification")
+    ] = None
     fx: Annotated[
         ObservationFx | None,
         describe("the EUR/GBP rate the detector evaluated this event with (null: not known)"),
@@ -82,6 +100,8 @@ class Observation(Message, kw_only=True, frozen=True):
         if self.currency is not self.market.currency:
             raise ValueError(f"currency {self.currency} is not the currency of {self.market}")
         require_finite(self.referral_fee_rate, "referral_fee_rate")
+        if (self.source == "notification") != (self.notification_id is not None):
+            raise ValueError("notification_id goes with source notification, and only with it")
 
     @classmethod
     def from_quote(cls, quote: MarketQuote, fx: FxRates | None = None) -> Observation:

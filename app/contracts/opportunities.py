@@ -6,6 +6,11 @@ the Elasticsearch sink and the alerts read it. All money is integer EUR cents, o
 market's minor unit where the field says ``minor``; rates and the display ROI/margin are
 decimal strings (``"0.4131"``); the decisions were taken on the exact values.
 
+Provenance: when the buy or the sell quote of the route came from a Keepa notification
+(merged into the stored quote, :mod:`app.domain.notification_merge`), ``quote_sources`` says
+where each came from (``source`` and the notification's id); when both came from Keepa
+products, the field is absent (as in every message before notifications were merged).
+
 Version 2 carries the full breakdown of :func:`app.domain.fees.price_route` (every line, the
 estimates, the failed thresholds, the fee category and the seller profile's version). Only
 version 2 is written; version 1 (the former single pricing policy: referral, FBA, shipping),
@@ -37,7 +42,7 @@ from app.domain.detection import CloseReason, EventType, OpportunityEvent
 from app.domain.fees import FeeLine, LineKind, RouteBreakdown, Threshold
 from app.domain.markets import Market
 from app.domain.money import Currency
-from app.domain.quote import MarketQuote
+from app.domain.quote import MarketQuote, QuoteSource
 
 __all__ = [
     "OPPORTUNITY",
@@ -46,6 +51,8 @@ __all__ = [
     "OpportunityCodec",
     "OpportunityMessage",
     "OpportunityMessageV1",
+    "QuoteProvenance",
+    "RouteQuoteSources",
 ]
 
 
@@ -106,6 +113,42 @@ class Breakdown(Message, kw_only=True, frozen=True):
             investment_eur_cents=b.investment_eur_cents,
             lines=[Line.of(line) for line in b.lines],
         )
+
+
+class QuoteProvenance(Message, kw_only=True, frozen=True):
+    """Where one quote of a route came from."""
+
+    source: Annotated[
+        QuoteSource,
+        describe("product (a keepa.products message) or notification (a Keepa notification)"),
+    ]
+    notification_id: Annotated[
+        str | None, describe("for a notification: its id on keepa.notifications")
+    ] = None
+
+    @classmethod
+    def of(cls, quote: MarketQuote) -> QuoteProvenance:
+        return cls(source=quote.source, notification_id=quote.notification_id)
+
+
+class RouteQuoteSources(Message, kw_only=True, frozen=True):
+    """Where the buy and the sell quote of a route came from."""
+
+    buy: Annotated[QuoteProvenance, describe("the buy market's quote")]
+    sell: Annotated[QuoteProvenance, describe("the sell market's quote")]
+
+    @classmethod
+    def of(
+        cls, buy_quote: MarketQuote | None, sell_quote: MarketQuote | None
+    ) -> RouteQuoteSources | msgspec.UnsetType:
+        """The sources of the quotes held for the route's markets; ``UNSET`` (the field is
+        left out) when neither came from a notification."""
+        quotes = (buy_quote, sell_quote)
+        if not any(q is not None and q.source == "notification" for q in quotes):
+            return msgspec.UNSET
+        product = QuoteProvenance(source="product")
+        buy, sell = (product if q is None else QuoteProvenance.of(q) for q in quotes)
+        return cls(buy=buy, sell=sell)
 
 
 def _check_route(m: OpportunityMessage | OpportunityMessageV1) -> None:
@@ -173,15 +216,26 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
     amazon_sells_in_target: Annotated[
         bool | None, describe("Amazon itself has a current offer on the sell market")
     ] = None
+    quote_sources: Annotated[
+        RouteQuoteSources | msgspec.UnsetType,
+        describe(
+            "where the buy and sell quotes held when the event was decided came from; only "
+            "when one of them came from a Keepa notification (absent: both from products)"
+        ),
+    ] = msgspec.UNSET
 
     def __post_init__(self) -> None:
         _check_route(self)
 
     @classmethod
     def from_event(
-        cls, event: OpportunityEvent, sell_quote: MarketQuote | None = None
+        cls,
+        event: OpportunityEvent,
+        sell_quote: MarketQuote | None = None,
+        buy_quote: MarketQuote | None = None,
     ) -> OpportunityMessage:
-        """The message of ``event``; the listing facts come from the sell market's quote."""
+        """The message of ``event``; the listing facts come from the sell market's quote,
+        the provenance (:attr:`quote_sources`) from both quotes."""
         b = event.breakdown
         return cls(
             event_id=event.event_id,
@@ -217,6 +271,7 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
             root_category=None if sell_quote is None else sell_quote.root_category,
             image_url=None if sell_quote is None else sell_quote.image_url,
             amazon_sells_in_target=None if sell_quote is None else sell_quote.amazon_in_stock,
+            quote_sources=RouteQuoteSources.of(buy_quote, sell_quote),
         )
 
 

@@ -9,6 +9,7 @@ from typing import Final
 import msgspec
 
 from app.contracts.dead_letters import DeadLetter, NotificationDeadLetter, SinkDeadLetter
+from app.contracts.fetch_requests import FetchRequest
 from app.contracts.fx_rates import FxRate
 from app.contracts.keepa_notifications import KeepaNotification
 from app.contracts.keepa_products import KeepaProductsEnvelope
@@ -45,6 +46,12 @@ TOPICS: Final[tuple[TopicContract, ...]] = (
     TopicContract("keepa.products", "the ASIN", value=KeepaProductsEnvelope),
     TopicContract("keepa.products.dlq", "the original key (the ASIN, or none)", headers=DeadLetter),
     TopicContract("keepa.notifications", "the ASIN", value=KeepaNotification),
+    TopicContract(
+        "keepa.notifications.dlq", "the original key (the ASIN, or none)", headers=DeadLetter
+    ),
+    TopicContract(
+        "keepa.fetch_requests", "the ASIN (a null value: the request is done)", value=FetchRequest
+    ),
     TopicContract("keepa.webhook.dlq", "none", headers=NotificationDeadLetter),
     TopicContract("arbitrage.observations", "the ASIN", value=Observation),
     TopicContract("arbitrage.opportunities", "the ASIN", value=OpportunityMessage),

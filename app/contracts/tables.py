@@ -6,6 +6,11 @@ no conversion on the hot path), under a versioned envelope. Quotes written befor
 envelope existed (a bare ``{market: quote}`` object) are still read, so an upgraded worker
 recovers its quotes from an older changelog.
 
+Quotes are version 2: each quote records its provenance (``source``: ``product`` or
+``notification``, and the ``notification_id`` of a notification quote). Version 1 and the bare
+object, written before Keepa notifications were merged, are read as they are: their quotes
+have no provenance fields and are read as ``product`` quotes, which they all were.
+
 Open routes are version 2: each holds the route's last
 :class:`app.domain.fees.RouteBreakdown` and the profile version it was priced with. Version 1
 (and the bare object before it), written by a worker of the former single pricing policy, is
@@ -20,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Any, Final, Generic, Literal, TypeVar
+from typing import Annotated, Any, Final, Generic, Literal, TypeVar, get_args, get_origin
 
 import msgspec
 
@@ -46,7 +51,10 @@ class QuotesState(Message, kw_only=True, frozen=True):
     seller profile the ASIN's routes were last evaluated with (the sweep compares it with the
     profile in force; a value written before the field existed has none)."""
 
-    schema_version: Annotated[Version1, describe("1")] = 1
+    schema_version: Annotated[
+        Literal[1, 2],
+        describe("2 (quotes with their provenance); 1 is read: its quotes are product quotes"),
+    ] = 2
     quotes: Annotated[dict[Market, MarketQuote], describe("market -> its latest quote")]
     profile_version: Annotated[
         str | None,
@@ -74,6 +82,7 @@ class StateCodec(Generic[S]):
     wrap: str
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_versions", _versions_of(self.state))
         object.__setattr__(self, "_decoder", msgspec.json.Decoder(self.state))
         object.__setattr__(
             self, "_legacy", None if self.legacy is None else msgspec.json.Decoder(self.legacy)
@@ -86,27 +95,38 @@ class StateCodec(Generic[S]):
 
     def decode(self, data: bytes) -> S:
         decoder: msgspec.json.Decoder[S] = self._decoder  # type: ignore[attr-defined]
+        versions: tuple[Any, ...] = self._versions  # type: ignore[attr-defined]
         try:
             return decoder.decode(data)
         except msgspec.ValidationError as first:
             legacy: msgspec.json.Decoder[Any] | None = self._legacy  # type: ignore[attr-defined]
             if legacy is None:
-                raise _refusal(self.state.__name__, data, first) from None
+                raise _refusal(self.state.__name__, versions, data, first) from None
             try:
                 bare = legacy.decode(data)
             except msgspec.ValidationError:
-                raise ContractError("invalid_shape", f"{self.state.__name__}: {first}") from None
+                raise _refusal(self.state.__name__, versions, data, first) from None
             return self.state(**{self.wrap: bare})
         except msgspec.DecodeError as exc:
             raise ContractError("malformed_json", f"{self.state.__name__}: {exc}") from None
 
 
-def _refusal(name: str, data: bytes, error: msgspec.ValidationError) -> ContractError:
+def _versions_of(state: type[msgspec.Struct]) -> tuple[Any, ...]:
+    """The ``schema_version`` values a state type reads (its ``Literal``)."""
+    [hint] = [f.type for f in msgspec.structs.fields(state) if f.name == "schema_version"]
+    if get_origin(hint) is Annotated:
+        hint = get_args(hint)[0]
+    return get_args(hint)
+
+
+def _refusal(
+    name: str, versions: tuple[Any, ...], data: bytes, error: msgspec.ValidationError
+) -> ContractError:
     try:
         version = msgspec.json.decode(data, type=_Versioned).schema_version
     except msgspec.ValidationError:
         version = 1  # a bare pre-envelope value
-    if version != 2:
+    if version not in versions:
         return ContractError("unsupported_version", f"{name} schema_version {version!r}")
     return ContractError("invalid_shape", f"{name}: {error}")
 

@@ -8,7 +8,8 @@ Price rules (see :func:`app.domain.keepa_prices.current_price` for "current valu
 
 * buy price  = lowest available of AMAZON (csv 0), NEW_FBA (10), NEW_FBM_SHIPPING (7);
   if none of those, NEW (1);
-* sell price = BUY_BOX_SHIPPING (18), else NEW_FBA (10), else None;
+* sell price = BUY_BOX_SHIPPING (18), else NEW_FBA (10), else None
+  (both by :func:`quote_prices`, which a Keepa notification's merge uses too);
 * ``observed_at`` (event time) = ``lastUpdate`` when > 0, else the envelope's ``fetched_at``.
 
 Metadata (title, fees, dimensions, rank, image) never invalidates a message: an unusable
@@ -18,6 +19,7 @@ value becomes None. Prices, identity (ASIN, domain) and timestamps do.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, TypeGuard
@@ -42,8 +44,10 @@ __all__ = [
     "SELL_PRICE_TYPES",
     "EnvelopeErrorCode",
     "InvalidEnvelope",
+    "QuotePrices",
     "asin_from_key",
     "quote_from_keepa_product",
+    "quote_prices",
 ]
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
@@ -58,6 +62,30 @@ BUY_PRICE_TYPES: tuple[PriceType, ...] = (
 BUY_PRICE_FALLBACK = PriceType.NEW
 #: The Keepa price types a quote's sell price is taken from, the first available one.
 SELL_PRICE_TYPES: tuple[PriceType, ...] = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
+
+
+@dataclass(frozen=True, slots=True)
+class QuotePrices:
+    """What a quote's current prices per Keepa price type make of it (:func:`quote_prices`)."""
+
+    buy_price: int | None
+    sell_price: int | None
+    amazon_in_stock: bool
+
+
+def quote_prices(prices: Mapping[str, int]) -> QuotePrices:
+    """The buy price, sell price and "Amazon sells" of a quote whose current value per Keepa
+    price type (name -> minor units, only the available ones) is ``prices``: the one rule
+    for a quote parsed from a Keepa product and for a stored quote a Keepa notification
+    updates (:mod:`app.domain.notification_merge`).
+
+    Buy price: the lowest of :data:`BUY_PRICE_TYPES`, else :data:`BUY_PRICE_FALLBACK`; sell
+    price: the first of :data:`SELL_PRICE_TYPES`; Amazon sells when ``AMAZON`` has a price.
+    """
+    buy_candidates = [prices[pt.name] for pt in BUY_PRICE_TYPES if pt.name in prices]
+    buy_price = min(buy_candidates) if buy_candidates else prices.get(BUY_PRICE_FALLBACK.name)
+    sell_price = next((prices[pt.name] for pt in SELL_PRICE_TYPES if pt.name in prices), None)
+    return QuotePrices(buy_price, sell_price, PriceType.AMAZON.name in prices)
 
 
 def asin_from_key(key: bytes | None) -> str | None:
@@ -105,18 +133,15 @@ def quote_from_keepa_product(
         for pt in PRICE_TYPES_READ
         if (price := current_price(csv, stats_current, pt)) is not None
     }
-    buy_candidates = [prices[pt.name] for pt in BUY_PRICE_TYPES if pt.name in prices]
-    buy_price = min(buy_candidates) if buy_candidates else prices.get(BUY_PRICE_FALLBACK.name)
-    sell_price = next((prices[pt.name] for pt in SELL_PRICE_TYPES if pt.name in prices), None)
-
+    derived = quote_prices(prices)
     return MarketQuote(
         asin=asin,
         market=market,
         title=_title(product.get("title")),
         observed_at=_observed_at(product.get("lastUpdate"), fetched_at),
         fetched_at=fetched_at,
-        buy_price=buy_price,
-        sell_price=sell_price,
+        buy_price=derived.buy_price,
+        sell_price=derived.sell_price,
         referral_fee_rate=_referral_rate(product),
         fba_fee=_fba_fee(product.get("fbaFees")),
         package_weight_g=_positive_int(product.get("packageWeight")),
@@ -126,7 +151,7 @@ def quote_from_keepa_product(
         sales_rank=current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product),
         root_category=_positive_int(product.get("rootCategory")),
         image_url=_image_url(product.get("imagesCSV")),
-        amazon_in_stock=PriceType.AMAZON.name in prices,
+        amazon_in_stock=derived.amazon_in_stock,
         prices=prices,
     )
 

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import IntEnum
-from typing import TypeGuard, cast
+from typing import Final, TypeGuard, cast
 
 from app.domain.errors import InvalidEnvelope
 
 __all__ = [
     "CSV_LENGTH",
     "MAX_PRICE_MINOR",
+    "NO_DATA",
+    "NO_OFFER",
     "PRICE_TYPES_READ",
     "PriceType",
     "current_price",
@@ -31,8 +33,11 @@ __all__ = [
 #: Prices above this many minor units (100,000.00 EUR/GBP) are treated as corrupt.
 MAX_PRICE_MINOR = 10_000_000
 
-_NO_OFFER = -1
-_NO_DATA = -2
+#: The value of a price type without an offer now (out of stock) ...
+NO_OFFER: Final = -1
+#: ... and of one Keepa has no data for (in ``csv``, ``stats`` and a notification's
+#: ``currentPrices``).
+NO_DATA: Final = -2
 
 
 class PriceType(IntEnum):
@@ -115,7 +120,7 @@ def _is_int(value: object) -> TypeGuard[int]:
 def _check_price(value: object, where: str) -> int:
     if not _is_int(value):
         raise InvalidEnvelope("nonsense_price", f"{where} is not an integer: {value!r}")
-    if value < _NO_DATA or value > MAX_PRICE_MINOR:
+    if value < NO_DATA or value > MAX_PRICE_MINOR:
         raise InvalidEnvelope("nonsense_price", f"{where} is out of range: {value}")
     return value
 

@@ -5,12 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Literal
 
 from app.domain.markets import Market
 from app.domain.money import Currency
 from app.domain.utc import require_utc
 
-__all__ = ["MarketQuote"]
+__all__ = ["MarketQuote", "QuoteSource"]
+
+#: Where a quote's prices come from: a full Keepa product (``keepa.products``), or a Keepa
+#: tracking notification merged into the stored quote of its market (``keepa.notifications``,
+#: :mod:`app.domain.notification_merge`).
+QuoteSource = Literal["product", "notification"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +30,10 @@ class MarketQuote:
     ``prices`` holds the current value of each Keepa price type that was available
     (``{"AMAZON": 1999, "NEW_FBA": 2049, ...}``, shipping types include shipping); it feeds
     the price history.
+
+    Provenance: ``source`` says where the prices come from; a ``notification`` quote carries
+    the notification's id (``notification_id``) and took every field but its prices (and
+    the buy/sell prices and ``amazon_in_stock`` derived from them) from the quote it updated.
     """
 
     asin: str
@@ -44,11 +54,18 @@ class MarketQuote:
     image_url: str | None = None
     amazon_in_stock: bool = False
     prices: dict[str, int] = field(default_factory=dict, hash=False)
+    source: QuoteSource = "product"
+    notification_id: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))
         object.__setattr__(self, "fetched_at", require_utc(self.fetched_at, "fetched_at"))
         object.__setattr__(self, "prices", dict(self.prices))
+        if (self.source == "notification") != (self.notification_id is not None):
+            raise ValueError(
+                f"a {self.source} quote has {'no' if self.notification_id is None else 'a'} "
+                "notification_id (only a notification quote has one)"
+            )
 
     @property
     def currency(self) -> Currency:

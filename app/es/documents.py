@@ -13,6 +13,11 @@ Idempotency and ordering:
   is refused with a 409 (counted as *stale*), the first write of an observation wins.
 * ``opportunities`` (id ``ASIN:BUY:SELL``): ``index`` with ``version`` = the event time in
   epoch milliseconds and ``external_gte``, so a late older event never reverts a newer state.
+
+Provenance: the ``products`` and ``price-history`` documents of a quote merged from a Keepa
+notification have ``source`` (``notification``) and ``notification_id``; those of a quote
+parsed from a Keepa product have neither (as before notifications existed). An opportunity
+document has ``quote_sources`` when its event has it.
 """
 
 from __future__ import annotations
@@ -126,6 +131,9 @@ def _observation(quote: MarketQuote, fx: FxRates | None) -> dict[str, Any]:
         "prices": dict(quote.prices),
         "sales_rank": quote.sales_rank,
     }
+    if quote.source != "product":
+        source["source"] = quote.source
+        source["notification_id"] = quote.notification_id
     if fx is not None:
         currency = quote.currency.value
         source["buy_price_eur_cents"] = (
@@ -197,6 +205,8 @@ PRODUCT_QUOTE_FIELDS: Final[tuple[str, ...]] = (
     "sales_rank",
     "amazon_in_stock",
     "prices",
+    "source",
+    "notification_id",
     *_QUOTE_INTS.values(),
 )
 
@@ -233,7 +243,16 @@ def quote_from_product(source: Mapping[str, Any]) -> MarketQuote | None:
         **ints,
         amazon_in_stock=bool(source.get("amazon_in_stock", False)),
         prices=current,
+        **_provenance(source),
     )
+
+
+def _provenance(source: Mapping[str, Any]) -> dict[str, Any]:
+    """``source`` and ``notification_id`` of a notification quote's document, else none."""
+    notification_id = source.get("notification_id")
+    if source.get("source") == "notification" and isinstance(notification_id, str):
+        return {"source": "notification", "notification_id": notification_id}
+    return {}
 
 
 def _int(value: object) -> int | None:
@@ -304,6 +323,8 @@ def opportunity_action(
     )
     if not closed:
         source["reason"] = None
+    if not isinstance(event.quote_sources, msgspec.UnsetType):
+        source["quote_sources"] = msgspec.to_builtins(event.quote_sources)
     return {
         "_op_type": "index",
         "_index": index_of(OPPORTUNITIES),

@@ -46,8 +46,10 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 #: Bumped whenever a mapping changes; stored in each index's ``_meta``. 2: opportunities carry
-#: the fee breakdown (lines, estimates, failed thresholds, category, profile version).
-CONTRACT_VERSION: Final = 2
+#: the fee breakdown (lines, estimates, failed thresholds, category, profile version). 3: the
+#: provenance of a quote merged from a Keepa notification (products and price history:
+#: ``source``, ``notification_id``; opportunities: ``quote_sources``), fields added.
+CONTRACT_VERSION: Final = 3
 
 PRODUCTS: Final = "products"
 PRICE_HISTORY: Final = "price-history"
@@ -128,6 +130,13 @@ _BREAKDOWN: Final = {
 }
 
 
+_QUOTE_PROVENANCE: Final = {
+    "type": "object",
+    "dynamic": "strict",
+    "properties": {"source": _KEYWORD, "notification_id": _KEYWORD},
+}
+
+
 def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False) -> dict[str, Any]:
     mapping: dict[str, Any] = {
         "_meta": {"contract_version": CONTRACT_VERSION},
@@ -153,6 +162,9 @@ _OBSERVATION_FIELDS: Final[Mapping[str, Mapping[str, Any]]] = {
     "fx_eur_per_gbp": _DOUBLE,
     "prices": _PRICES,
     "sales_rank": _LONG,
+    # Only in the document of a quote merged from a Keepa notification (absent: a product).
+    "source": _KEYWORD,
+    "notification_id": _KEYWORD,
 }
 
 _PRODUCTS_MAPPING: Final = _strict(
@@ -215,6 +227,12 @@ _OPPORTUNITIES_MAPPING: Final = _strict(
         "root_category": _LONG,
         "image_url": _STORED_ONLY,
         "amazon_sells_in_target": _BOOLEAN,
+        # Only when a quote of the route came from a Keepa notification.
+        "quote_sources": {
+            "type": "object",
+            "dynamic": "strict",
+            "properties": {side: _QUOTE_PROVENANCE for side in ("buy", "sell")},
+        },
     }
 )
 

@@ -5,6 +5,10 @@ its last fetch is at least that old. Due pairs are ranked by urgency (how overdu
 valuable) and taken until the token budget of the run is spent; leftover tokens go to the
 pairs closest to being due. The policy and its knobs are explained in ``docs/scheduling.md``.
 
+Requested pairs come before all of them: a Keepa notification for a market of which the
+worker holds no quote asks for a normal fetch (``keepa.fetch_requests``,
+:mod:`app.ingest.fetch_requests`), which the next run makes first, within its budget.
+
 :func:`round_robin_plan` is the baseline the simulation (``bench/scheduling_sim.py``)
 compares against: whole ASINs, least recently fetched first.
 """
@@ -30,7 +34,7 @@ __all__ = [
     "round_robin_plan",
 ]
 
-Tier = Literal["hot", "recent", "near", "far", "unknown", "new"]
+Tier = Literal["requested", "hot", "recent", "near", "far", "unknown", "new"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -196,6 +200,8 @@ class _Candidate:
 
     @property
     def reason(self) -> str:
+        if self.tier == "requested":
+            return "requested (a Keepa notification without a quote)"
         return f"{self.tier}, every {_fmt(self.interval)}, {self.overdue:.1f}x overdue"
 
 
@@ -207,15 +213,23 @@ def plan_fetches(
     *,
     tokens_per_asin: int = 1,
     policy: SchedulingPolicy = SchedulingPolicy(),
+    requested: Sequence[tuple[str, str]] = (),
 ) -> FetchPlan:
-    """Adaptive plan: due (ASIN, market) pairs ranked by urgency until the token budget is
-    spent, then (``policy.fill_budget``) the pairs closest to being due.
+    """Adaptive plan: the ``requested`` (ASIN, market) pairs first, in their order (a fetch
+    request: :mod:`app.ingest.fetch_requests`; watched or not), then due pairs ranked by
+    urgency until the token budget is spent, then (``policy.fill_budget``) the pairs closest
+    to being due. A pair is planned once.
 
     ``tokens_per_asin`` is the cost of one ASIN in one market (1 for a plain product query
     with stats; more with offers or the buy box).
     """
     if tokens_per_asin < 1:
         raise ValueError("tokens_per_asin must be >= 1")
+    first = [
+        _Candidate(math.inf, math.inf, asin, market, order, "requested", timedelta(0))
+        for order, (asin, market) in enumerate(dict.fromkeys(requested))
+    ]
+    taken = {(c.asin, c.market) for c in first}
     due: list[_Candidate] = []
     early: list[_Candidate] = []
     tolerance = policy.due_tolerance
@@ -228,6 +242,8 @@ def plan_fetches(
             asin_interval = _clamp(asin_base / divisor, policy)
             hot_interval = _clamp(policy.hot_interval / divisor, policy)
         for market in entry.markets:
+            if (entry.asin, market) in taken:
+                continue
             last = None if asin_signals is None else asin_signals.last_fetched_at.get(market)
             if last is None or asin_signals is None:
                 tier: Tier = "new"
@@ -246,7 +262,7 @@ def plan_fetches(
                 early.append(_Candidate(0.0, overdue, entry.asin, market, order, tier, interval))
     due.sort(key=lambda c: (-c.urgency, c.order, c.market))
     early.sort(key=lambda c: (-c.overdue, c.order, c.market))
-    return _take(due + early, token_budget, tokens_per_asin)
+    return _take(first + due + early, token_budget, tokens_per_asin)
 
 
 def round_robin_plan(

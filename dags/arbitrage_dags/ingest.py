@@ -8,11 +8,16 @@
   logical date, else when it was due), never the clock, so a cleared run plans the same way.
 * :func:`plan_batches` reads the watchlist and the scheduling signals from Elasticsearch,
   lets :func:`app.ingest.scheduling.plan_fetches` choose the due ASINs within the token
-  budget and cuts the plan into batches of at most 100 ASINs of one market.
+  budget and cuts the plan into batches of at most 100 ASINs of one market. The pending
+  fetch requests (:func:`pending_fetch_requests`, ``keepa.fetch_requests``: a Keepa
+  notification for a market without a quote) are planned first; each batch names the
+  requested ASINs it serves (``requested``).
 * :func:`fetch_and_publish` fetches one batch from Keepa and publishes every product to
   ``keepa.products``; it returns only after the broker acknowledged every envelope, so a
   failure at any point fails the task and its retry fetches and publishes the batch again
   (at-least-once: the worker's writes are idempotent, a duplicate costs nothing but tokens).
+  Then the fetch requests the batch served are marked done (a failure to do so is logged:
+  the pair is fetched once more by the next run).
   A Keepa 429 is waited out inside the client, as long as Keepa's token fields say. Every
   try, failed or not, writes its token use to the ``ingest-attempts`` ledger as it ends.
 * :func:`record_run` folds the attempts of the run into its token use and counts, logs
@@ -34,8 +39,10 @@ from aiokafka.errors import KafkaError
 from elasticsearch import Elasticsearch
 from pydantic import SecretStr
 
+from app.contracts.fetch_requests import FetchRequest
 from app.domain.markets import MARKET_CODES, Market
 from app.domain.utc import require_utc
+from app.ingest.fetch_requests import mark_done, read_pending_requests, requested_pairs
 from app.ingest.producer import PublishError, publish_envelopes
 from app.ingest.runs import (
     INGEST_ATTEMPTS,
@@ -122,32 +129,69 @@ def planning_time(
     raise ValueError("the run has neither a data interval, a logical date nor a run_after")
 
 
+def pending_fetch_requests(settings: Settings) -> dict[str, FetchRequest]:
+    """The pending fetch requests (``keepa.fetch_requests``) by ASIN; ``{}`` when they cannot
+    be read (logged: they stay pending for the next run, the plan goes on without them)."""
+    try:
+        return read_pending_requests(settings)
+    except (KafkaError, TimeoutError, OSError) as exc:
+        log.warning(
+            "could not read %s (%s: %s): planning without the fetch requests",
+            settings.topic("keepa.fetch_requests"),
+            type(exc).__name__,
+            exc,
+        )
+        return {}
+
+
 def plan_batches(
-    es: Elasticsearch, settings: Settings, config: IngestConfig, now: datetime
+    es: Elasticsearch,
+    settings: Settings,
+    config: IngestConfig,
+    now: datetime,
+    requests: Mapping[str, FetchRequest] | None = None,
 ) -> list[dict[str, Any]]:
     """The batches of this run: ``[{"market": "DE", "asins": [...]}, ...]`` (<= 100 each).
 
-    Markets in the fixed order DE, FR, IT, ES, GB; ASINs in the planner's order.
+    Markets in the fixed order DE, FR, IT, ES, GB; ASINs in the planner's order, the pairs
+    of ``requests`` (fetch requests by ASIN) first; a batch serving some of them lists those
+    ASINs under ``"requested"``.
     """
+    requests = requests or {}
     entries = WatchlistStore(es, settings).all_entries()
-    if not entries:
+    if not entries and not requests:
         log.warning("the watchlist %s is empty: nothing to fetch", settings.index("watchlist"))
         return []
-    signals = load_signals(es, settings, [e.asin for e in entries], now=now)
+    signals = load_signals(es, settings, [e.asin for e in entries], now=now) if entries else {}
     per_asin = TokenPlanner().cost_per_asin(buybox=config.buybox)
-    plan = plan_fetches(entries, signals, now, config.token_budget, tokens_per_asin=per_asin)
+    requested = requested_pairs(requests.values())
+    wanted = set(requested)
+    plan = plan_fetches(
+        entries,
+        signals,
+        now,
+        config.token_budget,
+        tokens_per_asin=per_asin,
+        requested=requested,
+    )
     batches: list[dict[str, Any]] = []
     order = {code: i for i, code in enumerate(MARKET_CODES)}
     for market in sorted(plan.by_market, key=lambda m: (order.get(m, len(order)), m)):
         code = Market.parse(market).value
         asins = list(dict.fromkeys(plan.by_market[market]))
         for start in range(0, len(asins), config.batch_size):
-            batches.append({"market": code, "asins": asins[start : start + config.batch_size]})
+            chunk = asins[start : start + config.batch_size]
+            batch: dict[str, Any] = {"market": code, "asins": chunk}
+            served = [a for a in chunk if (a, code) in wanted]
+            if served:
+                batch["requested"] = served
+            batches.append(batch)
     log.info(
-        "plan: %d of %d watchlist ASINs due, %d ASIN-market fetches in %d batches, "
-        "%d of %d budget tokens (%s)",
+        "plan: %d of %d watchlist ASINs due, %d requested, %d ASIN-market fetches in %d "
+        "batches, %d of %d budget tokens (%s)",
         len({a for b in batches for a in b["asins"]}),
         len(entries),
+        len(requested),
         sum(len(b["asins"]) for b in batches),
         len(batches),
         plan.tokens,
@@ -210,6 +254,7 @@ def fetch_and_publish(
             if owned:
                 keepa.close()
         outcome = _outcome(market, asins, keepa, spent_before, progress, partitions)
+        _mark_served(settings, [str(a) for a in batch.get("requested") or ()])
     except BaseException as exc:
         error = _redacted(f"{type(exc).__name__}: {exc}", settings)
         raise
@@ -257,6 +302,19 @@ def _fetch_and_publish(
             f"{market}: {report.sent} of {len(envelopes)} envelopes confirmed; failing the batch"
         )
     return {str(p): n for p, n in sorted(report.partitions.items())}
+
+
+def _mark_served(settings: Settings, asins: list[str]) -> None:
+    """Mark the fetch requests of a published batch done; a failure is logged, not raised
+    (the products are published: the next run fetches the pairs once more, that is all)."""
+    if not asins:
+        return
+    try:
+        mark_done(settings, asins)
+    except Exception:
+        log.exception(
+            "could not mark %d fetch requests done; the next run fetches them again", len(asins)
+        )
 
 
 def _outcome(

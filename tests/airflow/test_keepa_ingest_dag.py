@@ -13,14 +13,17 @@ from typing import Any
 import orjson
 import pytest
 import responses
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.partitioner import murmur2
 from arbitrage_dags.kafka_admin import ensure_topic
 from elasticsearch import AsyncElasticsearch, Elasticsearch
 
+from app.contracts.fetch_requests import FETCH_REQUEST, FetchRequest
 from app.domain.markets import Market
 from app.domain.watchlist import WatchlistEntry
 from app.es.indices import ensure_indices
+from app.ingest.fetch_requests import read_pending_requests
 from app.ingest.runs import INGEST_ATTEMPTS, INGEST_RUNS, ensure_ingest_attempts_index
 from app.ingest.watchlist import WatchlistStore
 from app.settings import Settings
@@ -407,3 +410,51 @@ def test_empty_watchlist_runs_and_records_nothing(
     assert doc["batches"] == doc["envelopes_published"] == doc["tokens_consumed"] == 0
     assert doc["attempts"] == doc["failed_batches"] == 0
     assert doc["tokens_left"] is None
+
+
+def test_a_fetch_request_is_planned_first_and_marked_done_once_published(
+    isolated: Settings, es: Elasticsearch, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Keepa notification for a market without a quote made the worker ask for a fetch of
+    B0AF700009 on GB (not a watched pair): with a budget of 2 tokens the run fetches it
+    first, then one of the watched pairs, and tombstones the request."""
+    settings = isolated
+    monkeypatch.setenv("KEEPA_TOKEN_BUDGET", "2")
+    _prepare(settings, es, [WatchlistEntry("B0AF700001", markets=("DE", "FR"))])
+    topic = settings.topic("keepa.fetch_requests")
+    ensure_topic(
+        settings.kafka_bootstrap_servers,
+        topic,
+        partitions=1,
+        config={"cleanup.policy": "compact"},
+    )
+    request = FetchRequest(
+        asin="B0AF700009",
+        market=Market.GB,
+        reason="notification_without_quote",
+        requested_at=datetime(2026, 3, 2, 9, 0, tzinfo=UTC),
+    )
+
+    async def ask() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers)
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, FETCH_REQUEST.encode(request), key=b"B0AF700009")
+        finally:
+            await producer.stop()
+
+    asyncio.run(ask())
+    assert set(read_pending_requests(settings)) == {"B0AF700009"}
+    keepa = FakeKeepa()
+
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        rsps.add_callback(responses.GET, f"{BASE_URL}/product", callback=keepa)
+        dag_run, states = run_dag("keepa_ingest")
+
+    assert str(dag_run.state) == "success", states
+    published = _published(settings)
+    assert ("B0AF700009", "GB") in published
+    assert len(published) == 2  # the budget: the request and one watched pair
+    assert read_pending_requests(settings) == {}
+    [*_, last] = read_topic(settings.kafka_bootstrap_servers, topic, partitions=1)
+    assert (last.key, last.value) == (b"B0AF700009", None)  # a tombstone

@@ -91,6 +91,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
     await produce(kafka_bootstrap, s.topic("arbitrage.observations"), [(ASIN.encode(), NEWER)])
     await produce(kafka_bootstrap, s.topic("arbitrage.opportunities"), [(ASIN.encode(), NEWER)])
     await produce(kafka_bootstrap, s.topic("arbitrage.reevaluations"), [(ASIN.encode(), NEWER)])
+    await produce(kafka_bootstrap, s.topic("keepa.notifications"), [(ASIN.encode(), NEWER)])
 
     # keepa.products.dlq: the original bytes, the reason and where they came from.
     dlq = await consume_until(kafka_bootstrap, s.topic("keepa.products.dlq"), lambda r: len(r) >= 1)
@@ -108,6 +109,15 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
     for letter in _letters(requests_dlq)[ASIN.encode()]:
         assert letter.reason == "unsupported_version"
         assert letter.source_topic == s.topic("arbitrage.reevaluations")
+
+    # keepa.notifications.dlq: the same for a notification of a newer webhook receiver.
+    notifications_dlq = await consume_until(
+        kafka_bootstrap, s.topic("keepa.notifications.dlq"), lambda r: len(r) >= 1
+    )
+    assert {(r.key, r.value) for r in notifications_dlq} == {(ASIN.encode(), NEWER)}
+    for letter in _letters(notifications_dlq)[ASIN.encode()]:
+        assert letter.reason == "unsupported_version"
+        assert letter.source_topic == s.topic("keepa.notifications")
 
     # fx.rates.dlq: the newer message, and the rate under a key that is not a currency we use.
     fx_dlq = await consume_until(
@@ -160,6 +170,7 @@ async def test_unknown_versions_on_every_input_are_dead_lettered_and_the_worker_
         "fx_rejected:unsupported_currency",
         "sink_dlq:unsupported_version",
         "reevaluation_rejected:unsupported_version",
+        "notification_rejected:unsupported_version",
     }
     assert reasons["sink_dlq:unsupported_version"] >= 2
     assert stats["counters"]["dlq"] >= 1

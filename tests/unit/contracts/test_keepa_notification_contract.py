@@ -14,6 +14,7 @@ from app.contracts.keepa_notifications import (
     KEEPA_NOTIFICATION,
     KeepaNotification,
     NotificationCause,
+    notification_from_message,
 )
 from app.contracts.registry import contract_of
 from app.domain.keepa_prices import PriceType
@@ -107,3 +108,36 @@ def test_causes_are_keepas_codes() -> None:
 
 def test_causes_agree_with_keepas_java_enum() -> None:
     assert [c.value for c in NotificationCause] == [c.value for c in TrackingNotificationCause]
+
+
+# --- what the detector reads: notification_from_message --------------------------------------
+
+
+def test_the_detector_reads_a_message_keyed_by_its_asin() -> None:
+    sent = message()
+    assert notification_from_message(b"B07QK9XW3T", KEEPA_NOTIFICATION.encode(sent)) == sent
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [
+        (None, "missing_key"),
+        (b"", "missing_key"),
+        (b"b07qk9xw3t", "invalid_asin"),
+        (b"B0OTHER001", "asin_mismatch"),
+    ],
+)
+def test_a_message_without_its_asin_as_key_is_refused(key: bytes | None, code: str) -> None:
+    with pytest.raises(ContractError) as refused:
+        notification_from_message(key, KEEPA_NOTIFICATION.encode(message()))
+    assert refused.value.code == code
+
+
+def test_a_message_whose_id_is_not_its_identity_is_refused() -> None:
+    forged = msgspec.structs.replace(message(), notification_id="0" * 32)
+    with pytest.raises(ContractError) as refused:
+        notification_from_message(b"B07QK9XW3T", KEEPA_NOTIFICATION.encode(forged))
+    assert refused.value.code == "bad_notification_id"
+    with pytest.raises(ContractError) as broken:
+        notification_from_message(b"B07QK9XW3T", b"{")
+    assert broken.value.code == "malformed_json"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -228,8 +229,9 @@ def test_quote_from_product_document() -> None:
 def test_quote_from_product_reads_back_what_product_action_wrote() -> None:
     quote = make_quote(market=Market.FR, amazon=2000, buy_box=2600, referral_pct=15.0, fba_fee=310)
     source = product_actions(quote, FX, indexed_at=INDEXED_AT)[0]["_source"]
-    assert set(PRODUCT_QUOTE_FIELDS) <= set(source)
-    back = quote_from_product({k: source[k] for k in PRODUCT_QUOTE_FIELDS})
+    # (the provenance fields are only in the document of a notification's quote)
+    assert set(PRODUCT_QUOTE_FIELDS) - {"source", "notification_id"} <= set(source)
+    back = quote_from_product({k: source[k] for k in PRODUCT_QUOTE_FIELDS if k in source})
     assert back is not None
     assert (back.buy_price, back.sell_price, back.fba_fee, back.referral_fee_rate) == (
         2000, 2600, 310, Decimal("0.15"),
@@ -422,3 +424,45 @@ def test_a_version_1_event_still_on_the_topic_is_indexed_converted() -> None:
     ]
     assert (doc["roi"], doc["margin"]) == (0.3031, 0.166)
     assert_fits_mapping(doc, OPPORTUNITIES)
+
+
+# --- provenance: quotes merged from a Keepa notification -------------------------------------
+
+NOTIFICATION_ID = "0123456789abcdef0123456789abcdef"
+
+
+def _notified(quote: MarketQuote) -> MarketQuote:
+    return replace(quote, source="notification", notification_id=NOTIFICATION_ID)
+
+
+def test_the_documents_of_a_notifications_quote_say_so_and_are_read_back() -> None:
+    quote = _notified(fr(4800))
+    product, history = product_actions(quote, FX, NAMES, indexed_at=INDEXED_AT)
+    for doc, logical in ((product["_source"], PRODUCTS), (history["_source"], PRICE_HISTORY)):
+        assert (doc["source"], doc["notification_id"]) == ("notification", NOTIFICATION_ID)
+        assert_fits_mapping(doc, logical)
+    back = quote_from_product({k: product["_source"][k] for k in PRODUCT_QUOTE_FIELDS})
+    assert back is not None
+    assert (back.source, back.notification_id) == ("notification", NOTIFICATION_ID)
+    # A product's quote: no provenance fields, the documents of before.
+    plain = product_actions(fr(4800), FX, NAMES, indexed_at=INDEXED_AT)
+    assert all("source" not in a["_source"] for a in plain)
+    assert {
+        k: v for k, v in product["_source"].items() if k not in ("source", "notification_id")
+    } == plain[0]["_source"]
+
+
+def test_an_opportunity_document_has_the_quote_sources_of_its_event() -> None:
+    sell = _notified(fr(4800))
+    [opened] = detect({Market.DE: de(), Market.FR: sell}, {}, POLICY, PRICING, T0).events
+    with_sources = OpportunityMessage.from_event(opened, sell, de())
+    from_products = OpportunityMessage.from_event(opened, fr(4800), de())
+    doc = opportunity_action(with_sources, NAMES)["_source"]
+    assert doc["quote_sources"] == {
+        "buy": {"source": "product", "notification_id": None},
+        "sell": {"source": "notification", "notification_id": NOTIFICATION_ID},
+    }
+    assert_fits_mapping(doc, OPPORTUNITIES)
+    sources = mapping_for(OPPORTUNITIES)["properties"]["quote_sources"]["properties"]
+    assert set(doc["quote_sources"]["sell"]) <= set(sources["sell"]["properties"])
+    assert "quote_sources" not in opportunity_action(from_products, NAMES)["_source"]

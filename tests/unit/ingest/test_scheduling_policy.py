@@ -155,3 +155,31 @@ def test_policy_validation() -> None:
         SchedulingPolicy(near_move=0.9, far_move=0.5)
     with pytest.raises(ValueError, match="min_interval"):
         SchedulingPolicy(min_interval=timedelta(hours=2), max_interval=timedelta(hours=1))
+
+
+def test_requested_pairs_come_first_in_their_order_and_once() -> None:
+    entries = [WatchlistEntry("NEW"), WatchlistEntry("CALM", ("DE", "FR"))]
+    sig = {"CALM": signals("CALM", timedelta(hours=1), required_move=1.5)}  # not due for hours
+    requested = [("CALM", "FR"), ("UNWATCHED1", "GB"), ("CALM", "FR")]
+    plan = plan_fetches(
+        entries, sig, NOW, token_budget=4, policy=SchedulingPolicy(fill_budget=False),
+        requested=requested,
+    )  # fmt: skip
+    taken = [(a, m) for m, asins in plan.by_market.items() for a in asins]
+    # the two requests (one ASIN not even watched), then two of NEW's five markets
+    assert plan.tokens == 4
+    assert ("CALM", "FR") in taken
+    assert ("UNWATCHED1", "GB") in taken
+    assert taken.count(("CALM", "FR")) == 1
+    assert ("CALM", "DE") not in taken
+    assert len([m for a, m in taken if a == "NEW"]) == 2
+    assert plan.reasons["CALM"] == "requested (a Keepa notification without a quote)"
+    # Within the budget: a request beyond it waits for the next run.
+    assert plan_fetches(entries, sig, NOW, 1, requested=requested).by_market == {"FR": ["CALM"]}
+
+
+def test_a_requested_pair_that_is_due_anyway_is_planned_once() -> None:
+    entries = [WatchlistEntry("NEW", ("DE", "FR"))]
+    plan = plan_fetches(entries, {}, NOW, 10, requested=[("NEW", "FR")])
+    assert plan.by_market == {"FR": ["NEW"], "DE": ["NEW"]}
+    assert plan.tokens == 2
