@@ -1,10 +1,12 @@
 """The Faust application: configuration only. Topics live in ``app.topics``, tables in
 ``tables/``, agents in ``agents/`` and web views in ``app.views``; all are found by
 autodiscovery when the worker starts. One guard against a Faust race is connected here
-(:func:`hold_fetching_until_streams_are_seeked`)."""
+(:func:`hold_fetching_until_streams_are_seeked`), and autodiscovery refuses a module that
+does not import (:class:`ArbitrageApp`)."""
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import faust
@@ -36,7 +38,18 @@ KAFKA_SETTINGS: dict[str, Any] = {
     "broker_heartbeat_interval": 3.0,
 }
 
-app = faust.App(
+
+class ArbitrageApp(faust.App):
+    """Faust's app, except that a module of ``autodiscover`` that fails to import stops the
+    start. Faust logs the error as a warning and starts without the module's agents and
+    tables: a worker that consumes nothing and looks alive (seen when a broken module was
+    deployed)."""
+
+    def _on_autodiscovery_error(self, name: str) -> None:
+        raise ImportError(f"autodiscovery could not import {name!r}") from sys.exc_info()[1]
+
+
+app = ArbitrageApp(
     settings.faust_app_id,
     broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
     store=settings.faust_store,
