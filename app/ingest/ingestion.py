@@ -79,7 +79,7 @@ class MissingApiKeyError(RuntimeError):
 
 
 class TopicUnavailableError(RuntimeError):
-    """``keepa.products`` neither exists nor could be created."""
+    """A topic of ours (``keepa.products``) neither exists nor could be created."""
 
 
 def es_client(settings: Settings) -> Elasticsearch:
@@ -87,13 +87,20 @@ def es_client(settings: Settings) -> Elasticsearch:
 
 
 def ensure_products_topic(settings: Settings) -> str:
-    """The ``keepa.products`` topic's name, after making sure it exists.
+    """The ``keepa.products`` topic's name, after making sure it exists
+    (:func:`ensure_app_topic`)."""
+    return ensure_app_topic(settings, PRODUCTS_TOPIC)
+
+
+def ensure_app_topic(settings: Settings, name: str) -> str:
+    """The real name of our topic ``name`` (``keepa.products``, ``keepa.notifications``),
+    after making sure it exists.
 
     Created, when missing, as the worker would: ``TOPIC_PARTITIONS`` partitions (the
-    envelopes' partitions must match the worker's tables), ``TOPIC_REPLICATION_FACTOR``
+    messages' partitions must match the worker's tables), ``TOPIC_REPLICATION_FACTOR``
     replicas. :class:`TopicUnavailableError` when Kafka cannot be reached or refuses.
     """
-    topic = settings.topic(PRODUCTS_TOPIC)
+    topic = settings.topic(name)
     servers = settings.kafka_bootstrap_servers
     try:
         created = ensure_topic(
