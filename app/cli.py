@@ -11,6 +11,7 @@ import typer
 from app.alerts.cli import alerts_cli
 from app.api.cli import serve_api
 from app.ingest.cli import register as register_ingest
+from app.ingest.gapfill_cli import register as register_gapfill
 from app.ingest.profile_cli import profile_cli
 from app.webhook.cli import serve_webhook
 from dashboard.cli import dashboard_command
@@ -22,6 +23,12 @@ cli.command("api")(serve_api)
 cli.command("dashboard")(dashboard_command)
 cli.command("webhook")(serve_webhook)
 register_ingest(cli)
+
+#: ``arbitrage tracking ...``: Keepa trackings and their notifications; each module adds its
+#: own commands through its ``register`` hook.
+tracking_cli = typer.Typer(no_args_is_help=True, help="Keepa trackings and their notifications.")
+cli.add_typer(tracking_cli, name="tracking")
+register_gapfill(tracking_cli)
 
 #: The developer verbs live in ``devtools/`` (not part of the wheel or the Docker image).
 DEV_VERBS: dict[str, str] = {

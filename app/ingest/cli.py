@@ -1,4 +1,5 @@
-"""CLI commands of ingestion: ``arbitrage watchlist ...`` and ``arbitrage replay``.
+"""CLI commands of ingestion: ``arbitrage watchlist ...``, ``arbitrage replay`` and
+``arbitrage ingest --once``.
 Registered on the main CLI by :func:`register`; heavy imports stay inside the
 commands so ``arbitrage --help`` stays fast."""
 
@@ -27,9 +28,10 @@ watchlist_cli = typer.Typer(
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``watchlist`` and ``replay`` to the main CLI."""
+    """Add ``watchlist``, ``replay`` and ``ingest`` to the main CLI."""
     cli.add_typer(watchlist_cli, name="watchlist")
     cli.command("replay")(replay)
+    cli.command("ingest")(ingest)
 
 
 def _store() -> tuple[Elasticsearch, WatchlistStore]:
@@ -231,3 +233,46 @@ def replay(
         bar.close()
         typer.echo("interrupted", err=True)
         raise typer.Exit(130) from None
+
+
+def ingest(
+    once: bool = typer.Option(
+        False,
+        "--once",
+        help="Run one ingestion now and exit (required: the periodic runs are the "
+        "keepa_ingest DAG's, or a cron line calling this).",
+    ),
+) -> None:
+    """Fetch the due watchlist ASINs from Keepa and publish them to keepa.products, once,
+    without Airflow: the keepa_ingest DAG's planner, token handling and publisher (pending
+    fetch requests first; knobs KEEPA_TOKEN_BUDGET, KEEPA_BUYBOX, KEEPA_BATCH_SIZE).
+
+    Prints what was planned, fetched and published, the tokens spent and left, and each
+    failed batch; records the run in ingest-runs. Exit code 1 when a batch failed or the
+    run could not start (Kafka, Elasticsearch, KEEPA_API_KEY), 2 without --once."""
+    if not once:
+        typer.echo(
+            "error: only --once is supported (periodic runs: the keepa_ingest DAG)", err=True
+        )
+        raise typer.Exit(2)
+    from elasticsearch import ApiError, Elasticsearch, TransportError
+
+    from app.ingest.config import ConfigError, IngestConfig
+    from app.ingest.ingestion import MissingApiKeyError, TopicUnavailableError, run_once
+    from app.settings import get_settings
+
+    settings = get_settings()
+    try:
+        config = IngestConfig.load()
+        with Elasticsearch(settings.elasticsearch_url, request_timeout=30) as es:
+            report = run_once(settings, config, es=es, now=datetime.now(UTC))
+    except (ConfigError, MissingApiKeyError, TopicUnavailableError) as exc:
+        typer.echo(f"error: {type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    except (ApiError, TransportError) as exc:
+        typer.echo(f"error: Elasticsearch at {settings.elasticsearch_url}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for line in report.lines():
+        typer.echo(line, err=line.startswith("FAILED"))
+    if not report.ok:
+        raise typer.Exit(1)

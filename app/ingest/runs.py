@@ -32,6 +32,7 @@ __all__ = [
     "BatchOutcome",
     "IngestRunSummary",
     "MarketTotals",
+    "ensure_index",
     "ensure_ingest_attempts_index",
     "ensure_ingest_runs_index",
     "load_attempts",
@@ -402,7 +403,7 @@ _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 # --- Elasticsearch (I/O) -------------------------------------------------------------------
 
 
-def _ensure_index(es: Elasticsearch, name: str, mapping: Mapping[str, Any]) -> str:
+def ensure_index(es: Elasticsearch, name: str, mapping: Mapping[str, Any]) -> str:
     """Create ``name`` with ``mapping`` if missing (idempotent, race-safe).
 
     An existing index gets the mapping's fields added (``put_mapping``): an index created by
@@ -425,12 +426,12 @@ def _ensure_index(es: Elasticsearch, name: str, mapping: Mapping[str, Any]) -> s
 
 def ensure_ingest_runs_index(es: Elasticsearch, settings: Settings) -> str:
     """Create or update the ``ingest-runs`` index; its real name."""
-    return _ensure_index(es, settings.index(INGEST_RUNS), INGEST_RUNS_MAPPING)
+    return ensure_index(es, settings.index(INGEST_RUNS), INGEST_RUNS_MAPPING)
 
 
 def ensure_ingest_attempts_index(es: Elasticsearch, settings: Settings) -> str:
     """Create or update the ``ingest-attempts`` index; its real name."""
-    return _ensure_index(es, settings.index(INGEST_ATTEMPTS), INGEST_ATTEMPTS_MAPPING)
+    return ensure_index(es, settings.index(INGEST_ATTEMPTS), INGEST_ATTEMPTS_MAPPING)
 
 
 def write_run(es: Elasticsearch, settings: Settings, summary: IngestRunSummary) -> str:

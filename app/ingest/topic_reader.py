@@ -41,10 +41,13 @@ async def topic_partitions(bootstrap: str, topic: str, timeout_s: float) -> list
 
 
 async def read_to_end(
-    bootstrap: str, topic: str, *, timeout_s: float
+    bootstrap: str, topic: str, *, timeout_s: float, since_ms: int | None = None
 ) -> list[tuple[bytes | None, Any]]:
     """Every ``(key, value)`` of ``topic``, in offset order per partition, up to the end
     offsets seen when reading started (``[]`` when the topic does not exist).
+
+    ``since_ms``: only from each partition's first record whose timestamp (Kafka's, in epoch
+    milliseconds) is at or after it (Kafka's time index: the older records are not read).
 
     Raises ``TimeoutError`` when the topic could not be read to its end within ``timeout_s``
     and aiokafka's errors when the broker cannot be reached.
@@ -63,8 +66,15 @@ async def read_to_end(
     await consumer.start()
     try:
         consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
+        if since_ms is None:
+            await consumer.seek_to_beginning(*partitions)
+            ends = await consumer.end_offsets(partitions)
+        else:
+            ends = await consumer.end_offsets(partitions)
+            starts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+            for tp in partitions:
+                found = starts.get(tp)
+                consumer.seek(tp, ends[tp] if found is None else found.offset)
         messages: list[tuple[bytes | None, Any]] = []
         for tp in sorted(partitions):
             while await consumer.position(tp) < ends[tp]:

@@ -50,6 +50,9 @@ class FakeKeepa:
     errors: list[str] = field(default_factory=list)
     """Requests that were not what Keepa's client should send (answered with HTTP 400)."""
     template: dict[str, Any] = field(default_factory=load_product_template)
+    notifications: list[dict[str, Any]] = field(default_factory=list)
+    """Keepa's notification queue (``/tracking?type=notification``): notification objects
+    in Keepa's JSON, newest first; a read returns those with ``createDate >= since``."""
     _served: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,6 +63,8 @@ class FakeKeepa:
 
     def respond(self, path: str, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
         """Status and body of a GET ``path`` with ``query`` (one value per parameter)."""
+        if path.rstrip("/").rsplit("/", 1)[-1] == "tracking":
+            return self._queue(query)
         problem = self._problem(path, query)
         with self._lock:
             serial = len(self.calls)
@@ -91,6 +96,27 @@ class FakeKeepa:
             body = product_body(
                 products, tokens_left=self.tokens_left, refill_in=41_250, timestamp=stamp
             )
+            return 200, body
+
+    def _queue(self, query: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        """The notification queue read (free of tokens, like Keepa's)."""
+        with self._lock:
+            stamp = SERVER_TIME_MS + len(self.calls) * 1000
+            ok = (
+                query.get("key") == API_KEY
+                and query.get("type") == "notification"
+                and query.get("since", "").isdigit()
+                and query.get("revise") in {"0", "1"}
+            )
+            call = {"at": time.monotonic(), "query": dict(query), "asins": []}
+            self.calls.append({**call, "status": 200 if ok else 400})
+            body = token_fields(tokens_left=self.tokens_left, tokens_consumed=0, timestamp=stamp)
+            if not ok:
+                self.errors.append(f"unexpected queue request {sorted(query)}")
+                body["error"] = {"type": "REQUEST_REJECTED", "message": "bad request"}
+                return 400, body
+            since = int(query["since"])
+            body["notifications"] = [n for n in self.notifications if n["createDate"] >= since]
             return 200, body
 
     @staticmethod

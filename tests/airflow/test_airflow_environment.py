@@ -46,7 +46,7 @@ NO_FAUST_PROBE = """
 import sys
 sys.path.insert(0, sys.argv[1])
 import app.keepa, app.ingest.producer, app.ingest.watchlist, app.ingest.scheduling
-import app.ingest.signals, app.ingest.fx, app.ingest.runs
+import app.ingest.signals, app.ingest.fx, app.ingest.runs, app.ingest.ingestion, app.ingest.gapfill
 import arbitrage_dags.ingest, arbitrage_dags.discovery, arbitrage_dags.fx
 forbidden = {"faust", "mode", "keepa", "agents", "tables", "app.faust_app", "app.topics"}
 bad = sorted(m for m in sys.modules if m in forbidden or m.split(".")[0] in forbidden)

@@ -18,6 +18,7 @@ EXPECTED = {
     ),
     "watchlist_discovery": ("@daily", {"targets", "discover", "add_new"}, "discover"),
     "fx_rates": ("30 16 * * 1-5", {"fetch_rate", "publish_rate"}, None),
+    "keepa_gapfill": ("*/5 * * * *", {"gap_fill"}, None),
 }
 
 
