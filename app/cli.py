@@ -12,12 +12,14 @@ from app.alerts.cli import alerts_cli
 from app.api.cli import serve_api
 from app.ingest.cli import register as register_ingest
 from app.ingest.profile_cli import profile_cli
+from app.ingest.tracking_cli import tracking_cli
 from app.webhook.cli import serve_webhook
 from dashboard.cli import dashboard_command
 
 cli = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 cli.add_typer(alerts_cli, name="alerts")
 cli.add_typer(profile_cli, name="profile")
+cli.add_typer(tracking_cli, name="tracking")
 cli.command("api")(serve_api)
 cli.command("dashboard")(dashboard_command)
 cli.command("webhook")(serve_webhook)
