@@ -13,6 +13,7 @@ from app.api.cli import serve_api
 from app.ingest.cli import register as register_ingest
 from app.ingest.gapfill_cli import register as register_gapfill
 from app.ingest.profile_cli import profile_cli
+from app.ingest.tracking_cli import tracking_cli
 from app.webhook.cli import serve_webhook
 from dashboard.cli import dashboard_command
 
@@ -24,9 +25,8 @@ cli.command("dashboard")(dashboard_command)
 cli.command("webhook")(serve_webhook)
 register_ingest(cli)
 
-#: ``arbitrage tracking ...``: Keepa trackings and their notifications; each module adds its
-#: own commands through its ``register`` hook.
-tracking_cli = typer.Typer(no_args_is_help=True, help="Keepa trackings and their notifications.")
+#: ``arbitrage tracking ...``: ``sync`` and ``show`` (app/ingest/tracking_cli.py), ``gapfill``
+#: added by its module's ``register`` hook.
 cli.add_typer(tracking_cli, name="tracking")
 register_gapfill(tracking_cli)
 

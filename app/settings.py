@@ -86,6 +86,28 @@ class Settings(BaseSettings):
     # --- Keepa -------------------------------------------------------------------------
     keepa_api_key: SecretStr | None = Field(None, description="Keepa API key (secret).")
     keepa_api_url: str = Field("https://api.keepa.com", description="Keepa API base URL.")
+    keepa_webhook_url: SecretStr | None = Field(
+        None,
+        description="The URL Keepa posts tracking notifications to, set by `arbitrage tracking "
+        "sync` (secret: it holds the receiver's secret path); https, or http to a loopback host.",
+    )
+    keepa_tracking_share: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share of Keepa's nominal token refill rate that push trackings may take "
+        "off it (0 = no push tracking).",
+    )
+    keepa_tracking_update_interval_h: int = Field(
+        1, ge=1, le=25, description="Keepa's updateInterval of every tracking, in hours."
+    )
+    keepa_tracking_fx_margin: float = Field(
+        0.02,
+        ge=0,
+        lt=1,
+        description="How far a threshold converted to the tracking's main currency is moved to "
+        "the side that notifies early.",
+    )
 
     # --- API / dashboard ---------------------------------------------------------------
     api_host: str = Field("127.0.0.1", description="Host the REST API binds to.")

@@ -1,7 +1,8 @@
 """``keepa_ingest``: fetch the due watchlist ASINs from Keepa and publish them to Kafka.
 
 configure -> plan -> fetch_and_publish (mapped: one task per market batch of <= 100 ASINs)
--> record.
+-> record; plan -> sync_trackings (Keepa's push trackings follow the watchlist's break-even
+thresholds: docs/tracking.md; skipped, with a log line, without ``KEEPA_WEBHOOK_URL``).
 
 Every 15 minutes (``KEEPA_INGEST_SCHEDULE``), one run at a time, no catch-up (a missed run
 is not worth tokens later: the next run plans from the current state). ``configure`` reads
@@ -145,9 +146,18 @@ def keepa_ingest() -> None:
             )
         return summary.to_document()
 
+    @task(multiple_outputs=False, execution_timeout=timedelta(minutes=10))
+    def sync_trackings() -> dict[str, Any]:
+        from arbitrage_dags.tracking import run_tracking_sync
+
+        from app.settings import Settings
+
+        return run_tracking_sync(Settings(), _planning_time(get_current_context()))
+
     config = configure()
     batches = plan(config)
     fetch_and_publish.partial(config=config).expand(batch=batches) >> record()
+    batches >> sync_trackings()
 
 
 keepa_ingest()

@@ -38,7 +38,7 @@ from app.ingest.scheduling import AsinSignals
 from app.policy_config import detection_policy
 from app.settings import Settings
 
-__all__ = ["load_signals"]
+__all__ = ["load_quotes", "load_signals"]
 
 #: ASINs per query (x 5 market documents stays under the default 10,000 result window).
 _CHUNK: Final = 500
@@ -98,6 +98,17 @@ def load_signals(
                 open_markets=opp["markets"] if opp else frozenset(),
             )
     return result
+
+
+def load_quotes(
+    es: Elasticsearch, settings: Settings, asins: Iterable[str]
+) -> dict[str, dict[Market, MarketQuote]]:
+    """The latest stored quote per market (``products``) of each ASIN that has one."""
+    wanted = sorted(set(asins))
+    out: dict[str, dict[Market, MarketQuote]] = {}
+    for start in range(0, len(wanted), _CHUNK):
+        out.update(_products(es, settings.index(PRODUCTS), wanted[start : start + _CHUNK]))
+    return out
 
 
 def _search(es: Elasticsearch, index: str, **body: Any) -> Mapping[str, Any] | None:

@@ -13,7 +13,7 @@ from tests.airflow.airflow_support import DAGS
 EXPECTED = {
     "keepa_ingest": (
         "*/15 * * * *",
-        {"configure", "plan", "fetch_and_publish", "record"},
+        {"configure", "plan", "fetch_and_publish", "record", "sync_trackings"},
         "fetch_and_publish",
     ),
     "watchlist_discovery": ("@daily", {"targets", "discover", "add_new"}, "discover"),
@@ -60,6 +60,8 @@ def test_keepa_ingest_wiring(dagbag: DagBag) -> None:
     # An empty plan skips the mapped task, failed batches fail it: the run is recorded anyway.
     assert record.trigger_rule == "all_done"
     assert dag.get_task("fetch_and_publish").execution_timeout == timedelta(minutes=30)
+    # Push trackings are synced after planning, beside the fetches.
+    assert dag.get_task("sync_trackings").upstream_task_ids == {"plan"}
 
 
 def test_schedule_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

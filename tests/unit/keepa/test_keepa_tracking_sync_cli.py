@@ -1,0 +1,265 @@
+"""``arbitrage tracking sync|show`` (app.ingest.tracking_cli) with Keepa faked at the HTTP
+boundary (Keepa's /tracking bodies, a 429, an ASIN Keepa refuses); the watchlist, quotes,
+profile and rate are handed in (their stores are the integration test's:
+tests/integration/ingest/test_tracking_sync.py)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import responses
+from keepa_fakes import API_KEY, BASE_URL, out_of_tokens_body, query_of, tracking_body
+from typer.testing import CliRunner
+
+from app.cli import cli
+from app.domain.detection import Pricing
+from app.domain.fee_schedule import default_fee_schedule
+from app.domain.fx import FxRates
+from app.domain.keepa_time import to_keepa_minutes
+from app.domain.markets import Market
+from app.domain.policy import DetectionPolicy
+from app.domain.profile import DEFAULT_PROFILE
+from app.domain.quote import MarketQuote
+from app.domain.watchlist import WatchlistEntry
+from app.ingest import tracking_cli, tracking_sync
+from app.keepa.client import KeepaProductClient
+from app.settings import get_settings
+from tests.keepa_factory import make_quote
+
+URL = f"{BASE_URL}/tracking"
+WEBHOOK = "https://arbitrage.example.org/keepa/Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4"
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
+NEW, REFUSED, GONE = "B0NEWASIN1", "B0BADASIN1", "B0GONEASN1"
+
+
+def pair(asin: str) -> dict[Market, MarketQuote]:
+    return {
+        Market.DE: make_quote(asin, Market.DE, amazon=2000, last_update=T0),
+        Market.FR: make_quote(
+            asin, Market.FR, buy_box=5000, fba_fee=300, referral_pct=15.0, last_update=T0
+        ),
+    }
+
+
+def inputs() -> tracking_sync.SyncInputs:
+    return tracking_sync.SyncInputs(
+        entries=[WatchlistEntry(NEW, ("DE", "FR"), 5), WatchlistEntry(REFUSED, ("DE", "FR"), 1)],
+        quotes={NEW: pair(NEW), REFUSED: pair(REFUSED)},
+        pricing=Pricing(FxRates(Decimal("1.17"), T0), DEFAULT_PROFILE, "v", default_fee_schedule()),
+        detection=DetectionPolicy(),
+    )
+
+
+def gone_tracking() -> dict[str, Any]:
+    """Keepa's object of a tracking we set earlier, of an ASIN no longer on the watchlist."""
+    minute = to_keepa_minutes(T0)
+    return {
+        "asin": GONE,
+        "createDate": minute,
+        "isActive": True,
+        "ttl": 0,
+        "expireNotify": True,
+        "mainDomainId": 3,
+        "updateInterval": 1,
+        "metaData": f"arbitrage-tracker armed={minute}",
+        "thresholdValues": [
+            {"thresholdValueCSV": [minute, 2479], "domain": 3, "csvType": 10, "isDrop": True}
+        ],
+        "notifyIf": [],
+        "notificationType": [False, False, False, False, False, True, False],
+        "notificationCSV": [],
+        "individualNotificationInterval": -1,
+    }
+
+
+def added(request_body: list[dict[str, Any]], asin: str) -> dict[str, Any]:
+    """Keepa's tracking object for the creation object of ``asin`` it was sent."""
+    sent = next(t for t in request_body if t["asin"] == asin)
+    minute = to_keepa_minutes(datetime.now(UTC))
+    return {
+        **{k: sent[k] for k in ("asin", "ttl", "expireNotify", "mainDomainId", "updateInterval")},
+        "metaData": sent["metaData"],
+        "createDate": minute,
+        "isActive": True,
+        "thresholdValues": [
+            {
+                "thresholdValueCSV": [minute, t["thresholdValue"]],
+                "domain": t["domain"],
+                "csvType": t["csvType"],
+                "isDrop": t["isDrop"],
+            }
+            for t in sent["thresholdValues"]
+        ],
+        "notifyIf": [],
+        "notificationType": sent["notificationType"],
+        "notificationCSV": [],
+        "individualNotificationInterval": -1,
+    }
+
+
+class FakeKeepa:
+    """Keepa's /tracking: list, get, add (first a 429, then a partial success), remove,
+    webhook; records every call."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.calls: list[dict[str, str]] = []
+        self.add_bodies: list[Any] = []
+        self.webhook: str | None = None
+        self.adds_refused = 1  # the first add is answered 429 (tokens ran out)
+        self.trackings = {GONE: gone_tracking()}
+        mock.add_callback(responses.GET, URL, callback=self.get)
+        mock.add_callback(responses.POST, URL, callback=self.post)
+
+    def get(self, request: Any) -> tuple[int, dict[str, str], str]:
+        q = query_of(request)
+        assert q["key"] == API_KEY
+        self.calls.append(q)
+        kind = q["type"]
+        if kind == "list":
+            body = tracking_body(asinList=sorted(self.trackings), refill_rate=19)
+            body["tokenFlowReduction"] = 1.0
+        elif kind == "get":
+            found = self.trackings.get(q["asin"])
+            body = tracking_body(trackings=[] if found is None else [found], refill_rate=19)
+        elif kind == "remove":
+            self.trackings.pop(q["asin"], None)
+            body = tracking_body(refill_rate=19)
+        elif kind == "webhook":
+            self.webhook = q["url"]
+            body = tracking_body(refill_rate=19)
+        else:
+            return 400, {}, json.dumps({"error": {"type": "invalid"}})
+        return 200, {}, json.dumps(body)
+
+    def post(self, request: Any) -> tuple[int, dict[str, str], str]:
+        q = query_of(request)
+        self.calls.append(q)
+        if self.adds_refused:
+            self.adds_refused -= 1
+            return 429, {}, json.dumps(out_of_tokens_body(tokens_left=-3, refill_in=2_000))
+        sent = json.loads(request.body)
+        self.add_bodies.append(sent)
+        ok = [added(sent, t["asin"]) for t in sent if t["asin"] != REFUSED]
+        for t in ok:
+            self.trackings[t["asin"]] = t
+        body = tracking_body(
+            trackings=ok,
+            tokens_consumed=len(sent),
+            refill_rate=18,
+            error={
+                "type": "invalidParameter",
+                "message": "Could not add all trackings.",
+                "details": REFUSED,
+            },
+        )
+        body["tokenFlowReduction"] = 2.0
+        return 200, {}, json.dumps(body)
+
+    def kinds(self) -> list[str]:
+        return [c["type"] for c in self.calls]
+
+
+@pytest.fixture
+def fake_keepa(
+    keepa_http: responses.RequestsMock,
+    client: KeepaProductClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> FakeKeepa:
+    monkeypatch.setattr(tracking_cli, "_keepa_http", lambda settings: client)
+    monkeypatch.setattr(tracking_sync, "read_inputs", lambda es, settings: inputs())
+    monkeypatch.setenv("KEEPA_WEBHOOK_URL", WEBHOOK)
+    get_settings.cache_clear()
+    yield FakeKeepa(keepa_http)
+    get_settings.cache_clear()
+
+
+def test_sync_adds_reports_a_failed_asin_removes_the_unwatched_and_is_idempotent(
+    fake_keepa: FakeKeepa, caplog: pytest.LogCaptureFixture
+) -> None:
+    runner = CliRunner()
+    first = runner.invoke(cli, ["tracking", "sync"])
+    assert first.exit_code == 0, first.output
+    out = first.output
+    assert "added 1, updated 0, re-armed 0, removed 1, unchanged 0, failed 1" in out
+    assert f"added: {NEW}" in out
+    assert f"removed: {GONE}" in out
+    assert f"failed {REFUSED}: " in out
+    assert "Could not add all trackings" in out
+    # Two add requests: the 429 (waited out) and the one that counted 2 tokens.
+    assert "tokens spent 2" in out
+    assert "before: refill rate 19/min, flow reduction 1.0" in out
+    assert "after: refill rate 19/min" in out or "after: refill rate 18/min" in out
+    assert fake_keepa.webhook == WEBHOOK
+    assert "webhook: set to a URL on arbitrage.example.org" in out
+    secret = WEBHOOK.rsplit("/", 1)[1]
+    assert secret not in out
+    assert secret not in caplog.text
+    assert API_KEY not in out
+    assert API_KEY not in caplog.text
+    assert fake_keepa.kinds().count("add") == 2
+    sent = fake_keepa.add_bodies[0]
+    assert {t["asin"] for t in sent} == {NEW, REFUSED}
+    assert all(t["desiredPricesInMainCurrency"] for t in sent)
+
+    # Nothing changed: the second sync adds and removes nothing (REFUSED is tried again).
+    fake_keepa.calls.clear()
+    second = runner.invoke(cli, ["tracking", "sync"])
+    assert second.exit_code == 0, second.output
+    assert "added 0, updated 0, re-armed 0, removed 0, unchanged 1, failed 1" in second.output
+    assert [t["asin"] for t in fake_keepa.add_bodies[-1]] == [REFUSED]
+    assert "remove" not in fake_keepa.kinds()
+
+
+def test_dry_run_sends_nothing(fake_keepa: FakeKeepa) -> None:
+    result = CliRunner().invoke(cli, ["tracking", "sync", "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "dry run: added 2, updated 0, re-armed 0, removed 1" in result.output
+    assert set(fake_keepa.kinds()) == {"list", "get"}
+    assert fake_keepa.webhook is None
+
+
+@pytest.mark.parametrize(
+    ("url", "ok"),
+    [
+        ("http://arbitrage.example.org/keepa/Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4", False),
+        ("ftp://arbitrage.example.org/keepa/Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4", False),
+        ("http://127.0.0.1:8090/keepa/Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4", True),
+    ],
+)
+def test_a_webhook_url_without_https_is_refused_unless_loopback(
+    fake_keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch, url: str, ok: bool
+) -> None:
+    monkeypatch.setenv("KEEPA_WEBHOOK_URL", url)
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["tracking", "sync"])
+    assert "Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4" not in result.output
+    if ok:
+        assert result.exit_code == 0, result.output
+        assert fake_keepa.webhook == url
+    else:
+        assert result.exit_code == 2
+        assert "must be https" in result.output
+        assert fake_keepa.calls == []
+
+
+def test_sync_without_a_webhook_url_refuses(
+    fake_keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KEEPA_WEBHOOK_URL")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["tracking", "sync"])
+    assert result.exit_code == 2
+    assert "KEEPA_WEBHOOK_URL is not set" in result.output
+    assert fake_keepa.calls == []
+
+
+def test_show_lists_trackings_without_secrets(fake_keepa: FakeKeepa) -> None:
+    result = CliRunner().invoke(cli, ["tracking", "show"])
+    assert result.exit_code == 0, result.output
+    assert f"{GONE}  main DE (EUR)  every 1 h  active" in result.output
+    assert "DE NEW_FBA < 2479" in result.output
+    assert API_KEY not in result.output
