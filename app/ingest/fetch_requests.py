@@ -23,6 +23,7 @@ from collections.abc import Iterable
 from aiokafka import AIOKafkaProducer
 
 from app.contracts.fetch_requests import FETCH_REQUESTS_TOPIC, FetchRequest, pending_requests
+from app.ingest.producer import producer_options
 from app.ingest.topic_reader import read_to_end, topic_partitions
 from app.settings import Settings
 
@@ -71,10 +72,7 @@ async def mark_done_async(
     if not keys or not await topic_partitions(bootstrap, topic, timeout_s):
         return 0
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        request_timeout_ms=int(timeout_s * 1000),
+        **producer_options(bootstrap, request_timeout_ms=int(timeout_s * 1000))
     )
     await producer.start()
     try:

@@ -34,6 +34,7 @@ from app.contracts.seller_profile import (
     latest_profile,
 )
 from app.domain.profile import SellerProfile
+from app.ingest.producer import producer_options
 from app.ingest.topic_reader import read_to_end, topic_partitions
 from app.settings import Settings
 
@@ -99,10 +100,8 @@ async def publish_profile_async(
         )
     in_force = ProfileInForce.published(profile, updated_at=now, updated_by=updated_by)
     producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        request_timeout_ms=int(timeout_s * 1000),
+        # one message, sent at once (no linger)
+        **producer_options(bootstrap, linger_ms=0, request_timeout_ms=int(timeout_s * 1000))
     )
     await producer.start()
     try:
