@@ -4,7 +4,9 @@ secret of its own). Used by the tests and the receiver's benchmark."""
 
 from __future__ import annotations
 
+import os
 import secrets
+import signal
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -79,6 +81,13 @@ class WebhookProcess:
         if self.proc is None or self.proc.poll() is not None:
             return
         stop_group(self.proc.pid, timeout_s=30)
+        self.proc.wait(10)
+
+    def kill(self) -> None:
+        """``kill -9`` the receiver (and anything it started): it answers nothing any more."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
 
     def tail(self, lines: int = 40) -> str:

@@ -2,23 +2,24 @@
 queue faked by a local HTTP server answering in Keepa's real JSON
 (:class:`tests.airflow.keepa_fake.FakeKeepa`).
 
-The scene: the webhook receiver published notification A (its publisher, as the receiver
-does), then was down while Keepa pushed B and C and retried them: they never reached
-``keepa.notifications``. Keepa's queue holds all of them (and D, created this minute, and an
-item that is not one of our notifications). The gap fill publishes B and C exactly once,
-not A again, not D yet; a second run publishes nothing.
+The scene: the real webhook receiver (``arbitrage webhook``) took notification A, then was
+killed (``kill -9``) and Keepa's pushes of B and C and their retries found nobody: they
+never reached ``keepa.notifications``. Keepa's queue holds all of them (and D, created this
+minute, and an item that is not one of our notifications). The gap fill publishes B and C
+exactly once, not A again, not D yet; a second run publishes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
-import time
 from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
+import httpx
 import orjson
 import pytest
 from elasticsearch import Elasticsearch
@@ -28,6 +29,7 @@ from app.cli import cli
 from app.contracts.keepa_notifications import (
     KEEPA_NOTIFICATION,
     KEEPA_NOTIFICATIONS_TOPIC,
+    KEEPA_WEBHOOK_DLQ_TOPIC,
     KeepaNotification,
 )
 from app.domain.keepa_time import to_keepa_minutes
@@ -36,7 +38,7 @@ from app.ingest.ingestion import ensure_app_topic
 from app.ingest.topic_reader import read_to_end
 from app.keepa.tracking.notifications import parse_notification
 from app.settings import Settings, get_settings
-from app.webhook.kafka_publisher import KafkaNotificationPublisher
+from devtools.webhook_process import WebhookProcess
 from tests.airflow.keepa_fake import FakeKeepa
 from tests.unit.keepa.keepa_fakes import API_KEY, load_json
 
@@ -71,31 +73,20 @@ def gap_settings(
         monkeypatch.setenv("KEEPA_API_URL", url)
         get_settings.cache_clear()
         settings = Settings()
-        ensure_app_topic(settings, KEEPA_NOTIFICATIONS_TOPIC)  # the worker's job
+        # The worker's job (the receiver publishes to both, and is healthy once they exist).
+        ensure_app_topic(settings, KEEPA_NOTIFICATIONS_TOPIC)
+        ensure_app_topic(settings, KEEPA_WEBHOOK_DLQ_TOPIC)
         yield settings
     get_settings.cache_clear()
 
 
-def _receive_by_webhook(settings: Settings, item: dict[str, Any]) -> KeepaNotification:
-    """What the receiver does with a POST body: parse it, publish it (acks=all) before 200."""
-    notification = parse_notification(
-        orjson.dumps(item), source="webhook", received_at=datetime.now(UTC)
-    )
-
-    async def publish() -> None:
-        publisher = KafkaNotificationPublisher.for_settings(settings)
-        await publisher.start()
-        try:
-            deadline = time.monotonic() + 30
-            while not publisher.connected:
-                assert time.monotonic() < deadline, "the receiver's publisher did not connect"
-                await asyncio.sleep(0.05)
-            await publisher.publish(notification)
-        finally:
-            await publisher.stop()
-
-    asyncio.run(publish())
-    return notification
+def _push(receiver: WebhookProcess, item: dict[str, Any]) -> int | None:
+    """What Keepa does: POST the notification to the webhook URL; the status, or None when
+    nothing answered."""
+    try:
+        return httpx.post(receiver.url, content=orjson.dumps(item), timeout=10).status_code
+    except httpx.TransportError:
+        return None
 
 
 def _on_topic(settings: Settings) -> list[KeepaNotification]:
@@ -121,14 +112,22 @@ def _queue_id(item: dict[str, Any]) -> str:
 
 
 def test_the_gap_fill_publishes_what_the_webhook_missed_exactly_once(
-    gap_settings: Settings, es: Elasticsearch, keepa: FakeKeepa
+    gap_settings: Settings, es: Elasticsearch, keepa: FakeKeepa, tmp_path: Path
 ) -> None:
     now = datetime.now(UTC)
     items = _queue_items(to_keepa_minutes(now))
-    received = _receive_by_webhook(gap_settings, items["A"])
+    receiver = WebhookProcess(gap_settings, tmp_path / "webhook.log")
+    receiver.start()
+    try:
+        assert _push(receiver, items["A"]) == 200, receiver.tail()
+        receiver.kill()
+        # Keepa pushes B and C, and retries each once (about 15 s later; at once here).
+        assert [_push(receiver, items[k]) for k in ("B", "B", "C", "C")] == [None] * 4
+    finally:
+        receiver.stop()
     keepa.notifications = [items[k] for k in ("D", "B", "foreign", "A", "C")]  # newest first
     ids = {name: _queue_id(item) for name, item in items.items() if name != "foreign"}
-    assert received.notification_id == ids["A"]  # the webhook copy and the queue copy
+    assert [n.notification_id for n in _on_topic(gap_settings)] == [ids["A"]]
 
     first = CliRunner().invoke(cli, ["tracking", "gapfill"])
 
