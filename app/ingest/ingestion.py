@@ -137,7 +137,20 @@ def planning_time(
     """
     for value in (data_interval_end, logical_date, run_after):
         if value is not None:
-            return require_utc(value, "planning time")
+            utc = require_utc(value, "planning time")
+            # Airflow hands pendulum DateTimes: subtracting a datetime from one gives a
+            # pendulum Duration, which cannot be divided by a timedelta (the planner's overdue
+            # ratio): a plain datetime from here on.
+            return datetime(
+                utc.year,
+                utc.month,
+                utc.day,
+                utc.hour,
+                utc.minute,
+                utc.second,
+                utc.microsecond,
+                tzinfo=UTC,
+            )
     raise ValueError("the run has neither a data interval, a logical date nor a run_after")
 
 

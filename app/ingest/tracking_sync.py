@@ -132,6 +132,8 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     foreign: list[str] = field(default_factory=list)
     failed: list[FailedTracking] = field(default_factory=list)
+    #: Trackings Keepa returned from an add with another ``metaData`` than we sent.
+    meta_lost: list[str] = field(default_factory=list)
     polling: dict[str, str] = field(default_factory=dict)
     webhook_host: str | None = None
     flow_budget: float = 0.0
@@ -175,6 +177,11 @@ class SyncReport:
         if self.foreign:
             out.append(f"left alone (not set by this tool): {' '.join(self.foreign)}")
         out.extend(f"failed {f.asin}: {f.reason}" for f in self.failed)
+        if self.meta_lost:
+            out.append(
+                "Keepa did not keep the metaData sent (arm time unknown, a later sync may send "
+                f"them again): {' '.join(self.meta_lost)}"
+            )
         return out
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,6 +194,7 @@ class SyncReport:
             "removed": len(self.removed),
             "unchanged": len(self.unchanged),
             "failed": {f.asin: f.reason for f in self.failed},
+            "meta_lost": len(self.meta_lost),
             "polling": len(self.polling),
             "tokens_spent": self.tokens_spent,
             "refill_rate_before": None if self.before is None else self.before.refill_rate,
@@ -270,6 +278,18 @@ def sync_trackings(
         for change in plan.send:
             if change.request.asin not in failed:
                 by_kind[change.kind].append(change.request.asin)
+        sent_meta = {c.request.asin: c.request.meta_data for c in plan.send}
+        report.meta_lost = sorted(
+            t.asin for t in result.added if t.meta_data != sent_meta.get(t.asin, t.meta_data)
+        )
+        if report.meta_lost:
+            log.warning(
+                "Keepa returned another metaData than the one sent for %d tracking(s) (%s): "
+                "their arm time is unknown, a later sync may send them again "
+                "(docs/tracking.md, 'metaData on a re-add')",
+                len(report.meta_lost),
+                " ".join(report.meta_lost[:10]),
+            )
     for asin in plan.remove:
         client.remove(asin)
         report.removed.append(asin)

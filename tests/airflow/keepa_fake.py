@@ -2,7 +2,8 @@
 
 One :class:`FakeKeepa` answers both ways the Airflow tests reach it: as a ``responses``
 callback (``dag.test()`` runs the tasks in the test process) and as a real local HTTP server
-(:meth:`FakeKeepa.serve`, for Airflow's own worker processes under a real scheduler).
+(:meth:`FakeKeepa.serve`, for Airflow's own worker processes under a real scheduler, and
+with a :class:`~tests.unit.keepa.keepa_fakes.FakeKeepaTracking` for /tracking).
 It keeps a token balance, can refuse one request with a 429, can send oversized products
 (over the producer's 1 MiB request limit, so publishing them fails), and records every call.
 """
@@ -15,20 +16,22 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import requests
 
 from tests.unit.keepa.keepa_fakes import (
     API_KEY,
     SERVER_TIME_MS,
+    FakeKeepaTracking,
+    Responder,
     load_product_template,
     make_product,
     out_of_tokens_body,
     product_body,
     query_of,
+    serve_keepa,
     token_fields,
 )
 
@@ -53,6 +56,8 @@ class FakeKeepa:
     notifications: list[dict[str, Any]] = field(default_factory=list)
     """Keepa's notification queue (``/tracking?type=notification``): notification objects
     in Keepa's JSON, newest first; a read returns those with ``createDate >= since``."""
+    tracking: FakeKeepaTracking | None = None
+    """Keepa's /tracking beside /product on the server of :meth:`serve`."""
     _served: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -144,32 +149,24 @@ class FakeKeepa:
 
     @contextmanager
     def serve(self) -> Iterator[str]:
-        """A real HTTP server on 127.0.0.1 (a free port) answering like Keepa; its base URL."""
-        keepa = self
+        """A real HTTP server on 127.0.0.1 (a free port) answering like Keepa; its base URL.
+        /tracking: the notification queue, and :attr:`tracking`'s calls when it is set."""
+        routes: dict[str, Responder] = {"product": self.route, "tracking": self._tracking_route}
+        with serve_keepa(routes) as url:
+            yield url
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _tracking_route(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """/tracking: the notification queue read here, every other call to :attr:`tracking`."""
+        if query.get("type") == "notification" or self.tracking is None:
+            return self.respond(path, query)
+        return self.tracking.route(method, path, query, body)
 
-            def do_GET(self) -> None:
-                parts = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(parts.query).items()}
-                status, body = keepa.respond(parts.path, query)
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json;charset=UTF-8")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass  # the request line holds the API key
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(5)
+    def route(
+        self, method: str, path: str, query: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any]]:
+        """The :data:`Responder` of /product for :func:`serve_keepa`."""
+        if method != "GET":
+            return 405, {"error": {"type": "REQUEST_REJECTED", "message": "GET only"}}
+        return self.respond(path, query)

@@ -69,6 +69,21 @@ def test_planning_time_comes_from_the_run_not_the_clock() -> None:
         planning_time(data_interval_end=None, logical_date=None, run_after=None)
 
 
+def test_planning_time_is_a_plain_datetime() -> None:
+    """Airflow's context holds pendulum DateTimes; the planner divides ``now - last fetch``
+    by a timedelta, which a pendulum Duration cannot do: planning_time hands a plain one."""
+    import pendulum
+
+    scheduled = pendulum.datetime(2026, 3, 2, 9, 15, tz="UTC")
+    now = planning_time(data_interval_end=scheduled, logical_date=None, run_after=None)
+    assert type(now) is datetime
+    assert now == datetime(2026, 3, 2, 9, 15, tzinfo=UTC)
+    last = datetime(2026, 3, 2, 8, 45, tzinfo=UTC)
+    assert (now - last + timedelta(minutes=0)) / timedelta(minutes=15) == 2.0
+    with pytest.raises(AttributeError):  # what the planner hit with the pendulum value
+        _ = (scheduled - last + timedelta(minutes=0)) / timedelta(minutes=15)
+
+
 @pytest.mark.parametrize(
     ("values", "message"),
     [

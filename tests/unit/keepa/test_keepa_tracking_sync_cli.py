@@ -5,14 +5,14 @@ tests/integration/ingest/test_tracking_sync.py)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import responses
-from keepa_fakes import API_KEY, BASE_URL, out_of_tokens_body, query_of, tracking_body
+from keepa_fakes import API_KEY, FakeKeepaTracking
 from typer.testing import CliRunner
 
 from app.cli import cli
@@ -30,7 +30,6 @@ from app.keepa.client import KeepaProductClient
 from app.settings import get_settings
 from tests.keepa_factory import make_quote
 
-URL = f"{BASE_URL}/tracking"
 WEBHOOK = "https://arbitrage.example.org/keepa/Zq3vN8xT2mKp7RwYc4HbLs9dQ1w2e3r4"
 T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=10)
 NEW, REFUSED, GONE = "B0NEWASIN1", "B0BADASIN1", "B0GONEASN1"
@@ -76,109 +75,31 @@ def gone_tracking() -> dict[str, Any]:
     }
 
 
-def added(request_body: list[dict[str, Any]], asin: str) -> dict[str, Any]:
-    """Keepa's tracking object for the creation object of ``asin`` it was sent."""
-    sent = next(t for t in request_body if t["asin"] == asin)
-    minute = to_keepa_minutes(datetime.now(UTC))
-    return {
-        **{k: sent[k] for k in ("asin", "ttl", "expireNotify", "mainDomainId", "updateInterval")},
-        "metaData": sent["metaData"],
-        "createDate": minute,
-        "isActive": True,
-        "thresholdValues": [
-            {
-                "thresholdValueCSV": [minute, t["thresholdValue"]],
-                "domain": t["domain"],
-                "csvType": t["csvType"],
-                "isDrop": t["isDrop"],
-            }
-            for t in sent["thresholdValues"]
-        ],
-        "notifyIf": [],
-        "notificationType": sent["notificationType"],
-        "notificationCSV": [],
-        "individualNotificationInterval": -1,
-    }
-
-
-class FakeKeepa:
-    """Keepa's /tracking: list, get, add (first a 429, then a partial success), remove,
-    webhook; records every call."""
-
-    def __init__(self, mock: responses.RequestsMock) -> None:
-        self.calls: list[dict[str, str]] = []
-        self.add_bodies: list[Any] = []
-        self.webhook: str | None = None
-        self.adds_refused = 1  # the first add is answered 429 (tokens ran out)
-        self.trackings = {GONE: gone_tracking()}
-        mock.add_callback(responses.GET, URL, callback=self.get)
-        mock.add_callback(responses.POST, URL, callback=self.post)
-
-    def get(self, request: Any) -> tuple[int, dict[str, str], str]:
-        q = query_of(request)
-        assert q["key"] == API_KEY
-        self.calls.append(q)
-        kind = q["type"]
-        if kind == "list":
-            body = tracking_body(asinList=sorted(self.trackings), refill_rate=19)
-            body["tokenFlowReduction"] = 1.0
-        elif kind == "get":
-            found = self.trackings.get(q["asin"])
-            body = tracking_body(trackings=[] if found is None else [found], refill_rate=19)
-        elif kind == "remove":
-            self.trackings.pop(q["asin"], None)
-            body = tracking_body(refill_rate=19)
-        elif kind == "webhook":
-            self.webhook = q["url"]
-            body = tracking_body(refill_rate=19)
-        else:
-            return 400, {}, json.dumps({"error": {"type": "invalid"}})
-        return 200, {}, json.dumps(body)
-
-    def post(self, request: Any) -> tuple[int, dict[str, str], str]:
-        q = query_of(request)
-        self.calls.append(q)
-        if self.adds_refused:
-            self.adds_refused -= 1
-            return 429, {}, json.dumps(out_of_tokens_body(tokens_left=-3, refill_in=2_000))
-        sent = json.loads(request.body)
-        self.add_bodies.append(sent)
-        ok = [added(sent, t["asin"]) for t in sent if t["asin"] != REFUSED]
-        for t in ok:
-            self.trackings[t["asin"]] = t
-        body = tracking_body(
-            trackings=ok,
-            tokens_consumed=len(sent),
-            refill_rate=18,
-            error={
-                "type": "invalidParameter",
-                "message": "Could not add all trackings.",
-                "details": REFUSED,
-            },
-        )
-        body["tokenFlowReduction"] = 2.0
-        return 200, {}, json.dumps(body)
-
-    def kinds(self) -> list[str]:
-        return [c["type"] for c in self.calls]
-
-
 @pytest.fixture
 def fake_keepa(
     keepa_http: responses.RequestsMock,
     client: KeepaProductClient,
     monkeypatch: pytest.MonkeyPatch,
-) -> FakeKeepa:
+) -> Iterator[FakeKeepaTracking]:
+    """Keepa's /tracking holding GONE's tracking; it refuses REFUSED, and the first add is
+    answered 429 (tokens ran out)."""
     monkeypatch.setattr(tracking_cli, "_keepa_http", lambda settings: client)
     monkeypatch.setattr(tracking_sync, "read_inputs", lambda es, settings: inputs())
     monkeypatch.setenv("KEEPA_WEBHOOK_URL", WEBHOOK)
     get_settings.cache_clear()
-    yield FakeKeepa(keepa_http)
+    keepa = FakeKeepaTracking(
+        trackings={GONE: gone_tracking()},
+        refuse=frozenset({REFUSED}),
+        throttle_adds=1,
+        refill_in_ms=2_000,
+    )
+    keepa.install(keepa_http)
+    yield keepa
     get_settings.cache_clear()
 
 
 def test_sync_adds_reports_a_failed_asin_removes_the_unwatched_and_is_idempotent(
-    fake_keepa: FakeKeepa, caplog: pytest.LogCaptureFixture
+    fake_keepa: FakeKeepaTracking, caplog: pytest.LogCaptureFixture
 ) -> None:
     runner = CliRunner()
     first = runner.invoke(cli, ["tracking", "sync"])
@@ -214,7 +135,22 @@ def test_sync_adds_reports_a_failed_asin_removes_the_unwatched_and_is_idempotent
     assert "remove" not in fake_keepa.kinds()
 
 
-def test_dry_run_sends_nothing(fake_keepa: FakeKeepa) -> None:
+def test_a_metadata_keepa_did_not_keep_is_reported(fake_keepa: FakeKeepaTracking) -> None:
+    """Whether Keepa keeps the metaData sent with an add is not documented: if it did not,
+    the report says so (the arm time is then unknown and the tracking counts as not ours)."""
+    fake_keepa.keeps_meta_data = False
+    fake_keepa.throttle_adds = 0
+    runner = CliRunner()
+    first = runner.invoke(cli, ["tracking", "sync"])
+    assert first.exit_code == 0, first.output
+    assert "Keepa did not keep the metaData sent (arm time unknown" in first.output
+    assert f"may send them again): {NEW}" in first.output
+    # NEW now looks like someone else's tracking: the next sync replaces it.
+    second = runner.invoke(cli, ["tracking", "sync"])
+    assert f"updated: {NEW}" in second.output
+
+
+def test_dry_run_sends_nothing(fake_keepa: FakeKeepaTracking) -> None:
     result = CliRunner().invoke(cli, ["tracking", "sync", "--dry-run"])
     assert result.exit_code == 0, result.output
     assert "dry run: added 2, updated 0, re-armed 0, removed 1" in result.output
@@ -231,7 +167,7 @@ def test_dry_run_sends_nothing(fake_keepa: FakeKeepa) -> None:
     ],
 )
 def test_a_webhook_url_without_https_is_refused_unless_loopback(
-    fake_keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch, url: str, ok: bool
+    fake_keepa: FakeKeepaTracking, monkeypatch: pytest.MonkeyPatch, url: str, ok: bool
 ) -> None:
     monkeypatch.setenv("KEEPA_WEBHOOK_URL", url)
     get_settings.cache_clear()
@@ -247,7 +183,7 @@ def test_a_webhook_url_without_https_is_refused_unless_loopback(
 
 
 def test_sync_without_a_webhook_url_refuses(
-    fake_keepa: FakeKeepa, monkeypatch: pytest.MonkeyPatch
+    fake_keepa: FakeKeepaTracking, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("KEEPA_WEBHOOK_URL")
     get_settings.cache_clear()
@@ -257,7 +193,7 @@ def test_sync_without_a_webhook_url_refuses(
     assert fake_keepa.calls == []
 
 
-def test_show_lists_trackings_without_secrets(fake_keepa: FakeKeepa) -> None:
+def test_show_lists_trackings_without_secrets(fake_keepa: FakeKeepaTracking) -> None:
     result = CliRunner().invoke(cli, ["tracking", "show"])
     assert result.exit_code == 0, result.output
     assert f"{GONE}  main DE (EUR)  every 1 h  active" in result.output
