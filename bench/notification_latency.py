@@ -31,6 +31,10 @@ from their POSTs on would put hundreds of requests a second on the machine's two
 end-to-end latency is POST sent -> first successful read; its resolution is the API poll
 interval plus one request. Prints one JSON line on stdout and a table on stderr; the run's
 topics and indices are deleted at the end (``--keep`` keeps them).
+
+``--refresh-interval 200ms`` (an experiment) sets that ``refresh_interval`` on the run's
+``opportunities`` index before the POSTs; the project creates its indices with ``1s``
+(:func:`app.es.indices.index_settings`). The JSON says which one the run had.
 """
 
 from __future__ import annotations
@@ -243,7 +247,16 @@ async def drive(
     poll_s: float,
     es_poll_s: float,
     timeout_s: float,
-) -> tuple[list[Track], float, int]:
+    refresh_interval: str | None,
+) -> tuple[list[Track], float, int, str]:
+    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30)
+    index = settings.index(OPPORTUNITIES)
+    if refresh_interval is not None:
+        await es.indices.put_settings(
+            index=index, settings={"index": {"refresh_interval": refresh_interval}}
+        )
+    configured = await es.indices.get_settings(index=index, name="index.refresh_interval")
+    refresh = configured[index]["settings"]["index"]["refresh_interval"]
     consumer = AIOKafkaConsumer(
         settings.topic("arbitrage.opportunities"),
         bootstrap_servers=settings.kafka_bootstrap_servers,
@@ -251,7 +264,6 @@ async def drive(
         auto_offset_reset="latest",
     )
     await consumer.start()
-    es = AsyncElasticsearch(settings.elasticsearch_url, request_timeout=30)
     connector = aiohttp.TCPConnector(limit=256)
     try:
         async with aiohttp.ClientSession(
@@ -284,7 +296,7 @@ async def drive(
             elapsed = time.perf_counter() - start
             follower.done.set()
             await asyncio.gather(*background)
-            return list(follower.tracks.values()), elapsed, follower.api_requests
+            return list(follower.tracks.values()), elapsed, follower.api_requests, refresh
     finally:
         await consumer.stop()
         await es.close()
@@ -359,10 +371,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         seed_s = time.perf_counter() - t
         time.sleep(2)  # the seed's ES writes settle before the clock starts
         load_start = os.getloadavg()
-        tracks, elapsed, api_requests = asyncio.run(
+        tracks, elapsed, api_requests, refresh = asyncio.run(
             drive(
                 s, webhook, s.api_url.rstrip("/"), asins, args.rate,
                 args.poll_ms / 1000, args.es_poll_ms / 1000, args.timeout_s,
+                args.refresh_interval,
             )
         )  # fmt: skip
         load_end = os.getloadavg()
@@ -387,6 +400,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "es_poll_ms": args.es_poll_ms,
         "api_requests": api_requests,
         "partitions": s.topic_partitions,
+        "opportunities_refresh_interval": refresh,
+        "refresh_interval_overridden": args.refresh_interval is not None,
         "seed_s": round(seed_s, 1),
         "p50_ms": stages["api"]["p50_ms"],
         "p90_ms": stages["api"]["p90_ms"],
@@ -410,6 +425,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--poll-ms", type=float, default=50.0, help="API poll interval")
     parser.add_argument("--es-poll-ms", type=float, default=20.0, help="ES mget interval")
     parser.add_argument("--timeout-s", type=float, default=30.0, help="per notification")
+    parser.add_argument(
+        "--refresh-interval",
+        help="set this refresh_interval on the run's opportunities index before the POSTs "
+        "(an experiment: the project creates it with 1s)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and indices")
     args = parser.parse_args(argv)
     result = run(args)
