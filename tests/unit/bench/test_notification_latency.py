@@ -90,7 +90,12 @@ def test_figures_count_the_missing_and_take_nearest_rank_percentiles() -> None:
         "missing": 1,
     }
     assert stages["post_200"]["missing"] == 1
-    assert "readable via the API" in bench.format_table({"stages": stages})
+    steps = bench.step_figures(tracks)
+    assert steps["in_es->api"]["p50_ms"] == 200.0  # api - in_es = 0.1, 0.2, 0.3 s
+    assert steps["sent->post_200"]["max_ms"] == 1.0
+    table = bench.format_table({"stages": stages, "steps": steps})
+    assert "readable via the API" in table
+    assert "step: indexed -> API" in table
 
 
 @pytest.mark.parametrize("i", [0, 499, 9_999_999])
