@@ -35,6 +35,7 @@ __all__ = [
     "DemoError",
     "DemoServices",
     "ServiceProcess",
+    "api_healthy",
     "demo_command",
     "isolated_settings",
 ]
@@ -49,6 +50,17 @@ def _get(url: str, timeout_s: float = 2.0) -> httpx.Response | None:
         return httpx.get(url, timeout=timeout_s)
     except httpx.HTTPError:
         return None
+
+
+def api_healthy(api_url: str) -> bool:
+    """True once the REST API at ``api_url`` answers ``/health`` with status ``ok``."""
+    response = _get(f"{api_url.rstrip('/')}/health", timeout_s=5)
+    if response is None or response.status_code != 200:
+        return False
+    try:
+        return bool(response.json().get("status") == "ok")
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -185,13 +197,7 @@ class DemoServices:
         return any(str(p).startswith(source) for p in stats.get("assigned_partitions", []))
 
     def api_ready(self) -> bool:
-        response = _get(f"{self.api_url}/health", timeout_s=5)
-        if response is None or response.status_code != 200:
-            return False
-        try:
-            return bool(response.json().get("status") == "ok")
-        except ValueError:
-            return False
+        return api_healthy(self.api_url)
 
     def dashboard_ready(self) -> bool:
         response = _get(f"{self.dashboard_url}/_stcore/health")
