@@ -42,6 +42,7 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
@@ -60,12 +61,13 @@ from scheduling_sim import (
     simulate,
 )
 
+import app.ingest.tracking_sync as tracking_sync
 import app.keepa.tracking.plan as tracking_plan
 from app.domain.notification_merge import merge_notification
 from app.domain.watchlist import WatchlistEntry
 from app.ingest.tracking_sync import SyncInputs, plan_sync
 from app.keepa.tokens import TokenState
-from app.keepa.tracking.plan import TrackingPolicy
+from app.keepa.tracking.plan import Candidate, Selection, TokenBudget, TrackingPolicy, select
 from app.settings import Settings
 from devtools.sample.breakeven_memo import BreakevenMemo
 from devtools.sample.generator import Episode, MarketSimulator
@@ -92,6 +94,11 @@ class PushTracking:
         self._tokens = 0
         self._outcomes: Counter[str] = Counter()
         self._tracked_per_run: list[int] = []
+        self._tracked_open = 0  # tracked ASINs x runs with a route open at the sync
+        #: (sync time, ASINs tracked from then on)
+        self._tracked_since: list[tuple[datetime, frozenset[str]]] = []
+        if args.skip_open:
+            tracking_sync.select = _select_without_open  # type: ignore[assignment]
         self._polling_budgets: list[int] = []
         self._pushed_at: set[tuple[str, datetime]] = set()
         # The sync recomputes every ASIN's break-evens every run: memoised (same results,
@@ -140,9 +147,11 @@ class PushTracking:
             refill_rate=refill,
             token_flow_reduction=self._nominal - refill,
         )
-        _, plan = plan_sync(inputs, self._keepa.trackings(), state, self._policy, now)
+        selection, plan = plan_sync(inputs, self._keepa.trackings(), state, self._policy, now)
         added = self._keepa.apply(plan, now)
         self._tracked_per_run.append(len(self._keepa.requests()))
+        self._tracked_since.append((now, frozenset(self._keepa.requests())))
+        self._tracked_open += sum(1 for c in selection.chosen if c.closeness == 0)
         self._owed = added + self._reduction() * round(_RUN_MINUTES)
 
     def _reduction(self) -> int:
@@ -154,6 +163,7 @@ class PushTracking:
 
     def report(self) -> dict[str, Any]:
         tracked = self._tracked_per_run
+        open_share = self._tracked_open / max(1, sum(tracked))
         return {
             "push": {
                 "push_tokens": self._tokens,
@@ -163,12 +173,22 @@ class PushTracking:
                 ),
                 "mean_tracked_asins": round(sum(tracked) / max(1, len(tracked)), 1),
                 "max_tracked_asins": max(tracked, default=0),
+                "tracked_with_open_route_share": round(open_share, 3),
                 "notifications": self._keepa.notifications,
                 "merge_outcomes": dict(self._outcomes),
                 "breakeven_memo": {"hits": self._memo.hits, "misses": self._memo.misses},
             },
             "pushed_at": sorted(self._pushed_at),
+            "tracked_since": self._tracked_since,
         }
+
+
+def _select_without_open(
+    candidates: Iterable[Candidate], budget: TokenBudget, policy: TrackingPolicy
+) -> Selection:
+    """What-if (``--skip-open``): the planner's rule without the ASINs that have a route
+    open now (closeness 0), which the adaptive scheduler already polls every 15 minutes."""
+    return select([c for c in candidates if c.closeness > 0], budget, policy)
 
 
 def simulate_push(planner: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -187,6 +207,16 @@ def first_detected_by_push(result: dict[str, Any], episodes: list[tuple[str, Epi
             None,
         )
         if hit is not None and (asin, hit) in pushed:
+            count += 1
+    return count
+
+
+def tracked_when_opened(result: dict[str, Any], episodes: list[tuple[str, Episode]]) -> int:
+    """Episodes whose ASIN was tracked when the episode opened."""
+    count = 0
+    for asin, episode in episodes:
+        before = [asins for t, asins in result["tracked_since"] if t <= episode.opens_at]
+        if before and asin in before[-1]:
             count += 1
     return count
 
@@ -211,6 +241,11 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults["keepa_tracking_update_interval_h"].default,
         help="Keepa's updateInterval in hours (KEEPA_TRACKING_UPDATE_INTERVAL_H)",
     )
+    parser.add_argument(
+        "--skip-open",
+        action="store_true",
+        help="what-if, not the shipped rule: push only ASINs without a route open now",
+    )
     parser.add_argument("--no-fill", action="store_true", help="adaptive: leave tokens unused")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
@@ -225,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     polling = score(polling_result, episodes)
     push = score(push_result, episodes)
     push.update(push_result["push"])
+    push["tracked_when_opened"] = tracked_when_opened(push_result, episodes)
     push["first_detected_by_notification"] = first_detected_by_push(push_result, episodes)
     keys = ("found_per_1k_tokens", "median_detect_min", "p90_detect_min", "median_close_lag_min")
     line = {
@@ -235,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "planner": args.planner,
         "flow_share": args.flow_share,
+        "skip_open_what_if": args.skip_open,
         "update_interval_h": args.update_interval,
         "fill_budget": not args.no_fill,
         "polling_only": polling,
