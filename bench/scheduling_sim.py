@@ -36,7 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -118,41 +118,105 @@ def detectable_episodes(sim: MarketSimulator) -> list[tuple[str, Episode]]:
 _SHARED: dict[str, MarketSimulator] = {}
 
 
-def simulate(name: str, args: argparse.Namespace) -> dict[str, Any]:
-    """Run one scheduler over the whole window; what it fetched and saw."""
+@dataclass
+class Run:
+    """One scheduler's simulated system: each ASIN's state as the worker holds it, the
+    scheduler's signals, and what it saw."""
+
+    states: dict[str, _AsinState]
+    signals: dict[str, AsinSignals] = field(default_factory=dict)
+    #: (asin, route) -> (time, is_open) each time the ASIN's state changed hands
+    route_open: dict[tuple[str, str], list[tuple[datetime, bool]]] = field(default_factory=dict)
+    tokens: int = 0
+    opened_events: int = 0
+
+    def ingest(self, quote: MarketQuote, now: datetime) -> None:
+        """What the worker does with a quote of ``quote.asin`` (a fetch, or a notification
+        merged into the stored quote), seen at ``now``."""
+        state = self.states[quote.asin]
+        step = apply_quote(quote, state.quotes, state.open, POLICY, PRICING)
+        state.quotes, state.open = step.quotes, step.open
+        if step.accepted:
+            state.latest[quote.market] = quote
+        self.opened_events += sum(1 for e in step.events if e.event == "opened")
+        _remember_prices(state, quote.market.value, quote, now)
+
+    def settle(self, asin: str, markets: list[str], now: datetime) -> None:
+        """After the quotes of ``markets`` of ``asin`` were ingested at ``now``: the
+        scheduler's signals (``last_fetched_at`` is the quotes' ``fetched_at``, as
+        :mod:`app.ingest.signals` reads it from ``products``) and what the state shows."""
+        state = self.states[asin]
+        self.signals[asin] = _signals(asin, state, self.signals.get(asin), markets, now)
+        state.routes_seen.update(state.open)
+        for route in state.routes_seen:
+            self.route_open.setdefault((asin, route), []).append((now, route in state.open))
+
+
+class Push(Protocol):
+    """Push tracking added to a polling scheduler (``bench/push_sim.py``)."""
+
+    def deliver(self, run: Run, start: datetime, end: datetime) -> None:
+        """Ingest what Keepa pushes in ``[start, end)``, in time order."""
+
+    def polling_budget(self, budget: int) -> int:
+        """Tokens of a run's ``budget`` left for polling."""
+
+    def requested(self) -> list[tuple[str, str]]:
+        """(ASIN, market) pairs to fetch first (notifications without a quote)."""
+
+    def sync(self, run: Run, now: datetime) -> None:
+        """The tracking sync at the end of the run at ``now``."""
+
+    def tokens(self) -> int:
+        """Tokens push tracking cost so far (adds and the refill-rate reduction)."""
+
+    def report(self) -> dict[str, Any]:
+        """Figures of its own (added to the result)."""
+
+
+def simulate(
+    name: str,
+    args: argparse.Namespace,
+    push: Callable[[MarketSimulator, argparse.Namespace], Push] | None = None,
+) -> dict[str, Any]:
+    """Run one scheduler (with ``push`` tracking, if given) over the whole window; what it
+    fetched and saw."""
     sim = _SHARED.get("sim") or _sim(args)
     planner = PLANNERS[name]
     policy = SchedulingPolicy(fill_budget=not args.no_fill)
     entries = [WatchlistEntry(asin) for asin in sim.asins]
-    states = {asin: _AsinState() for asin in sim.asins}
-    signals: dict[str, AsinSignals] = {}
-    #: (asin, route) -> list of (time, is_open) at each fetch of the ASIN
-    route_open: dict[tuple[str, str], list[tuple[datetime, bool]]] = {}
-    tokens = opened_events = 0
+    run = Run({asin: _AsinState() for asin in sim.asins})
+    pushed = None if push is None else push(sim, args)
     runs = int(timedelta(days=args.days) / RUN_EVERY)
     for k in range(runs):
         now = START + k * RUN_EVERY
-        plan = planner(entries, signals, now, args.budget, policy=policy)
-        tokens += plan.tokens
+        budget = args.budget
+        extra: dict[str, Any] = {}
+        if pushed is not None:
+            pushed.deliver(run, now - RUN_EVERY, now)
+            budget = pushed.polling_budget(budget)
+            extra["requested"] = pushed.requested()
+        plan = planner(entries, run.signals, now, budget, policy=policy, **extra)
+        run.tokens += plan.tokens
         fetched: dict[str, list[str]] = {}
         for market, asins in plan.by_market.items():
             for asin in asins:
                 fetched.setdefault(asin, []).append(market)
         for asin, markets in fetched.items():
-            state = states[asin]
             for market in markets:
-                quote = _fetch(sim, asin, market, now)
-                step = apply_quote(quote, state.quotes, state.open, POLICY, PRICING)
-                state.quotes, state.open = step.quotes, step.open
-                if step.accepted:
-                    state.latest[quote.market] = quote
-                opened_events += sum(1 for e in step.events if e.event == "opened")
-                _remember_prices(state, market, quote, now)
-            signals[asin] = _signals(asin, state, signals.get(asin), markets, now)
-            state.routes_seen.update(state.open)
-            for route in state.routes_seen:
-                route_open.setdefault((asin, route), []).append((now, route in state.open))
-    return {"name": name, "tokens": tokens, "opened_events": opened_events, "seen": route_open}
+                run.ingest(_fetch(sim, asin, market, now), now)
+            run.settle(asin, markets, now)
+        if pushed is not None:
+            pushed.sync(run, now)
+    result = {
+        "name": name,
+        "tokens": run.tokens + (0 if pushed is None else pushed.tokens()),
+        "opened_events": run.opened_events,
+        "seen": run.route_open,
+    }
+    if pushed is not None:
+        result.update(pushed.report())
+    return result
 
 
 def _remember_prices(state: _AsinState, market: str, quote: MarketQuote, now: datetime) -> None:

@@ -190,7 +190,7 @@ def test_keepa_ingest_under_a_real_scheduler(
                 deadline,
                 alive,
             )
-            assert set(dags) == {"keepa_ingest", "watchlist_discovery", "fx_rates"}
+            assert set(dags) == {"keepa_ingest", "keepa_gapfill", "watchlist_discovery", "fx_rates"}
             assert api.get("importErrors")["total_entries"] == 0
 
             api.send("PATCH", "dags/keepa_ingest", {"is_paused": False})
