@@ -32,9 +32,10 @@ end-to-end latency is POST sent -> first successful read; its resolution is the 
 interval plus one request. Prints one JSON line on stdout and a table on stderr; the run's
 topics and indices are deleted at the end (``--keep`` keeps them).
 
-``--refresh-interval 200ms`` (an experiment) sets that ``refresh_interval`` on the run's
-``opportunities`` index before the POSTs; the project creates its indices with ``1s``
-(:func:`app.es.indices.index_settings`). The JSON says which one the run had.
+``--refresh-interval 1s`` (an experiment) sets that ``refresh_interval`` on the run's
+``opportunities`` index before the POSTs; the project's own is
+:func:`app.es.indices.refresh_interval_for` (100 ms for ``opportunities``). The JSON says which
+one the run had.
 """
 
 from __future__ import annotations
@@ -466,7 +467,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--refresh-interval",
         help="set this refresh_interval on the run's opportunities index before the POSTs "
-        "(an experiment: the project creates it with 1s)",
+        "(an experiment: the project sets app.es.indices.refresh_interval_for)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the run's topics and indices")
     args = parser.parse_args(argv)

@@ -41,6 +41,7 @@ __all__ = [
     "index_names",
     "index_settings",
     "mapping_for",
+    "refresh_interval_for",
 ]
 
 logger = logging.getLogger(__name__)
@@ -58,6 +59,21 @@ WATCHLIST: Final = "watchlist"
 
 #: Every logical index, in creation order.
 LOGICAL_INDICES: Final[tuple[str, ...]] = (PRODUCTS, PRICE_HISTORY, OPPORTUNITIES, WATCHLIST)
+
+#: How soon a write becomes searchable (``index.refresh_interval``), per logical index.
+#: ``opportunities`` is what a seller waits for: a route that opens should be readable through
+#: the API well within a second of the price change reaching us (issue 11: webhook POST to
+#: readable, p99 < 1 s). It holds one small document per route and takes few writes, so a
+#: refresh every 100 ms costs little (docs/performance.md, "Webhook to API"). The high-volume
+#: indices keep Elasticsearch's default of 1 s, where a refresh per second amortises the
+#: segment work of thousands of documents.
+DEFAULT_REFRESH_INTERVAL: Final = "1s"
+REFRESH_INTERVALS: Final[Mapping[str, str]] = {OPPORTUNITIES: "100ms"}
+
+
+def refresh_interval_for(logical: str) -> str:
+    """The ``refresh_interval`` of a logical index (:data:`REFRESH_INTERVALS`)."""
+    return REFRESH_INTERVALS.get(logical, DEFAULT_REFRESH_INTERVAL)
 
 
 class IndexNamer(Protocol):
@@ -265,7 +281,7 @@ def mapping_for(logical: str) -> dict[str, Any]:
 
 
 def index_settings(
-    *, shards: int = 1, replicas: int = 0, refresh_interval: str = "1s"
+    *, shards: int = 1, replicas: int = 0, refresh_interval: str = DEFAULT_REFRESH_INTERVAL
 ) -> dict[str, Any]:
     """Index settings used at creation (shards cannot change afterwards)."""
     if shards < 1:
@@ -320,19 +336,18 @@ async def ensure_indices(
     *,
     shards: int = 1,
     replicas: int = 0,
-    refresh_interval: str = "1s",
 ) -> None:
-    """Create every missing index (:func:`ensure_index`); put the current mapping on the
-    existing ones.
+    """Create every missing index (:func:`ensure_index`); put the current mapping and the
+    index's refresh interval (:func:`refresh_interval_for`, a dynamic setting) on the
+    existing ones, so an upgrade applies both without a reindex.
 
     Idempotent and safe when several processes start at once. Existing data is never
     deleted; a mapping change that is not additive (e.g. a field changing type) raises
     :class:`IndexContractError`.
     """
-    body_settings = index_settings(
-        shards=shards, replicas=replicas, refresh_interval=refresh_interval
-    )
     for logical, name in index_names(settings).items():
+        refresh = refresh_interval_for(logical)
+        body_settings = index_settings(shards=shards, replicas=replicas, refresh_interval=refresh)
         if await ensure_index(client, logical, name, body_settings):
             continue
         try:
@@ -342,6 +357,15 @@ async def ensure_indices(
                 f"index {name} cannot take the mapping of contract version "
                 f"{CONTRACT_VERSION} (reindex needed): {exc.message}: {exc.info}"
             ) from exc
+        current = await client.indices.get_settings(index=name, name="index.refresh_interval")
+        if (
+            current.get(name, {}).get("settings", {}).get("index", {}).get("refresh_interval")
+            != refresh
+        ):
+            await client.indices.put_settings(
+                index=name, settings={"index": {"refresh_interval": refresh}}
+            )
+            logger.info("index %s: refresh_interval set to %s", name, refresh)
 
 
 def _deep_copy(value: Any) -> Any:

@@ -29,10 +29,10 @@ from tests.integration.worker_process import (
     WorkerProcess,
     consume_until,
     produce,
+    started_worker,
     wait_for,
 )
 from tests.keepa_factory import keepa_product
-from tests.session_resources import Owned, delete_owned, resource_name
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ASIN = "B0VERSION1"
@@ -45,19 +45,8 @@ async def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("versions")
-    process = WorkerProcess(
-        resource_name("vers"),
-        base / "data",
-        base / "worker.log",
-        settings,
-        extra_env=FIXED_TIME_DATA,
-    )
-    try:
-        process.start()
+    with started_worker("vers", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
-    finally:
-        process.stop()
-        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def _letters(records: list[Any]) -> dict[bytes | None, list[DeadLetter]]:

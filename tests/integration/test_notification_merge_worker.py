@@ -26,9 +26,9 @@ from tests.integration.worker_process import (
     envelope_bytes,
     events_of,
     produce,
+    started_worker,
 )
 from tests.keepa_factory import envelope, keepa_notification, keepa_product, notification_message
-from tests.session_resources import Owned, delete_owned, resource_name
 
 pytestmark = pytest.mark.integration
 
@@ -47,19 +47,8 @@ async def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("notifications")
-    process = WorkerProcess(
-        resource_name("notif"),
-        base / "data",
-        base / "worker.log",
-        settings,
-        extra_env=FIXED_TIME_DATA,
-    )
-    try:
-        process.start()
+    with started_worker("notif", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
-    finally:
-        process.stop()
-        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def _of(asins: set[str], records: Any) -> list[dict[str, Any]]:

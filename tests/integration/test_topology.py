@@ -26,9 +26,9 @@ from tests.integration.worker_process import (
     envelope_bytes,
     events_of,
     produce,
+    started_worker,
 )
 from tests.keepa_factory import envelope, keepa_product
-from tests.session_resources import Owned, delete_owned, resource_name
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 FETCHED = T0 + timedelta(minutes=5)
@@ -74,19 +74,8 @@ async def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
 ) -> AsyncIterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("topology")
-    process = WorkerProcess(
-        resource_name("topo"),
-        base / "data",
-        base / "worker.log",
-        settings,
-        extra_env=FIXED_TIME_DATA,
-    )
-    try:
-        process.start()
+    with started_worker("topo", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
-    finally:
-        process.stop()
-        await delete_owned(settings.kafka_bootstrap_servers, es, Owned.of(process.settings))
 
 
 def _opportunity_docs(es: Elasticsearch, s: Settings, asins: set[str]) -> dict[str, dict[str, Any]]:

@@ -29,6 +29,9 @@ from app.es.indices import (
     IndexContractError,
     ensure_indices,
     index_names,
+    index_settings,
+    mapping_for,
+    refresh_interval_for,
 )
 from app.settings import Settings
 from tests.keepa_factory import make_quote
@@ -111,7 +114,17 @@ async def test_ensure_indices_twice_is_idempotent_and_keeps_data(
         assert mapping["dynamic"] == "strict"
         index = es.indices.get_settings(index=name)[name]["settings"]["index"]
         assert (index["number_of_shards"], index["number_of_replicas"]) == ("1", "0")
-        assert index["refresh_interval"] == "1s"
+    refresh = {
+        logical: es.indices.get_settings(index=name)[name]["settings"]["index"]["refresh_interval"]
+        for logical, name in names.items()
+    }
+    # What a seller waits for is searchable within 100 ms; the bulk indices keep 1 s.
+    assert refresh == {
+        "products": "1s",
+        "price-history": "1s",
+        "opportunities": "100ms",
+        "watchlist": "1s",
+    }
 
     watch = names["watchlist"]
     es.index(
@@ -124,6 +137,23 @@ async def test_ensure_indices_twice_is_idempotent_and_keeps_data(
     await asyncio.gather(*(ensure_indices(aes, es_settings) for _ in range(3)))
     assert count(es, watch) == 1
     assert es.get(index=watch, id="B0TESTAS1N")["_source"]["markets"] == ["DE", "FR"]
+
+
+async def test_an_existing_index_gets_the_current_refresh_interval(
+    aes: AsyncElasticsearch, es: Elasticsearch, es_settings: Settings
+) -> None:
+    """An index created by an older version (every index at 1 s) is brought to the current
+    refresh interval by the next start, without a reindex and keeping its documents."""
+    names = index_names(es_settings)
+    name = names["opportunities"]
+    es.indices.create(
+        index=name,
+        mappings=mapping_for("opportunities"),
+        settings=index_settings(refresh_interval="1s"),
+    )
+    await ensure_indices(aes, es_settings)
+    index = es.indices.get_settings(index=name)[name]["settings"]["index"]
+    assert index["refresh_interval"] == refresh_interval_for("opportunities") == "100ms"
 
 
 async def test_concurrent_creation_is_safe(
