@@ -67,7 +67,7 @@ from app.domain.markets import Market
 from app.es.indices import OPPORTUNITIES
 from app.ingest.producer import EnvelopePublisher
 from app.settings import Settings
-from devtools.benchmark import _product, percentile
+from devtools.benchmark import bench_product, percentile
 from devtools.demo import ServiceProcess, api_healthy
 from devtools.isolation import ARBITRAGE, child_env
 from devtools.webhook_process import WebhookProcess
@@ -90,8 +90,8 @@ def seed_envelopes(asins: list[str], at: datetime) -> list[KeepaProductsEnvelope
     minute = to_keepa_minutes(at)
     result = []
     for asin in asins:
-        de = _product(asin, Market.DE, PriceType.AMAZON, BUY_DE, minute)
-        fr = _product(asin, Market.FR, SELL_TYPE, SELL_FR_BEFORE, minute)
+        de = bench_product(asin, Market.DE, PriceType.AMAZON, BUY_DE, minute)
+        fr = bench_product(asin, Market.FR, SELL_TYPE, SELL_FR_BEFORE, minute)
         result += [make_envelope("DE", de, at), make_envelope("FR", fr, at)]
     return result
 

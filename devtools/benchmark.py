@@ -64,7 +64,9 @@ POLL_S = 0.1
 RECOVERY_POLL_S = 0.02
 
 
-def _product(asin: str, market: Market, price_type: PriceType, price: int, minute: int) -> Any:
+def bench_product(asin: str, market: Market, price_type: PriceType, price: int, minute: int) -> Any:
+    """A Keepa product of the bench: one price of ``price_type`` at ``minute`` (Keepa
+    minutes) on ``market``; also used by bench/notification_latency.py."""
     csv: list[list[int] | None] = [None] * CSV_LENGTH
     current = [-1] * CSV_LENGTH
     csv[price_type] = [minute, price, 0] if price_type.has_shipping else [minute, price]
@@ -84,9 +86,9 @@ def _route_completing_pair(
     """A DE buy quote (EUR 20.00) and an FR sell quote (EUR 50.00): a 9.26 EUR opportunity."""
     minute = to_keepa_minutes(at)
     return (
-        make_envelope("DE", _product(asin, Market.DE, PriceType.AMAZON, 2000, minute), at),
+        make_envelope("DE", bench_product(asin, Market.DE, PriceType.AMAZON, 2000, minute), at),
         make_envelope(
-            "FR", _product(asin, Market.FR, PriceType.BUY_BOX_SHIPPING, 5000, minute), at
+            "FR", bench_product(asin, Market.FR, PriceType.BUY_BOX_SHIPPING, 5000, minute), at
         ),
     )
 
@@ -99,7 +101,9 @@ def recovery_asin(i: int) -> str:
 def _one_envelope_per_asin(asins: Iterable[str], at: datetime) -> Iterator[KeepaProductsEnvelope]:
     minute = to_keepa_minutes(at)
     for asin in asins:
-        yield make_envelope("DE", _product(asin, Market.DE, PriceType.AMAZON, 2000, minute), at)
+        yield make_envelope(
+            "DE", bench_product(asin, Market.DE, PriceType.AMAZON, 2000, minute), at
+        )
 
 
 # --- pure helpers --------------------------------------------------------------------------
