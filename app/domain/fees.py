@@ -676,9 +676,8 @@ def _card_fee(
         low_price is not None
         and sell.sell_price is not None
         and sell.sell_price <= low_price.max_price_minor
-        and tier.size in low_price.sizes
         and weight is not None
-        and weight <= low_price.max_weight_g
+        and low_price.covers(tier.size, weight)
     ):
         estimates.add("low_price_fba_rate_not_applied")
     return card.fees_minor[index]

@@ -167,12 +167,14 @@ class FeeVatRule:
 
 @dataclass(frozen=True, slots=True)
 class FbaTier:
-    """A size/weight band; ``max_dims_mm`` sorted longest side first."""
+    """A size/weight band; ``max_dims_mm`` sorted longest side first. ``source`` says which
+    of its limits are Amazon's and which are the approximation's."""
 
     name: str
     size: FbaSize
     max_weight_g: int
     max_dims_mm: tuple[int, int, int]
+    source: str
 
     def fits(self, weight_g: int, dims_mm: tuple[int, int, int]) -> bool:
         if weight_g > self.max_weight_g:
@@ -193,13 +195,18 @@ class FbaCard:
 
 @dataclass(frozen=True, slots=True)
 class FbaLowPrice:
-    """Low-Price FBA eligibility (price ceiling VAT included, sizes, weight)."""
+    """Low-Price FBA eligibility: the price ceiling (VAT included) and, for each size class
+    that qualifies, the heaviest unit that does (a size class not listed never qualifies)."""
 
     markets: frozenset[Market]
     max_price_minor: int
-    sizes: frozenset[FbaSize]
-    max_weight_g: int
+    max_weight_g: Mapping[FbaSize, int] = field(hash=False)
     sourced: Sourced
+
+    def covers(self, size: FbaSize, weight_g: int) -> bool:
+        """Whether a unit of that size class and weight is within the limits (not the price)."""
+        limit = self.max_weight_g.get(size)
+        return limit is not None and weight_g <= limit
 
 
 @dataclass(frozen=True, slots=True)
@@ -611,7 +618,7 @@ def _parse_vat(raw: Any, where: str) -> VatRate:
 
 
 def _parse_fba_tier(raw: Any, where: str) -> FbaTier:
-    entry = _Entry(raw, where, ("name", "size", "max_weight_g", "max_dims_mm"))
+    entry = _Entry(raw, where, ("name", "size", "max_weight_g", "max_dims_mm", "source"))
     dims = entry.get("max_dims_mm", list)
     if len(dims) != 3 or not all(isinstance(d, int) and d > 0 for d in dims):
         raise entry.error("max_dims_mm", "must be three positive integers (mm)")
@@ -624,6 +631,7 @@ def _parse_fba_tier(raw: Any, where: str) -> FbaTier:
         size=entry.choice("size", get_args(FbaSize)),  # type: ignore[arg-type]
         max_weight_g=weight,
         max_dims_mm=(dims[0], dims[1], dims[2]),
+        source=entry.text("source"),
     )
 
 
@@ -636,18 +644,27 @@ def _parse_fba_card(raw: Any, where: str, tiers: int) -> FbaCard:
 
 
 def _parse_low_price(raw: Any, where: str) -> FbaLowPrice:
-    entry = _Entry(raw, where, ("markets", "max_price_minor", "sizes", "max_weight_g", *_SOURCED))
-    sizes = entry.get("sizes", list)
-    if not sizes or any(s not in get_args(FbaSize) for s in sizes):
-        raise entry.error("sizes", f"must be a non-empty subset of {list(get_args(FbaSize))}")
-    price, weight = entry.amount("max_price_minor"), entry.amount("max_weight_g")
+    entry = _Entry(raw, where, ("markets", "max_price_minor", "max_weight_g", *_SOURCED))
+    limits_raw = entry.get("max_weight_g", dict)
+    if not limits_raw:
+        raise entry.error("max_weight_g", "give the heaviest unit of at least one size class")
+    limits: dict[FbaSize, int] = {}
+    for size, grams in limits_raw.items():
+        if size not in get_args(FbaSize):
+            raise entry.error(
+                f"max_weight_g.{size}", f"not a size class: one of {list(get_args(FbaSize))}"
+            )
+        if not isinstance(grams, int) or isinstance(grams, bool) or grams <= 0:
+            raise entry.error(
+                f"max_weight_g.{size}", f"must be a positive integer (g), got {grams!r}"
+            )
+        limits[size] = grams
+    price = entry.amount("max_price_minor")
     assert price is not None
-    assert weight is not None
     return FbaLowPrice(
         markets=entry.markets("markets"),
         max_price_minor=price,
-        sizes=frozenset(sizes),
-        max_weight_g=weight,
+        max_weight_g=MappingProxyType(limits),
         sourced=entry.sourced(),
     )
 

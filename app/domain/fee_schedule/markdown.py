@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from decimal import Decimal
+from typing import get_args
 
-from app.domain.fee_schedule import FeeSchedule, ReferralRule, Sourced
+from app.domain.fee_schedule import FbaSize, FeeSchedule, ReferralRule, Sourced
 from app.domain.markets import Market
 
 __all__ = ["BEGIN", "END", "figures_markdown"]
@@ -136,6 +137,9 @@ def figures_markdown(schedule: FeeSchedule) -> str:
         fees = " | ".join(str(card.fees_minor[i]) for card in schedule.fba_cards)
         dims = " x ".join(str(d) for d in tier.max_dims_mm)
         out.append(f"| {tier.name} | {tier.size} | {tier.max_weight_g} g | {dims} | {fees} |")
+    out += ["", "Where each tier's limits come from:", ""]
+    for tier in schedule.fba_tiers:
+        out.append(f"- `{tier.name}`: {_cell(tier.source)}")
     out.append("")
     for card in schedule.fba_cards:
         out.append(f"- FBA card {card.market.value}, {card.sourced.period}: {_src(card.sourced)}")
@@ -143,14 +147,18 @@ def figures_markdown(schedule: FeeSchedule) -> str:
         "",
         "**Low-Price FBA eligibility** (reduced fees not applied, see the source)",
         "",
-        "| Markets | Price up to (VAT incl.) | Sizes | Max weight | In force | Source |",
-        "|---|---|---|---|---|---|",
+        "| Markets | Price up to (VAT incl.) | Sizes (heaviest unit) | In force | Source |",
+        "|---|---|---|---|---|",
     ]
     for low in schedule.fba_low_price:
-        sizes = ", ".join(sorted(low.sizes))
+        sizes = "; ".join(
+            f"{size} up to {low.max_weight_g[size]} g"
+            for size in get_args(FbaSize)
+            if size in low.max_weight_g
+        )
         out.append(
             f"| {_markets(low.markets)} | {_money(low.max_price_minor, low.markets)} | {sizes} "
-            f"| {low.max_weight_g} g | {low.sourced.period} | {_src(low.sourced)} |"
+            f"| {low.sourced.period} | {_src(low.sourced)} |"
         )
     out += [
         "",

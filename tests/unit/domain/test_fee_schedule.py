@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from app.domain.fee_schedule import (
+    FbaSize,
     FeeScheduleError,
     FeeScheduleGapError,
     default_fee_schedule,
@@ -26,6 +27,9 @@ def test_every_figure_has_a_source_and_an_effective_date() -> None:
         for i, entry in enumerate(RAW[name]):
             assert entry["source"].strip(), f"{name}[{i}]"
             assert isinstance(entry["effective_from"], date), f"{name}[{i}]"
+    # Size tiers have no dates (every card shares them) but say where their limits come from.
+    for i, tier in enumerate(RAW["fba_tier"]):
+        assert tier["source"].strip(), f"fba_tier[{i}]"
     assert RAW["fee_vat"]["source"]
     assert RAW["fee_vat"]["effective_from"]
 
@@ -135,6 +139,19 @@ _DELETE = object()
         (("vat", 0, "market"), "US", r"vat\[0\]\.market"),
         (("fba_card", 0, "fees_minor"), [1, 2], r"fba_card\[0\]\.fees_minor: must be 10"),
         (("fba_tier", 0, "max_dims_mm"), [23, 330, 25], r"sorted longest side first"),
+        (("fba_tier", 0, "source"), _DELETE, r"fba_tier\[0\]\.source: is required"),
+        (("fba_low_price", 0, "max_weight_g"), 400, r"fba_low_price\[0\]\.max_weight_g: must be"),
+        (("fba_low_price", 0, "max_weight_g"), {}, r"max_weight_g: give the heaviest unit"),
+        (
+            ("fba_low_price", 0, "max_weight_g"),
+            {"parcel": 400},
+            r"fba_low_price\[0\]\.max_weight_g\.parcel: not a size class",
+        ),
+        (
+            ("fba_low_price", 0, "max_weight_g"),
+            {"envelope": 0},
+            r"max_weight_g\.envelope: must be a positive integer",
+        ),
         (("schema_version",), 2, r"schema_version must be 1"),
         (("storage", 0, "unit"), "ft3", r"storage\[0\]\.unit: .*per cubic foot in GB"),
         (("storage", 2, "unit"), "m3", r"storage\[2\]\.unit: .*got 'm3' for GB"),
@@ -210,3 +227,24 @@ def test_overlapping_storage_periods_are_refused() -> None:
     clash = r"storage\[[01]\] and storage\[3\] are both in force"
     with pytest.raises(FeeScheduleError, match=clash):
         parse_fee_schedule(data)
+
+
+@pytest.mark.parametrize(
+    ("size", "weight_g", "covered"),
+    [
+        # Amazon's Low-Price FBA pages (sell.amazon.co.uk / .es / .it / .de, 2024): every
+        # envelope up to 960 g (standard up to 460 g, large and extra-large up to 960 g) and
+        # small parcels up to 400 g qualify; standard parcels never do.
+        ("envelope", 960, True),
+        ("envelope", 961, False),
+        ("small_parcel", 400, True),
+        ("small_parcel", 401, False),
+        ("standard_parcel", 100, False),
+    ],
+)
+def test_low_price_fba_limits_per_size_class(size: FbaSize, weight_g: int, covered: bool) -> None:
+    for day in (date(2025, 6, 1), date(2026, 6, 1)):  # the 2024 and the 2026 entries
+        for market in Market:
+            rule = SCHEDULE.low_price_rule(market, day)
+            assert rule is not None
+            assert rule.covers(size, weight_g) is covered, (market, day)

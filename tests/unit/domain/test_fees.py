@@ -380,6 +380,100 @@ def test_low_price_item_says_the_reduced_rate_is_not_applied() -> None:
     assert "low_price_fba_rate_not_applied" in result.estimates
 
 
+@pytest.mark.parametrize(
+    ("weight_g", "dims", "fba", "eligible"),
+    [
+        # DE card (schedule.toml [[fba_card]] DE, from 2025-01-01, approximate); DE Low-Price
+        # FBA on 2025-03-01: EUR 11.00 or less, envelopes up to 960 g, small parcels up to 400 g
+        # (sell.amazon.co.uk / .es / .it / .de Low-Price FBA pages). EUR 9.99 sale.
+        # 700 g, 300 x 200 x 35 mm: too thick for a standard envelope (25 mm), within the large
+        # envelope (<= 960 g, 330 x 230 x 40 mm): 310; an envelope of at most 960 g: eligible.
+        (700, (300, 200, 35), 310, True),
+        # 400 g, 300 x 200 x 80 mm: no envelope (80 > 60 mm), small_parcel_400g (<= 400 g,
+        # 350 x 250 x 120 mm): 375; a small parcel of at most 400 g: eligible.
+        (400, (300, 200, 80), 375, True),
+        # 401 g, same box: small_parcel_1kg, 420; a small parcel over 400 g: not eligible.
+        (401, (300, 200, 80), 420, False),
+        # 300 g, 400 x 300 x 200 mm: longer than a small parcel (350 mm), standard_parcel_1kg:
+        # 460; standard parcels never qualify.
+        (300, (400, 300, 200), 460, False),
+    ],
+)
+def test_low_price_fba_eligibility_by_size_class(
+    weight_g: int, dims: tuple[int, int, int], fba: int, eligible: bool
+) -> None:
+    result = price(buy(Market.FR, 300), sell(Market.DE, 999, weight_g=weight_g, dims=dims))
+    assert amounts(result)["fba"] == fba
+    assert ("low_price_fba_rate_not_applied" in result.estimates) is eligible
+
+
+def test_card_light_envelope_on_de() -> None:
+    # 80 g, 200 x 150 x 10 mm: the first tier it fits is light_envelope (<= 100 g,
+    # 330 x 230 x 25 mm): DE card 230 c. EUR 20.00 is above the EUR 11 Low-Price ceiling.
+    result = price(buy(Market.FR, 800), sell(Market.DE, 2000, weight_g=80, dims=(200, 150, 10)))
+    fba = result.line("fba")
+    assert fba is not None
+    assert (fba.amount_minor, fba.currency, fba.eur_cents) == (230, Currency.EUR, 230)
+    assert {"fba_fee_from_card", "unverified:fba_card"} <= set(result.estimates)
+    assert "low_price_fba_rate_not_applied" not in result.estimates
+
+
+def test_card_small_parcel_on_gb_is_charged_in_pence() -> None:
+    # 350 g, 300 x 200 x 80 mm: no envelope (80 > 60 mm), small_parcel_400g: GB card 305 p,
+    # converted once: 305 x 1.17 = 356.85 -> 357 c. GBP 25.00 is above the GBP 10 ceiling.
+    result = price(buy(Market.DE, 1000), sell(Market.GB, 2500, weight_g=350, dims=(300, 200, 80)))
+    fba = result.line("fba")
+    assert fba is not None
+    assert (fba.amount_minor, fba.currency, fba.eur_cents) == (305, Currency.GBP, 357)
+    assert "low_price_fba_rate_not_applied" not in result.estimates
+
+
+@pytest.mark.parametrize(
+    ("weight_g", "fba"),
+    [
+        # 400 x 300 x 200 mm: a standard parcel (longest side over 350 mm, within 450 x 340 x
+        # 260 mm). DE card: standard_parcel_1kg up to and including 1000 g: 460;
+        (1000, 460),
+        # 1 g above: standard_parcel_3kg, 565;
+        (1001, 565),
+        # its own edge, 3000 g: 565; 3001 g: standard_parcel_11900g, 770.
+        (3000, 565),
+        (3001, 770),
+    ],
+)
+def test_card_standard_parcel_weight_band_edges(weight_g: int, fba: int) -> None:
+    result = price(
+        buy(Market.FR, 2000), sell(Market.DE, 5000, weight_g=weight_g, dims=(400, 300, 200))
+    )
+    assert amounts(result)["fba"] == fba
+    assert "oversize_priced_as_largest_tier" not in result.estimates
+
+
+def test_card_with_dimensions_but_no_weight_is_the_largest_tier() -> None:
+    # Envelope-sized (200 x 150 x 10 mm) but no weight on either quote: not assumed light,
+    # priced as the largest tier (DE standard_parcel_11900g, 770) and said.
+    result = price(
+        buy(Market.FR, 2000, weight_g=None, dims=(200, 150, 10)),
+        sell(Market.DE, 5000, weight_g=None, dims=(200, 150, 10)),
+    )
+    assert amounts(result)["fba"] == 770
+    assert {"weight_unknown", "fba_fee_from_card"} <= set(result.estimates)
+
+
+def test_keepas_fba_fee_wins_over_the_card() -> None:
+    # The light envelope of test_card_light_envelope_on_de (card 230) with Keepa's fbaFees of
+    # 199 c on the sell quote: Keepa's figure is the line, and nothing about the card is said.
+    result = price(
+        buy(Market.FR, 800),
+        sell(Market.DE, 2000, weight_g=80, dims=(200, 150, 10), fba_fee=199),
+    )
+    fba = result.line("fba")
+    assert fba is not None
+    assert fba.amount_minor == 199
+    assert fba.note == "Keepa's FBA fee of the sell market"
+    assert not {"fba_fee_from_card", "unverified:fba_card"} & set(result.estimates)
+
+
 ANNOUNCED_2026 = "Update to European Referral and Fulfilment by Amazon fees for 2026"
 GROCERY = {Market.DE: 340846031, Market.GB: 340834031}
 
