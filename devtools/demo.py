@@ -3,9 +3,14 @@
 :class:`DemoServices` starts the local stack (unless it is already up), a Faust worker, the
 REST API and the Streamlit dashboard, each as ``arbitrage <command>`` with its log under
 ``<run dir>/logs/``, waits until each answers its health check, then writes a synthetic
-sample and replays it (``arbitrage replay --loop``) so that prices keep drifting. Stopping
-ends exactly what it started: the children (by process group) and the stack components only
-when this run started them.
+sample and replays it (``arbitrage replay --shift-time --after-topic --loop``) so that prices
+keep drifting. Stopping ends exactly what it started: the children (by process group) and the
+stack components only when this run started them.
+
+Running the demo again on the same stack works: the looped replay of the previous run left
+event times up to a day in the future on ``keepa.products`` (and in the worker's tables, which
+ignore an older observation), so ``--after-topic`` starts the new replay one step after the
+newest event already on the topic instead of at now.
 
 The end-to-end test drives the same class with isolated settings
 (:func:`isolated_settings`: unique topic/index prefixes, consumer group, ports), so the demo
@@ -317,10 +322,20 @@ class DemoServices:
         return path
 
     def start_replay(self, path: Path, *, rate: float, loop: bool = True) -> ServiceProcess:
-        """``arbitrage replay FILE --rate N --shift-time [--loop]`` as a child (alive =
-        healthy). ``--shift-time`` makes the sample end now; each loop pass moves it on by
-        its span, so prices keep drifting in event time."""
-        argv = [ARBITRAGE, "replay", str(path), "--rate", f"{rate:g}", "--shift-time"]
+        """``arbitrage replay FILE --rate N --shift-time --after-topic [--loop]`` as a child
+        (alive = healthy). ``--shift-time`` makes the sample end now, ``--after-topic`` makes
+        it start after the newest event already on the topic when that is later (a previous
+        demo run's); each loop pass moves it on by its span, so prices keep drifting in
+        event time."""
+        argv = [
+            ARBITRAGE,
+            "replay",
+            str(path),
+            "--rate",
+            f"{rate:g}",
+            "--shift-time",
+            "--after-topic",
+        ]
         if loop:
             argv.append("--loop")
         started = time.monotonic()
