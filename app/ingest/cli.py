@@ -178,6 +178,13 @@ def replay(
         "newest event already on keepa.products (read from the last message of each "
         "partition); with --shift-time the larger of the two shifts applies.",
     ),
+    realtime: bool = typer.Option(
+        False,
+        "--realtime",
+        help="With --loop: after the first pass (at --rate), event time advances at the pace "
+        "of the clock (an envelope waits until its shifted fetched_at is due); with "
+        "--shift-time event time never runs ahead of wall-clock time.",
+    ),
 ) -> None:
     """Publish a JSONL file of Keepa envelopes to keepa.products, with a progress bar.
 
@@ -230,6 +237,7 @@ def replay(
                 topic_newest=newest,
                 on_published=bar.update,
                 on_bad_line=bad_line,
+                clock=(lambda: datetime.now(UTC)) if realtime else None,
             )
         bar.close()
         parts = ", ".join(f"{p}: {n}" for p, n in sorted(summary.partitions.items()))

@@ -27,6 +27,15 @@ same file twice changes nothing. Hence:
   run twice on one stack, whose previous run left event times up to a day in the future)
   then still moves the worker on instead of being ignored as out of order.
 
+* ``--realtime`` (with ``--loop``): the first pass goes out at ``--rate``; from the second
+  pass on, event time advances at the pace of the clock: an envelope waits until its
+  (shifted) ``fetched_at`` is no later than the clock plus the *lead* the first pass ended
+  with (how far its newest ``fetched_at`` was ahead of the clock then; 0 when it was not).
+  With ``--shift-time`` the lead is 0 and event time never runs ahead of wall-clock time
+  (``make demo``: the dashboard's ages and "last seen" stay true); after a topic whose
+  events already lie in the future (``--after-topic``), the lead stays what it was instead
+  of growing by the file's span every pass.
+
 The shift of the first pass is the larger of those that apply (:func:`choose_shift`): with
 ``--shift-time`` and ``--after-topic`` the file ends now, unless that would leave its
 earliest event less than one step after the newest event on the topic: then it starts one
@@ -45,7 +54,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -325,6 +334,8 @@ async def replay_file(
     topic_newest: datetime | None = None,
     on_published: Callable[[int], None] | None = None,
     on_bad_line: Callable[[BadLine], None] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> ReplaySummary:
     """Publish the file's envelopes (see the module doc).
 
@@ -332,7 +343,10 @@ async def replay_file(
     repeat with increasing time shifts, forever or for ``passes`` passes. ``shift_time``
     (with ``now``) and ``after_topic`` (with ``topic_newest``, the caller's
     :func:`newest_event_on_topic`; ``None`` when the topic holds no event) choose the first
-    pass's shift by :func:`choose_shift`. Bad lines are reported once (first pass) through
+    pass's shift by :func:`choose_shift`. ``clock`` (``--realtime``): from the second pass on,
+    an envelope whose shifted ``fetched_at`` is later than ``clock()`` plus the first pass's
+    lead (module doc) waits (``sleep``) until it is not; what was gathered before is
+    published first. Bad lines are reported once (first pass) through
     ``on_bad_line``; ``on_published(n)`` after every acknowledged chunk. Raises
     :class:`app.ingest.producer.PublishError` when a chunk cannot be delivered.
     """
@@ -353,6 +367,8 @@ async def replay_file(
         log.info("replay of %s: %s", path, describe_shift(summary, times, after_topic=after_topic))
     total_passes = passes if loop else 1
     started = time.monotonic()
+    newest: datetime | None = None  # with ``clock``: the newest fetched_at of the first pass
+    lead = timedelta(0)
     k = 0
     while total_passes is None or k < total_passes:
         shift = base_shift + k * period
@@ -364,12 +380,24 @@ async def replay_file(
                     if on_bad_line is not None:
                         on_bad_line(doc)
                 continue
-            chunk.append(shift_envelope(doc, shift) if shift else doc)
+            shifted = shift_envelope(doc, shift) if shift else doc
+            if clock is not None and k == 0:
+                newest = max(newest or shifted.fetched_at, shifted.fetched_at)
+            elif clock is not None:
+                ahead = (shifted.fetched_at - clock() - lead).total_seconds()
+                if ahead > 0:
+                    if chunk:
+                        await _send(publisher, chunk, summary, rate, started, on_published)
+                        chunk = []
+                    await sleep(ahead)
+            chunk.append(shifted)
             if len(chunk) >= _chunk_size(rate):
                 await _send(publisher, chunk, summary, rate, started, on_published)
                 chunk = []
         if chunk:
             await _send(publisher, chunk, summary, rate, started, on_published)
+        if clock is not None and k == 0 and newest is not None:
+            lead = max(newest - clock(), timedelta(0))
         k += 1
         summary.passes = k
     return summary

@@ -215,3 +215,77 @@ def test_describe_shift_names_the_shift_and_the_topics_newest_event() -> None:
     )
     empty = ReplaySummary(shift_minutes=75)
     assert describe_shift(empty, TIMES, after_topic=True).endswith("; topic holds no event")
+
+
+class FakeClock:
+    """A wall clock that only moves when the replay sleeps; records the sleeps."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += timedelta(seconds=seconds)
+
+
+async def test_realtime_plays_later_passes_at_the_pace_of_the_clock(tmp_path: Path) -> None:
+    """--shift-time --loop --realtime: the first pass (the history, ending now) is not held
+    back; the next passes wait so that no envelope is published before its fetched_at."""
+    path = sample(tmp_path, steps=4)  # 00:00, 00:15, 00:30, 00:45; 10 envelopes each
+    clock = FakeClock(T0 + timedelta(hours=1))  # now = 01:00
+    published_at: list[tuple[datetime, datetime]] = []
+
+    class Recording(FakePublisher):
+        async def publish(self, envelopes: Iterable[KeepaProductsEnvelope]) -> PublishReport:
+            batch = list(envelopes)
+            published_at.extend((clock.now, e.fetched_at) for e in batch)
+            return await super().publish(batch)
+
+    summary = await replay_file(
+        path,
+        Recording(),  # type: ignore[arg-type]
+        shift_time=True,
+        now=clock.now,
+        loop=True,
+        passes=3,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    # shift 00:45 -> 01:00 = 15 min; period = span 45 + step 15 = 60 min. Pass 0: 00:15 ..
+    # 01:00, all due: no sleep. Pass 1: 01:15, 01:30, 01:45, 02:00: one 15-minute wait
+    # (900 s) before each step; pass 2 the same: 8 waits in all.
+    assert (summary.shift_minutes, summary.period_minutes) == (15, 60)
+    assert clock.sleeps == [900.0] * 8
+    assert len(published_at) == 120
+    assert all(sent_at >= fetched for sent_at, fetched in published_at)  # never ahead
+    assert clock.now == T0 + timedelta(hours=3)  # the last step, 03:00
+
+
+async def test_realtime_keeps_the_lead_of_a_first_pass_that_lies_in_the_future(
+    tmp_path: Path,
+) -> None:
+    """After a topic whose events lie a day ahead (--after-topic), the first pass lands a
+    day ahead; later passes keep that lead instead of waiting a day or running further."""
+    path = sample(tmp_path, steps=2)  # 00:00, 00:15
+    clock = FakeClock(T0 + timedelta(hours=1))
+    summary = await replay_file(
+        path,  # type: ignore[arg-type]
+        FakePublisher(),  # type: ignore[arg-type]
+        shift_time=True,
+        now=clock.now,
+        after_topic=True,
+        topic_newest=T0 + timedelta(days=1),
+        loop=True,
+        passes=2,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+    # Pass 0: 00:00 -> 1 day + 15 min (1455 min); its newest, 1 day + 30 min, is 23 h 30 min
+    # ahead of the clock (01:00): the lead. Pass 1 (+30 min): 1 day + 45 min is 15 min after
+    # pass 0's newest: one wait of 15 min; 1 day + 60 min another 15 min.
+    assert summary.shift_minutes == 1455
+    assert clock.sleeps == [900.0, 900.0]
