@@ -3,9 +3,15 @@
 :class:`DemoServices` starts the local stack (unless it is already up), a Faust worker, the
 REST API and the Streamlit dashboard, each as ``arbitrage <command>`` with its log under
 ``<run dir>/logs/``, waits until each answers its health check, then writes a synthetic
-sample and replays it (``arbitrage replay --loop``) so that prices keep drifting. Stopping
-ends exactly what it started: the children (by process group) and the stack components only
-when this run started them.
+sample and replays it (``arbitrage replay --shift-time --after-topic --realtime --loop``):
+the first pass (the sample's history, ending now) at once, then on at the pace of the clock, so
+prices keep drifting and event time stays with wall-clock time. Stopping ends exactly what it
+started: the children (by process group) and the stack components only when this run started
+them.
+
+Running the demo again on the same stack works: ``--after-topic`` starts the new replay one
+step after the newest event already on ``keepa.products`` when that is later than now (the
+worker's tables ignore an older observation).
 
 The end-to-end test drives the same class with isolated settings
 (:func:`isolated_settings`: unique topic/index prefixes, consumer group, ports), so the demo
@@ -317,10 +323,22 @@ class DemoServices:
         return path
 
     def start_replay(self, path: Path, *, rate: float, loop: bool = True) -> ServiceProcess:
-        """``arbitrage replay FILE --rate N --shift-time [--loop]`` as a child (alive =
-        healthy). ``--shift-time`` makes the sample end now; each loop pass moves it on by
-        its span, so prices keep drifting in event time."""
-        argv = [ARBITRAGE, "replay", str(path), "--rate", f"{rate:g}", "--shift-time"]
+        """``arbitrage replay FILE --rate N --shift-time --after-topic --realtime [--loop]``
+        as a child (alive = healthy). ``--shift-time`` makes the sample end now,
+        ``--after-topic`` makes it start after the newest event already on the topic when that
+        is later (a previous demo run's); each loop pass moves it on by its span, and
+        ``--realtime`` plays the passes after the first at the pace of the clock, so event
+        time does not run ahead of wall-clock time."""
+        argv = [
+            ARBITRAGE,
+            "replay",
+            str(path),
+            "--rate",
+            f"{rate:g}",
+            "--shift-time",
+            "--after-topic",
+            "--realtime",
+        ]
         if loop:
             argv.append("--loop")
         started = time.monotonic()
@@ -370,7 +388,9 @@ def demo_command(
     asins: int = typer.Option(300, min=1, help="Synthetic ASINs in the sample."),
     seed: int = typer.Option(7, help="Seed of the sample (same seed = same sample)."),
     steps: int = typer.Option(12, min=1, help="Observations per ASIN and market."),
-    step_minutes: int = typer.Option(10, min=1, help="Minutes between observations."),
+    step_minutes: int = typer.Option(
+        1, min=1, help="Minutes between observations (the live passes play one step a step)."
+    ),
     rate: float = typer.Option(200.0, min=1, help="Replay rate, envelopes per second."),
     loop: bool = typer.Option(True, help="Replay the sample over and over (live drift)."),
     timeout: float = typer.Option(180.0, help="Seconds to wait for each service."),

@@ -46,6 +46,7 @@ __all__ = [
     "InvalidEnvelope",
     "QuotePrices",
     "asin_from_key",
+    "observed_at",
     "quote_from_keepa_product",
     "quote_prices",
 ]
@@ -138,7 +139,7 @@ def quote_from_keepa_product(
         asin=asin,
         market=market,
         title=_title(product.get("title")),
-        observed_at=_observed_at(product.get("lastUpdate"), fetched_at),
+        observed_at=observed_at(product, fetched_at),
         fetched_at=fetched_at,
         buy_price=derived.buy_price,
         sell_price=derived.sell_price,
@@ -177,7 +178,14 @@ def _check_domain_id(market: Market, product: Mapping[str, Any]) -> None:
         )
 
 
-def _observed_at(last_update: object, fetched_at: datetime) -> datetime:
+def observed_at(product: Mapping[str, Any], fetched_at: datetime) -> datetime:
+    """The event time of a Keepa product fetched at ``fetched_at``: its ``lastUpdate`` when
+    > 0, else ``fetched_at`` (the one rule for a quote's ``observed_at``, see the module doc).
+
+    Raises :class:`InvalidEnvelope` (``bad_timestamp``) for a ``lastUpdate`` that is not
+    Keepa minutes or is out of range.
+    """
+    last_update = product.get("lastUpdate")
     if last_update is None:
         return fetched_at
     if not _is_int(last_update):

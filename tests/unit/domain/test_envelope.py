@@ -12,6 +12,7 @@ from app.domain.envelope import (
     BUY_PRICE_TYPES,
     SELL_PRICE_TYPES,
     InvalidEnvelope,
+    observed_at,
     quote_from_keepa_product,
 )
 from app.domain.keepa_prices import PRICE_TYPES_READ, PriceType
@@ -219,6 +220,18 @@ def test_observed_at_from_last_update_minutes() -> None:
     when = datetime(2024, 12, 24, 18, 30, tzinfo=UTC)
     quote = parse(keepa_product(last_update=when), fetched_at=when + timedelta(hours=1))
     assert quote.observed_at == when
+
+
+def test_observed_at_alone_is_the_quotes_event_time() -> None:
+    fetched = datetime(2025, 3, 1, 12, 5, tzinfo=UTC)
+    # Keepa minute 7,449,840 = 2011-01-01 + 7,449,840 min (5,173.5 days) = 2025-03-01 12:00
+    noon = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+    assert observed_at({"lastUpdate": 7_449_840}, fetched) == noon
+    assert observed_at({}, fetched) == fetched
+    assert observed_at({"lastUpdate": -1}, fetched) == fetched
+    with pytest.raises(InvalidEnvelope) as bad:
+        observed_at({"lastUpdate": "7449840"}, fetched)
+    assert bad.value.code == "bad_timestamp"
 
 
 # --- metadata ------------------------------------------------------------------------------
