@@ -7,7 +7,7 @@ sets and lower bounds, not exact counts."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -41,9 +41,9 @@ NEWER = orjson.dumps({"schema_version": 99, "asin": ASIN, "shape": "from a newer
 
 
 @pytest.fixture
-async def worker(
+def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
-) -> AsyncIterator[WorkerProcess]:
+) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("versions")
     with started_worker("vers", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process

@@ -6,7 +6,7 @@ The tests share one worker but not data: each produces its own ASINs and looks o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -43,9 +43,9 @@ def env(asin: str, market: Market, **prices: Any) -> tuple[bytes, bytes]:
 
 
 @pytest.fixture(scope="module")
-async def worker(
+def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
-) -> AsyncIterator[WorkerProcess]:
+) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("notifications")
     with started_worker("notif", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process

@@ -6,7 +6,7 @@ so they pass in any order and alone."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -70,9 +70,9 @@ def env(asin: str, market: Market, at: datetime = T0, **prices: Any) -> tuple[by
 
 
 @pytest.fixture(scope="module")
-async def worker(
+def worker(
     tmp_path_factory: pytest.TempPathFactory, settings: Settings, es: Elasticsearch
-) -> AsyncIterator[WorkerProcess]:
+) -> Iterator[WorkerProcess]:
     base = tmp_path_factory.mktemp("topology")
     with started_worker("topo", base, settings, es, extra_env=FIXED_TIME_DATA) as process:
         yield process
