@@ -181,9 +181,9 @@ def replay(
     realtime: bool = typer.Option(
         False,
         "--realtime",
-        help="With --loop: after the first pass (at --rate), event time advances at the pace "
-        "of the clock (an envelope waits until its shifted fetched_at is due); with "
-        "--shift-time event time never runs ahead of wall-clock time.",
+        help="Event time advances at the pace of the clock: an envelope waits until its "
+        "shifted fetched_at is due (plus the lead the file starts with when it lies ahead of "
+        "now); with --shift-time --loop the history goes out at once, later passes play live.",
     ),
 ) -> None:
     """Publish a JSONL file of Keepa envelopes to keepa.products, with a progress bar.

@@ -27,14 +27,14 @@ same file twice changes nothing. Hence:
   run twice on one stack, whose previous run left event times up to a day in the future)
   then still moves the worker on instead of being ignored as out of order.
 
-* ``--realtime`` (with ``--loop``): the first pass goes out at ``--rate``; from the second
-  pass on, event time advances at the pace of the clock: an envelope waits until its
-  (shifted) ``fetched_at`` is no later than the clock plus the *lead* the first pass ended
-  with (how far its newest ``fetched_at`` was ahead of the clock then; 0 when it was not).
-  With ``--shift-time`` the lead is 0 and event time never runs ahead of wall-clock time
-  (``make demo``: the dashboard's ages and "last seen" stay true); after a topic whose
-  events already lie in the future (``--after-topic``), the lead stays what it was instead
-  of growing by the file's span every pass.
+* ``--realtime``: event time advances at the pace of the clock: an envelope waits until its
+  (shifted) ``fetched_at`` is no later than the clock plus the *lead*, how far the file's
+  earliest (shifted) ``fetched_at`` lies ahead of the clock when the replay starts (0 when it
+  does not: :func:`realtime_lead`). With ``--shift-time`` the file's history (ending now) goes
+  out at once at ``--rate`` and the later passes of ``--loop`` play at the pace of the clock,
+  so event time never runs ahead of wall-clock time (``make demo``: the dashboard's ages and
+  "last seen" stay true); after a topic whose events lie ahead of the clock
+  (``--after-topic``), the replay keeps that lead instead of running further ahead.
 
 The shift of the first pass is the larger of those that apply (:func:`choose_shift`): with
 ``--shift-time`` and ``--after-topic`` the file ends now, unless that would leave its
@@ -83,6 +83,7 @@ __all__ = [
     "newest_event_on_topic",
     "parse_line",
     "read_envelopes",
+    "realtime_lead",
     "replay_file",
     "shift_after",
     "shift_envelope",
@@ -343,12 +344,12 @@ async def replay_file(
     repeat with increasing time shifts, forever or for ``passes`` passes. ``shift_time``
     (with ``now``) and ``after_topic`` (with ``topic_newest``, the caller's
     :func:`newest_event_on_topic`; ``None`` when the topic holds no event) choose the first
-    pass's shift by :func:`choose_shift`. ``clock`` (``--realtime``): from the second pass on,
-    an envelope whose shifted ``fetched_at`` is later than ``clock()`` plus the first pass's
-    lead (module doc) waits (``sleep``) until it is not; what was gathered before is
-    published first. Bad lines are reported once (first pass) through
-    ``on_bad_line``; ``on_published(n)`` after every acknowledged chunk. Raises
-    :class:`app.ingest.producer.PublishError` when a chunk cannot be delivered.
+    pass's shift by :func:`choose_shift`. ``clock`` (``--realtime``): an envelope whose shifted
+    ``fetched_at`` is later than ``clock()`` plus the lead (:func:`realtime_lead`) waits
+    (``sleep``) until it is not; what was gathered before is published first. Bad lines are
+    reported once (first pass) through ``on_bad_line``; ``on_published(n)`` after every
+    acknowledged chunk. Raises :class:`app.ingest.producer.PublishError` when a chunk cannot
+    be delivered.
     """
     if rate < 0:
         raise ValueError("rate must be >= 0")
@@ -367,8 +368,7 @@ async def replay_file(
         log.info("replay of %s: %s", path, describe_shift(summary, times, after_topic=after_topic))
     total_passes = passes if loop else 1
     started = time.monotonic()
-    newest: datetime | None = None  # with ``clock``: the newest fetched_at of the first pass
-    lead = timedelta(0)
+    lead = realtime_lead(times, base_shift, clock()) if clock is not None else timedelta(0)
     k = 0
     while total_passes is None or k < total_passes:
         shift = base_shift + k * period
@@ -381,9 +381,7 @@ async def replay_file(
                         on_bad_line(doc)
                 continue
             shifted = shift_envelope(doc, shift) if shift else doc
-            if clock is not None and k == 0:
-                newest = max(newest or shifted.fetched_at, shifted.fetched_at)
-            elif clock is not None:
+            if clock is not None:
                 ahead = (shifted.fetched_at - clock() - lead).total_seconds()
                 if ahead > 0:
                     if chunk:
@@ -396,11 +394,17 @@ async def replay_file(
                 chunk = []
         if chunk:
             await _send(publisher, chunk, summary, rate, started, on_published)
-        if clock is not None and k == 0 and newest is not None:
-            lead = max(newest - clock(), timedelta(0))
         k += 1
         summary.passes = k
     return summary
+
+
+def realtime_lead(times: FileTimes, shift_minutes: int, now: datetime) -> timedelta:
+    """``--realtime``: how far the file's earliest ``fetched_at``, shifted, lies ahead of
+    ``now`` (0 when it does not, or for a file without envelopes)."""
+    if times.first is None:
+        return timedelta(0)
+    return max(times.first + timedelta(minutes=shift_minutes) - now, timedelta(0))
 
 
 def describe_shift(summary: ReplaySummary, times: FileTimes, *, after_topic: bool) -> str:

@@ -265,11 +265,12 @@ async def test_realtime_plays_later_passes_at_the_pace_of_the_clock(tmp_path: Pa
     assert clock.now == T0 + timedelta(hours=3)  # the last step, 03:00
 
 
-async def test_realtime_keeps_the_lead_of_a_first_pass_that_lies_in_the_future(
+async def test_realtime_keeps_the_lead_of_a_file_shifted_into_the_future(
     tmp_path: Path,
 ) -> None:
-    """After a topic whose events lie a day ahead (--after-topic), the first pass lands a
-    day ahead; later passes keep that lead instead of waiting a day or running further."""
+    """After a topic whose events lie a day ahead (--after-topic), the replay starts a day
+    ahead and keeps that lead, playing at the pace of the clock (no day-long wait, and no
+    running further ahead pass after pass)."""
     path = sample(tmp_path, steps=2)  # 00:00, 00:15
     clock = FakeClock(T0 + timedelta(hours=1))
     summary = await replay_file(
@@ -284,8 +285,10 @@ async def test_realtime_keeps_the_lead_of_a_first_pass_that_lies_in_the_future(
         clock=clock,
         sleep=clock.sleep,
     )
-    # Pass 0: 00:00 -> 1 day + 15 min (1455 min); its newest, 1 day + 30 min, is 23 h 30 min
-    # ahead of the clock (01:00): the lead. Pass 1 (+30 min): 1 day + 45 min is 15 min after
-    # pass 0's newest: one wait of 15 min; 1 day + 60 min another 15 min.
+    # Shift 1455 min: pass 0 at 1 day + 15 min and 1 day + 30 min. The earliest, 1 day +
+    # 15 min, lies 23 h 15 min ahead of the clock (01:00): the lead. 1 day + 15 min is due at
+    # once; 1 day + 30 min 15 min later; pass 1 (+30 min) at 1 day + 45 and + 60 min: 15 min
+    # each. Three waits of 900 s, and the replay ends 45 min after it started.
     assert summary.shift_minutes == 1455
-    assert clock.sleeps == [900.0, 900.0]
+    assert clock.sleeps == [900.0, 900.0, 900.0]
+    assert clock.now == T0 + timedelta(hours=1, minutes=45)
