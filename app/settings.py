@@ -98,6 +98,13 @@ class Settings(BaseSettings):
         description="Share of Keepa's nominal token refill rate that push trackings may take "
         "off it (0 = no push tracking).",
     )
+    # The values of app.domain.breakeven.TrackingPriceTypes (a unit test keeps them equal).
+    keepa_tracking_price_types: Literal["regular", "marketplace"] = Field(
+        "regular",
+        description="Which Keepa price types the trackings' thresholds watch: regular (Amazon "
+        "and New: 0.9 tokens per update per market) or marketplace (the Buy Box and the New "
+        "FBA / FBM offers our prices come from: 9 tokens). docs/tracking.md, 'Price types'.",
+    )
     keepa_tracking_update_interval_h: int = Field(
         1, ge=1, le=25, description="Keepa's updateInterval of every tracking, in hours."
     )
