@@ -92,11 +92,12 @@ class Settings(BaseSettings):
         "sync` (secret: it holds the receiver's secret path); https, or http to a loopback host.",
     )
     keepa_tracking_share: float = Field(
-        0.5,
+        0.0,
         ge=0,
         le=1,
         description="Share of Keepa's nominal token refill rate that push trackings may take "
-        "off it (0 = no push tracking).",
+        "off it (0, the default = no push tracking: in the simulation no share beat polling "
+        "only on every seed, docs/tracking.md).",
     )
     # The values of app.domain.breakeven.TrackingPriceTypes (a unit test keeps them equal).
     keepa_tracking_price_types: Literal["regular", "marketplace"] = Field(

@@ -13,8 +13,10 @@ detection delay, close lag, found per 1,000 tokens).
 
 **Push plus polling.** At the end of every run (every 15 minutes) the tracking sync runs as
 the ``keepa_ingest`` DAG runs it: the real :func:`app.ingest.tracking_sync.plan_sync` (the
-planner's candidates from each ASIN's latest quotes, the budget rule, the diff against
-Keepa's trackings) on the simulated state, and its changes are applied to
+planner's candidates from each ASIN's latest quotes, their thresholds on the price types of
+``--price-types``, the budget rule, the diff against Keepa's trackings; the break-evens by a
+memo of :func:`app.domain.breakeven.breakevens`, handed to it) on the simulated state, and
+its changes are applied to
 :class:`devtools.sample.keepa_tracking.SimulatedTrackings` (Keepa's side: refreshes every
 ``updateInterval`` hours, thresholds fired and disarmed, re-armed by the next sync). Between
 runs, every refresh of a tracked (ASIN, market) reads the simulator's current prices; each

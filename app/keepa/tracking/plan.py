@@ -100,7 +100,7 @@ class TrackingPolicy:
     """The knobs of push tracking (README: ``KEEPA_TRACKING_*``)."""
 
     #: Share of the nominal refill rate push tracking may take (0 = push nothing).
-    flow_share: float = 0.5
+    flow_share: float = 0.0
     #: Keepa's ``updateInterval`` of every tracking, in hours (1-25).
     update_interval_h: int = 1
     #: How far a converted threshold is moved to the side that notifies early (0.02 = 2 %).
