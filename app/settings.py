@@ -92,11 +92,19 @@ class Settings(BaseSettings):
         "sync` (secret: it holds the receiver's secret path); https, or http to a loopback host.",
     )
     keepa_tracking_share: float = Field(
-        0.5,
+        0.0,
         ge=0,
         le=1,
         description="Share of Keepa's nominal token refill rate that push trackings may take "
-        "off it (0 = no push tracking).",
+        "off it (0, the default = no push tracking: in the simulation no share beat polling "
+        "only on every seed, docs/tracking.md).",
+    )
+    # The values of app.domain.breakeven.TrackingPriceTypes (a unit test keeps them equal).
+    keepa_tracking_price_types: Literal["regular", "marketplace"] = Field(
+        "regular",
+        description="Which Keepa price types the trackings' thresholds watch: regular (Amazon "
+        "and New: 0.9 tokens per update per market) or marketplace (the Buy Box and the New "
+        "FBA / FBM offers our prices come from: 9 tokens). docs/tracking.md, 'Price types'.",
     )
     keepa_tracking_update_interval_h: int = Field(
         1, ge=1, le=25, description="Keepa's updateInterval of every tracking, in hours."

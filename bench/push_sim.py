@@ -3,6 +3,7 @@ timed test; issue 11).
 
     uv run python bench/push_sim.py [--asins 300] [--days 2] [--budget 300] [--seed 42]
                                     [--flow-share 0.5] [--update-interval 1]
+                                    [--price-types regular|marketplace]
 
 Both schemes run :func:`scheduling_sim.simulate` over the same market
 (:class:`devtools.sample.generator.MarketSimulator`, same seed), with the same scheduler
@@ -12,8 +13,10 @@ detection delay, close lag, found per 1,000 tokens).
 
 **Push plus polling.** At the end of every run (every 15 minutes) the tracking sync runs as
 the ``keepa_ingest`` DAG runs it: the real :func:`app.ingest.tracking_sync.plan_sync` (the
-planner's candidates from each ASIN's latest quotes, the budget rule, the diff against
-Keepa's trackings) on the simulated state, and its changes are applied to
+planner's candidates from each ASIN's latest quotes, their thresholds on the price types of
+``--price-types``, the budget rule, the diff against Keepa's trackings; the break-evens by a
+memo of :func:`app.domain.breakeven.breakevens`, handed to it) on the simulated state, and
+its changes are applied to
 :class:`devtools.sample.keepa_tracking.SimulatedTrackings` (Keepa's side: refreshes every
 ``updateInterval`` hours, thresholds fired and disarmed, re-armed by the next sync). Between
 runs, every refresh of a tracked (ASIN, market) reads the simulator's current prices; each
@@ -62,7 +65,8 @@ from scheduling_sim import (
 )
 
 import app.ingest.tracking_sync as tracking_sync
-import app.keepa.tracking.plan as tracking_plan
+from app.domain.breakeven import TRACKING_PRICE_TYPES
+from app.domain.keepa_prices import PriceType
 from app.domain.notification_merge import merge_notification
 from app.domain.watchlist import WatchlistEntry
 from app.ingest.tracking_sync import SyncInputs, plan_sync
@@ -83,7 +87,9 @@ class PushTracking:
         self._sim = sim
         self._seed = args.seed
         self._policy = TrackingPolicy(
-            flow_share=args.flow_share, update_interval_h=args.update_interval
+            flow_share=args.flow_share,
+            update_interval_h=args.update_interval,
+            price_types=args.price_types,
         )
         self._interval = timedelta(hours=args.update_interval)
         self._nominal = args.budget / _RUN_MINUTES  # tokens per minute
@@ -93,6 +99,7 @@ class PushTracking:
         self._requested: list[tuple[str, str]] = []
         self._tokens = 0
         self._outcomes: Counter[str] = Counter()
+        self._by_type: Counter[str] = Counter()  # notifications by price type
         self._tracked_per_run: list[int] = []
         self._tracked_open = 0  # tracked ASINs x runs with a route open at the sync
         #: (sync time, ASINs tracked from then on)
@@ -104,7 +111,6 @@ class PushTracking:
         # The sync recomputes every ASIN's break-evens every run: memoised (same results,
         # devtools/sample/breakeven_memo.py), or the run takes an hour.
         self._memo = BreakevenMemo()
-        tracking_plan.breakevens = self._memo  # type: ignore[assignment]
 
     def deliver(self, run: Run, start: datetime, end: datetime) -> None:
         refreshes = []
@@ -116,6 +122,7 @@ class PushTracking:
         for t, asin, market in sorted(refreshes, key=lambda r: (r[0], r[1], r[2].value)):
             current = self._sim.product_at(asin, market.value, t)["stats"]["current"]
             for notification in self._keepa.refresh(asin, market, t, current):
+                self._by_type[PriceType(notification.price_type).name] += 1
                 merge = merge_notification(run.states[asin].quotes.get(market), notification)
                 self._outcomes[merge.outcome] += 1
                 if merge.quote is None:
@@ -147,7 +154,9 @@ class PushTracking:
             refill_rate=refill,
             token_flow_reduction=self._nominal - refill,
         )
-        selection, plan = plan_sync(inputs, self._keepa.trackings(), state, self._policy, now)
+        selection, plan = plan_sync(
+            inputs, self._keepa.trackings(), state, self._policy, now, breakevens=self._memo
+        )
         added = self._keepa.apply(plan, now)
         self._tracked_per_run.append(len(self._keepa.requests()))
         self._tracked_since.append((now, frozenset(self._keepa.requests())))
@@ -175,6 +184,7 @@ class PushTracking:
                 "max_tracked_asins": max(tracked, default=0),
                 "tracked_with_open_route_share": round(open_share, 3),
                 "notifications": self._keepa.notifications,
+                "notifications_by_price_type": dict(self._by_type),
                 "merge_outcomes": dict(self._outcomes),
                 "breakeven_memo": {"hits": self._memo.hits, "misses": self._memo.misses},
             },
@@ -242,6 +252,12 @@ def main(argv: list[str] | None = None) -> int:
         help="Keepa's updateInterval in hours (KEEPA_TRACKING_UPDATE_INTERVAL_H)",
     )
     parser.add_argument(
+        "--price-types",
+        choices=TRACKING_PRICE_TYPES,
+        default=defaults["keepa_tracking_price_types"].default,
+        help="the price types the thresholds watch (KEEPA_TRACKING_PRICE_TYPES)",
+    )
+    parser.add_argument(
         "--skip-open",
         action="store_true",
         help="what-if, not the shipped rule: push only ASINs without a route open now",
@@ -271,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "planner": args.planner,
         "flow_share": args.flow_share,
+        "price_types": args.price_types,
         "skip_open_what_if": args.skip_open,
         "update_interval_h": args.update_interval,
         "fill_budget": not args.no_fill,

@@ -77,9 +77,11 @@ __all__ = [
     "COST_SLACK_EUR_CENTS",
     "DEFAULT_MAX_PROBES",
     "MIN_PRICE_MINOR",
+    "TRACKING_PRICE_TYPES",
     "Breakeven",
     "PriceBound",
     "Side",
+    "TrackingPriceTypes",
     "TrackingThreshold",
     "breakevens",
     "hypothetical_quote",
@@ -88,6 +90,11 @@ __all__ = [
 ]
 
 Side = Literal["buy", "sell"]
+#: Which Keepa price types a tracking's thresholds watch (:func:`tracking_thresholds`):
+#: ``marketplace`` the ones a quote's prices come from, ``regular`` Keepa's regular types only
+#: (``AMAZON`` and ``NEW``: a tenth of the refill-rate cost, app.keepa.tracking.cost).
+TrackingPriceTypes = Literal["regular", "marketplace"]
+TRACKING_PRICE_TYPES: tuple[TrackingPriceTypes, ...] = ("regular", "marketplace")
 
 #: The lowest price searched (a price of 0 is no price: Keepa's current values are > 0).
 MIN_PRICE_MINOR = 1
@@ -591,10 +598,25 @@ _THIRD_PARTY_BUY_TYPES: tuple[PriceType, ...] = (
     BUY_PRICE_FALLBACK,
 )
 
+#: Per mode: the drop types of a third party's buy offer (``buy_max``), of Amazon's
+#: (``amazon_buy_max``), and the rise types of the sell price (``sell_min``).
+_MODE_TYPES: dict[
+    TrackingPriceTypes,
+    tuple[tuple[PriceType, ...], tuple[PriceType, ...], tuple[PriceType, ...]],
+] = {
+    "marketplace": (_THIRD_PARTY_BUY_TYPES, (PriceType.AMAZON,), SELL_PRICE_TYPES),
+    "regular": ((PriceType.NEW,), (PriceType.AMAZON,), (PriceType.NEW,)),
+}
 
-def tracking_thresholds(results: Iterable[Breakeven]) -> list[TrackingThreshold]:
+
+def tracking_thresholds(
+    results: Iterable[Breakeven], price_types: TrackingPriceTypes
+) -> list[TrackingThreshold]:
     """The thresholds that make Keepa notify when a price crosses into the profitable side of
-    a break-even (module doc), per market in the order given:
+    a break-even (module doc), per market in the order given, on the price types of
+    ``price_types``.
+
+    ``marketplace``: the price types the quote's prices come from, a complete trigger:
 
     * a drop below ``buy_max + 1`` (that is, to ``buy_max`` or less) of every price type a
       quote's buy price can come from (:data:`app.domain.envelope.BUY_PRICE_TYPES` and the
@@ -603,6 +625,19 @@ def tracking_thresholds(results: Iterable[Breakeven]) -> list[TrackingThreshold]
     * a rise above ``sell_min - 1`` (to ``sell_min`` or more) of every price type the sell
       price can come from (:data:`app.domain.envelope.SELL_PRICE_TYPES`).
 
+    ``regular``: Keepa's regular price types only (a tenth of the cost):
+
+    * buy side, still complete: a drop of ``AMAZON`` below ``amazon_buy_max + 1`` and of
+      ``NEW`` below ``buy_max + 1``. Keepa's ``NEW`` is the lowest new offer of the market,
+      Amazon's included, without shipping, so at one moment it is at most ``NEW_FBA`` and
+      ``NEW_FBM_SHIPPING`` (and it is the fallback itself): a third party's buy price cannot
+      reach ``buy_max`` without ``NEW`` doing so, an Amazon buy price is ``AMAZON``
+      (docs/tracking.md, "Price types": when this holds);
+    * sell side, a proxy: a rise of ``NEW`` above ``sell_min - 1``. Every new offer is then at
+      ``sell_min`` or more, so the Buy Box (a new offer, with shipping) is too: the trigger
+      never fires for nothing, but it misses a Buy Box rise while a cheaper offer keeps
+      ``NEW`` below the bound (polling still sees it).
+
     The value is the first price on the unprofitable side, so that a strict comparison by
     Keepa ("below", "above") still notifies at the bound itself; with a non-strict one it
     notifies one minor unit early, which costs one re-evaluation. Every price on the other
@@ -610,18 +645,16 @@ def tracking_thresholds(results: Iterable[Breakeven]) -> list[TrackingThreshold]
     ``contiguous`` can notify for a price that opens nothing. Values are in the market's own
     currency: Keepa reads them in the tracking's main currency unless told otherwise.
     """
+    third_party, amazon, sell = _MODE_TYPES[price_types]
     found: list[TrackingThreshold] = []
     for result in results:
         market = result.market
-        for bound, types in (
-            (result.amazon_buy_max, (PriceType.AMAZON,)),
-            (result.buy_max, _THIRD_PARTY_BUY_TYPES),
-        ):
+        for bound, types in ((result.amazon_buy_max, amazon), (result.buy_max, third_party)):
             if bound is not None:
                 value = replace(bound.price, amount_minor=bound.price.amount_minor + 1)
                 found.extend(TrackingThreshold(market, t, value, True) for t in types)
         if result.sell_min is not None:
             price = result.sell_min.price
             value = replace(price, amount_minor=price.amount_minor - 1)
-            found.extend(TrackingThreshold(market, t, value, False) for t in SELL_PRICE_TYPES)
+            found.extend(TrackingThreshold(market, t, value, False) for t in sell)
     return found

@@ -23,6 +23,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 from pydantic import SecretStr
 
+from app.domain.breakeven import breakevens as compute_breakevens
 from app.domain.detection import Pricing
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.markets import Market
@@ -37,6 +38,7 @@ from app.keepa.tokens import TokenState
 from app.keepa.tracking.client import FailedTracking, KeepaTrackingClient
 from app.keepa.tracking.objects import Tracking
 from app.keepa.tracking.plan import (
+    BreakevensFn,
     Selection,
     SyncPlan,
     TokenBudget,
@@ -96,6 +98,7 @@ def tracking_policy(settings: Settings) -> TrackingPolicy:
         flow_share=settings.keepa_tracking_share,
         update_interval_h=settings.keepa_tracking_update_interval_h,
         fx_margin=Decimal(str(settings.keepa_tracking_fx_margin)),
+        price_types=settings.keepa_tracking_price_types,
     )
 
 
@@ -223,15 +226,26 @@ def plan_sync(
     state: TokenState | None,
     policy: TrackingPolicy,
     now: datetime,
+    *,
+    breakevens: BreakevensFn = compute_breakevens,
 ) -> tuple[Selection, SyncPlan]:
-    """The selection and the diff (pure, given the inputs and Keepa's state)."""
+    """The selection and the diff (pure, given the inputs and Keepa's state); ``breakevens``
+    computes each candidate's break-evens (a simulation passes a memo of it)."""
     budget = (
         TokenBudget(0)
         if state is None
         else TokenBudget(state.refill_rate, state.token_flow_reduction)
     )
     candidates = [
-        candidate(e, inputs.quotes.get(e.asin, {}), inputs.pricing, inputs.detection, policy, now)
+        candidate(
+            e,
+            inputs.quotes.get(e.asin, {}),
+            inputs.pricing,
+            inputs.detection,
+            policy,
+            now,
+            breakevens=breakevens,
+        )
         for e in inputs.entries
     ]
     selection = select(candidates, budget, policy)

@@ -85,6 +85,7 @@ def test_sync_trackings_task_syncs_when_a_webhook_url_is_set(
     with keepa.serve() as url:
         monkeypatch.setenv("KEEPA_API_URL", url)
         monkeypatch.setenv("KEEPA_WEBHOOK_URL", WEBHOOK)
+        monkeypatch.setenv("KEEPA_TRACKING_SHARE", "0.5")  # the default pushes nothing
         dag_run, states = run_dag("keepa_ingest", logical_date=NOW, retries=0)
 
     assert str(dag_run.state) == "success", states
@@ -95,10 +96,11 @@ def test_sync_trackings_task_syncs_when_a_webhook_url_is_set(
     (body,) = tracking.add_bodies
     (sent,) = body
     # The break-evens of tests/integration/ingest/test_tracking_sync.py's HAND (same quotes,
-    # same date): DE drop below 2479 of the buy price types, FR rise above 4410.
+    # same date), on the default regular price types: DE drop below 2479 of Amazon and New,
+    # FR rise of New above 4410.
     de, fr = Market.DE.keepa_domain_id, Market.FR.keepa_domain_id
-    buy = (PriceType.AMAZON, PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING, PriceType.NEW)
-    sell = (PriceType.BUY_BOX_SHIPPING, PriceType.NEW_FBA)
+    buy = (PriceType.AMAZON, PriceType.NEW)
+    sell = (PriceType.NEW,)
     assert {
         (t["domain"], t["csvType"], t["thresholdValue"], t["isDrop"])
         for t in sent["thresholdValues"]

@@ -3,7 +3,9 @@ get there (issue 11, part 2). Pure: no I/O, no clock (``now`` comes in).
 
 **Thresholds.** :func:`app.domain.breakeven.tracking_thresholds` of the ASIN's break-even
 prices (its quotes of the watchlist entry's markets only): drops to the buy break-even in
-buy markets, rises to the sell break-even in sell markets, each in its market's minor units.
+buy markets, rises to the sell break-even in sell markets, each in its market's minor units,
+on the price types of the policy's ``price_types`` (``regular``: Keepa's ``AMAZON`` and
+``NEW``; ``marketplace``: the ones the quote's prices come from).
 
 **One currency per tracking.** Keepa holds one tracking per ASIN and keeps every threshold in
 the currency of its ``mainDomainId``. The main market is the first euro market (DE, FR, IT,
@@ -18,8 +20,8 @@ has GB as its main market and is not converted.
 
 **Budget rule** (:func:`select`). A tracking lowers Keepa's refill rate for as long as it
 exists (:func:`app.keepa.tracking.cost.estimated_flow_reduction`: 0.9 tokens per update per
-market for the regular price types, 9 for the marketplace ones; ours watch New FBA / FBM and
-the Buy Box, marketplace types). Push tracking may take ``flow_share`` of the account's
+market for the regular price types, 9 for the marketplace ones: ``price_types`` decides which
+ours are). Push tracking may take ``flow_share`` of the account's
 nominal refill rate (Keepa's ``refillRate`` now plus its ``tokenFlowReduction``: the rate the
 plan pays for). Candidates are the watchlist ASINs with at least one threshold, ordered by
 watchlist priority (highest first), then by closeness (the smallest relative move of a current
@@ -39,13 +41,20 @@ its ASIN is chosen). The time we armed a tracking is in its ``metaData``
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Final, Literal
 
-from app.domain.breakeven import Breakeven, TrackingThreshold, breakevens, tracking_thresholds
+from app.domain.breakeven import (
+    TRACKING_PRICE_TYPES,
+    Breakeven,
+    TrackingPriceTypes,
+    TrackingThreshold,
+    breakevens,
+    tracking_thresholds,
+)
 from app.domain.detection import Pricing
 from app.domain.fx import FxRates
 from app.domain.keepa_prices import PriceType
@@ -61,6 +70,7 @@ from app.keepa.tracking.objects import Tracking
 
 __all__ = [
     "META_TAG",
+    "BreakevensFn",
     "Candidate",
     "Change",
     "Selection",
@@ -79,17 +89,24 @@ __all__ = [
 META_TAG: Final = "arbitrage-tracker"
 _ARMED: Final = " armed="
 
+#: :func:`app.domain.breakeven.breakevens`, or a function giving the same results (a memo).
+BreakevensFn = Callable[
+    [Mapping[Market, MarketQuote], DetectionPolicy, Pricing, datetime], dict[Market, Breakeven]
+]
+
 
 @dataclass(frozen=True, slots=True)
 class TrackingPolicy:
     """The knobs of push tracking (README: ``KEEPA_TRACKING_*``)."""
 
     #: Share of the nominal refill rate push tracking may take (0 = push nothing).
-    flow_share: float = 0.5
+    flow_share: float = 0.0
     #: Keepa's ``updateInterval`` of every tracking, in hours (1-25).
     update_interval_h: int = 1
     #: How far a converted threshold is moved to the side that notifies early (0.02 = 2 %).
     fx_margin: Decimal = Decimal("0.02")
+    #: Which Keepa price types the thresholds watch (:func:`tracking_thresholds`).
+    price_types: TrackingPriceTypes = "regular"
 
     def __post_init__(self) -> None:
         if not 0 <= self.flow_share <= 1 or math.isnan(self.flow_share):
@@ -98,6 +115,8 @@ class TrackingPolicy:
             raise ValueError(f"update_interval_h must be 1 to {MAX_UPDATE_INTERVAL_H}")
         if not Decimal(0) <= self.fx_margin < Decimal(1):
             raise ValueError(f"fx_margin must be in [0, 1), got {self.fx_margin}")
+        if self.price_types not in TRACKING_PRICE_TYPES:
+            raise ValueError(f"price_types must be regular or marketplace, not {self.price_types}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,14 +298,18 @@ def candidate(
     detection: DetectionPolicy,
     policy: TrackingPolicy,
     now: datetime,
+    *,
+    breakevens: BreakevensFn = breakevens,
 ) -> Candidate:
-    """The tracking ``entry``'s ASIN would get, from its quotes of the entry's markets."""
+    """The tracking ``entry``'s ASIN would get, from its quotes of the entry's markets
+    (their break-evens by ``breakevens``)."""
     watched = {Market.parse(code) for code in entry.markets}
     mine = {m: q for m, q in quotes.items() if m in watched}
     if len(mine) < 2:
         return Candidate(entry.asin, entry.priority, math.inf, None, 0.0, "quotes in < 2 markets")
     results = breakevens(mine, detection, pricing, now).values()
-    request = desired_request(entry.asin, tracking_thresholds(results), pricing.fx, policy, now)
+    thresholds = tracking_thresholds(results, policy.price_types)
+    request = desired_request(entry.asin, thresholds, pricing.fx, policy, now)
     if request is None:
         return Candidate(entry.asin, entry.priority, math.inf, None, 0.0, "no price opens a route")
     return Candidate(

@@ -65,6 +65,7 @@ def track_settings(es: Elasticsearch, settings: Settings, unique: str) -> Iterat
             "elasticsearch_index_prefix": f"{unique}-",
             "topic_prefix": f"{unique}-",
             "fx_gbp_eur": Decimal("1.17"),
+            "keepa_tracking_share": 0.5,  # push on (the default pushes nothing)
         }
     )
     for logical in LOGICAL_INDICES:
@@ -135,7 +136,8 @@ def test_sync_mirrors_the_watchlist_idempotently(
     es: Elasticsearch, track_settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.DEBUG)
-    s = track_settings
+    # The thresholds below are checked on every type our prices come from.
+    s = track_settings.model_copy(update={"keepa_tracking_price_types": "marketplace"})
     store = WatchlistStore(es, s)
     store.add(
         [
@@ -252,6 +254,34 @@ def test_sync_mirrors_the_watchlist_idempotently(
             sync.http.close()
     assert SECRET not in caplog.text
     assert API_KEY not in caplog.text
+
+
+def test_regular_price_types_send_amazon_and_new_only(
+    es: Elasticsearch, track_settings: Settings
+) -> None:
+    s = track_settings.model_copy(update={"keepa_tracking_price_types": "regular"})
+    WatchlistStore(es, s).add([WatchlistEntry(HAND, ("DE", "FR"), priority=5)])
+    write_quotes(es, s, HAND)
+    keepa = FakeKeepaTracking(minute=to_keepa_minutes(NOW))
+    with keepa.serve() as url:
+        sync = Syncer(es, s, url)
+        try:
+            first = sync(NOW)
+            assert first.added == [HAND]
+            # The break-evens of the marketplace test (DE buy 24.78, FR sell 44.11) on Keepa's
+            # regular types: DE drops of AMAZON and NEW, an FR rise of NEW.
+            de, fr = Market.DE.keepa_domain_id, Market.FR.keepa_domain_id
+            assert thresholds(keepa.add_bodies[0], HAND) == {
+                (de, int(PriceType.AMAZON), 2479, True),
+                (de, int(PriceType.NEW), 2479, True),
+                (fr, int(PriceType.NEW), 4410, False),
+            }
+            # 0.9 tokens per update, 2 markets, hourly: 0.03 tokens/min of the plan.
+            assert first.flow_planned == pytest.approx(0.9 * 2 / 60)
+            assert sync(NOW + timedelta(minutes=15)).unchanged == [HAND]
+        finally:
+            sync.http.close()
+    assert keepa.errors == []
 
 
 def test_an_asin_keepa_refuses_is_reported_and_tried_again(

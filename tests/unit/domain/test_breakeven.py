@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, get_args
 
 import pytest
 from hypothesis import given, settings
@@ -31,9 +31,11 @@ from app.domain.asin_state import apply_quote
 from app.domain.breakeven import (
     COST_SLACK_EUR_CENTS,
     MIN_PRICE_MINOR,
+    TRACKING_PRICE_TYPES,
     Breakeven,
     PriceBound,
     Side,
+    TrackingPriceTypes,
     TrackingThreshold,
     breakevens,
     hypothetical_quote,
@@ -41,7 +43,12 @@ from app.domain.breakeven import (
     tracking_thresholds,
 )
 from app.domain.detection import Pricing
-from app.domain.envelope import BUY_PRICE_FALLBACK, BUY_PRICE_TYPES, SELL_PRICE_TYPES
+from app.domain.envelope import (
+    BUY_PRICE_FALLBACK,
+    BUY_PRICE_TYPES,
+    SELL_PRICE_TYPES,
+    quote_prices,
+)
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fees import price_route
 from app.domain.fx import FxRates
@@ -57,6 +64,7 @@ from app.domain.profile import (
     Thresholds,
 )
 from app.domain.quote import MarketQuote
+from app.settings import Settings
 from tests.keepa_factory import make_quote
 from tests.unit.domain.test_fee_properties import fx_rates, profiles
 
@@ -354,7 +362,7 @@ def test_tracking_thresholds_of_every_price_type_the_prices_come_from() -> None:
     pricing = replace(PRICING, profile=replace(DEFAULT_PROFILE, third_party_vat_invoice=False))
     quotes = by_market(de_amazon(), sell_quote(Market.FR, 5000, 300))
     result = breakevens(quotes, POLICY, pricing, AT)
-    thresholds = tracking_thresholds(result.values())
+    thresholds = tracking_thresholds(result.values(), "marketplace")
     assert thresholds == [
         # DE buys: Amazon's offer up to 2478 (below 2479), a third party's up to 2082.
         TrackingThreshold(Market.DE, PriceType.AMAZON, eur(2479), True),
@@ -370,7 +378,137 @@ def test_tracking_thresholds_of_every_price_type_the_prices_come_from() -> None:
     buy_types = {t.price_type for t in thresholds if t.is_drop}
     assert buy_types == {*BUY_PRICE_TYPES, BUY_PRICE_FALLBACK}
     assert {t.price_type for t in thresholds if not t.is_drop} == set(SELL_PRICE_TYPES)
-    assert tracking_thresholds([Breakeven(ASIN, Market.IT, None, None, None, None)]) == []
+    assert (
+        tracking_thresholds([Breakeven(ASIN, Market.IT, None, None, None, None)], "marketplace")
+        == []
+    )
+
+
+def test_regular_tracking_thresholds_watch_amazon_and_new_only() -> None:
+    pricing = replace(PRICING, profile=replace(DEFAULT_PROFILE, third_party_vat_invoice=False))
+    quotes = by_market(de_amazon(), sell_quote(Market.FR, 5000, 300))
+    result = breakevens(quotes, POLICY, pricing, AT)
+    assert tracking_thresholds(result.values(), "regular") == [
+        # The same bounds as above: AMAZON with Amazon's, NEW (the lowest new offer) with a
+        # third party's; FR's sell break-even on NEW rising.
+        TrackingThreshold(Market.DE, PriceType.AMAZON, eur(2479), True),
+        TrackingThreshold(Market.DE, PriceType.NEW, eur(2083), True),
+        TrackingThreshold(Market.FR, PriceType.NEW, eur(4410), False),
+    ]
+    assert (
+        tracking_thresholds([Breakeven(ASIN, Market.IT, None, None, None, None)], "regular") == []
+    )
+
+
+def test_every_tracking_mode_is_a_setting_value() -> None:
+    field = Settings.model_fields["keepa_tracking_price_types"]
+    assert set(get_args(field.annotation)) == set(TRACKING_PRICE_TYPES)
+    assert field.default in TRACKING_PRICE_TYPES
+
+
+# --- tracking thresholds against a Keepa snapshot of a market's offers -----------------------
+
+
+@st.composite
+def offer_snapshots(draw: st.DrawFn) -> dict[str, int]:
+    """Keepa's current values of one market at one moment, from its new offers as Keepa
+    documents the price types (api_backend ``Product.CsvType``): ``AMAZON`` Amazon's offer,
+    ``NEW_FBA`` the lowest third-party FBA offer, ``NEW_FBM_SHIPPING`` the lowest third-party
+    FBM offer with shipping, ``NEW`` the lowest new offer, Amazon's included, without
+    shipping, ``BUY_BOX_SHIPPING`` one of the offers with its shipping (or none); only the
+    available ones."""
+    price = st.integers(min_value=1, max_value=50_000)
+    amazon = draw(st.none() | price)
+    fba = draw(st.lists(price, max_size=3))
+    fbm = draw(st.lists(st.tuples(price, st.integers(min_value=0, max_value=1_500)), max_size=3))
+    landed = [*([] if amazon is None else [amazon]), *fba, *(p + s for p, s in fbm)]
+    items = [*([] if amazon is None else [amazon]), *fba, *(p for p, _ in fbm)]
+    values: dict[str, int] = {}
+    if amazon is not None:
+        values[PriceType.AMAZON.name] = amazon
+    if fba:
+        values[PriceType.NEW_FBA.name] = min(fba)
+    if fbm:
+        values[PriceType.NEW_FBM_SHIPPING.name] = min(p + s for p, s in fbm)
+    if items:
+        values[PriceType.NEW.name] = min(items)
+    if landed and draw(st.booleans()):
+        values[PriceType.BUY_BOX_SHIPPING.name] = draw(st.sampled_from(landed))
+    return values
+
+
+def price_bounds() -> st.SearchStrategy[PriceBound | None]:
+    return st.none() | st.integers(min_value=1, max_value=50_000).map(
+        lambda p: PriceBound(eur(p), ("DE:FR",), eur(p))
+    )
+
+
+def fired(thresholds: list[TrackingThreshold], values: dict[str, int], drop: bool) -> bool:
+    """Keepa's check at a refresh: a threshold's price type has an offer strictly below a
+    drop threshold's value or above a rise threshold's."""
+    return any(
+        (v := values.get(t.price_type.name)) is not None
+        and (v < t.value.amount_minor if t.is_drop else v > t.value.amount_minor)
+        for t in thresholds
+        if t.is_drop is drop
+    )
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    values=offer_snapshots(),
+    buy=price_bounds(),
+    amazon=price_bounds(),
+    sell=price_bounds(),
+    mode=st.sampled_from(TRACKING_PRICE_TYPES),
+)
+def test_a_buy_price_on_the_profitable_side_fires_a_drop_in_every_mode(
+    values: dict[str, int],
+    buy: PriceBound | None,
+    amazon: PriceBound | None,
+    sell: PriceBound | None,
+    mode: TrackingPriceTypes,
+) -> None:
+    # The quote's buy price as the envelope derives it, and whose offer the detector takes it
+    # for (app.domain.fees: Amazon's when it is the AMAZON price); a buy price at or below the
+    # bound of that seller is on the profitable side (nothing above a bound opens a route).
+    thresholds = tracking_thresholds([Breakeven(ASIN, Market.DE, buy, amazon, sell, None)], mode)
+    buy_price = quote_prices(values).buy_price
+    if buy_price is None:
+        return
+    bound = amazon if values.get(PriceType.AMAZON.name) == buy_price else buy
+    if bound is not None and buy_price <= bound.price.amount_minor:
+        assert fired(thresholds, values, drop=True)
+
+
+@settings(max_examples=500, deadline=None)
+@given(values=offer_snapshots(), sell=price_bounds())
+def test_sell_triggers_marketplace_complete_regular_never_for_nothing(
+    values: dict[str, int], sell: PriceBound | None
+) -> None:
+    sell_price = quote_prices(values).sell_price
+    results = [Breakeven(ASIN, Market.FR, None, None, sell, None)]
+    on_profitable_side = (
+        sell is not None and sell_price is not None and sell_price >= sell.price.amount_minor
+    )
+    # Marketplace: the sell price is one of the watched types, a complete trigger.
+    if on_profitable_side:
+        assert fired(tracking_thresholds(results, "marketplace"), values, drop=False)
+    # Regular: NEW above the bound puts every new offer there, so the sell price (the Buy Box
+    # or New FBA, both offers) too: a proxy that never fires for nothing when there is one.
+    if sell_price is not None and fired(tracking_thresholds(results, "regular"), values, False):
+        assert on_profitable_side
+
+
+def test_the_regular_sell_proxy_misses_a_buy_box_above_a_cheaper_offer() -> None:
+    # FR sells from 44.11: a Buy Box at 46.00 is on the profitable side, but an FBM offer at
+    # 39.00 keeps NEW below the bound: only polling sees it.
+    values = {"NEW_FBA": 4600, "NEW_FBM_SHIPPING": 4290, "NEW": 3900, "BUY_BOX_SHIPPING": 4600}
+    sell = PriceBound(eur(4411), ("DE:FR",), eur(4411))
+    results = [Breakeven(ASIN, Market.FR, None, None, sell, None)]
+    assert quote_prices(values).sell_price == 4600
+    assert fired(tracking_thresholds(results, "marketplace"), values, drop=False)
+    assert not fired(tracking_thresholds(results, "regular"), values, drop=False)
 
 
 # --- properties against the detector ---------------------------------------------------------

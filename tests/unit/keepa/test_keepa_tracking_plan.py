@@ -11,6 +11,7 @@ computed by hand there); GB Amazon 15.00 against the same FR quote a GB buy brea
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -18,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from app.domain.breakeven import TrackingThreshold
+from app.domain.breakeven import Breakeven, TrackingThreshold, breakevens
 from app.domain.detection import Pricing
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
@@ -31,6 +32,7 @@ from app.domain.profile import DEFAULT_PROFILE, Thresholds
 from app.domain.quote import MarketQuote
 from app.domain.watchlist import WatchlistEntry
 from app.keepa.tracking import Tracking, TrackingRequest
+from app.keepa.tracking.cost import is_marketplace_tracking
 from app.keepa.tracking.creation import API_NOTIFICATION_TYPE
 from app.keepa.tracking.plan import (
     META_TAG,
@@ -51,7 +53,8 @@ AT = T0 + timedelta(minutes=5)
 FX = FxRates(Decimal("1.17"), T0)
 PRICING = Pricing(FX, DEFAULT_PROFILE, "v-default", default_fee_schedule())
 DETECTION = DetectionPolicy()
-POLICY = TrackingPolicy()
+POLICY = TrackingPolicy(flow_share=0.5, price_types="marketplace")
+REGULAR = TrackingPolicy(flow_share=0.5, price_types="regular")
 ASIN = "B0BREAKEV1"
 
 _THIRD_PARTY_BUY = (PriceType.NEW_FBA, PriceType.NEW_FBM_SHIPPING, PriceType.NEW)
@@ -135,6 +138,50 @@ def test_thresholds_of_a_euro_asin_are_the_break_evens_in_their_own_currency() -
     assert c.closeness == 0.0
     # Marketplace price types (New FBA, Buy Box): 9 tokens per update, 2 markets, hourly.
     assert c.flow == pytest.approx(9 * 2 / 60)
+
+
+def test_regular_thresholds_watch_amazon_and_new_at_a_tenth_of_the_cost() -> None:
+    entry = WatchlistEntry(ASIN, ("DE", "FR"), priority=3)
+    c = candidate(entry, de_fr(), PRICING, DETECTION, REGULAR, AT)
+    assert c.request is not None
+    # The same break-evens: DE drops of AMAZON and NEW below 2479, FR a rise of NEW above 4410.
+    assert thresholds_of(c.request) == {
+        (Market.DE, PriceType.AMAZON, 2479, True),
+        (Market.DE, PriceType.NEW, 2479, True),
+        (Market.FR, PriceType.NEW, 4410, False),
+    }
+    assert not is_marketplace_tracking(c.request)
+    # Regular price types: 0.9 tokens per update, 2 markets, hourly (a tenth of marketplace).
+    assert c.flow == pytest.approx(0.9 * 2 / 60)
+    marketplace = candidate(entry, de_fr(), PRICING, DETECTION, POLICY, AT)
+    assert c.flow == pytest.approx(marketplace.flow / 10)
+    assert c.closeness == marketplace.closeness == 0.0
+
+
+def test_the_break_evens_come_from_the_function_given() -> None:
+    # A simulation passes a memo of breakevens(): the candidate uses it, with the quotes of
+    # the entry's markets and the time of the sync.
+    calls: list[tuple[frozenset[Market], datetime]] = []
+
+    def counted(
+        q: Mapping[Market, MarketQuote], policy: DetectionPolicy, pricing: Pricing, at: datetime
+    ) -> dict[Market, Breakeven]:
+        calls.append((frozenset(q), at))
+        return breakevens(q, policy, pricing, at)
+
+    entry = WatchlistEntry(ASIN, ("DE", "FR"))
+    c = candidate(entry, de_fr(), PRICING, DETECTION, REGULAR, AT, breakevens=counted)
+    assert calls == [(frozenset({Market.DE, Market.FR}), AT)]
+    assert c == candidate(entry, de_fr(), PRICING, DETECTION, REGULAR, AT)
+
+    def nothing(
+        q: Mapping[Market, MarketQuote], policy: DetectionPolicy, pricing: Pricing, at: datetime
+    ) -> dict[Market, Breakeven]:
+        return {m: Breakeven(ASIN, m, None, None, None, None) for m in q}
+
+    c = candidate(entry, de_fr(), PRICING, DETECTION, REGULAR, AT, breakevens=nothing)
+    assert c.request is None
+    assert c.reason == "no price opens a route"
 
 
 def test_closeness_is_the_smallest_move_to_a_break_even() -> None:
@@ -256,6 +303,8 @@ def test_policy_is_validated() -> None:
         TrackingPolicy(flow_share=1.5)
     with pytest.raises(ValueError, match="update_interval_h"):
         TrackingPolicy(update_interval_h=0)
+    with pytest.raises(ValueError, match="price_types"):
+        TrackingPolicy(price_types="cheap")  # type: ignore[arg-type]
 
 
 # --- diff -----------------------------------------------------------------------------------

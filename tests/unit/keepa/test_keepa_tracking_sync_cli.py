@@ -86,6 +86,7 @@ def fake_keepa(
     monkeypatch.setattr(tracking_cli, "_keepa_http", lambda settings: client)
     monkeypatch.setattr(tracking_sync, "read_inputs", lambda es, settings: inputs())
     monkeypatch.setenv("KEEPA_WEBHOOK_URL", WEBHOOK)
+    monkeypatch.setenv("KEEPA_TRACKING_SHARE", "0.5")  # push on (the default pushes nothing)
     get_settings.cache_clear()
     keepa = FakeKeepaTracking(
         trackings={GONE: gone_tracking()},
@@ -133,6 +134,37 @@ def test_sync_adds_reports_a_failed_asin_removes_the_unwatched_and_is_idempotent
     assert "added 0, updated 0, re-armed 0, removed 0, unchanged 1, failed 1" in second.output
     assert [t["asin"] for t in fake_keepa.add_bodies[-1]] == [REFUSED]
     assert "remove" not in fake_keepa.kinds()
+
+
+def test_the_price_type_setting_decides_the_thresholds_sent(
+    fake_keepa: FakeKeepaTracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = CliRunner()
+    sent: dict[str, set[int]] = {}
+    for mode in ("marketplace", "regular"):
+        monkeypatch.setenv("KEEPA_TRACKING_PRICE_TYPES", mode)
+        get_settings.cache_clear()
+        result = runner.invoke(cli, ["tracking", "sync"])
+        assert result.exit_code == 0, result.output
+        (body,) = [t for t in fake_keepa.add_bodies[-1] if t["asin"] == NEW]
+        sent[mode] = {t["csvType"] for t in body["thresholdValues"]}
+    # Marketplace: Amazon, New, New FBM, New FBA, Buy Box; regular: Amazon and New only (the
+    # second sync replaces NEW's tracking: its thresholds differ).
+    assert sent == {"marketplace": {0, 1, 7, 10, 18}, "regular": {0, 1}}
+    assert "updated 1" in result.output
+
+
+def test_the_default_share_pushes_nothing_and_removes_ours(
+    fake_keepa: FakeKeepaTracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("KEEPA_TRACKING_SHARE")
+    get_settings.cache_clear()
+    result = CliRunner().invoke(cli, ["tracking", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "added 0, updated 0, re-armed 0, removed 1, unchanged 0, failed 0" in result.output
+    assert "push budget 0.00 of 0.00 tokens/min" in result.output
+    assert "add" not in fake_keepa.kinds()
+    assert fake_keepa.trackings == {}
 
 
 def test_a_metadata_keepa_did_not_keep_is_reported(fake_keepa: FakeKeepaTracking) -> None:

@@ -19,6 +19,7 @@ from app.keepa.tracking.cost import estimated_flow_reduction
 from app.keepa.tracking.creation import ThresholdValue, TrackingRequest
 from app.keepa.tracking.objects import Tracking
 from app.keepa.tracking.plan import META_TAG, Change, SyncPlan, diff
+from devtools.sample.generator import MarketSimulator
 from devtools.sample.keepa_tracking import (
     SentNotification,
     SimulatedTrackings,
@@ -225,3 +226,37 @@ def test_a_notification_merges_into_the_stored_quote_with_the_pushed_price() -> 
     assert merge.quote.observed_at == T0 + HOUR
     assert merge.quote.source == "notification"
     assert merge_notification(None, notification).outcome == "no_quote"
+
+
+def test_regular_thresholds_fire_from_the_synthetic_markets_new_and_amazon_values() -> None:
+    # The generator fills NEW (the lowest new offer, Amazon's included, without shipping) and
+    # AMAZON in stats.current, which the emulator reads by the threshold's price type.
+    simulator = MarketSimulator(5, seed=4, start=T0, end=T0 + timedelta(days=1))
+    at = T0 + timedelta(hours=5)
+    values = [
+        (asin, stats)
+        for asin in simulator.asins
+        if (stats := simulator.product_at(asin, "DE", at)["stats"]["current"])[PriceType.AMAZON] > 0
+    ]
+    asin, prices = values[0]
+    new, amazon = prices[PriceType.NEW], prices[PriceType.AMAZON]
+    offers = [prices[PriceType.NEW_FBA], prices[PriceType.NEW_FBM_SHIPPING], amazon]
+    assert 0 < new <= min(p for p in offers if p > 0)
+    keepa = SimulatedTrackings(FX)
+    tracked = TrackingRequest(
+        asin=asin,
+        main_market=Market.DE,
+        thresholds=(
+            ThresholdValue(Market.DE, PriceType.AMAZON, amazon + 1, True),
+            ThresholdValue(Market.DE, PriceType.NEW, new + 1, True),
+            ThresholdValue(Market.DE, PriceType.NEW, new - 1, False),
+            ThresholdValue(Market.DE, PriceType.NEW, new, True),  # not strictly below: silent
+        ),
+        update_interval_h=1,
+        desired_prices_in_main_currency=True,
+        meta_data=f"{META_TAG} armed={to_keepa_minutes(T0)}",
+    )
+    keepa.add(tracked, T0)
+    fired = keepa.refresh(asin, Market.DE, at, prices)
+    assert [n.trigger for n in fired] == [PriceType.AMAZON, PriceType.NEW, PriceType.NEW]
+    assert all(n.current_prices == list(prices) for n in fired)
