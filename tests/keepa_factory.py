@@ -3,11 +3,15 @@
 ``keepa_product`` returns a dict in the shape of Keepa's ``/product`` API (``csv`` histories
 in Keepa minutes, shipping types as ``[time, price, shipping]`` triples, ``stats.current``
 indexed by price type). Prices are minor units of the market's currency; ``None`` = no data
-for that type, ``-1`` = the offer exists in the history but is out of stock now.
+for that type, ``-1`` = the offer exists in the history but is out of stock now. The
+statistics the opportunity signals read (``stats.avg30``/``avg90``/``minInInterval``/
+``maxInInterval``, rank drops, ``buyBoxStats``, COUNT_NEW, ``monthlySold``) are only there
+when asked for.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -71,8 +75,22 @@ def keepa_product(
     sales_rank: int | None = 1234,
     root_category: int | None = 3167641,
     images: tuple[str, ...] = DEFAULT_IMAGES,
+    avg30: Mapping[PriceType, int] | None = None,
+    avg90: Mapping[PriceType, int] | None = None,
+    range_90: Mapping[PriceType, tuple[int, int]] | None = None,
+    new_offers: int | None = None,
+    rank_drops: tuple[int, int] | None = None,
+    monthly_sold: int | None = None,
+    buy_box_stats: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """A Keepa product dict. ``last_update=None`` omits ``lastUpdate`` (observed = fetched)."""
+    """A Keepa product dict. ``last_update=None`` omits ``lastUpdate`` (observed = fetched).
+
+    Statistics (only with ``stats``): ``avg30``/``avg90`` per price type (every other type
+    -1, as Keepa sends "no data"), ``range_90`` per price type ``(low, high)`` as
+    ``minInInterval``/``maxInInterval`` ``[time, value]`` pairs, ``rank_drops``
+    ``(salesRankDrops30, salesRankDrops90)``, ``buy_box_stats`` seller id -> ``percentageWon``.
+    ``new_offers``: the COUNT_NEW history (one more offer a week ago) and its current value;
+    ``monthly_sold``: ``monthlySold``."""
     now = last_update or DEFAULT_LAST_UPDATE
     minutes_now = to_keepa_minutes(now)
     csv: list[list[int] | None] = [None] * CSV_LENGTH
@@ -98,6 +116,14 @@ def keepa_product(
             sales_rank,
         ]
         current[PriceType.SALES] = sales_rank
+    if new_offers is not None:
+        csv[PriceType.COUNT_NEW] = [
+            minutes_now - 7 * 24 * 60,
+            new_offers + 1,
+            minutes_now - 90,
+            new_offers,
+        ]
+        current[PriceType.COUNT_NEW] = new_offers
 
     product: dict[str, Any] = {
         "productType": 0,
@@ -127,9 +153,53 @@ def keepa_product(
     }
     if last_update is not None:
         product["lastUpdate"] = minutes_now
+    if monthly_sold is not None:
+        product["monthlySold"] = monthly_sold
+        product["lastSoldUpdate"] = minutes_now - 24 * 60
     if stats:
-        product["stats"] = {"current": current}
+        product["stats"] = _stats(
+            current, minutes_now, avg30, avg90, range_90, rank_drops, buy_box_stats
+        )
     return product
+
+
+def _stats(
+    current: list[int],
+    minutes_now: int,
+    avg30: Mapping[PriceType, int] | None,
+    avg90: Mapping[PriceType, int] | None,
+    range_90: Mapping[PriceType, tuple[int, int]] | None,
+    rank_drops: tuple[int, int] | None,
+    buy_box_stats: Mapping[str, float] | None,
+) -> dict[str, Any]:
+    stats: dict[str, Any] = {"current": current}
+    for name, averages in (("avg30", avg30), ("avg90", avg90)):
+        if averages is not None:
+            values = [-1] * CSV_LENGTH
+            for price_type, value in averages.items():
+                values[price_type] = value
+            stats[name] = values
+    if range_90 is not None:
+        lows: list[list[int] | None] = [None] * CSV_LENGTH
+        highs: list[list[int] | None] = [None] * CSV_LENGTH
+        for price_type, (low, high) in range_90.items():
+            lows[price_type] = [minutes_now - 40 * 24 * 60, low]
+            highs[price_type] = [minutes_now - 10 * 24 * 60, high]
+        stats["minInInterval"], stats["maxInInterval"] = lows, highs
+    if rank_drops is not None:
+        stats["salesRankDrops30"], stats["salesRankDrops90"] = rank_drops
+    if buy_box_stats is not None:
+        stats["buyBoxStats"] = {
+            seller_id: {
+                "percentageWon": won,
+                "avgPrice": 2499,
+                "avgNewOfferCount": 4,
+                "isFBA": True,
+                "lastSeen": minutes_now - 60,
+            }
+            for seller_id, won in buy_box_stats.items()
+        }
+    return stats
 
 
 def envelope(

@@ -18,11 +18,11 @@ value becomes None. Prices, identity (ASIN, domain) and timestamps do.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, TypeGuard
+from typing import Any
 
 from app.domain.asin import is_valid_asin
 from app.domain.errors import EnvelopeErrorCode, InvalidEnvelope
@@ -31,6 +31,7 @@ from app.domain.keepa_prices import (
     PriceType,
     current_price,
     current_sales_rank,
+    is_int,
 )
 from app.domain.keepa_time import from_keepa_minutes
 from app.domain.markets import Market
@@ -49,6 +50,8 @@ __all__ = [
     "observed_at",
     "quote_from_keepa_product",
     "quote_prices",
+    "sales_rank",
+    "sell_price_type",
 ]
 
 IMAGE_URL_PREFIX = "https://m.media-amazon.com/images/I/"
@@ -85,8 +88,16 @@ def quote_prices(prices: Mapping[str, int]) -> QuotePrices:
     """
     buy_candidates = [prices[pt.name] for pt in BUY_PRICE_TYPES if pt.name in prices]
     buy_price = min(buy_candidates) if buy_candidates else prices.get(BUY_PRICE_FALLBACK.name)
-    sell_price = next((prices[pt.name] for pt in SELL_PRICE_TYPES if pt.name in prices), None)
+    sell_type = sell_price_type(prices)
+    sell_price = None if sell_type is None else prices[sell_type.name]
     return QuotePrices(buy_price, sell_price, PriceType.AMAZON.name in prices)
+
+
+def sell_price_type(prices: Mapping[str, int]) -> PriceType | None:
+    """The Keepa price type a quote's sell price is taken from: the first of
+    :data:`SELL_PRICE_TYPES` that ``prices`` (name -> minor units, the available ones) holds;
+    ``None`` when there is none (the quote has no sell price)."""
+    return next((pt for pt in SELL_PRICE_TYPES if pt.name in prices), None)
 
 
 def asin_from_key(key: bytes | None) -> str | None:
@@ -149,7 +160,7 @@ def quote_from_keepa_product(
         package_length_mm=_positive_int(product.get("packageLength")),
         package_width_mm=_positive_int(product.get("packageWidth")),
         package_height_mm=_positive_int(product.get("packageHeight")),
-        sales_rank=current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product),
+        sales_rank=sales_rank(product, csv, stats_current),
         root_category=_positive_int(product.get("rootCategory")),
         image_url=_image_url(product.get("imagesCSV")),
         amazon_in_stock=derived.amazon_in_stock,
@@ -188,7 +199,7 @@ def observed_at(product: Mapping[str, Any], fetched_at: datetime) -> datetime:
     last_update = product.get("lastUpdate")
     if last_update is None:
         return fetched_at
-    if not _is_int(last_update):
+    if not is_int(last_update):
         raise InvalidEnvelope("bad_timestamp", f"lastUpdate is not Keepa minutes: {last_update!r}")
     if last_update <= 0:
         return fetched_at
@@ -198,12 +209,8 @@ def observed_at(product: Mapping[str, Any], fetched_at: datetime) -> datetime:
         raise InvalidEnvelope("bad_timestamp", f"lastUpdate out of range: {last_update}") from None
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _positive_int(value: object) -> int | None:
-    return value if _is_int(value) and value > 0 else None
+    return value if is_int(value) and value > 0 else None
 
 
 def _title(value: object) -> str | None:
@@ -230,7 +237,7 @@ def _referral_rate(product: Mapping[str, Any]) -> Decimal | None:
 def _fba_fee(fba_fees: object) -> int | None:
     if isinstance(fba_fees, dict):
         fee = fba_fees.get("pickAndPackFee")
-        if _is_int(fee) and 0 < fee <= 10_000_000:
+        if is_int(fee) and 0 < fee <= 10_000_000:
             return fee
     return None
 
@@ -242,11 +249,20 @@ def _image_url(images_csv: object) -> str | None:
     return f"{IMAGE_URL_PREFIX}{first}" if first else None
 
 
+def sales_rank(
+    product: Mapping[str, Any], csv: Sequence[object], stats_current: Sequence[object] | None
+) -> int | None:
+    """The product's current sales rank: :func:`current_sales_rank` of its ``csv`` and
+    ``stats.current``, else the newest rank of ``salesRanks[rootCategory]``; ``None`` when
+    none is usable (a rank is metadata: never an error)."""
+    return current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product)
+
+
 def _rank_from_sales_ranks(product: Mapping[str, Any]) -> int | None:
     """Last rank of ``salesRanks[rootCategory]`` (``{"<cat id>": [time, rank, ...]}``)."""
     ranks = product.get("salesRanks")
     root = product.get("rootCategory")
-    if not isinstance(ranks, dict) or not _is_int(root):
+    if not isinstance(ranks, dict) or not is_int(root):
         return None
     history = ranks.get(str(root))
     if isinstance(history, list) and len(history) >= 2 and len(history) % 2 == 0:

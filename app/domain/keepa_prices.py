@@ -25,10 +25,17 @@ __all__ = [
     "NO_DATA",
     "NO_OFFER",
     "PRICE_TYPES_READ",
+    "STATS_DAYS",
     "PriceType",
     "current_price",
     "current_sales_rank",
+    "is_int",
 ]
+
+#: The ``stats`` interval, in days, products are requested with (``/product?stats=90``):
+#: ``stats.avg``, ``stats.minInInterval`` and ``stats.maxInInterval`` cover the last 90 days,
+#: which :mod:`app.domain.signals` reads as the 90-day low and high.
+STATS_DAYS: Final = 90
 
 #: Prices above this many minor units (100,000.00 EUR/GBP) are treated as corrupt.
 MAX_PRICE_MINOR = 10_000_000
@@ -113,12 +120,13 @@ PRICE_TYPES_READ: tuple[PriceType, ...] = (
 )
 
 
-def _is_int(value: object) -> TypeGuard[int]:
+def is_int(value: object) -> TypeGuard[int]:
+    """True for a JSON integer (``bool`` is an ``int`` subclass in Python, but not one)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _check_price(value: object, where: str) -> int:
-    if not _is_int(value):
+    if not is_int(value):
         raise InvalidEnvelope("nonsense_price", f"{where} is not an integer: {value!r}")
     if value < NO_DATA or value > MAX_PRICE_MINOR:
         raise InvalidEnvelope("nonsense_price", f"{where} is out of range: {value}")
@@ -146,7 +154,7 @@ def _csv_entry(csv: Sequence[object], index: PriceType) -> list[int] | None:
     if not entry:
         return None
     last = len(entry) - width
-    if not _is_int(entry[last]):
+    if not is_int(entry[last]):
         raise InvalidEnvelope(
             "nonsense_price", f"csv[{index}][{last}] ({name}) time is not an integer"
         )
@@ -196,12 +204,12 @@ def current_sales_rank(csv: Sequence[object], stats_current: Sequence[object] | 
     index = PriceType.SALES
     if stats_current is not None and index < len(stats_current):
         value = stats_current[index]
-        if _is_int(value) and value > 0:
+        if is_int(value) and value > 0:
             return value
     if index < len(csv):
         entry = csv[index]
         if isinstance(entry, list) and entry and len(entry) % 2 == 0:
             last = entry[-1]
-            if _is_int(last) and last > 0:
+            if is_int(last) and last > 0:
                 return last
     return None

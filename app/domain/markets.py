@@ -14,6 +14,14 @@ rate, which overstates the VAT (so understates the profit) of reduced-rate goods
 Keepa domain ids are those of Keepa's API (``domainId``): 2 = .co.uk, 3 = .de, 4 = .fr,
 8 = .it, 9 = .es. The market codes are the ``keepa`` package's domain names (``keepa.DCODES``);
 a unit test pins both to that package, which is not imported here (numpy + pandas).
+
+Amazon's own seller id per marketplace (the key of Amazon's entry in Keepa's
+``stats.buyBoxStats``, see docs/signals.md): DE ``A3JWKAKR8XB7XF``, FR ``A1X6FK5RDHNB96``,
+IT ``A11IL2PNWYJU7H``, ES ``A1AT7YVPFBWXBL``, GB ``A3P5ROKL5A1OLE``. Neither Keepa's sources
+nor an Amazon page we found lists them: they are the ids Amazon's own storefront links carry
+(``smid=``/``me=`` on amazon.de, .fr, .it, .es, .co.uk), the same in many unrelated public
+repositories. They are not the SP-API marketplace ids (DE ``A1PA6795UKMFR9``...), which
+some of those repositories confuse with them.
 """
 
 from __future__ import annotations
@@ -39,6 +47,7 @@ class _MarketInfo:
     keepa_domain_id: int
     vat_rate: Decimal
     amazon_host: str
+    amazon_seller_id: str
 
 
 class Market(StrEnum):
@@ -74,6 +83,12 @@ class Market(StrEnum):
         """Host name of the storefront without ``www.``, e.g. ``amazon.co.uk``."""
         return self._info.amazon_host
 
+    @property
+    def amazon_seller_id(self) -> str:
+        """Amazon's own seller id on this marketplace, e.g. ``A3JWKAKR8XB7XF`` on amazon.de
+        (source: module doc)."""
+        return self._info.amazon_seller_id
+
     def product_url(self, asin: str) -> str:
         """Canonical product page, e.g. ``https://www.amazon.de/dp/B000000000``."""
         return f"https://www.{self.amazon_host}/dp/{asin}"
@@ -102,11 +117,11 @@ class Market(StrEnum):
 
 
 _MARKETS: dict[Market, _MarketInfo] = {
-    Market.DE: _MarketInfo(Currency.EUR, 3, Decimal("0.19"), "amazon.de"),
-    Market.FR: _MarketInfo(Currency.EUR, 4, Decimal("0.20"), "amazon.fr"),
-    Market.IT: _MarketInfo(Currency.EUR, 8, Decimal("0.22"), "amazon.it"),
-    Market.ES: _MarketInfo(Currency.EUR, 9, Decimal("0.21"), "amazon.es"),
-    Market.GB: _MarketInfo(Currency.GBP, 2, Decimal("0.20"), "amazon.co.uk"),
+    Market.DE: _MarketInfo(Currency.EUR, 3, Decimal("0.19"), "amazon.de", "A3JWKAKR8XB7XF"),
+    Market.FR: _MarketInfo(Currency.EUR, 4, Decimal("0.20"), "amazon.fr", "A1X6FK5RDHNB96"),
+    Market.IT: _MarketInfo(Currency.EUR, 8, Decimal("0.22"), "amazon.it", "A11IL2PNWYJU7H"),
+    Market.ES: _MarketInfo(Currency.EUR, 9, Decimal("0.21"), "amazon.es", "A1AT7YVPFBWXBL"),
+    Market.GB: _MarketInfo(Currency.GBP, 2, Decimal("0.20"), "amazon.co.uk", "A3P5ROKL5A1OLE"),
 }
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
+from fractions import Fraction
 
 __all__ = ["Currency", "Money", "UnknownCurrencyError", "round_half_up"]
 
@@ -38,8 +39,13 @@ class Currency(StrEnum):
             raise UnknownCurrencyError(f"unknown currency {value!r}") from None
 
 
-def round_half_up(value: Decimal) -> int:
-    """Round a Decimal amount of minor units to a whole minor unit, halves away from zero."""
+def round_half_up(value: Decimal | Fraction) -> int:
+    """Round an amount of minor units (a ``Decimal``, or an exact ``Fraction``) to a whole
+    minor unit, halves away from zero."""
+    if isinstance(value, Fraction):
+        # |n|/d + 1/2, floored: exact integer arithmetic (d > 0 in a Fraction).
+        magnitude = (2 * abs(value.numerator) + value.denominator) // (2 * value.denominator)
+        return magnitude if value >= 0 else -magnitude
     return int(value.quantize(_ONE, rounding=ROUND_HALF_UP))
 
 

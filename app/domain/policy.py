@@ -1,5 +1,6 @@
-"""What detection needs besides the money: when a quote is too old to use and when a change
-of an open route is worth an ``updated`` event.
+"""What detection needs besides the money: when a quote is too old to use, when a change
+of an open route is worth an ``updated`` event, and when a sell price is a spike
+(:mod:`app.domain.signals`).
 
 Every figure of a profit (fees, VAT, shipping, thresholds) comes from the fee schedule
 (:mod:`app.domain.fee_schedule`) and the seller's profile (:mod:`app.domain.profile`) through
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 
 __all__ = ["DetectionPolicy"]
 
@@ -17,15 +19,23 @@ __all__ = ["DetectionPolicy"]
 @dataclass(frozen=True, slots=True)
 class DetectionPolicy:
     """The event-time rules of opportunity detection (``STALE_AFTER_HOURS``,
-    ``MATERIAL_CHANGE_EUR_CENTS``)."""
+    ``MATERIAL_CHANGE_EUR_CENTS``) and the spike threshold of its signals."""
 
     #: A quote older than the newest quote of the same ASIN by more than this is ignored.
     stale_after: timedelta = timedelta(hours=24)
     #: An open opportunity is re-published when its profit moved by at least this much.
     material_change_eur_cents: int = 50
+    #: A sell price is a spike when it is more than this share above its 90-day average
+    #: (0.20: more than 20 % above). Our choice of threshold, not a Keepa or Amazon figure
+    #: (docs/signals.md).
+    spike_share: Decimal = Decimal("0.20")
 
     def __post_init__(self) -> None:
         if self.material_change_eur_cents < 0:
             raise ValueError("material_change_eur_cents must be >= 0")
+        if not isinstance(self.spike_share, Decimal) or not (
+            self.spike_share.is_finite() and self.spike_share >= 0
+        ):
+            raise ValueError(f"spike_share must be a finite Decimal >= 0, got {self.spike_share!r}")
         if self.stale_after <= timedelta(0):
             raise ValueError("stale_after must be positive")

@@ -26,6 +26,7 @@ from pydantic import SecretStr
 
 from app.contracts.keepa_products import KeepaProductsEnvelope, make_envelope
 from app.domain.asin import normalise_asin
+from app.domain.keepa_prices import STATS_DAYS
 from app.domain.markets import Market
 from app.keepa.http import KeepaError, KeepaHttpClient, server_time
 from app.keepa.tokens import TokenPlanner, TokenState
@@ -109,7 +110,7 @@ class KeepaProductClient(KeepaHttpClient):
         *,
         base_url: str = "https://api.keepa.com",
         buybox: bool = False,
-        stats_days: int = 90,
+        stats_days: int = STATS_DAYS,
         max_retries: int = 5,
         backoff_base_s: float = 1.0,
         sleep: Callable[[float], None] = time.sleep,

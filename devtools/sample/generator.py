@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from app.contracts.keepa_products import ENVELOPE, KeepaProductsEnvelope, make_envelope
-from app.domain.keepa_prices import CSV_LENGTH, PriceType
+from app.domain.keepa_prices import CSV_LENGTH, STATS_DAYS, PriceType
 from app.domain.keepa_time import from_keepa_minutes, to_keepa_minutes
 from app.domain.markets import MARKET_CODES, Market
 
@@ -90,7 +90,7 @@ class SampleConfig:
     """Chance that a product has no ``fbaFees`` (Keepa: not collected yet)."""
     missing_referral_fee_rate: float = 0.1
     """Chance that a product has no ``referralFeePercentage``."""
-    stats_days: int = 90
+    stats_days: int = STATS_DAYS
     """Interval of ``stats.avg`` (like the /product ``stats`` parameter)."""
 
     def __post_init__(self) -> None:

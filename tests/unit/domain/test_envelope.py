@@ -14,6 +14,8 @@ from app.domain.envelope import (
     InvalidEnvelope,
     observed_at,
     quote_from_keepa_product,
+    quote_prices,
+    sell_price_type,
 )
 from app.domain.keepa_prices import PRICE_TYPES_READ, PriceType
 from app.domain.markets import Market
@@ -432,3 +434,20 @@ def test_market_quote_requires_aware_times() -> None:
 def test_market_quote_is_hashable() -> None:
     quote = parse(keepa_product(amazon=1999))
     assert hash(quote) == hash(parse(keepa_product(amazon=1999)))
+
+
+@pytest.mark.parametrize(
+    ("prices", "expected"),
+    [
+        ({"BUY_BOX_SHIPPING": 2599, "NEW_FBA": 2499}, PriceType.BUY_BOX_SHIPPING),
+        ({"NEW_FBA": 2499, "AMAZON": 2399}, PriceType.NEW_FBA),
+        ({"AMAZON": 2399, "NEW": 2299, "NEW_FBM_SHIPPING": 2199}, None),
+        ({}, None),
+    ],
+)
+def test_sell_price_type_is_the_type_of_the_sell_price(
+    prices: dict[str, int], expected: PriceType | None
+) -> None:
+    assert sell_price_type(prices) is expected
+    sell_price = quote_prices(prices).sell_price
+    assert sell_price == (None if expected is None else prices[expected.name])

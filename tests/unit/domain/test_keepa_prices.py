@@ -1,4 +1,4 @@
-from app.domain.keepa_prices import CSV_LENGTH, PRICE_TYPES_READ, PriceType
+from app.domain.keepa_prices import CSV_LENGTH, PRICE_TYPES_READ, STATS_DAYS, PriceType
 
 
 def test_every_csv_index_has_a_type() -> None:
@@ -29,3 +29,9 @@ def test_price_types_read() -> None:
         "NEW_FBA",
         "BUY_BOX_SHIPPING",
     ]
+
+
+def test_products_are_requested_with_90_day_statistics() -> None:
+    # app.domain.signals reads stats.minInInterval/maxInInterval as the 90-day low and high:
+    # change this interval and those fields no longer mean that (docs/signals.md).
+    assert STATS_DAYS == 90

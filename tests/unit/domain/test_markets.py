@@ -30,6 +30,21 @@ def test_market_properties(
     assert market == market.value  # StrEnum: usable as a plain string
 
 
+def test_amazon_seller_ids_are_amazons_storefront_ids_not_marketplace_ids() -> None:
+    # Sources in app/domain/markets.py's module doc; the SP-API marketplace ids (DE
+    # A1PA6795UKMFR9, FR A13V1IB3VIYZZH, IT APJ6JRA9NG5V4, ES A1RKKUPIHCS9HS, GB
+    # A1F83G8C2ARO7P) are another thing, easily confused with them.
+    assert {m.value: m.amazon_seller_id for m in Market} == {
+        "DE": "A3JWKAKR8XB7XF",
+        "FR": "A1X6FK5RDHNB96",
+        "IT": "A11IL2PNWYJU7H",
+        "ES": "A1AT7YVPFBWXBL",
+        "GB": "A3P5ROKL5A1OLE",
+    }
+    marketplace_ids = {"A1PA6795UKMFR9", "A13V1IB3VIYZZH", "APJ6JRA9NG5V4", "A1RKKUPIHCS9HS"}
+    assert not marketplace_ids & {m.amazon_seller_id for m in Market}
+
+
 def test_market_codes_in_their_fixed_order() -> None:
     assert MARKET_CODES == ("DE", "FR", "IT", "ES", "GB")
 

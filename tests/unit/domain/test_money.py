@@ -1,8 +1,11 @@
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from app.domain.money import Currency, Money, UnknownCurrencyError
+from app.domain.money import Currency, Money, UnknownCurrencyError, round_half_up
 
 
 def test_money_is_minor_units_of_a_currency() -> None:
@@ -22,3 +25,30 @@ def test_money_amount_is_an_int(amount: object) -> None:
 def test_money_currency_is_known() -> None:
     with pytest.raises(UnknownCurrencyError, match="USD"):
         Money(100, "USD")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (Fraction(4677, 2), 2339),  # 2338.5 -> 2339, as Decimal("2338.5")
+        (Fraction(-5, 2), -3),  # halves away from zero
+        (Fraction(12, 5), 2),  # 2.4
+        (Fraction(13, 5), 3),  # 2.6
+        (Fraction(-13, 5), -3),
+        (Fraction(1000, 3), 333),  # 333.33...: no Decimal could hold it exactly
+        (Fraction(0), 0),
+        (Fraction(7), 7),
+    ],
+)
+def test_round_half_up_of_an_exact_fraction(value: Fraction, expected: int) -> None:
+    assert round_half_up(value) == expected
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(1, 10**6))
+def test_fraction_and_decimal_round_alike(numerator: int, denominator: int) -> None:
+    # A denominator of 2^a * 5^b has an exact Decimal; the rule must not depend on the type.
+    value = Fraction(numerator, denominator)
+    exact = Decimal(numerator) / Decimal(denominator)
+    if Fraction(exact) == value:
+        assert round_half_up(value) == round_half_up(exact)
+    assert abs(round_half_up(value) - value) <= Fraction(1, 2)

@@ -1,4 +1,5 @@
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -9,6 +10,7 @@ def test_defaults_hold_no_money_figure_but_the_material_change() -> None:
     policy = DetectionPolicy()
     assert policy.stale_after == timedelta(hours=24)
     assert policy.material_change_eur_cents == 50
+    assert policy.spike_share == Decimal("0.20")  # our threshold (docs/signals.md)
     hash(policy)  # frozen and hashable
 
 
@@ -17,6 +19,9 @@ def test_defaults_hold_no_money_figure_but_the_material_change() -> None:
     [
         ({"stale_after": timedelta(0)}, "stale_after"),
         ({"material_change_eur_cents": -1}, "material_change_eur_cents"),
+        ({"spike_share": Decimal("-0.01")}, "spike_share"),
+        ({"spike_share": Decimal("NaN")}, "spike_share"),
+        ({"spike_share": 0.2}, "spike_share"),
     ],
 )
 def test_invalid_policy(kwargs: dict[str, object], message: str) -> None:
