@@ -16,7 +16,9 @@ Steps (each timed on stdout):
 5. Down: containers, volumes and (unless ``--keep-images``) the images built here removed.
 
 Podman's settings: infra/podman/containers.conf; the override: infra/compose/podman.override.yml.
-Every published port is on the host's network, so nothing may listen on them before ``up``.
+The containers share one network namespace made here (loopback only), so the stack's ports never
+meet the host's (the local stack uses the same ones); the checks of step 4 run in it as well
+(``ip netns exec``, this module with ``--probe``).
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ from devtools.stack.artifacts import ensure_distribution
 from devtools.stack.jdk import find_java_home
 
 PROJECT = "arbitrage-compose-test"
+#: The network namespace of every container (podman.override.yml: network_mode ns:/run/netns/..).
+NETNS = PROJECT
 COMPOSE_FILES = (
     PROJECT_ROOT / "docker-compose.yml",
     PROJECT_ROOT / "infra/compose/podman.override.yml",
@@ -66,9 +70,6 @@ PACKAGES = {
     "chromium": ("chromium",),
     "chromedriver": ("chromium-driver",),
 }
-#: Ports the services open on the host besides the published ones (Kafka's controller listener,
-#: Elasticsearch's transport).
-UNPUBLISHED_PORTS = (9093, 9300)
 CHROMIUM = "/usr/bin/chromium"
 #: Where the sample goes in the worker container (the image's user owns its home).
 IN_CONTAINER_SAMPLE = "/home/arbitrage/sample.jsonl"
@@ -121,14 +122,6 @@ def startup_levels(services: Mapping[str, Mapping[str, Any]]) -> list[list[str]]
         levels.append(level)
         placed.update(level)
     return levels
-
-
-def host_ports(services: Mapping[str, Mapping[str, Any]]) -> list[int]:
-    """Host ports the stack needs: every published one, and those it opens unpublished."""
-    from tests.compose_file import published  # the one parser of a ``ports`` entry
-
-    ports = {published(p)[1] for spec in services.values() for p in spec.get("ports") or ()}
-    return sorted(ports | set(UNPUBLISHED_PORTS))
 
 
 # --- Running things ------------------------------------------------------------------------
@@ -351,22 +344,15 @@ def wait_healthy(services: Mapping[str, Mapping[str, Any]], names: Sequence[str]
         time.sleep(1.0)
 
 
-def ports_in_use(ports: Sequence[int]) -> list[int]:
-    out = run(["ss", "-Hltn"]).stdout
-    listening = {int(line.split()[3].rsplit(":", 1)[1]) for line in out.splitlines() if line}
-    return [p for p in ports if p in listening]
+def make_netns() -> None:
+    """The namespace of the containers (a stale one from an interrupted run is replaced)."""
+    run(["ip", "netns", "delete", NETNS], check=False)
+    run(["ip", "netns", "add", NETNS])
+    run(["ip", "netns", "exec", NETNS, "ip", "link", "set", "lo", "up"])
 
 
-def wait_ports_free(ports: Sequence[int], wait_s: float) -> None:
-    deadline = time.monotonic() + wait_s
-    while busy := ports_in_use(ports):
-        if time.monotonic() >= deadline:
-            raise ComposeTestError(
-                f"ports {busy} are in use on this host (the local stack or another run?); the "
-                "compose services share the host's network: stop what listens there first"
-            )
-        print(f"    ports {busy} in use; waiting", flush=True)
-        time.sleep(min(60.0, max(1.0, deadline - time.monotonic())))
+def in_netns(argv: Sequence[str], env: Mapping[str, str], log: Path) -> None:
+    run(["ip", "netns", "exec", NETNS, *argv], env=env, log=log)
 
 
 def up(services: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> None:
@@ -382,7 +368,10 @@ def up(services: Mapping[str, Mapping[str, Any]], env: Mapping[str, str]) -> Non
 def report(services: Mapping[str, Mapping[str, Any]]) -> None:
     print(f"    {'SERVICE':<15}{'STATE':<10}HEALTH")
     for service in sorted(services):
-        state, status = health(container(service))
+        try:
+            state, status = health(container(service))
+        except ComposeTestError:
+            state, status = "absent", "-"
         print(f"    {service:<15}{state:<10}{status}")
 
 
@@ -398,8 +387,10 @@ def eventually(probe: Callable[[], T | None], timeout_s: float, what: str) -> T:
 
 
 def replay_sample(env: Mapping[str, str]) -> None:
-    """A small synthetic sample, written here and replayed from inside the worker container
-    (`kafka`, the advertised listener, resolves there)."""
+    """A small synthetic sample (60 ASINs x 5 markets x 16 steps, the generator's fixed seed:
+    4,800 envelopes that leave opportunities open; 20 x 8 left none), written here and
+    replayed from inside the worker container (`kafka`, the advertised listener, resolves
+    there)."""
     with tempfile.TemporaryDirectory() as tmp:
         sample = Path(tmp) / "sample.jsonl"
         run(
@@ -408,9 +399,9 @@ def replay_sample(env: Mapping[str, str]) -> None:
                 "sample",
                 str(sample),
                 "--asins",
-                "20",
+                "60",
                 "--steps",
-                "8",
+                "16",
             ],
             env=env,
         )
@@ -477,14 +468,30 @@ def dashboard_shows(url: str, asins: Sequence[str]) -> str:
             driver.quit()
 
 
+def save_logs(services: Mapping[str, Mapping[str, Any]]) -> None:
+    """Each container's log to .compose/logs/SERVICE.log (kept after `down`)."""
+    logs = WORK / "logs"
+    logs.mkdir(exist_ok=True)
+    for service in services:
+        with suppress(ComposeTestError):
+            run(["podman", "logs", container(service)], log=logs / f"{service}.log", check=False)
+    print(f"    container logs in {logs}")
+
+
 def down(env: Mapping[str, str], images: Sequence[str]) -> None:
     """Containers and volumes of the project; then ``images`` (none with --keep-images)."""
     run(
         compose_argv("down", "-v", "-t", "10", env=env), log=WORK / "down.log", check=False, env=env
     )
+    run(["ip", "netns", "delete", NETNS], check=False)
     if images:
         run(["podman", "rmi", "--force", "--ignore", *images], check=False)
         run(["podman", "image", "prune", "--force"], check=False)
+
+
+def images_of(services: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Every image of the stack: the base, the stand-in of python, the services' own."""
+    return sorted({BASE_IMAGE, PYTHON_IMAGE, *(str(s["image"]) for s in services.values())})
 
 
 def compose_env() -> dict[str, str]:
@@ -497,6 +504,16 @@ def compose_env() -> dict[str, str]:
     }
 
 
+def probe(settings: Settings) -> None:
+    """Step 4's checks, run inside the namespace: opportunities from the API, then the
+    dashboard showing one of them."""
+    items = opportunities(f"http://127.0.0.1:{settings.api_port}")
+    asins = [str(item["asin"]) for item in items]
+    print(f"    API: {len(items)} opportunities on the first page, e.g. {asins[0]}", flush=True)
+    found = dashboard_shows(f"http://127.0.0.1:{settings.dashboard_port}", asins)
+    print(f"    dashboard shows {found}; screenshot {SCREENSHOT}", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument(
@@ -505,24 +522,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="Keep the images for the next run (default: remove them).",
     )
     parser.add_argument(
-        "--wait-ports",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="Wait this long for the stack's host ports to be free.",
+        "--keep-up",
+        action="store_true",
+        help="Leave the stack running at the end, to look into it (then run again without).",
     )
+    parser.add_argument(
+        "--down",
+        action="store_true",
+        help="Only bring down (and remove the images of) a stack left by --keep-up.",
+    )
+    parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    settings = Settings()
+    if args.probe:
+        try:
+            probe(settings)
+        except ComposeTestError as exc:
+            print(f"compose-test FAILED: {exc}", file=sys.stderr)
+            return 1
+        return 0
     if os.geteuid() != 0:
-        print("compose-test: needs root (apt-get, podman with host networking)", file=sys.stderr)
+        print("compose-test: needs root (apt-get, podman, ip netns)", file=sys.stderr)
         return 2
+    if args.down:
+        down(compose_env(), [] if args.keep_images else images_of(compose_services(_env())))
+        return 0
     # SIGTERM (a CI time-out, kill) takes the same way out as Ctrl-C: through `down`.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
-    settings = Settings()
     WORK.mkdir(exist_ok=True)
     env = compose_env()
     timings: dict[str, float] = {}
     built: list[str] = []
-    started = False
+    services: dict[str, dict[str, Any]] = {}
     try:
         with step("packages", timings):
             ensure_packages()
@@ -534,29 +565,33 @@ def main(argv: Sequence[str] | None = None) -> int:
         services = compose_services(env)
         with step("project images (podman-compose build)", timings):
             run(compose_argv("build", env=env), log=WORK / "build-project.log", env=env)
-        built.extend(sorted({str(s["image"]) for s in services.values()} - set(built)))
+        built.extend(sorted(set(images_of(services)) - set(built)))
         with step("up, every healthcheck healthy", timings):
-            wait_ports_free(host_ports(services), args.wait_ports)
-            started = True
+            make_netns()
             up(services, env)
             report(services)
-        with step("replay a sample, opportunities from the API", timings):
+        with step("replay a sample", timings):
             replay_sample(env)
-            items = opportunities(f"http://127.0.0.1:{settings.api_port}")
-            asins = [str(item["asin"]) for item in items]
-            print(f"    API: {len(items)} opportunities on the first page, e.g. {asins[0]}")
-        with step("dashboard in headless Chromium", timings):
-            found = dashboard_shows(f"http://127.0.0.1:{settings.dashboard_port}", asins)
-            print(f"    dashboard shows {found}; screenshot {SCREENSHOT}")
+        with step("API and dashboard (headless Chromium)", timings):
+            in_netns(
+                [sys.executable, "-m", "devtools.compose_test", "--probe"],
+                env,
+                log=WORK / "probe.log",
+            )
+            print((WORK / "probe.log").read_text(), end="")
     except ComposeTestError as exc:
         print(f"compose-test FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
-        if started:
+        if services:
             with suppress(ComposeTestError):
                 report(services)
-        with step("down, remove what was created", timings):
-            down(env, [] if args.keep_images else built)
+                save_logs(services)
+        if args.keep_up:
+            print(f"    left running (--keep-up); ip netns exec {NETNS} ... reaches it")
+        else:
+            with step("down, remove what was created", timings):
+                down(env, [] if args.keep_images else built)
     print("compose-test passed: " + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     return 0
 

@@ -11,9 +11,9 @@ import yaml
 from app.settings import PROJECT_ROOT
 from devtools.compose_test import (
     COMPOSE_FILES,
+    NETNS,
     ComposeTestError,
     duration_s,
-    host_ports,
     startup_levels,
 )
 from tests.compose_file import load_compose
@@ -59,21 +59,17 @@ def test_levels_refuse_cycles_and_unknown_services() -> None:
         startup_levels({"a": {"depends_on": ["x"]}})
 
 
-def test_host_ports_are_the_published_ones_and_the_unpublished_listeners() -> None:
-    ports = host_ports(load_compose()["services"])
-    assert ports == [6066, 8000, 8080, 8090, 8501, 9092, 9093, 9200, 9300]
-
-
 def test_override_only_swaps_images_builds_and_network() -> None:
     """The override may not change what the services do: only image names, the base-image
-    build arg and host networking (with the service names resolving to the host)."""
+    build arg and the network namespace (where the service names resolve to loopback)."""
     base = load_compose()["services"]
     override = yaml.safe_load(COMPOSE_FILES[1].read_text())["services"]
     assert set(override) == set(base)
     for name, spec in override.items():
-        assert set(spec) <= {"image", "build", "network_mode", "extra_hosts"}, name
-        assert spec["network_mode"] == "host"
-        assert {h.split(":")[0] for h in spec["extra_hosts"]} >= {"kafka", "elasticsearch"}
+        assert set(spec) <= {"image", "build", "network_mode", "extra_hosts", "hostname"}, name
+        assert spec["network_mode"] == f"ns:/run/netns/{NETNS}"
+        assert {h.split(":")[0] for h in spec["extra_hosts"]} == set(base)
+        assert spec["hostname"] == name
         if "build" in spec:
             assert "build" in base[name], name
             assert spec["build"] == {"args": {"PYTHON_IMAGE": "localhost/arbitrage-python:3.11"}}
