@@ -504,10 +504,43 @@ def compose_env() -> dict[str, str]:
     }
 
 
+def worker_stats(settings: Settings) -> str:
+    """What the worker says of itself (its assigned partitions and counters), for a failure."""
+    url = f"http://127.0.0.1:{settings.faust_web_port}/arbitrage/stats/"
+    try:
+        stats = httpx.get(url, timeout=10).json()
+    except (httpx.HTTPError, ValueError) as exc:
+        return f"{url} did not answer ({exc})"
+    return (
+        f"{len(stats.get('assigned_partitions') or [])} assigned partitions, "
+        f"counters {stats.get('counters')}, last error {stats.get('last_error')}"
+    )
+
+
+def can_run() -> str | None:
+    """Why containers cannot run on this machine, or None: root (apt-get, podman, ip netns)
+    and a network namespace of our own (``unshare --net``) are needed; podman and the rest
+    are installed by the run itself."""
+    if os.geteuid() != 0:
+        return "not root"
+    if shutil.which("unshare") is None:
+        return "no unshare(1) to test for network namespaces"
+    if run(["unshare", "--net", "true"], check=False).returncode != 0:
+        return "cannot make a network namespace (unshare --net failed)"
+    if shutil.which("podman") is None and shutil.which("apt-get") is None:
+        return "no podman, and no apt-get to install it"
+    if not Path("/sys/fs/cgroup").is_dir():
+        return "no cgroup file system"
+    return None
+
+
 def probe(settings: Settings) -> None:
     """Step 4's checks, run inside the namespace: opportunities from the API, then the
     dashboard showing one of them."""
-    items = opportunities(f"http://127.0.0.1:{settings.api_port}")
+    try:
+        items = opportunities(f"http://127.0.0.1:{settings.api_port}")
+    except ComposeTestError as exc:
+        raise ComposeTestError(f"{exc}; the worker: {worker_stats(settings)}") from None
     asins = [str(item["asin"]) for item in items]
     print(f"    API: {len(items)} opportunities on the first page, e.g. {asins[0]}", flush=True)
     found = dashboard_shows(f"http://127.0.0.1:{settings.dashboard_port}", asins)
@@ -531,8 +564,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="store_true",
         help="Only bring down (and remove the images of) a stack left by --keep-up.",
     )
+    parser.add_argument(
+        "--can-run",
+        action="store_true",
+        help="Only say whether this machine can run the test (exit 0) or why not (exit 3).",
+    )
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.can_run:
+        reason = can_run()
+        print(
+            "compose-test can run here"
+            if reason is None
+            else f"compose-test cannot run here: {reason}"
+        )
+        return 0 if reason is None else 3
     settings = Settings()
     if args.probe:
         try:

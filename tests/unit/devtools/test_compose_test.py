@@ -13,6 +13,7 @@ from devtools.compose_test import (
     COMPOSE_FILES,
     NETNS,
     ComposeTestError,
+    can_run,
     duration_s,
     startup_levels,
 )
@@ -81,3 +82,8 @@ def test_dockerfiles_build_on_the_official_python_image_by_default(dockerfile: s
     lines = (PROJECT_ROOT / dockerfile).read_text().splitlines()
     instructions = [line for line in lines if line and not line.startswith("#")]
     assert instructions[:2] == ["ARG PYTHON_IMAGE=python:3.11-slim", "FROM ${PYTHON_IMAGE}"]
+
+
+def test_cannot_run_without_root(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.geteuid", lambda: 1000)
+    assert can_run() == "not root"
