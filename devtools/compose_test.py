@@ -413,21 +413,29 @@ def replay_sample(env: Mapping[str, str]) -> None:
     )
 
 
+def open_opportunities(api: str) -> list[dict[str, Any]]:
+    """The first page of ``GET /opportunities`` (open routes, best per ASIN)."""
+    response = httpx.get(f"{api}/opportunities", params={"page_size": 20}, timeout=10)
+    response.raise_for_status()
+    items: list[dict[str, Any]] = response.json().get("items") or []
+    return items
+
+
 def opportunities(api: str) -> list[dict[str, Any]]:
     def probe() -> list[dict[str, Any]] | None:
         try:
-            page = httpx.get(f"{api}/opportunities", params={"page_size": 5}, timeout=10).json()
+            return open_opportunities(api) or None
         except (httpx.HTTPError, ValueError):
             return None
-        items: list[dict[str, Any]] = page.get("items") or []
-        return items or None
 
     return eventually(probe, 180, "opportunity from the API")
 
 
-def dashboard_shows(url: str, asins: Sequence[str]) -> str:
-    """Headless Chromium loads the dashboard until one of ``asins`` is on the page (Streamlit
-    keeps the grid's cells in an accessible table); a screenshot is saved. The ASIN found."""
+def dashboard_shows(url: str, api: str) -> str:
+    """Headless Chromium loads the dashboard until it shows an ASIN that the API lists as
+    open at that moment (read again each time: the worker may close a route in between;
+    Streamlit keeps the grid's cells in an accessible table). A screenshot is saved either
+    way. The ASIN found."""
     from selenium import webdriver
     from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.chrome.options import Options
@@ -452,16 +460,27 @@ def dashboard_shows(url: str, asins: Sequence[str]) -> str:
         try:
             driver.get(url)
 
+            seen: set[str] = set()
+
             def probe() -> str | None:
                 try:
                     text = driver.find_element(By.TAG_NAME, "body").get_attribute("innerHTML")
-                except WebDriverException:
+                    asins = [str(item["asin"]) for item in open_opportunities(api)]
+                except (WebDriverException, httpx.HTTPError, ValueError):
                     return None
+                seen.update(asins)
                 return next((a for a in asins if a in (text or "")), None)
 
-            found = eventually(probe, 120, f"ASIN of {list(asins)} on the dashboard")
-            time.sleep(2.0)  # let the grid finish drawing for the screenshot
             SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                found = eventually(probe, 120, "open ASIN of the API on the dashboard")
+            except ComposeTestError as exc:
+                failed = SCREENSHOT.with_name("compose_dashboard_failed.png")
+                driver.save_screenshot(str(failed))
+                raise ComposeTestError(
+                    f"{exc} (the API listed {sorted(seen)}; screenshot {failed})"
+                ) from None
+            time.sleep(2.0)  # let the grid finish drawing for the screenshot
             driver.save_screenshot(str(SCREENSHOT))
             return found
         finally:
@@ -543,7 +562,9 @@ def probe(settings: Settings) -> None:
         raise ComposeTestError(f"{exc}; the worker: {worker_stats(settings)}") from None
     asins = [str(item["asin"]) for item in items]
     print(f"    API: {len(items)} opportunities on the first page, e.g. {asins[0]}", flush=True)
-    found = dashboard_shows(f"http://127.0.0.1:{settings.dashboard_port}", asins)
+    found = dashboard_shows(
+        f"http://127.0.0.1:{settings.dashboard_port}", f"http://127.0.0.1:{settings.api_port}"
+    )
     print(f"    dashboard shows {found}; screenshot {SCREENSHOT}", flush=True)
 
 
