@@ -42,8 +42,8 @@ import httpx
 import yaml
 
 from app.settings import PROJECT_ROOT, Settings
-from devtools.stack.artifacts import ensure_distribution
-from devtools.stack.jdk import find_java_home
+from devtools.stack.artifacts import ArtifactError, ensure_distribution
+from devtools.stack.jdk import JdkNotFoundError, find_java_home
 
 PROJECT = "arbitrage-compose-test"
 #: The network namespace of every container (podman.override.yml: network_mode ns:/run/netns/..).
@@ -249,7 +249,11 @@ def _context(name: str, extra: Mapping[str, Path]) -> Path:
 def build_stand_ins(settings: Settings) -> dict[str, str]:
     """Build the stand-ins; their image names by stand-in."""
     override = yaml.safe_load(COMPOSE_FILES[1].read_text())["services"]
-    dist = ensure_distribution(settings.stack_dir / "dist")
+    try:
+        dist = ensure_distribution(settings.stack_dir / "dist")
+        jdk = find_java_home(21, settings.stack_es_java_home)
+    except (ArtifactError, JdkNotFoundError) as exc:
+        raise ComposeTestError(str(exc)) from exc
     # The machine's own extra CAs (an egress proxy re-signs TLS here): pip and uv need them.
     ca_dir = Path("/usr/local/share/ca-certificates")
     contexts = {
@@ -259,7 +263,7 @@ def build_stand_ins(settings: Settings) -> dict[str, str]:
             "elasticsearch",
             {
                 "elasticsearch": dist.elasticsearch_home,
-                "jdk": find_java_home(21, settings.stack_es_java_home),
+                "jdk": jdk,
             },
         ),
     }
