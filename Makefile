@@ -5,7 +5,7 @@ UV_VERSION ?= 0.13.8
 UV := $(PYTHON) -m uv
 export UV_PYTHON_DOWNLOADS := never
 
-.PHONY: help setup airflow-env airflow airflow-stop browser test test-airflow test-unit lint typecheck check demo stack-up stack-down stack-status clean
+.PHONY: help setup airflow-env airflow airflow-stop browser test test-airflow test-unit lint typecheck check demo stack-up stack-down stack-status clean compose-test
 
 help:
 	@echo "make demo   - start the local stack and the system, replay a sample, print the URLs"
@@ -76,6 +76,11 @@ stack-status: setup
 
 demo: setup
 	$(UV) run arbitrage demo
+
+# docker-compose.yml for real, under Podman with local stand-ins of the images (root; needs the
+# stack's host ports free): devtools/compose_test.py. COMPOSE_TEST_ARGS=--keep-images keeps them.
+compose-test: setup browser
+	$(UV) run python -m devtools.compose_test $(COMPOSE_TEST_ARGS)
 
 clean: stack-down
 	rm -rf .stack

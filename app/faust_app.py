@@ -2,14 +2,19 @@
 ``tables/``, agents in ``agents/`` and web views in ``app.views``; all are found by
 autodiscovery when the worker starts. One guard against a Faust race is connected here
 (:func:`hold_fetching_until_streams_are_seeked`), and autodiscovery refuses a module that
-does not import (:class:`ArbitrageApp`)."""
+does not import (:class:`ArbitrageApp`), and the assignor survives a changelog topic that the
+cluster metadata does not list yet (:class:`ArbitrageAssignor`)."""
 
 from __future__ import annotations
 
+import logging
 import sys
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import faust
+from faust.assignor import PartitionAssignor
+from faust.assignor.client_assignment import ClientAssignment
 
 from app.settings import get_settings
 
@@ -49,6 +54,49 @@ class ArbitrageApp(faust.App):
         raise ImportError(f"autodiscovery could not import {name!r}") from sys.exc_info()[1]
 
 
+class _ZeroWhenMissing(dict[str, int]):
+    def __missing__(self, key: str) -> int:
+        return 0
+
+
+class ArbitrageAssignor(PartitionAssignor):
+    """Faust's assignor, except that a global table whose changelog topic is not in the
+    leader's cluster metadata yet gets no partitions in this assignment instead of failing it.
+
+    On a worker's first start against a new cluster, the changelog topics are created just
+    before the first rebalance and the metadata may not list one yet (seen in
+    ``make compose-test``: one first start of several). Faust (faust-streaming 0.15.3) skips
+    the topic ("Ignoring missing topic") and then looks its partition count up for the global
+    table's standbys: a KeyError in the leader's assignment, after which the worker stayed up,
+    answered its healthcheck, and was still assigned nothing minutes later (its consumer group
+    empty). With the table left out,
+    the assignment completes; the topic's arrival in the metadata makes the consumer rejoin,
+    and the next assignment gives the table its partitions.
+    """
+
+    def _global_table_standby_assignments(
+        self,
+        assignments: MutableMapping[str, ClientAssignment],
+        partitions_by_topic: Mapping[str, int],
+    ) -> MutableMapping[str, ClientAssignment]:
+        missing = sorted(
+            name
+            for table in self._table_manager.data.values()
+            if table.is_global
+            and (name := table._changelog_topic_name()) not in partitions_by_topic
+        )
+        if missing:
+            logging.getLogger(__name__).warning(
+                "changelog topic(s) %s of global tables not in the cluster metadata yet: "
+                "left out of this assignment (the consumer rejoins when they appear)",
+                ", ".join(missing),
+            )
+        result: MutableMapping[str, ClientAssignment] = super()._global_table_standby_assignments(
+            assignments, _ZeroWhenMissing(partitions_by_topic)
+        )
+        return result
+
+
 app = ArbitrageApp(
     settings.faust_app_id,
     broker=[f"kafka://{server}" for server in settings.kafka_bootstrap_servers.split(",")],
@@ -63,6 +111,7 @@ app = ArbitrageApp(
     web_in_thread=False,
     autodiscover=["agents", "tables", "app.views"],
     origin="app",
+    PartitionAssignor=ArbitrageAssignor,
     **KAFKA_SETTINGS,
 )
 

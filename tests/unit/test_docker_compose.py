@@ -225,3 +225,9 @@ def test_no_placeholder_is_given_as_a_value(path: str) -> None:
         if file.is_file():
             match = assigned.search(file.read_text())
             assert match is None, f"{file}: {match and match.group(0)!r}"
+
+
+def test_kafka_keeps_its_log_on_the_volume(compose: dict[str, Any]) -> None:
+    kafka = compose["services"]["kafka"]
+    mounts = {v.split(":", 1)[1] for v in kafka["volumes"]}
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] in mounts
