@@ -6,6 +6,7 @@ Maven's own cache (``~/.m2``), so only the first ``stack up`` downloads anything
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shutil
 import subprocess
@@ -54,11 +55,18 @@ def locate(dist_dir: Path, versions: Versions) -> Distribution:
     )
 
 
+def completion_marker(dist_dir: Path, versions: Versions, pom: Path = POM) -> Path:
+    """The file that says ``mvn`` resolved this POM into ``dist_dir``: named by the versions
+    and a digest of the POM, so any change to it (a dependency added) resolves again."""
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()[:12]
+    return dist_dir / f".complete-{versions.kafka}-{versions.elasticsearch}-{digest}"
+
+
 def ensure_distribution(dist_dir: Path, pom: Path = POM) -> Distribution:
     """Return the unpacked artifacts, running ``mvn`` once when they are not cached yet."""
     versions = pinned_versions(pom)
     dist = locate(dist_dir, versions)
-    complete = dist_dir / f".complete-{versions.kafka}-{versions.elasticsearch}"
+    complete = completion_marker(dist_dir, versions, pom)
     if complete.exists():
         return dist
     mvn = shutil.which("mvn")
@@ -68,6 +76,9 @@ def ensure_distribution(dist_dir: Path, pom: Path = POM) -> Distribution:
             "install it (e.g. apt-get install maven) or use `docker compose up`."
         )
     dist_dir.mkdir(parents=True, exist_ok=True)
+    # The libs of an earlier POM go first: copy-dependencies adds jars but never removes one
+    # the POM no longer resolves (two slf4j-api versions on the broker's classpath).
+    shutil.rmtree(dist.kafka_libs, ignore_errors=True)
     log = dist_dir / "mvn.log"
     with log.open("wb") as out:
         proc = subprocess.run(
