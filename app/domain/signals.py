@@ -29,7 +29,6 @@ from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final, Literal
 
-from app.domain.envelope import sales_rank
 from app.domain.errors import InvalidEnvelope
 from app.domain.keepa_prices import (
     MAX_PRICE_MINOR,
@@ -37,6 +36,7 @@ from app.domain.keepa_prices import (
     PriceType,
     current_price,
     is_int,
+    sales_rank,
 )
 from app.domain.markets import Market
 from app.domain.money import round_half_up
@@ -53,6 +53,7 @@ __all__ = [
     "expected_monthly_units",
     "market_signals",
     "opportunity_signals",
+    "with_sell_price",
 ]
 
 #: How :attr:`Demand.estimated_monthly_sales` was had (:func:`estimate_monthly_sales`).
@@ -197,6 +198,47 @@ def opportunity_signals(sell: MarketSignals, profit_per_unit_eur_cents: int) -> 
     )
 
 
+def with_sell_price(
+    signals: MarketSignals,
+    sell_price_type: PriceType | None,
+    current: int | None,
+    *,
+    spike_share: Decimal,
+) -> MarketSignals:
+    """``signals`` with a new current sell price (``current`` of ``sell_price_type``; both
+    ``None`` when the quote has no sell price): what a Keepa notification, which carries
+    current prices only, changes of a stored quote's signals
+    (:mod:`app.domain.notification_merge`).
+
+    The stored averages and 90-day range still describe the sell price type they were read
+    for: the spike flag is recomputed with the new price against them. When the sell price
+    now comes from another price type (e.g. the buy box was lost and NEW_FBA is sold at),
+    the stored statistics are another type's: the stability is unknown but for the current
+    price. Demand, competition and restrictions are kept as stored."""
+    old = signals.stability
+    if sell_price_type is None:
+        stability = PriceStability(None, None, None, None, None, None, None)
+    elif sell_price_type == old.price_type:
+        stability = PriceStability(
+            price_type=old.price_type,
+            current=current,
+            avg30=old.avg30,
+            avg90=old.avg90,
+            low_90=old.low_90,
+            high_90=old.high_90,
+            spike=_spike(current, old.avg90, spike_share),
+        )
+    else:
+        stability = PriceStability(sell_price_type, current, None, None, None, None, None)
+    return MarketSignals(
+        market=signals.market,
+        stability=stability,
+        demand=signals.demand,
+        competition=signals.competition,
+        restrictions=signals.restrictions,
+    )
+
+
 def estimate_monthly_sales(
     monthly_sold: int | None, rank_drops_30: int | None, rank_drops_90: int | None
 ) -> tuple[int, SalesEstimateMethod] | None:
@@ -284,9 +326,6 @@ def _stability(
         current = None
     avg30 = _price(_indexed(stats.get("avg30"), price_type))
     avg90 = _price(_indexed(stats.get("avg90"), price_type))
-    spike = None
-    if current is not None and avg90 is not None:
-        spike = current > avg90 * (1 + Fraction(spike_share))
     return PriceStability(
         price_type=price_type,
         current=current,
@@ -294,8 +333,15 @@ def _stability(
         avg90=avg90,
         low_90=_extreme(stats, "minInInterval", price_type),
         high_90=_extreme(stats, "maxInInterval", price_type),
-        spike=spike,
+        spike=_spike(current, avg90, spike_share),
     )
+
+
+def _spike(current: int | None, avg90: int | None, spike_share: Decimal) -> bool | None:
+    """``current > avg90 x (1 + spike_share)``, exact; unknown without either."""
+    if current is None or avg90 is None:
+        return None
+    return current > avg90 * (1 + Fraction(spike_share))
 
 
 def _demand(
