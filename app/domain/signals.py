@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final, Literal
 
@@ -153,6 +153,16 @@ class OpportunitySignals:
     profit_per_unit_eur_cents: int
     expected_monthly_units: Fraction | None
     expected_monthly_profit_eur_cents: int | None
+
+    @property
+    def expected_monthly_units_display(self) -> Decimal | None:
+        """:attr:`expected_monthly_units` rounded half up to 2 places, for display only."""
+        units = self.expected_monthly_units
+        if units is None:
+            return None
+        return (Decimal(units.numerator) / Decimal(units.denominator)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
 
 
 def market_signals(
