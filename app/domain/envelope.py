@@ -173,7 +173,13 @@ def quote_from_keepa_product(
         image_url=_image_url(product.get("imagesCSV")),
         amazon_in_stock=derived.amazon_in_stock,
         prices=prices,
-        signals=market_signals(product, market, sell_price_type(prices), spike_share=spike_share),
+        signals=market_signals(
+            product,
+            market,
+            sell_price_type(prices),
+            spike_share=spike_share,
+            current_prices=prices,
+        ),
     )
 
 

@@ -171,11 +171,17 @@ def market_signals(
     sell_price_type: PriceType | None,
     *,
     spike_share: Decimal,
+    current_prices: Mapping[str, int] | None = None,
 ) -> MarketSignals:
     """The signals of ``product`` (a Keepa product of ``market``) whose sell price is taken
     from ``sell_price_type`` (:func:`app.domain.envelope.sell_price_type` of the quote's
     prices; ``None`` when the quote has no sell price). ``spike_share``: the detection
-    policy's (:attr:`app.domain.policy.DetectionPolicy.spike_share`)."""
+    policy's (:attr:`app.domain.policy.DetectionPolicy.spike_share`).
+
+    ``current_prices``: the quote's current value per price type read (``MarketQuote.prices``,
+    by the same :func:`~app.domain.keepa_prices.current_price`) when the caller has them: the
+    current sell and Amazon prices are then looked up instead of read again from ``csv``
+    (the same values, without parsing the histories twice on the worker's hot path)."""
     csv_value = product.get("csv")
     csv: Sequence[object] = csv_value if isinstance(csv_value, list) else []
     stats_value = product.get("stats")
@@ -184,11 +190,13 @@ def market_signals(
     stats_current = current_value if isinstance(current_value, list) else None
     return MarketSignals(
         market=market,
-        stability=_stability(csv, stats, stats_current, sell_price_type, spike_share),
+        stability=_stability(
+            csv, stats, stats_current, sell_price_type, spike_share, current_prices
+        ),
         demand=_demand(product, csv, stats, stats_current),
         competition=Competition(
             new_offer_count=_new_offer_count(csv, stats_current),
-            amazon_sells=_amazon_sells(product, csv, stats_current),
+            amazon_sells=_amazon_sells(product, csv, stats_current, current_prices),
             amazon_buy_box_share=_amazon_buy_box_share(stats, market),
         ),
         restrictions=_restrictions(product),
@@ -327,13 +335,11 @@ def _stability(
     stats_current: Sequence[object] | None,
     price_type: PriceType | None,
     spike_share: Decimal,
+    current_prices: Mapping[str, int] | None,
 ) -> PriceStability:
     if price_type is None:
         return PriceStability(None, None, None, None, None, None, None)
-    try:
-        current = current_price(csv, stats_current, price_type)
-    except InvalidEnvelope:
-        current = None
+    current = _current(csv, stats_current, price_type, current_prices)
     avg30 = _price(_indexed(stats.get("avg30"), price_type))
     avg90 = _price(_indexed(stats.get("avg90"), price_type))
     return PriceStability(
@@ -351,7 +357,9 @@ def _spike(current: int | None, avg90: int | None, spike_share: Decimal) -> bool
     """``current > avg90 x (1 + spike_share)``, exact; unknown without either."""
     if current is None or avg90 is None:
         return None
-    return current > avg90 * (1 + Fraction(spike_share))
+    # exact in integers: share = n / d, current > avg90 x (d + n) / d
+    n, d = spike_share.as_integer_ratio()
+    return current * d > avg90 * (d + n)
 
 
 def _demand(
@@ -392,19 +400,35 @@ def _new_offer_count(csv: Sequence[object], stats_current: Sequence[object] | No
     return _count(_newest(csv, PriceType.COUNT_NEW))
 
 
+def _current(
+    csv: Sequence[object],
+    stats_current: Sequence[object] | None,
+    price_type: PriceType,
+    current_prices: Mapping[str, int] | None,
+) -> int | None:
+    """The current value of ``price_type``: looked up in ``current_prices`` when given, else
+    read (``None`` for a value :func:`current_price` refuses: a signal never raises)."""
+    if current_prices is not None:
+        return current_prices.get(price_type.name)
+    try:
+        return current_price(csv, stats_current, price_type)
+    except InvalidEnvelope:
+        return None
+
+
 def _amazon_sells(
-    product: Mapping[str, Any], csv: Sequence[object], stats_current: Sequence[object] | None
+    product: Mapping[str, Any],
+    csv: Sequence[object],
+    stats_current: Sequence[object] | None,
+    current_prices: Mapping[str, int] | None,
 ) -> bool | None:
     """Amazon sells the product new in the market: it has a current AMAZON price, or
     ``availabilityAmazon`` says it has an offer (in stock, pre-order, back-order, delayed);
     it does not when ``availabilityAmazon`` is -1 (no Amazon offer) or, without that, the
     AMAZON price type's ``stats.current`` or newest ``csv`` value is -1 (no offer now);
     else unknown."""
-    try:
-        if current_price(csv, stats_current, PriceType.AMAZON) is not None:
-            return True
-    except InvalidEnvelope:
-        pass
+    if _current(csv, stats_current, PriceType.AMAZON, current_prices) is not None:
+        return True
     availability = product.get("availabilityAmazon")
     if is_int(availability):
         if availability in _AMAZON_HAS_AN_OFFER:
