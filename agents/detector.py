@@ -239,7 +239,7 @@ async def _on_keepa_event(event: EventT[Any], batch: _Batch) -> None:
         await dead_letter(keepa_products_dlq, event, "missing_key", "the key must be the ASIN")
         return
     try:
-        quote = quote_from_message(key, event.value)
+        quote = quote_from_message(key, event.value, spike_share=POLICY.spike_share)
     except (ContractError, InvalidEnvelope) as exc:
         await dead_letter(keepa_products_dlq, event, exc.code, exc.message)
         return
@@ -276,7 +276,9 @@ async def _on_notification(event: EventT[Any], batch: _Batch) -> None:
     assert key is not None  # (notification_from_message refuses a message without one)
     try:
         held = batch.state(key)
-        merge = merge_notification(held.quotes.get(notification.market), notification)
+        merge = merge_notification(
+            held.quotes.get(notification.market), notification, spike_share=POLICY.spike_share
+        )
         if merge.quote is None:
             _unmerged(key, notification, merge.outcome, batch)
             return

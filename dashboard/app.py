@@ -210,6 +210,21 @@ def _route_figure_columns() -> dict[str, Any]:
         "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f"),
         "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
         "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
+        "monthly_profit_eur": st.column_config.NumberColumn(
+            "Monthly profit",
+            format="€ %.2f",
+            help="Expected: profit x estimated monthly sales / (new offers + 1). "
+            "Empty: sales or offers unknown.",
+        ),
+        "monthly_sales": st.column_config.NumberColumn(
+            "Sales / month", format="%d", help="Estimated units sold a month in the sell market."
+        ),
+        "offers": st.column_config.NumberColumn(
+            "Offers", format="%d", help="New offers in the sell market."
+        ),
+        "spike": st.column_config.CheckboxColumn(
+            "Spike", help="Sell price more than 20 % above its 90-day average."
+        ),
     }
 
 
@@ -240,6 +255,11 @@ def _table(
             "sell_eur",
             "buy_url",
             "sell_url",
+            # the sell market's signals (the table is sorted by the monthly profit)
+            "monthly_profit_eur",
+            "monthly_sales",
+            "offers",
+            "spike",
             "age",
             "sales_rank",
         ],
@@ -605,6 +625,10 @@ def _routes_table(rows: list[dict[str, Any]]) -> None:
             "profit_eur",
             "roi_pct",
             "margin_pct",
+            "monthly_profit_eur",
+            "monthly_sales",
+            "offers",
+            "spike",
             "buy_url",
             "sell_url",
             "last_seen",

@@ -268,10 +268,10 @@ def filters_to_query_params(filters: Filters) -> dict[str, str]:
 
 def api_params(filters: Filters, *, page_size: int = 200) -> dict[str, str]:
     """Query parameters of ``GET /opportunities`` for the table: best route per ASIN,
-    most profitable first."""
+    highest expected monthly profit first (routes where it is unknown last)."""
     params = filters_to_query_params(filters)
     params.update(
-        sort="profit",
+        sort="expected_monthly_profit",
         order="desc",
         best_per_asin="true",
         page="1",
@@ -379,7 +379,11 @@ def is_new(
 
 def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
     """The columns every route table shows: the route, its gross prices, profit, ROI and
-    margin (euros and percent as floats, for display only) and the two product pages."""
+    margin (euros and percent as floats, for display only), the two product pages, and the
+    sell market's signals (docs/signals.md): expected monthly profit, estimated monthly
+    sales, new offers and the spike flag (``None``: unknown, shown empty)."""
+    signals = route.sell_signals
+    monthly = route.expected_monthly_profit_eur_cents
     return {
         "route": f"{route.buy_market.value} → {route.sell_market.value}",
         "buy_eur": route.buy_price_eur_cents / 100,
@@ -389,6 +393,10 @@ def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
         "margin_pct": route.margin * 100,
         "buy_url": route.buy_url,
         "sell_url": route.sell_url,
+        "monthly_profit_eur": None if monthly is None else monthly / 100,
+        "monthly_sales": None if signals is None else signals.demand.estimated_monthly_sales,
+        "offers": None if signals is None else signals.competition.new_offer_count,
+        "spike": None if signals is None else signals.stability.spike,
     }
 
 
@@ -399,7 +407,8 @@ def opportunity_rows(
     now: datetime,
     new_within_s: int,
 ) -> list[dict[str, Any]]:
-    """One row per route for ``st.dataframe``, in the API's order (most profitable first).
+    """One row per route for ``st.dataframe``, in the API's order (highest expected monthly
+    profit first).
 
     Money and ratios are converted for display only: euros and percent as floats.
     """

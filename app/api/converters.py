@@ -16,6 +16,7 @@ from app.api.models import (
     HistoryPoint,
     OpportunityRoute,
     ProductQuote,
+    SellSignals,
     WatchlistItem,
 )
 from app.domain.markets import Market
@@ -126,7 +127,16 @@ def opportunity_route(
         sales_rank=_first(source.get("sales_rank"), sell_product.get("sales_rank")),
         category=_first(source.get("root_category"), sell_product.get("root_category")),
         amazon_sells_in_target=amazon,
+        sell_signals=_sell_signals(source.get("sell_signals")),
+        expected_monthly_units=source.get("expected_monthly_units"),
+        expected_monthly_profit_eur_cents=source.get("expected_monthly_profit_eur_cents"),
     )
+
+
+def _sell_signals(value: object) -> SellSignals | None:
+    """The document's ``sell_signals`` object; None when absent (a route last evaluated
+    before signals existed)."""
+    return SellSignals.model_validate(value) if isinstance(value, Mapping) else None
 
 
 #: ``products`` fields that :class:`ProductQuote` takes as they are (same name, may be absent).

@@ -32,6 +32,11 @@ __all__ = [
     "ProfileView",
     "ProfitQuote",
     "QuotedRoute",
+    "SellSignals",
+    "SignalCompetition",
+    "SignalDemand",
+    "SignalRestrictions",
+    "SignalStability",
     "StatsResponse",
     "UnpricedRoute",
     "WatchlistItem",
@@ -136,6 +141,84 @@ class OpportunityRoute(_Model):
             "type current); null when unknown."
         ),
     )
+    sell_signals: SellSignals | None = Field(
+        None,
+        description=(
+            "Quality signals of the sell market as of the route's last event; null for a "
+            "route last evaluated before signals existed."
+        ),
+    )
+    expected_monthly_units: float | None = Field(
+        None,
+        description="Units a new seller can expect to sell a month: sales / (offers + 1).",
+    )
+    expected_monthly_profit_eur_cents: int | None = Field(
+        None,
+        description=(
+            "profit_eur_cents x the expected monthly units; null when the sales estimate or "
+            "the offer count is unknown."
+        ),
+    )
+
+
+class SignalStability(_Model):
+    """The sell price against its history (minor units of the sell market's currency)."""
+
+    price_type: int | None = Field(
+        None, description="Keepa price type of the sell price: 18 BUY_BOX_SHIPPING, 10 NEW_FBA."
+    )
+    current: int | None = Field(None, description="Current sell price.")
+    avg30: int | None = Field(None, description="30-day average (Keepa stats.avg30).")
+    avg90: int | None = Field(None, description="90-day average (Keepa stats.avg90).")
+    low_90: int | None = Field(None, description="Lowest value of the last 90 days.")
+    high_90: int | None = Field(None, description="Highest value of the last 90 days.")
+    spike: bool | None = Field(
+        None, description="Current price more than the spike share (20 %) above avg90."
+    )
+
+
+class SignalDemand(_Model):
+    """How well the product sells in the sell market."""
+
+    sales_rank: int | None = None
+    rank_drops_30: int | None = Field(None, description="Keepa stats.salesRankDrops30.")
+    rank_drops_90: int | None = Field(None, description="Keepa stats.salesRankDrops90.")
+    monthly_sold: int | None = Field(None, description="Keepa monthlySold (bought past month).")
+    estimated_monthly_sales: int | None = Field(
+        None, description="Estimated units sold a month (docs/signals.md)."
+    )
+    estimate_method: str | None = Field(
+        None, description="monthly_sold, sales_rank_drops_30 or sales_rank_drops_90."
+    )
+
+
+class SignalCompetition(_Model):
+    """Who else sells the product new in the sell market."""
+
+    new_offer_count: int | None = Field(None, description="New offers (Keepa COUNT_NEW).")
+    amazon_sells: bool | None = None
+    amazon_buy_box_share: float | None = Field(
+        None, description="Share of the 90 days Amazon held the buy box, 0..1."
+    )
+
+
+class SignalRestrictions(_Model):
+    """Flags that can keep a seller from selling the product."""
+
+    hazardous_material: bool | None = None
+    hazardous_aspects: list[str] = Field(default_factory=list)
+    adult_product: bool | None = None
+    heat_sensitive: bool | None = None
+
+
+class SellSignals(_Model):
+    """Quality signals of the product in the sell market (docs/signals.md); null = unknown."""
+
+    market: Market
+    stability: SignalStability
+    demand: SignalDemand
+    competition: SignalCompetition
+    restrictions: SignalRestrictions
 
 
 class OpportunityPage(_Model):

@@ -34,7 +34,9 @@ __all__ = [
     "MAX_ABS_RATIO",
     "MAX_CATEGORY",
     "MAX_MIN_PROFIT_EUR",
+    "MAX_MONTHLY_SALES",
     "MAX_OFFERS",
+    "MAX_OFFER_COUNT",
     "MAX_PROFILE_OVERRIDES",
     "MAX_QUERY_LENGTH",
     "MAX_QUOTE_BODY_BYTES",
@@ -63,6 +65,9 @@ MAX_MIN_PROFIT_EUR: Final = 1_000_000
 MAX_ABS_RATIO: Final = 1_000
 MAX_CATEGORY: Final = 2**62
 MAX_QUERY_LENGTH: Final = 200
+#: Bounds of the signal filters (estimated monthly unit sales, new offer count).
+MAX_MONTHLY_SALES: Final = 100_000_000
+MAX_OFFER_COUNT: Final = 100_000
 #: ``POST /profit/quote``: most offers per side (one per market), most profile overrides
 #: (leaves of the ``profile`` mapping) and the largest body accepted (413 beyond).
 MAX_OFFERS: Final = len(Market)
@@ -132,12 +137,14 @@ Ratio = Annotated[float, Field(ge=-MAX_ABS_RATIO, le=MAX_ABS_RATIO, allow_inf_na
 
 
 class OpportunitySort(StrEnum):
-    """``profit`` (EUR cents), ``roi``, ``margin`` or ``newest`` (when the route opened)."""
+    """``profit`` (EUR cents), ``roi``, ``margin``, ``newest`` (when the route opened) or
+    ``expected_monthly_profit`` (EUR cents; routes where it is unknown come last)."""
 
     PROFIT = "profit"
     ROI = "roi"
     MARGIN = "margin"
     NEWEST = "newest"
+    EXPECTED_MONTHLY_PROFIT = "expected_monthly_profit"
 
 
 class SortOrder(StrEnum):
@@ -200,6 +207,31 @@ class OpportunityFilters(PageParams):
     )
     exclude_amazon_seller: bool = Field(
         False, description="Leave out routes where Amazon itself sells in the target market."
+    )
+    exclude_spikes: bool = Field(
+        False,
+        description=(
+            "Leave out routes whose sell price is a spike (more than the spike share, 20 %, "
+            "above its 90-day average). Routes whose spike flag is unknown are kept."
+        ),
+    )
+    min_monthly_sales: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_MONTHLY_SALES,
+        description=(
+            "Estimated monthly unit sales in the sell market at least this (docs/signals.md). "
+            "Routes whose estimate is unknown are left out."
+        ),
+    )
+    max_offers: int | None = Field(
+        None,
+        ge=0,
+        le=MAX_OFFER_COUNT,
+        description=(
+            "New offers in the sell market at most this (Keepa COUNT_NEW). Routes whose "
+            "offer count is unknown are left out."
+        ),
     )
     q: str | None = Field(
         None,

@@ -15,6 +15,20 @@ runs :func:`product_join_search` on ``products`` and passes the matches
 (:class:`ProductMatches`) to :func:`opportunity_search`. ``amazon_sells_in_target`` is
 derived from ``products.amazon_in_stock``: Keepa's AMAZON price type (csv 0) has a current
 offer in the target market, i.e. Amazon itself sells the product there.
+
+Signal filters and sort
+-----------------------
+The sell market's quality signals (``sell_signals``, docs/signals.md) are only in the
+opportunity document (an event of contract version 3); there is no ``products`` fallback.
+An unknown signal (``null``, or a document written before signals existed) is treated so:
+
+* ``exclude_spikes`` leaves out routes whose ``spike`` is true; unknown is kept (a missing
+  average is no evidence of a spike);
+* ``min_monthly_sales`` keeps routes whose estimated monthly sales are at least the value;
+  unknown is left out (a route must show it sells);
+* ``max_offers`` keeps routes with at most that many new offers; unknown is left out;
+* ``sort=expected_monthly_profit`` puts routes whose expected monthly profit is unknown
+  last, in either order, ranked among themselves by profit.
 """
 
 from __future__ import annotations
@@ -39,6 +53,9 @@ __all__ = [
     "ENRICHED_FIELDS",
     "JOIN_LIMIT",
     "MAX_ROUTES_PER_ASIN",
+    "MONTHLY_SALES_FIELD",
+    "OFFER_COUNT_FIELD",
+    "SPIKE_FIELD",
     "EnrichedFilter",
     "ProductMatches",
     "enriched_filters",
@@ -66,7 +83,13 @@ _SORT_FIELDS: Final[Mapping[OpportunitySort, str]] = {
     OpportunitySort.ROI: "roi",
     OpportunitySort.MARGIN: "margin",
     OpportunitySort.NEWEST: "first_seen",
+    OpportunitySort.EXPECTED_MONTHLY_PROFIT: "expected_monthly_profit_eur_cents",
 }
+
+#: The signal fields of an ``opportunities`` document the filters read.
+SPIKE_FIELD: Final = "sell_signals.stability.spike"
+MONTHLY_SALES_FIELD: Final = "sell_signals.demand.estimated_monthly_sales"
+OFFER_COUNT_FIELD: Final = "sell_signals.competition.new_offer_count"
 
 #: Opportunity field -> the ``products`` field it is derived from (for the target market).
 ENRICHED_FIELDS: Final[Mapping[str, str]] = {
@@ -151,9 +174,16 @@ def open_opportunities_query(filters: OpportunityFilters | None = None) -> dict[
         clauses.append({"range": {"roi": {"gte": filters.min_roi}}})
     if filters.min_margin is not None:
         clauses.append({"range": {"margin": {"gte": filters.min_margin}}})
+    if filters.min_monthly_sales is not None:
+        clauses.append({"range": {MONTHLY_SALES_FIELD: {"gte": filters.min_monthly_sales}}})
+    if filters.max_offers is not None:
+        clauses.append({"range": {OFFER_COUNT_FIELD: {"lte": filters.max_offers}}})
     if filters.q is not None:
         clauses.append({"match": {"title": {"query": filters.q, "operator": "and"}}})
-    return {"bool": {"filter": clauses}}
+    query: dict[str, Any] = {"bool": {"filter": clauses}}
+    if filters.exclude_spikes:
+        query["bool"]["must_not"] = [{"term": {SPIKE_FIELD: True}}]
+    return query
 
 
 def missing_field_count(filters: OpportunityFilters, enriched: EnrichedFilter) -> dict[str, Any]:
@@ -164,7 +194,10 @@ def missing_field_count(filters: OpportunityFilters, enriched: EnrichedFilter) -
         "query": {
             "bool": {
                 "filter": base["bool"]["filter"],
-                "must_not": [{"exists": {"field": enriched.field}}],
+                "must_not": [
+                    *base["bool"].get("must_not", []),
+                    {"exists": {"field": enriched.field}},
+                ],
             }
         }
     }
@@ -221,7 +254,10 @@ def _enriched_clause(enriched: EnrichedFilter, matches: ProductMatches | None) -
 def _sort(filters: OpportunityFilters) -> list[dict[str, Any]]:
     primary = _SORT_FIELDS[filters.sort]
     order = filters.order.value
-    sort: list[dict[str, Any]] = [{primary: {"order": order}}]
+    key: dict[str, Any] = {"order": order}
+    if filters.sort is OpportunitySort.EXPECTED_MONTHLY_PROFIT:
+        key["missing"] = "_last"  # unknown last, ascending or descending
+    sort: list[dict[str, Any]] = [{primary: key}]
     if primary != "profit_eur_cents":
         sort.append({"profit_eur_cents": {"order": SortOrder.DESC.value}})
     sort += [{"asin": {"order": "asc"}}, {"route": {"order": "asc"}}]
@@ -242,7 +278,7 @@ def opportunity_search(
     sort wins) and a ``cardinality`` aggregation counts the ASINs for the total.
     """
     query = open_opportunities_query(filters)
-    must_not: list[dict[str, Any]] = []
+    must_not: list[dict[str, Any]] = list(query["bool"].get("must_not", []))
     for enriched in enriched_filters(filters):
         clause = _enriched_clause(enriched, (fallbacks or {}).get(enriched.name))
         if enriched.exclude:

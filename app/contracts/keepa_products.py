@@ -9,11 +9,13 @@ product it carries is read by :func:`app.domain.envelope.quote_from_keepa_produc
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, Final
 
 from app.contracts.base import Codec, Message, UtcDatetime, Version1, describe
 from app.domain.envelope import asin_from_key, quote_from_keepa_product
 from app.domain.markets import Market
+from app.domain.policy import DEFAULT_SPIKE_SHARE
 from app.domain.quote import MarketQuote
 
 __all__ = [
@@ -78,8 +80,11 @@ def envelope_key(envelope: KeepaProductsEnvelope) -> str | None:
     return asin if isinstance(asin, str) and asin else None
 
 
-def quote_from_message(key: bytes | None, value: bytes | None) -> MarketQuote:
-    """The quote of one raw ``keepa.products`` message.
+def quote_from_message(
+    key: bytes | None, value: bytes | None, *, spike_share: Decimal = DEFAULT_SPIKE_SHARE
+) -> MarketQuote:
+    """The quote of one raw ``keepa.products`` message (``spike_share``: the detection
+    policy's, for the quote's signals).
 
     Raises :class:`app.contracts.base.ContractError` for a message that is not a
     :class:`KeepaProductsEnvelope` and :class:`app.domain.envelope.InvalidEnvelope` for a
@@ -88,5 +93,9 @@ def quote_from_message(key: bytes | None, value: bytes | None) -> MarketQuote:
     envelope = ENVELOPE.decode(value)
     key_asin = asin_from_key(key)
     return quote_from_keepa_product(
-        envelope.product, envelope.domain, envelope.fetched_at, key_asin=key_asin
+        envelope.product,
+        envelope.domain,
+        envelope.fetched_at,
+        key_asin=key_asin,
+        spike_share=spike_share,
     )

@@ -25,6 +25,7 @@ from app.contracts.base import (
     describe,
     require_finite,
 )
+from app.contracts.signals import MarketSignalsMessage
 from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.money import Currency
@@ -90,6 +91,13 @@ class Observation(Message, kw_only=True, frozen=True):
     ] = "product"
     notification_id: Annotated[
         str | None, describe("the notification's id (keepa.notifications) for a notification")
+    ] = None
+    signals: Annotated[
+        MarketSignalsMessage | None,
+        describe(
+            "the product's quality signals on this market (docs/signals.md); a notification "
+            "keeps the stored quote's with its new sell price's stability (null: unknown)"
+        ),
     ] = None
     fx: Annotated[
         ObservationFx | None,

@@ -11,9 +11,18 @@ Provenance: when the buy or the sell quote of the route came from a Keepa notifi
 where each came from (``source`` and the notification's id); when both came from Keepa
 products, the field is absent (as in every message before notifications were merged).
 
+Version 3 adds the quality signals of the sell market (``sell_signals``,
+:mod:`app.contracts.signals`, as the sell quote held when the event was decided had them) and
+what they make of the profit: ``expected_monthly_units`` and
+``expected_monthly_profit_eur_cents`` (:func:`app.domain.signals.opportunity_signals`,
+docs/signals.md). The fields are additive and optional: a version-2 message is read as it is,
+without signals (unknown). Signals alone never make an ``updated`` event: an open route is
+re-published when its profit moves (``MATERIAL_CHANGE_EUR_CENTS``), and the signals ride on
+that next event (a seller filtering on them sees them as of the route's last event).
+
 Version 2 carries the full breakdown of :func:`app.domain.fees.price_route` (every line, the
 estimates, the failed thresholds, the fee category and the seller profile's version). Only
-version 2 is written; version 1 (the former single pricing policy: referral, FBA, shipping),
+version 3 is written; version 1 (the former single pricing policy: referral, FBA, shipping),
 still on the topic after an upgrade, is read and converted by :data:`OPPORTUNITY`
 (:meth:`OpportunityMessageV1.upgrade`, :mod:`app.contracts.version1`).
 """
@@ -37,12 +46,14 @@ from app.contracts.base import (
     Version1,
     describe,
 )
+from app.contracts.signals import MarketSignalsMessage
 from app.contracts.version1 import UNKNOWN, CostsV1, route_breakdown_v1
 from app.domain.detection import CloseReason, EventType, OpportunityEvent
 from app.domain.fees import FeeLine, LineKind, RouteBreakdown, Threshold
 from app.domain.markets import Market
 from app.domain.money import Currency
 from app.domain.quote import MarketQuote, QuoteSource
+from app.domain.signals import opportunity_signals
 
 __all__ = [
     "OPPORTUNITY",
@@ -164,8 +175,12 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
     """``opened`` / ``updated`` / ``closed`` of one route (buy market -> sell market)."""
 
     schema_version: Annotated[
-        Literal[2], describe("2 (version 1 is still read: converted, see docs/contract.md)")
-    ] = 2
+        Literal[2, 3],
+        describe(
+            "3 (with the sell market's signals); 2 is read without them, 1 converted "
+            "(see docs/contract.md)"
+        ),
+    ] = 3
     event_id: Annotated[str, describe("SHA-1 of ASIN, route, event, event time (dedupe key)")]
     event: Annotated[
         EventType,
@@ -223,9 +238,32 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
             "when one of them came from a Keepa notification (absent: both from products)"
         ),
     ] = msgspec.UNSET
+    sell_signals: Annotated[
+        MarketSignalsMessage | None,
+        describe(
+            "the sell market's quality signals (docs/signals.md) as its quote had them when "
+            "the event was decided (null: unknown, e.g. a version-2 message)"
+        ),
+    ] = None
+    expected_monthly_units: Annotated[
+        Decimal | None,
+        describe(
+            "units a new seller can expect to sell a month on the sell market: estimated "
+            "monthly sales / (new offers + 1), 2 places for display (null: unknown)"
+        ),
+    ] = None
+    expected_monthly_profit_eur_cents: Annotated[
+        int | None,
+        describe(
+            "profit_eur_cents x the exact expected monthly units, rounded half up once "
+            "(null: sales or offer count unknown)"
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         _check_route(self)
+        if self.sell_signals is not None and self.sell_signals.market is not self.sell_market:
+            raise ValueError(f"sell_signals of {self.sell_signals.market}, not {self.sell_market}")
 
     @classmethod
     def from_event(
@@ -234,9 +272,11 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
         sell_quote: MarketQuote | None = None,
         buy_quote: MarketQuote | None = None,
     ) -> OpportunityMessage:
-        """The message of ``event``; the listing facts come from the sell market's quote,
-        the provenance (:attr:`quote_sources`) from both quotes."""
+        """The message of ``event``; the listing facts and the signals come from the sell
+        market's quote, the provenance (:attr:`quote_sources`) from both quotes."""
         b = event.breakdown
+        signals = None if sell_quote is None else sell_quote.signals
+        judged = None if signals is None else opportunity_signals(signals, b.profit_eur_cents)
         return cls(
             event_id=event.event_id,
             event=event.event,
@@ -272,6 +312,13 @@ class OpportunityMessage(Message, kw_only=True, frozen=True):
             image_url=None if sell_quote is None else sell_quote.image_url,
             amazon_sells_in_target=None if sell_quote is None else sell_quote.amazon_in_stock,
             quote_sources=RouteQuoteSources.of(buy_quote, sell_quote),
+            sell_signals=None if signals is None else MarketSignalsMessage.of(signals),
+            expected_monthly_units=None
+            if judged is None
+            else judged.expected_monthly_units_display,
+            expected_monthly_profit_eur_cents=(
+                None if judged is None else judged.expected_monthly_profit_eur_cents
+            ),
         )
 
 
@@ -391,13 +438,13 @@ def _version(data: Any) -> Any:
 
 @dataclass(frozen=True)
 class OpportunityCodec(Codec[OpportunityMessage]):
-    """Writes version 2; reads version 2, and version 1 converted
+    """Writes version 3; reads versions 3 and 2 (without signals), and version 1 converted
     (:meth:`OpportunityMessageV1.upgrade`). A version-1 message that breaks version 1's
     contract is refused with version 1's reason."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        object.__setattr__(self, "versions", (1, 2))
+        object.__setattr__(self, "versions", (1, 2, 3))
 
     def decode(self, data: bytes | None) -> OpportunityMessage:
         try:

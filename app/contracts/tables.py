@@ -11,6 +11,10 @@ Quotes are version 2: each quote records its provenance (``source``: ``product``
 object, written before Keepa notifications were merged, are read as they are: their quotes
 have no provenance fields and are read as ``product`` quotes, which they all were.
 
+Quotes are version 3: each quote carries its market's quality signals (``signals``,
+:class:`app.domain.signals.MarketSignals`). Versions 2 and 1 are read as they are: their
+quotes have no signals (``null``: unknown) until the next Keepa product of their market.
+
 Open routes are version 2: each holds the route's last
 :class:`app.domain.fees.RouteBreakdown` and the profile version it was priced with. Version 1
 (and the bare object before it), written by a worker of the former single pricing policy, is
@@ -52,9 +56,12 @@ class QuotesState(Message, kw_only=True, frozen=True):
     profile in force; a value written before the field existed has none)."""
 
     schema_version: Annotated[
-        Literal[1, 2],
-        describe("2 (quotes with their provenance); 1 is read: its quotes are product quotes"),
-    ] = 2
+        Literal[1, 2, 3],
+        describe(
+            "3 (quotes with their signals); 2 (with their provenance) is read without signals, "
+            "1 as product quotes without signals"
+        ),
+    ] = 3
     quotes: Annotated[dict[Market, MarketQuote], describe("market -> its latest quote")]
     profile_version: Annotated[
         str | None,

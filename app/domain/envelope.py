@@ -12,13 +12,17 @@ Price rules (see :func:`app.domain.keepa_prices.current_price` for "current valu
   (both by :func:`quote_prices`, which a Keepa notification's merge uses too);
 * ``observed_at`` (event time) = ``lastUpdate`` when > 0, else the envelope's ``fetched_at``.
 
+The quote carries the product's quality signals on its market
+(:func:`app.domain.signals.market_signals`, for the sell price type :func:`sell_price_type`),
+which never invalidate a message either.
+
 Metadata (title, fees, dimensions, rank, image) never invalidates a message: an unusable
 value becomes None. Prices, identity (ASIN, domain) and timestamps do.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -30,12 +34,14 @@ from app.domain.keepa_prices import (
     PRICE_TYPES_READ,
     PriceType,
     current_price,
-    current_sales_rank,
     is_int,
+    sales_rank,
 )
 from app.domain.keepa_time import from_keepa_minutes
 from app.domain.markets import Market
+from app.domain.policy import DEFAULT_SPIKE_SHARE
 from app.domain.quote import MarketQuote
+from app.domain.signals import market_signals
 from app.domain.utc import require_utc
 
 __all__ = [
@@ -120,11 +126,13 @@ def quote_from_keepa_product(
     fetched_at: datetime,
     *,
     key_asin: str | None = None,
+    spike_share: Decimal = DEFAULT_SPIKE_SHARE,
 ) -> MarketQuote:
     """The quote of a Keepa product fetched from ``market`` at ``fetched_at`` (aware).
 
     ``key_asin`` (from :func:`asin_from_key`) must then equal ``product.asin``. Raises
-    :class:`InvalidEnvelope` (see its ``code``).
+    :class:`InvalidEnvelope` (see its ``code``). ``spike_share``: the detection policy's
+    (:attr:`app.domain.policy.DetectionPolicy.spike_share`), for the quote's signals.
     """
     asin = _asin(product, key_asin)
     _check_domain_id(market, product)
@@ -165,6 +173,13 @@ def quote_from_keepa_product(
         image_url=_image_url(product.get("imagesCSV")),
         amazon_in_stock=derived.amazon_in_stock,
         prices=prices,
+        signals=market_signals(
+            product,
+            market,
+            sell_price_type(prices),
+            spike_share=spike_share,
+            current_prices=prices,
+        ),
     )
 
 
@@ -247,24 +262,3 @@ def _image_url(images_csv: object) -> str | None:
         return None
     first = next((name.strip() for name in images_csv.split(",") if name.strip()), None)
     return f"{IMAGE_URL_PREFIX}{first}" if first else None
-
-
-def sales_rank(
-    product: Mapping[str, Any], csv: Sequence[object], stats_current: Sequence[object] | None
-) -> int | None:
-    """The product's current sales rank: :func:`current_sales_rank` of its ``csv`` and
-    ``stats.current``, else the newest rank of ``salesRanks[rootCategory]``; ``None`` when
-    none is usable (a rank is metadata: never an error)."""
-    return current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product)
-
-
-def _rank_from_sales_ranks(product: Mapping[str, Any]) -> int | None:
-    """Last rank of ``salesRanks[rootCategory]`` (``{"<cat id>": [time, rank, ...]}``)."""
-    ranks = product.get("salesRanks")
-    root = product.get("rootCategory")
-    if not isinstance(ranks, dict) or not is_int(root):
-        return None
-    history = ranks.get(str(root))
-    if isinstance(history, list) and len(history) >= 2 and len(history) % 2 == 0:
-        return _positive_int(history[-1])
-    return None

@@ -13,9 +13,9 @@ quirk in a type we never use must not discard a quote we could price.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
-from typing import Final, TypeGuard, cast
+from typing import Any, Final, TypeGuard, cast
 
 from app.domain.errors import InvalidEnvelope
 
@@ -30,6 +30,7 @@ __all__ = [
     "current_price",
     "current_sales_rank",
     "is_int",
+    "sales_rank",
 ]
 
 #: The ``stats`` interval, in days, products are requested with (``/product?stats=90``):
@@ -212,4 +213,27 @@ def current_sales_rank(csv: Sequence[object], stats_current: Sequence[object] | 
             last = entry[-1]
             if is_int(last) and last > 0:
                 return last
+    return None
+
+
+def sales_rank(
+    product: Mapping[str, Any], csv: Sequence[object], stats_current: Sequence[object] | None
+) -> int | None:
+    """The product's current sales rank: :func:`current_sales_rank` of its ``csv`` and
+    ``stats.current``, else the newest rank of ``salesRanks[rootCategory]``; ``None`` when
+    none is usable (a rank is metadata: never an error). The quote's rule
+    (:mod:`app.domain.envelope`) and its signals' (:mod:`app.domain.signals`)."""
+    return current_sales_rank(csv, stats_current) or _rank_from_sales_ranks(product)
+
+
+def _rank_from_sales_ranks(product: Mapping[str, Any]) -> int | None:
+    """Last rank of ``salesRanks[rootCategory]`` (``{"<cat id>": [time, rank, ...]}``)."""
+    ranks = product.get("salesRanks")
+    root = product.get("rootCategory")
+    if not isinstance(ranks, dict) or not is_int(root):
+        return None
+    history = ranks.get(str(root))
+    if isinstance(history, list) and len(history) >= 2 and len(history) % 2 == 0:
+        last = history[-1]
+        return last if is_int(last) and last > 0 else None
     return None

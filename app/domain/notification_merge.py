@@ -16,7 +16,12 @@ that the notification has an entry for:
 * ``-2`` (no data), or no entry at all: the stored value is kept.
 
 Buy price, sell price and ``amazon_in_stock`` are then derived from the prices by the rule a
-product's quote is parsed with (:func:`app.domain.envelope.quote_prices`). Event time
+product's quote is parsed with (:func:`app.domain.envelope.quote_prices`). The stored quote's
+signals (:mod:`app.domain.signals`) are kept, except their sell-price stability: the new
+sell price is set against the stored 30/90-day averages and the spike flag recomputed with
+``spike_share`` (:func:`app.domain.signals.with_sell_price`; averages of another price type
+than the new sell price's are not used). Demand, competition (Amazon's offer included) and
+restrictions stay as the last Keepa product said: a notification does not carry them. Event time
 (``observed_at``) is the notification's ``created_at``, ``fetched_at`` its ``received_at``.
 
 What is not merged (:class:`MergeOutcome`): an EXPIRED notification (no prices: nothing to
@@ -36,12 +41,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from decimal import Decimal
 from typing import Literal, Protocol
 
-from app.domain.envelope import quote_prices
+from app.domain.envelope import quote_prices, sell_price_type
 from app.domain.keepa_prices import NO_DATA, PRICE_TYPES_READ
 from app.domain.markets import Market
+from app.domain.policy import DEFAULT_SPIKE_SHARE
 from app.domain.quote import MarketQuote
+from app.domain.signals import with_sell_price
 from app.domain.utc import require_utc
 
 __all__ = ["MergeOutcome", "NotificationMerge", "PriceNotification", "merge_notification"]
@@ -75,10 +83,14 @@ class NotificationMerge:
 
 
 def merge_notification(
-    stored: MarketQuote | None, notification: PriceNotification
+    stored: MarketQuote | None,
+    notification: PriceNotification,
+    *,
+    spike_share: Decimal = DEFAULT_SPIKE_SHARE,
 ) -> NotificationMerge:
     """``notification`` applied to ``stored``, the quote held for its ASIN and market
-    (``None``: none is held); see the module doc for the rules and the outcomes."""
+    (``None``: none is held); see the module doc for the rules and the outcomes.
+    ``spike_share``: the detection policy's, for the signals' spike flag."""
     prices = notification.current_prices
     if prices is None:
         return NotificationMerge("expired")
@@ -98,6 +110,11 @@ def merge_notification(
     if created_at == stored.observed_at and merged == stored.prices:
         return NotificationMerge("duplicate")
     derived = quote_prices(merged)
+    signals = stored.signals
+    if signals is not None:
+        signals = with_sell_price(
+            signals, sell_price_type(merged), derived.sell_price, spike_share=spike_share
+        )
     quote = replace(
         stored,
         observed_at=created_at,
@@ -108,6 +125,7 @@ def merge_notification(
         prices=merged,
         source="notification",
         notification_id=notification.notification_id,
+        signals=signals,
     )
     return NotificationMerge("merged", quote)
 

@@ -12,8 +12,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
+from typing import Final
 
-__all__ = ["DetectionPolicy"]
+__all__ = ["DEFAULT_SPIKE_SHARE", "DetectionPolicy"]
+
+#: The default :attr:`DetectionPolicy.spike_share`: a sell price more than 20 % above its
+#: 90-day average is a spike. Our choice of threshold, not a Keepa or Amazon figure
+#: (docs/signals.md).
+DEFAULT_SPIKE_SHARE: Final = Decimal("0.20")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,9 +32,8 @@ class DetectionPolicy:
     #: An open opportunity is re-published when its profit moved by at least this much.
     material_change_eur_cents: int = 50
     #: A sell price is a spike when it is more than this share above its 90-day average
-    #: (0.20: more than 20 % above). Our choice of threshold, not a Keepa or Amazon figure
-    #: (docs/signals.md).
-    spike_share: Decimal = Decimal("0.20")
+    #: (:data:`DEFAULT_SPIKE_SHARE`).
+    spike_share: Decimal = DEFAULT_SPIKE_SHARE
 
     def __post_init__(self) -> None:
         if self.material_change_eur_cents < 0:

@@ -9,6 +9,7 @@ from typing import Literal
 
 from app.domain.markets import Market
 from app.domain.money import Currency
+from app.domain.signals import MarketSignals
 from app.domain.utc import require_utc
 
 __all__ = ["MarketQuote", "QuoteSource"]
@@ -34,6 +35,12 @@ class MarketQuote:
     Provenance: ``source`` says where the prices come from; a ``notification`` quote carries
     the notification's id (``notification_id``) and took every field but its prices (and
     the buy/sell prices and ``amazon_in_stock`` derived from them) from the quote it updated.
+
+    ``signals``: the quality signals of the product on this market
+    (:func:`app.domain.signals.market_signals`), read from the Keepa product the quote was
+    parsed from; a notification quote keeps the stored quote's, with the stability of its
+    new sell price (:func:`app.domain.signals.with_sell_price`). ``None``: not known (a
+    quote built without a Keepa product, or stored before quotes carried signals).
     """
 
     asin: str
@@ -56,6 +63,7 @@ class MarketQuote:
     prices: dict[str, int] = field(default_factory=dict, hash=False)
     source: QuoteSource = "product"
     notification_id: str | None = None
+    signals: MarketSignals | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "observed_at", require_utc(self.observed_at, "observed_at"))
@@ -66,6 +74,8 @@ class MarketQuote:
                 f"a {self.source} quote has {'no' if self.notification_id is None else 'a'} "
                 "notification_id (only a notification quote has one)"
             )
+        if self.signals is not None and self.signals.market is not self.market:
+            raise ValueError(f"signals of {self.signals.market} on a quote of {self.market}")
 
     @property
     def currency(self) -> Currency:

@@ -25,11 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from fractions import Fraction
 from typing import Any, Final, Literal
 
-from app.domain.envelope import sales_rank
 from app.domain.errors import InvalidEnvelope
 from app.domain.keepa_prices import (
     MAX_PRICE_MINOR,
@@ -37,6 +36,7 @@ from app.domain.keepa_prices import (
     PriceType,
     current_price,
     is_int,
+    sales_rank,
 )
 from app.domain.markets import Market
 from app.domain.money import round_half_up
@@ -53,6 +53,7 @@ __all__ = [
     "expected_monthly_units",
     "market_signals",
     "opportunity_signals",
+    "with_sell_price",
 ]
 
 #: How :attr:`Demand.estimated_monthly_sales` was had (:func:`estimate_monthly_sales`).
@@ -153,6 +154,16 @@ class OpportunitySignals:
     expected_monthly_units: Fraction | None
     expected_monthly_profit_eur_cents: int | None
 
+    @property
+    def expected_monthly_units_display(self) -> Decimal | None:
+        """:attr:`expected_monthly_units` rounded half up to 2 places, for display only."""
+        units = self.expected_monthly_units
+        if units is None:
+            return None
+        return (Decimal(units.numerator) / Decimal(units.denominator)).quantize(
+            Decimal("0.01"), rounding=ROUND_HALF_UP
+        )
+
 
 def market_signals(
     product: Mapping[str, Any],
@@ -160,11 +171,17 @@ def market_signals(
     sell_price_type: PriceType | None,
     *,
     spike_share: Decimal,
+    current_prices: Mapping[str, int] | None = None,
 ) -> MarketSignals:
     """The signals of ``product`` (a Keepa product of ``market``) whose sell price is taken
     from ``sell_price_type`` (:func:`app.domain.envelope.sell_price_type` of the quote's
     prices; ``None`` when the quote has no sell price). ``spike_share``: the detection
-    policy's (:attr:`app.domain.policy.DetectionPolicy.spike_share`)."""
+    policy's (:attr:`app.domain.policy.DetectionPolicy.spike_share`).
+
+    ``current_prices``: the quote's current value per price type read (``MarketQuote.prices``,
+    by the same :func:`~app.domain.keepa_prices.current_price`) when the caller has them: the
+    current sell and Amazon prices are then looked up instead of read again from ``csv``
+    (the same values, without parsing the histories twice on the worker's hot path)."""
     csv_value = product.get("csv")
     csv: Sequence[object] = csv_value if isinstance(csv_value, list) else []
     stats_value = product.get("stats")
@@ -173,11 +190,13 @@ def market_signals(
     stats_current = current_value if isinstance(current_value, list) else None
     return MarketSignals(
         market=market,
-        stability=_stability(csv, stats, stats_current, sell_price_type, spike_share),
+        stability=_stability(
+            csv, stats, stats_current, sell_price_type, spike_share, current_prices
+        ),
         demand=_demand(product, csv, stats, stats_current),
         competition=Competition(
             new_offer_count=_new_offer_count(csv, stats_current),
-            amazon_sells=_amazon_sells(product, csv, stats_current),
+            amazon_sells=_amazon_sells(product, csv, stats_current, current_prices),
             amazon_buy_box_share=_amazon_buy_box_share(stats, market),
         ),
         restrictions=_restrictions(product),
@@ -194,6 +213,47 @@ def opportunity_signals(sell: MarketSignals, profit_per_unit_eur_cents: int) -> 
         expected_monthly_profit_eur_cents=(
             None if units is None else round_half_up(profit_per_unit_eur_cents * units)
         ),
+    )
+
+
+def with_sell_price(
+    signals: MarketSignals,
+    sell_price_type: PriceType | None,
+    current: int | None,
+    *,
+    spike_share: Decimal,
+) -> MarketSignals:
+    """``signals`` with a new current sell price (``current`` of ``sell_price_type``; both
+    ``None`` when the quote has no sell price): what a Keepa notification, which carries
+    current prices only, changes of a stored quote's signals
+    (:mod:`app.domain.notification_merge`).
+
+    The stored averages and 90-day range still describe the sell price type they were read
+    for: the spike flag is recomputed with the new price against them. When the sell price
+    now comes from another price type (e.g. the buy box was lost and NEW_FBA is sold at),
+    the stored statistics are another type's: the stability is unknown but for the current
+    price. Demand, competition and restrictions are kept as stored."""
+    old = signals.stability
+    if sell_price_type is None:
+        stability = PriceStability(None, None, None, None, None, None, None)
+    elif sell_price_type == old.price_type:
+        stability = PriceStability(
+            price_type=old.price_type,
+            current=current,
+            avg30=old.avg30,
+            avg90=old.avg90,
+            low_90=old.low_90,
+            high_90=old.high_90,
+            spike=_spike(current, old.avg90, spike_share),
+        )
+    else:
+        stability = PriceStability(sell_price_type, current, None, None, None, None, None)
+    return MarketSignals(
+        market=signals.market,
+        stability=stability,
+        demand=signals.demand,
+        competition=signals.competition,
+        restrictions=signals.restrictions,
     )
 
 
@@ -275,18 +335,13 @@ def _stability(
     stats_current: Sequence[object] | None,
     price_type: PriceType | None,
     spike_share: Decimal,
+    current_prices: Mapping[str, int] | None,
 ) -> PriceStability:
     if price_type is None:
         return PriceStability(None, None, None, None, None, None, None)
-    try:
-        current = current_price(csv, stats_current, price_type)
-    except InvalidEnvelope:
-        current = None
+    current = _current(csv, stats_current, price_type, current_prices)
     avg30 = _price(_indexed(stats.get("avg30"), price_type))
     avg90 = _price(_indexed(stats.get("avg90"), price_type))
-    spike = None
-    if current is not None and avg90 is not None:
-        spike = current > avg90 * (1 + Fraction(spike_share))
     return PriceStability(
         price_type=price_type,
         current=current,
@@ -294,8 +349,17 @@ def _stability(
         avg90=avg90,
         low_90=_extreme(stats, "minInInterval", price_type),
         high_90=_extreme(stats, "maxInInterval", price_type),
-        spike=spike,
+        spike=_spike(current, avg90, spike_share),
     )
+
+
+def _spike(current: int | None, avg90: int | None, spike_share: Decimal) -> bool | None:
+    """``current > avg90 x (1 + spike_share)``, exact; unknown without either."""
+    if current is None or avg90 is None:
+        return None
+    # exact in integers: share = n / d, current > avg90 x (d + n) / d
+    n, d = spike_share.as_integer_ratio()
+    return current * d > avg90 * (d + n)
 
 
 def _demand(
@@ -336,19 +400,35 @@ def _new_offer_count(csv: Sequence[object], stats_current: Sequence[object] | No
     return _count(_newest(csv, PriceType.COUNT_NEW))
 
 
+def _current(
+    csv: Sequence[object],
+    stats_current: Sequence[object] | None,
+    price_type: PriceType,
+    current_prices: Mapping[str, int] | None,
+) -> int | None:
+    """The current value of ``price_type``: looked up in ``current_prices`` when given, else
+    read (``None`` for a value :func:`current_price` refuses: a signal never raises)."""
+    if current_prices is not None:
+        return current_prices.get(price_type.name)
+    try:
+        return current_price(csv, stats_current, price_type)
+    except InvalidEnvelope:
+        return None
+
+
 def _amazon_sells(
-    product: Mapping[str, Any], csv: Sequence[object], stats_current: Sequence[object] | None
+    product: Mapping[str, Any],
+    csv: Sequence[object],
+    stats_current: Sequence[object] | None,
+    current_prices: Mapping[str, int] | None,
 ) -> bool | None:
     """Amazon sells the product new in the market: it has a current AMAZON price, or
     ``availabilityAmazon`` says it has an offer (in stock, pre-order, back-order, delayed);
     it does not when ``availabilityAmazon`` is -1 (no Amazon offer) or, without that, the
     AMAZON price type's ``stats.current`` or newest ``csv`` value is -1 (no offer now);
     else unknown."""
-    try:
-        if current_price(csv, stats_current, PriceType.AMAZON) is not None:
-            return True
-    except InvalidEnvelope:
-        pass
+    if _current(csv, stats_current, PriceType.AMAZON, current_prices) is not None:
+        return True
     availability = product.get("availabilityAmazon")
     if is_int(availability):
         if availability in _AMAZON_HAS_AN_OFFER:

@@ -18,6 +18,10 @@ Provenance: the ``products`` and ``price-history`` documents of a quote merged f
 notification have ``source`` (``notification``) and ``notification_id``; those of a quote
 parsed from a Keepa product have neither (as before notifications existed). An opportunity
 document has ``quote_sources`` when its event has it.
+
+Signals: an opportunity document has the sell market's ``sell_signals``,
+``expected_monthly_units`` and ``expected_monthly_profit_eur_cents`` of its last event
+(``null`` when the event had none, e.g. a version-2 event); decimals as JSON numbers.
 """
 
 from __future__ import annotations
@@ -86,6 +90,8 @@ _COPIED_EVENT_KEYS: Final[tuple[str, ...]] = (
     "root_category",
     "image_url",
     "amazon_sells_in_target",
+    "sell_signals",
+    "expected_monthly_profit_eur_cents",
 )
 
 
@@ -255,6 +261,10 @@ def _provenance(source: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _float(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
+
+
 def _int(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
@@ -306,6 +316,7 @@ def opportunity_action(
             "roi": float(event.roi),
             "margin": float(event.margin),
             "fx_eur_per_gbp": float(event.fx_eur_per_gbp),
+            "expected_monthly_units": _float(event.expected_monthly_units),
             "state": _EVENT_STATES[event.event],
             "last_event": event.event,
             "asin": event.asin,
@@ -321,6 +332,11 @@ def opportunity_action(
             "closed_at": format_utc(event.event_time) if closed else None,
         }
     )
+    if event.sell_signals is not None:
+        competition = source["sell_signals"]["competition"]
+        competition["amazon_buy_box_share"] = _float(
+            event.sell_signals.competition.amazon_buy_box_share
+        )
     if not closed:
         source["reason"] = None
     if not isinstance(event.quote_sources, msgspec.UnsetType):

@@ -49,8 +49,10 @@ logger = logging.getLogger(__name__)
 #: Bumped whenever a mapping changes; stored in each index's ``_meta``. 2: opportunities carry
 #: the fee breakdown (lines, estimates, failed thresholds, category, profile version). 3: the
 #: provenance of a quote merged from a Keepa notification (products and price history:
-#: ``source``, ``notification_id``; opportunities: ``quote_sources``), fields added.
-CONTRACT_VERSION: Final = 3
+#: ``source``, ``notification_id``; opportunities: ``quote_sources``), fields added. 4: the
+#: sell market's quality signals of an opportunity (``sell_signals``,
+#: ``expected_monthly_units``, ``expected_monthly_profit_eur_cents``), fields added.
+CONTRACT_VERSION: Final = 4
 
 PRODUCTS: Final = "products"
 PRICE_HISTORY: Final = "price-history"
@@ -153,6 +155,51 @@ _QUOTE_PROVENANCE: Final = {
 }
 
 
+def _object(properties: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    return {"type": "object", "dynamic": "strict", "properties": dict(properties)}
+
+
+#: An opportunity's ``sell_signals`` (:class:`app.contracts.signals.MarketSignalsMessage`):
+#: prices in the sell market's minor units, ``null`` = unknown (docs/signals.md).
+_SIGNALS: Final = _object(
+    {
+        "market": _KEYWORD,
+        "stability": _object(
+            {
+                "price_type": _INTEGER,
+                "current": _LONG,
+                "avg30": _LONG,
+                "avg90": _LONG,
+                "low_90": _LONG,
+                "high_90": _LONG,
+                "spike": _BOOLEAN,
+            }
+        ),
+        "demand": _object(
+            {
+                "sales_rank": _LONG,
+                "rank_drops_30": _LONG,
+                "rank_drops_90": _LONG,
+                "monthly_sold": _LONG,
+                "estimated_monthly_sales": _LONG,
+                "estimate_method": _KEYWORD,
+            }
+        ),
+        "competition": _object(
+            {"new_offer_count": _LONG, "amazon_sells": _BOOLEAN, "amazon_buy_box_share": _DOUBLE}
+        ),
+        "restrictions": _object(
+            {
+                "hazardous_material": _BOOLEAN,
+                "hazardous_aspects": _KEYWORD,
+                "adult_product": _BOOLEAN,
+                "heat_sensitive": _BOOLEAN,
+            }
+        ),
+    }
+)
+
+
 def _strict(properties: Mapping[str, Mapping[str, Any]], *, prices: bool = False) -> dict[str, Any]:
     mapping: dict[str, Any] = {
         "_meta": {"contract_version": CONTRACT_VERSION},
@@ -249,6 +296,10 @@ _OPPORTUNITIES_MAPPING: Final = _strict(
             "dynamic": "strict",
             "properties": {side: _QUOTE_PROVENANCE for side in ("buy", "sell")},
         },
+        # Version 3 events (null: unknown, or written from an older event).
+        "sell_signals": _SIGNALS,
+        "expected_monthly_units": _DOUBLE,
+        "expected_monthly_profit_eur_cents": _LONG,
     }
 )
 

@@ -116,7 +116,7 @@ async def test_opened_updated_closed_with_exact_profit(
     assert set(events) == {(A, "DE:FR"), (B, "DE:GB")}
     a, b = events[(A, "DE:FR")], events[(B, "DE:GB")]
     assert a["event"] == "opened"
-    assert a["schema_version"] == 2
+    assert a["schema_version"] == 3
     assert a["profit_eur_cents"] == 888
     assert a["breakdown"]["net_sell_eur_cents"] == 4167
     assert a["breakdown"]["net_buy_eur_cents"] == 1681

@@ -41,7 +41,7 @@ def test_links_are_built_from_the_asin_not_taken_from_the_event() -> None:
         ({"asin": "b0alert001"}, "asin"),
         ({"buy_market": "US"}, "US"),
         ({"route": "DE:IT"}, "route 'DE:IT' is not DE:FR"),
-        ({"schema_version": 3}, "unsupported_version"),
+        ({"schema_version": 4}, "unsupported_version"),
         ({"profit_eur_cents": 9.26}, "profit_eur_cents"),
         ({"profit_eur_cents": True}, "profit_eur_cents"),
         ({"roi": "lots"}, "roi"),

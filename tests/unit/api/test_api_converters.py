@@ -142,6 +142,23 @@ def test_enrichment_recorded_in_the_opportunity_wins() -> None:
     assert route.image_url == "https://i/x.jpg"
 
 
+def test_the_sell_markets_signals_reach_the_route() -> None:
+    fr = {"new_offers": 4, "rank_drops": (45, 130), "buy_box_stats": {"A1X6FK5RDHNB96": 62.5}}
+    market_quotes = quotes(**fr)
+    (event,) = detect(market_quotes, {}, POLICY, PRICING, T0).events
+    message = OpportunityMessage.from_event(event, market_quotes[Market.FR])
+    route = opportunity_route(opportunity_action(message)["_source"], NOW)
+    assert route.sell_signals is not None
+    assert route.sell_signals.market is Market.FR
+    assert route.sell_signals.competition.amazon_buy_box_share == 0.625
+    assert route.sell_signals.demand.estimated_monthly_sales == 45
+    # 45 / (4 + 1) = 9 units x 888 (the profit of opportunity_source) = 7992 cents
+    assert (route.expected_monthly_units, route.expected_monthly_profit_eur_cents) == (9.0, 7992)
+    # a document written before the signals: unknown
+    bare = opportunity_route(opportunity_source(), NOW)
+    assert (bare.sell_signals, bare.expected_monthly_profit_eur_cents) == (None, None)
+
+
 def test_a_closed_route() -> None:
     (opened,) = detect(quotes(), {}, POLICY, PRICING, T0).events
     step = detect(quotes(), {}, POLICY, PRICING, T0)

@@ -14,6 +14,9 @@ from app.api.queries import (
     ASIN_CARDINALITY_PRECISION,
     JOIN_LIMIT,
     MAX_ROUTES_PER_ASIN,
+    MONTHLY_SALES_FIELD,
+    OFFER_COUNT_FIELD,
+    SPIKE_FIELD,
     ProductMatches,
     enriched_filters,
     freshness_search,
@@ -277,3 +280,69 @@ def test_freshness_and_ingest_runs() -> None:
         "range": {"finished_at": {"gte": "2026-11-24T10:00:00Z"}}
     }
     assert since.astimezone(UTC).hour == 10
+
+
+# --- the sell market's signals (docs: app/api/queries.py, "Signal filters and sort") -------
+
+
+def test_signal_filters_are_dsl_clauses_on_the_signal_fields() -> None:
+    body = opportunity_search(filters(exclude_spikes=True, min_monthly_sales=30, max_offers=5))
+    assert clauses(body) == [
+        OPEN,
+        {"range": {MONTHLY_SALES_FIELD: {"gte": 30}}},  # unknown: no value, not in range: out
+        {"range": {OFFER_COUNT_FIELD: {"lte": 5}}},  # unknown: out
+    ]
+    # a spike is left out; an unknown flag (null or absent) does not match the term: kept
+    assert body["query"]["bool"]["must_not"] == [{"term": {SPIKE_FIELD: True}}]
+    assert (SPIKE_FIELD, MONTHLY_SALES_FIELD, OFFER_COUNT_FIELD) == (
+        "sell_signals.stability.spike",
+        "sell_signals.demand.estimated_monthly_sales",
+        "sell_signals.competition.new_offer_count",
+    )
+
+
+def test_a_zero_is_a_filter_not_no_filter() -> None:
+    body = opportunity_search(filters(min_monthly_sales=0, max_offers=0))
+    assert {"range": {OFFER_COUNT_FIELD: {"lte": 0}}} in clauses(body)
+    assert {"range": {MONTHLY_SALES_FIELD: {"gte": 0}}} in clauses(body)
+
+
+def test_the_spike_exclusion_joins_the_enrichment_exclusions() -> None:
+    body = opportunity_search(filters(exclude_spikes=True, exclude_amazon_seller=True))
+    assert body["query"]["bool"]["must_not"] == [
+        {"term": {SPIKE_FIELD: True}},
+        {"term": {"amazon_sells_in_target": True}},
+    ]
+    # and the count that decides whether the products join is needed keeps it too
+    [enriched] = enriched_filters(filters(exclude_spikes=True, exclude_amazon_seller=True))
+    count = missing_field_count(filters(exclude_spikes=True), enriched)
+    assert count["query"]["bool"]["must_not"] == [
+        {"term": {SPIKE_FIELD: True}},
+        {"exists": {"field": "amazon_sells_in_target"}},
+    ]
+
+
+@pytest.mark.parametrize("order", ["asc", "desc"])
+def test_sort_by_expected_monthly_profit_puts_unknown_last(order: str) -> None:
+    body = opportunity_search(filters(sort="expected_monthly_profit", order=order))
+    assert body["sort"] == [
+        {"expected_monthly_profit_eur_cents": {"order": order, "missing": "_last"}},
+        {"profit_eur_cents": {"order": "desc"}},
+        {"asin": {"order": "asc"}},
+        {"route": {"order": "asc"}},
+    ]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"min_monthly_sales": -1},
+        {"max_offers": -1},
+        {"min_monthly_sales": 1.5},
+        {"max_offers": 100_001},
+        {"exclude_spikes": "maybe"},
+    ],
+)
+def test_signal_filters_are_validated(values: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        filters(**values)

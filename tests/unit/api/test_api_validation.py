@@ -47,6 +47,9 @@ def assert_422(response: Any, *location: str | int) -> list[dict[str, Any]]:
         ("category=99999999999999999999999", ("query", "category")),
         ("exclude_amazon_seller=maybe", ("query", "exclude_amazon_seller")),
         ("best_per_asin=2", ("query", "best_per_asin")),
+        ("exclude_spikes=perhaps", ("query", "exclude_spikes")),
+        ("min_monthly_sales=-1", ("query", "min_monthly_sales")),
+        ("max_offers=x", ("query", "max_offers")),
         ("q=" + "x" * 201, ("query", "q")),
         ("sort=cheapest", ("query", "sort")),
         ("order=up", ("query", "order")),
@@ -171,4 +174,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
     assert "security" not in schema["paths"]["/profit/quote"]["post"]  # computes, writes nothing
     params = {p["name"] for p in schema["paths"]["/opportunities"]["get"]["parameters"]}
     assert {"buy_market", "min_profit_eur", "best_per_asin", "page_size", "q"} <= params
+    assert {"exclude_spikes", "min_monthly_sales", "max_offers"} <= params
+    routes = schema["components"]["schemas"]["OpportunityRoute"]["properties"]
+    assert {"sell_signals", "expected_monthly_profit_eur_cents"} <= set(routes)
     assert client.get("/docs").status_code == 200

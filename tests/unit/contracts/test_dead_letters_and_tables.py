@@ -161,7 +161,7 @@ def test_quotes_state_written_before_versions_is_read() -> None:
 
 
 @pytest.mark.parametrize(
-    "raw", [b'{"schema_version": 3, "quotes": {}}', b'{"US": {}}', b"[1]", b"{"]
+    "raw", [b'{"schema_version": 4, "quotes": {}}', b'{"US": {}}', b"[1]", b"{"]
 )
 def test_unreadable_state_raises_a_contract_error(raw: bytes) -> None:
     with pytest.raises(ContractError):

@@ -152,7 +152,7 @@ def test_an_opportunity_message_is_the_event_as_json() -> None:
     quotes = _quotes(sales_rank=4321, root_category=77, amazon=4999)
     [event] = detect(quotes, {}, POLICY, PRICING, T0).events
     data = orjson.loads(encode(OpportunityMessage.from_event(event, quotes[Market.FR])))
-    assert data["schema_version"] == 2
+    assert data["schema_version"] == 3
     assert data["event"] == "opened"
     assert data["reason"] is None
     assert data["asin"] == ASIN
@@ -293,8 +293,9 @@ def test_unusable_fx_messages(key: bytes | None, value: bytes, code: str) -> Non
 def test_a_version_1_opportunity_is_read_and_converted() -> None:
     message = OPPORTUNITY.decode(orjson.dumps(V1_MESSAGE))
     assert message == OPPORTUNITY.convert(V1_MESSAGE)
-    assert message.schema_version == 2
+    assert message.schema_version == 3
     assert (message.event, message.route, message.profit_eur_cents) == ("opened", "DE:FR", 664)
+    assert message.sell_signals is None  # version 1 had no signals: unknown
     assert (message.roi, message.margin, message.fx_eur_per_gbp) == (
         Decimal("0.3031"), Decimal("0.166"), Decimal("1.17"),
     )  # fmt: skip
@@ -336,7 +337,7 @@ def test_a_version_1_opportunity_with_unrecovered_vat_and_an_estimated_fee() -> 
 @pytest.mark.parametrize(
     ("change", "code", "match"),
     [
-        ({"schema_version": 3}, "unsupported_version", "reads 1, 2"),
+        ({"schema_version": 4}, "unsupported_version", "reads 1, 2, 3"),
         ({"breakdown": {"net_sell_eur_cents": 1}}, "invalid_shape", "OpportunityMessageV1"),
         ({"route": "DE:IT"}, "invalid_shape", "route 'DE:IT' is not DE:FR"),
         ({"roi": "0.3031"}, "invalid_shape", "roi"),

@@ -53,11 +53,11 @@ def test_a_quote_has_a_notification_id_exactly_when_it_came_from_a_notification(
         replace(_de(), notification_id=NOTIFICATION_ID)
 
 
-def test_the_quotes_state_is_version_2_and_keeps_the_provenance() -> None:
+def test_the_quotes_state_keeps_the_provenance() -> None:
     state = QuotesState(quotes={Market.DE: _de(), Market.FR: _fr_notified()})
     data = QUOTES_STATE.encode(state)
     raw = orjson.loads(data)
-    assert raw["schema_version"] == 2
+    assert raw["schema_version"] == 3  # 3: with the signals (tests/unit/contracts/test_signals)
     assert raw["quotes"]["FR"]["source"] == "notification"
     assert raw["quotes"]["FR"]["notification_id"] == NOTIFICATION_ID
     assert raw["quotes"]["DE"]["source"] == "product"
@@ -78,7 +78,7 @@ def test_a_version_1_state_is_read_as_product_quotes() -> None:
 
 def test_a_newer_state_version_or_a_quote_breaking_the_rule_is_refused() -> None:
     with pytest.raises(ContractError) as newer:
-        QUOTES_STATE.decode(b'{"schema_version": 3, "quotes": {}}')
+        QUOTES_STATE.decode(b'{"schema_version": 4, "quotes": {}}')
     assert newer.value.code == "unsupported_version"
     quotes = msgspec.to_builtins({Market.FR: _fr_notified()})
     quotes["FR"]["notification_id"] = None

@@ -97,7 +97,7 @@ def test_kpis_table_and_freshness(api: FakeApi) -> None:
     assert any("Synthetic data" in w.value for w in at.warning)
 
     (query,) = api.queries("/opportunities")
-    assert query["sort"] == ["profit"]
+    assert query["sort"] == ["expected_monthly_profit"]
     assert query["best_per_asin"] == ["true"]
 
 

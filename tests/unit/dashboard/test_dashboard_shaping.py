@@ -6,7 +6,15 @@ from itertools import pairwise
 
 import pytest
 
-from app.api.models import OpportunityRoute, UnpricedRoute
+from app.api.models import (
+    OpportunityRoute,
+    SellSignals,
+    SignalCompetition,
+    SignalDemand,
+    SignalRestrictions,
+    SignalStability,
+    UnpricedRoute,
+)
 from app.api.whatif import flatten_overrides
 from app.domain.markets import Market
 from app.domain.profile import DEFAULT_PROFILE, profile_to_mapping, with_overrides
@@ -134,11 +142,11 @@ def test_filters_round_trip_through_the_url(filters: Filters) -> None:
     assert parsed.filters == filters
 
 
-def test_api_params_ask_for_the_best_route_per_asin_by_profit() -> None:
+def test_api_params_ask_for_the_best_route_per_asin_by_expected_monthly_profit() -> None:
     params = api_params(Filters(sell_markets=(Market.FR,)), page_size=50)
     assert params == {
         "sell_market": "FR",
-        "sort": "profit",
+        "sort": "expected_monthly_profit",
         "order": "desc",
         "best_per_asin": "true",
         "page": "1",
@@ -262,6 +270,36 @@ def test_opportunity_rows_keep_the_api_order_and_convert_for_display() -> None:
     assert row["sell_url"] == "https://www.amazon.de/dp/B0AAAAAAA2"
     assert row["age"] == "1 min"
     assert by_asin["B0AAAAAAA1"]["new"] is False
+    # a route without signals (the fake API's): the signal columns are empty, not zero
+    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"], row["spike"]) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_the_signal_columns_of_a_route() -> None:
+    item = page(_items()).items[0]
+    signals = SellSignals(
+        market=item.sell_market,
+        stability=SignalStability(spike=True),
+        demand=SignalDemand(estimated_monthly_sales=45),
+        competition=SignalCompetition(new_offer_count=4),
+        restrictions=SignalRestrictions(),
+    )
+    with_signals = item.model_copy(
+        update={"sell_signals": signals, "expected_monthly_profit_eur_cents": 7992}
+    )
+    [row] = opportunity_rows(
+        [with_signals], shown={}, now=datetime(2026, 11, 29, tzinfo=UTC), new_within_s=900
+    )
+    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"], row["spike"]) == (
+        79.92,
+        45,
+        4,
+        True,
+    )
 
 
 def test_top_asins_caption() -> None:

@@ -17,6 +17,7 @@ from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
 from app.domain.detection import OpportunityEvent, Pricing, detect
 from app.domain.fee_schedule import default_fee_schedule
 from app.domain.fx import FxRates
+from app.domain.keepa_prices import PriceType
 from app.domain.markets import Market
 from app.domain.policy import DetectionPolicy
 from app.domain.profile import DEFAULT_PROFILE
@@ -365,6 +366,45 @@ def test_the_sell_quote_s_listing_facts_are_copied() -> None:
     assert_fits_mapping(doc, OPPORTUNITIES)
     bare = opportunity_action(msg(opened))["_source"]
     assert (bare["sales_rank"], bare["amazon_sells_in_target"]) == (None, None)
+
+
+def _assert_fits(value: Mapping[str, Any], mapping: Mapping[str, Any], where: str) -> None:
+    """Every field, at every depth, is declared by the (strict) mapping; values typed."""
+    for name, item in value.items():
+        assert name in mapping["properties"], f"{where}.{name}"
+        field = mapping["properties"][name]
+        if isinstance(item, Mapping):
+            assert field["type"] == "object"
+            _assert_fits(item, field, f"{where}.{name}")
+        elif field["type"] == "double":
+            assert item is None or isinstance(item, float), f"{where}.{name}: {item!r}"
+
+
+def test_the_sell_markets_signals_are_copied() -> None:
+    opened, _, _ = lifecycle()
+    sell = make_quote(
+        market=Market.FR,
+        buy_box=4800,
+        avg90={PriceType.BUY_BOX_SHIPPING: 3900},
+        new_offers=4,
+        rank_drops=(45, 130),
+        buy_box_stats={Market.FR.amazon_seller_id: 62.5},
+    )
+    doc = opportunity_action(msg(opened, sell))["_source"]
+    _assert_fits(doc, mapping_for(OPPORTUNITIES), "doc")
+    signals = doc["sell_signals"]
+    # 4800 > 3900 x 1.20 = 4680: a spike; 45 rank drops shared by 4 offers + 1: 9 units
+    assert (signals["stability"]["spike"], signals["stability"]["avg90"]) == (True, 3900)
+    assert signals["competition"]["amazon_buy_box_share"] == 0.625  # a number, not "0.625"
+    assert signals["demand"]["estimate_method"] == "sales_rank_drops_30"
+    assert doc["expected_monthly_units"] == 9.0
+    assert doc["expected_monthly_profit_eur_cents"] == 9 * 637
+    bare = opportunity_action(msg(opened))["_source"]  # no sell quote: unknown
+    assert (
+        bare["sell_signals"],
+        bare["expected_monthly_units"],
+        bare["expected_monthly_profit_eur_cents"],
+    ) == (None, None, None)
 
 
 def test_a_gb_route() -> None:
