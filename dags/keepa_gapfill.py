@@ -47,14 +47,7 @@ def keepa_gapfill() -> None:
         from app.settings import Settings
 
         report = gap_fill_with_settings(Settings(), now=datetime.now(UTC))
-        return {
-            "read": report.read,
-            "already_received": report.already_received,
-            "published": report.published,
-            "rejected": report.rejected,
-            "left_to_settle": report.left_to_settle,
-            "tokens_consumed": report.tokens_consumed,
-        }
+        return dict(report.counts())
 
     gap_fill()
 

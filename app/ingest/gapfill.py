@@ -121,6 +121,18 @@ class GapFillReport:
     tokens_left: int | None
     refill_rate: int | None
 
+    def counts(self) -> dict[str, int]:
+        """The run's counters by name (the DAG task's result, part of the watermark
+        document)."""
+        return {
+            "read": self.read,
+            "already_received": self.already_received,
+            "published": self.published,
+            "rejected": self.rejected,
+            "left_to_settle": self.left_to_settle,
+            "tokens_consumed": self.tokens_consumed,
+        }
+
     def lines(self) -> list[str]:
         left = "unknown" if self.tokens_left is None else str(self.tokens_left)
         rate = "" if self.refill_rate is None else f", refill {self.refill_rate}/min"
@@ -164,12 +176,7 @@ def _store(
             "watermark": format_utc(report.watermark),
             "since": format_utc(report.since),
             "read_at": format_utc(datetime.now(UTC)),
-            "read": report.read,
-            "already_received": report.already_received,
-            "published": report.published,
-            "rejected": report.rejected,
-            "left_to_settle": report.left_to_settle,
-            "tokens_consumed": report.tokens_consumed,
+            **report.counts(),
             "tokens_left": report.tokens_left,
             "refill_rate": report.refill_rate,
         },
