@@ -56,9 +56,10 @@ CONTAINERS_CONF = PROJECT_ROOT / "infra" / "podman" / "containers.conf"
 STAND_INS = PROJECT_ROOT / "infra" / "compose"
 WORK = PROJECT_ROOT / ".compose"
 SCREENSHOT = PROJECT_ROOT / "artifacts" / "screenshots" / "compose_dashboard.png"
-#: podman-compose from PyPI, run by uv: Debian's 1.0.3 cannot merge an override's ``build``,
-#: leaves ``${VAR:-}`` unexpanded and joins host-networked containers to a bridge network.
-PODMAN_COMPOSE = ("podman-compose==1.6.0", "podman-compose")
+#: podman-compose from PyPI (the lock's ``compose`` dependency group), run by uv: Debian's 1.0.3
+#: cannot merge an override's ``build``, leaves ``${VAR:-}`` unexpanded and joins
+#: host-networked containers to a bridge network.
+PODMAN_COMPOSE_GROUP = "compose"
 BASE_IMAGE = "localhost/arbitrage-base:bookworm"
 PYTHON_IMAGE = "localhost/arbitrage-python:3.11"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
@@ -175,11 +176,13 @@ def compose_argv(*args: str, env: Mapping[str, str]) -> list[str]:
     files = [arg for f in COMPOSE_FILES for arg in ("-f", str(f))]
     return [
         *uv(),
-        "tool",
         "run",
-        "--from",
-        PODMAN_COMPOSE[0],
-        PODMAN_COMPOSE[1],
+        "--project",
+        str(PROJECT_ROOT),
+        "--frozen",
+        "--group",
+        PODMAN_COMPOSE_GROUP,
+        "podman-compose",
         "-p",
         PROJECT,
         *files,
