@@ -466,9 +466,14 @@ def _signals_panel(history: PriceHistory | None, route: DetailRoute) -> None:
         _sell_signals_chart(history, route)
     with facts_col:
         facts = signal_facts(route)
-        for start in range(0, len(facts), 2):
-            for col, fact in zip(st.columns(2), facts[start : start + 2], strict=False):
-                col.metric(fact.label, fact.value, help=fact.help, border=True)
+        # A table, not metrics: values such as "sells, 62 % buy box" need the width.
+        st.markdown(
+            "| Signal | Value |\n|---|---|\n"
+            + "\n".join(f"| {fact.label} | **{fact.value}** |" for fact in facts)
+        )
+        with st.expander("How these are read"):
+            st.markdown("\n".join(f"- **{fact.label}**: {fact.help}" for fact in facts))
+            st.caption("? = unknown (Keepa did not send it), never 0. docs/signals.md")
 
 
 def _history_chart(history: PriceHistory | None) -> None:

@@ -75,6 +75,13 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _signal_table(at: AppTest) -> dict[str, str]:
+    """The detail view's signal table (markdown ``| label | **value** |``) as a dict."""
+    [table] = [m.value for m in at.markdown if m.value.startswith("| Signal | Value |")]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {label.strip(): value.strip().strip("*") for label, value in rows}
+
+
 def test_kpis_table_and_freshness(api: FakeApi) -> None:
     at = _app().run()
     assert not at.exception
@@ -186,9 +193,9 @@ def test_detail_view_of_the_asin_in_the_url(api: FakeApi) -> None:
     routes = at.dataframe[1].value
     assert list(routes["route"]) == ["GB → ES"]
     assert any("No sell price history or 90-day statistics for ES" in i.value for i in at.info)
-    metrics = _metrics(at)
-    assert metrics["Est. monthly sales"] == "?"
-    assert metrics["Spike"] == "?"
+    facts = _signal_table(at)
+    assert facts["Est. monthly sales"] == "?"
+    assert facts["Spike"] == "?"
     assert not any("usually last" in i.value for i in at.info)  # no lifetime from the API
 
 
@@ -218,13 +225,14 @@ def test_detail_view_shows_the_sell_signals_and_the_lifetime(api: FakeApi) -> No
     at.run()
     assert not at.exception
     assert len(at.get("vega_lite_chart")) == 3  # + the sell price with its 90-day band
-    metrics = _metrics(at)
-    assert metrics["Expected monthly profit"] == "€283.50"
-    assert metrics["Est. monthly sales"] == "90"
-    assert metrics["New offers"] == "2"
-    assert metrics["Amazon"] == "does not sell"
-    assert metrics["Restrictions"] == "adult"
-    assert metrics["Spike"] == "yes, +30 %"
+    facts = _signal_table(at)
+    assert facts["Expected monthly profit"] == "€283.50"
+    assert facts["Est. monthly sales"] == "90"
+    assert facts["New offers"] == "2"
+    assert facts["Amazon"] == "does not sell"
+    assert facts["Restrictions"] == "adult"
+    assert facts["Spike"] == "yes, +30 %"
+    assert facts["90-day range"] == "€48.00 to €66.00"
     assert any(i.value == "Spreads on this route usually last 2 days." for i in at.info)
     assert any("Would it sell in ES?" in m.value for m in at.markdown)
 

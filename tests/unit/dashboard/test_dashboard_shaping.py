@@ -319,13 +319,20 @@ def test_top_asins_caption_follows_the_sort() -> None:
     assert top_asins_caption([]) == "No open opportunity matches."
 
 
-def _with_signals(item: OpportunityRoute, **parts: object) -> OpportunityRoute:
+def _with_signals(
+    item: OpportunityRoute,
+    *,
+    stability: SignalStability | None = None,
+    demand: SignalDemand | None = None,
+    competition: SignalCompetition | None = None,
+    restrictions: SignalRestrictions | None = None,
+) -> OpportunityRoute:
     signals = SellSignals(
         market=item.sell_market,
-        stability=parts.get("stability", SignalStability()),  # type: ignore[arg-type]
-        demand=parts.get("demand", SignalDemand()),  # type: ignore[arg-type]
-        competition=parts.get("competition", SignalCompetition()),  # type: ignore[arg-type]
-        restrictions=parts.get("restrictions", SignalRestrictions()),  # type: ignore[arg-type]
+        stability=stability or SignalStability(),
+        demand=demand or SignalDemand(),
+        competition=competition or SignalCompetition(),
+        restrictions=restrictions or SignalRestrictions(),
     )
     return item.model_copy(update={"sell_signals": signals})
 
