@@ -225,46 +225,44 @@ def _route_figure_columns() -> dict[str, Any]:
     """Column settings of the figures every route table shows (``_route_figures``)."""
     host = r"https://www\.(.+?)/dp/.*"
     return {
-        "route": st.column_config.TextColumn(
-            "Route", width="small", help="Buy market → sell market."
-        ),
+        "route": st.column_config.TextColumn("Route", width=70, help="Buy market → sell market."),
         "profit_eur": st.column_config.NumberColumn(
-            "Profit", format="€ %.2f", width="small", help="Net profit per unit."
+            "Profit", format="€ %.2f", width=72, help="Net profit per unit."
         ),
-        "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%", width="small"),
+        "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%", width=64),
         "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%", width="small"),
         "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f", width="small"),
         "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f", width="small"),
-        "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
-        "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
+        "buy_url": st.column_config.LinkColumn("Buy at", display_text=host, width=100),
+        "sell_url": st.column_config.LinkColumn("Sell at", display_text=host, width=100),
         "monthly_profit_eur": st.column_config.NumberColumn(
-            "Profit / month",
+            "Profit / mo.",
             format="€ %.2f",
-            width="small",
+            width=86,
             help="Expected: profit x estimated monthly sales / (new offers + 1). "
             "Empty: sales or offers unknown.",
         ),
         "monthly_sales": st.column_config.NumberColumn(
             "Sales / mo.",
             format="%d",
-            width="small",
+            width=80,
             help="Estimated units sold a month in the sell market. Empty: unknown.",
         ),
         "offers": st.column_config.NumberColumn(
             "Offers",
             format="%d",
-            width="small",
+            width=58,
             help="New offers in the sell market. Empty: unknown.",
         ),
         "spike": st.column_config.TextColumn(
             "Spike",
-            width="small",
+            width=84,
             help="Sell price more than the spike share (default 20 %) above its 90-day "
             "average, with how far above. ?: unknown.",
         ),
         "restrictions": st.column_config.TextColumn(
             "Restricted",
-            width="small",
+            width=78,
             help="Hazmat, adult or heat-sensitive in the sell market (Keepa). ?: unknown.",
         ),
     }
@@ -284,10 +282,10 @@ def _table(
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * max(len(rows), 1), 640),
-        # What decides first, all in view at 1500 px with the sidebar open: the route,
-        # its profit and the sell market's signals (sorted by the monthly profit), then
-        # the sell page (the e2e test reads it). Prices, the buy page (also in the detail
-        # view), age and rank follow, to the right.
+        # What decides first, all in view at 1500 px with the sidebar open (pixel widths):
+        # the route, its profit and the sell market's signals (sorted by the monthly
+        # profit), then the sell page (the e2e test reads it). ROI, prices, the buy page
+        # (also in the detail view), age and rank follow, to the right.
         column_order=[
             "new",
             "image",
@@ -300,8 +298,8 @@ def _table(
             "offers",
             "spike",
             "restrictions",
-            "roi_pct",
             "sell_url",
+            "roi_pct",
             "buy_eur",
             "sell_eur",
             "margin_pct",
@@ -312,13 +310,13 @@ def _table(
         column_config={
             "new": st.column_config.CheckboxColumn(
                 "New",
-                width="small",
+                width=46,
                 help=f"Opened within {new_s // 60} min, or appeared on this page within "
                 f"{new_s // 60} min.",
             ),
-            "image": st.column_config.ImageColumn("Image", width="small"),
-            "title": st.column_config.TextColumn("Title", width="medium"),
-            "asin": st.column_config.TextColumn("ASIN", width="small"),
+            "image": st.column_config.ImageColumn("Image", width=56),
+            "title": st.column_config.TextColumn("Title", width=160),
+            "asin": st.column_config.TextColumn("ASIN", width=98),
             **_route_figure_columns(),
             "age": st.column_config.TextColumn("Open for", help="Since the route opened."),
             "sales_rank": st.column_config.NumberColumn("Sales rank", format="%d"),

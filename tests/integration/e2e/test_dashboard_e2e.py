@@ -204,7 +204,7 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
             assert float(by_asin[asin]["Profit"]) == cents / 100
     assert by_asin[LAMP.asin]["Route"] == "DE → GB"
     assert by_asin[LAMP.asin]["Sell at"] == f"https://www.amazon.co.uk/dp/{LAMP.asin}"
-    signal_columns = {"Profit / month", "Sales / mo.", "Offers", "Spike", "Restricted"}
+    signal_columns = {"Profit / mo.", "Sales / mo.", "Offers", "Spike", "Restricted"}
     assert signal_columns <= set(by_asin[LAMP.asin]), sorted(by_asin[LAMP.asin])
     text = _text(browser)
     assert "Top by expected monthly profit: " in text
