@@ -16,6 +16,7 @@ def detection_policy(settings: Settings) -> DetectionPolicy:
     return DetectionPolicy(
         stale_after=stale_after(settings),
         material_change_eur_cents=settings.material_change_eur_cents,
+        spike_share=settings.spike_share,
     )
 
 

@@ -16,6 +16,8 @@ from typing import Final, Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.domain.policy import DEFAULT_SPIKE_SHARE
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -81,6 +83,14 @@ class Settings(BaseSettings):
     )
     material_change_eur_cents: int = Field(
         50, ge=0, description="Profit change that makes an `updated` event."
+    )
+    spike_share: Decimal = Field(
+        DEFAULT_SPIKE_SHARE,
+        ge=0,
+        le=10,
+        allow_inf_nan=False,
+        description="A sell price more than this share above its 90-day average is a spike "
+        "(0.20: 20 %; docs/signals.md).",
     )
 
     # --- Keepa -------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from pydantic import BaseModel, ValidationError
 
 from app.api.models import (
     HealthResponse,
-    OpportunityDetail,
     OpportunityPage,
     PriceHistory,
     ProductView,
@@ -32,6 +31,7 @@ from app.api.models import (
     StatsResponse,
 )
 from app.domain.utc import format_utc
+from dashboard.models import OpportunityDetailView
 
 __all__ = ["ApiClient", "ApiError", "ApiUnavailableError"]
 
@@ -88,8 +88,10 @@ class ApiClient:
     def opportunities(self, params: QueryParams) -> OpportunityPage:
         return self._get_model("/opportunities", OpportunityPage, params=params)
 
-    def opportunity(self, asin: str) -> OpportunityDetail | None:
-        return self._get_optional(f"/opportunities/{asin}", OpportunityDetail)
+    def opportunity(self, asin: str) -> OpportunityDetailView | None:
+        """``GET /opportunities/{asin}``, its routes read with their optional ``lifetime``
+        (:mod:`dashboard.models`)."""
+        return self._get_optional(f"/opportunities/{asin}", OpportunityDetailView)
 
     def product(self, asin: str) -> ProductView | None:
         return self._get_optional(f"/products/{asin}", ProductView)

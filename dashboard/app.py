@@ -26,14 +26,24 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from app.api.models import OpportunityPage, OpportunityRoute, ProfitQuote, StatsResponse
+from app.api.models import (
+    OpportunityPage,
+    OpportunityRoute,
+    PriceHistory,
+    ProfitQuote,
+    StatsResponse,
+)
+from app.api.params import OpportunitySort
 from app.domain.markets import Market
 from app.settings import get_settings
 from dashboard.api_client import ApiClient, ApiError, ApiUnavailableError
 from dashboard.config import DashboardSettings
+from dashboard.models import DetailRoute
 from dashboard.shaping import (
+    DEFAULT_SORT,
     FULFILMENT_LABELS,
     FULFILMENT_MODES,
+    SORT_LABELS,
     Filters,
     MyCosts,
     PricedRoute,
@@ -52,6 +62,7 @@ from dashboard.shaping import (
     freshness_rows,
     history_rows,
     is_synthetic,
+    lifetime_text,
     line_comparison,
     my_costs_in_force,
     opportunity_rows,
@@ -60,6 +71,8 @@ from dashboard.shaping import (
     quoted_route_of,
     route_key,
     route_rows,
+    sell_history_rows,
+    signal_facts,
     top_asins_caption,
     waterfall_steps,
 )
@@ -99,6 +112,7 @@ def _init_state_from_url() -> None:
     st.session_state["f_category"] = str(f.category) if f.category is not None else ""
     st.session_state["f_exclude"] = f.exclude_amazon_seller
     st.session_state["f_q"] = f.q or ""
+    st.session_state["f_sort"] = f.sort
     asin, asin_note = asin_from_query_params(params)
     st.session_state["asin"] = asin
     st.session_state["_url_notes"] = [*parsed.ignored, *([asin_note] if asin_note else [])]
@@ -113,6 +127,7 @@ def _reset_filters() -> None:
     st.session_state["f_category"] = ""
     st.session_state["f_exclude"] = False
     st.session_state["f_q"] = ""
+    st.session_state["f_sort"] = DEFAULT_SORT
 
 
 def _sidebar_filters() -> Filters:
@@ -131,6 +146,13 @@ def _sidebar_filters() -> Filters:
         ).strip()
         exclude = st.toggle("Exclude routes where Amazon sells", key="f_exclude")
         q = st.text_input("Title contains", key="f_q", placeholder="all words must match")
+        sort = st.selectbox(
+            "Sort by (best first)",
+            list(SORT_LABELS),
+            key="f_sort",
+            format_func=lambda s: SORT_LABELS[s].capitalize(),
+            help="Unknown expected monthly profits come last.",
+        )
         st.button("Reset filters", on_click=_reset_filters)
         for note in st.session_state.get("_url_notes", []):
             st.warning(f"Ignored URL parameter {note}")
@@ -149,6 +171,7 @@ def _sidebar_filters() -> Filters:
         category=category,
         exclude_amazon_seller=bool(exclude),
         q=q.strip() or None,
+        sort=OpportunitySort(sort or DEFAULT_SORT),
     )
 
 
@@ -202,28 +225,45 @@ def _route_figure_columns() -> dict[str, Any]:
     """Column settings of the figures every route table shows (``_route_figures``)."""
     host = r"https://www\.(.+?)/dp/.*"
     return {
-        "route": st.column_config.TextColumn("Route", help="Buy market → sell market."),
-        "profit_eur": st.column_config.NumberColumn("Profit", format="€ %.2f"),
-        "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%"),
-        "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%"),
-        "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f"),
-        "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f"),
-        "buy_url": st.column_config.LinkColumn("Buy at", display_text=host),
-        "sell_url": st.column_config.LinkColumn("Sell at", display_text=host),
+        "route": st.column_config.TextColumn("Route", width=70, help="Buy market → sell market."),
+        "profit_eur": st.column_config.NumberColumn(
+            "Profit", format="€ %.2f", width=72, help="Net profit per unit."
+        ),
+        "roi_pct": st.column_config.NumberColumn("ROI", format="%.1f %%", width=64),
+        "margin_pct": st.column_config.NumberColumn("Margin", format="%.1f %%", width="small"),
+        "buy_eur": st.column_config.NumberColumn("Buy (gross)", format="€ %.2f", width="small"),
+        "sell_eur": st.column_config.NumberColumn("Sell (gross)", format="€ %.2f", width="small"),
+        "buy_url": st.column_config.LinkColumn("Buy at", display_text=host, width=100),
+        "sell_url": st.column_config.LinkColumn("Sell at", display_text=host, width=100),
         "monthly_profit_eur": st.column_config.NumberColumn(
-            "Monthly profit",
+            "Profit / mo.",
             format="€ %.2f",
+            width=86,
             help="Expected: profit x estimated monthly sales / (new offers + 1). "
             "Empty: sales or offers unknown.",
         ),
         "monthly_sales": st.column_config.NumberColumn(
-            "Sales / month", format="%d", help="Estimated units sold a month in the sell market."
+            "Sales / mo.",
+            format="%d",
+            width=80,
+            help="Estimated units sold a month in the sell market. Empty: unknown.",
         ),
         "offers": st.column_config.NumberColumn(
-            "Offers", format="%d", help="New offers in the sell market."
+            "Offers",
+            format="%d",
+            width=58,
+            help="New offers in the sell market. Empty: unknown.",
         ),
-        "spike": st.column_config.CheckboxColumn(
-            "Spike", help="Sell price more than 20 % above its 90-day average."
+        "spike": st.column_config.TextColumn(
+            "Spike",
+            width=84,
+            help="Sell price more than the spike share (default 20 %) above its 90-day "
+            "average, with how far above. ?: unknown.",
+        ),
+        "restrictions": st.column_config.TextColumn(
+            "Restricted",
+            width=78,
+            help="Hazmat, adult or heat-sensitive in the sell market (Keepa). ?: unknown.",
         ),
     }
 
@@ -242,6 +282,10 @@ def _table(
         hide_index=True,
         width="stretch",
         height=min(38 + 35 * max(len(rows), 1), 640),
+        # What decides first, all in view at 1500 px with the sidebar open (pixel widths):
+        # the route, its profit and the sell market's signals (sorted by the monthly
+        # profit), then the sell page (the e2e test reads it). ROI, prices, the buy page
+        # (also in the detail view), age and rank follow, to the right.
         column_order=[
             "new",
             "image",
@@ -249,29 +293,30 @@ def _table(
             "asin",
             "route",
             "profit_eur",
-            "roi_pct",
-            "margin_pct",
-            "buy_eur",
-            "sell_eur",
-            "buy_url",
-            "sell_url",
-            # the sell market's signals (the table is sorted by the monthly profit)
             "monthly_profit_eur",
             "monthly_sales",
             "offers",
             "spike",
+            "restrictions",
+            "sell_url",
+            "roi_pct",
+            "buy_eur",
+            "sell_eur",
+            "margin_pct",
+            "buy_url",
             "age",
             "sales_rank",
         ],
         column_config={
             "new": st.column_config.CheckboxColumn(
                 "New",
+                width=46,
                 help=f"Opened within {new_s // 60} min, or appeared on this page within "
                 f"{new_s // 60} min.",
             ),
-            "image": st.column_config.ImageColumn("Image", width="small"),
-            "title": st.column_config.TextColumn("Title", width="medium"),
-            "asin": st.column_config.TextColumn("ASIN"),
+            "image": st.column_config.ImageColumn("Image", width=56),
+            "title": st.column_config.TextColumn("Title", width=160),
+            "asin": st.column_config.TextColumn("ASIN", width=98),
             **_route_figure_columns(),
             "age": st.column_config.TextColumn("Open for", help="Since the route opened."),
             "sales_rank": st.column_config.NumberColumn("Sales rank", format="%d"),
@@ -335,14 +380,101 @@ def _live_view(client: ApiClient, filters: Filters, dash: DashboardSettings) -> 
         )
     new_s = dash.dashboard_new_minutes * 60
     st.subheader(f"Opportunities ({len(page.items)} of {page.total:,}, best route per ASIN)")
-    st.caption(top_asins_caption(page.items))
+    st.caption(top_asins_caption(page.items, sort=filters.sort))
     _table(page.items, shown, attempted, new_s)
 
 
 # --- one ASIN in detail ----------------------------------------------------------------------
 
 
-def _history_chart(client: ApiClient, asin: str) -> None:
+def _sell_signals_chart(history: PriceHistory | None, route: OpportunityRoute) -> None:
+    """The sell market's sell price over the observations, its 90-day average as a line and
+    its 90-day range as a band (Keepa's figures in the route's signals), in the sell
+    market's currency."""
+    market = route.sell_market
+    rows = sell_history_rows(history, market) if history else []
+    stability = route.sell_signals.stability if route.sell_signals else None
+    symbol = "£" if market is Market.GB else "€"
+    y_title = f"Sell price in {market.value} ({symbol}, gross)"
+    layers: list[alt.Chart] = []
+    if stability is not None and stability.low_90 and stability.high_90:
+        band = pd.DataFrame([{"low": stability.low_90 / 100, "high": stability.high_90 / 100}])
+        layers.append(
+            alt.Chart(band)
+            .mark_rect(opacity=0.13, color="#4c78a8")
+            .encode(
+                y=alt.Y("low:Q", title=y_title, scale=alt.Scale(zero=False)),
+                y2="high:Q",
+                tooltip=[
+                    alt.Tooltip("low:Q", title="90-day low", format=",.2f"),
+                    alt.Tooltip("high:Q", title="90-day high", format=",.2f"),
+                ],
+            )
+        )
+    if stability is not None and stability.avg90:
+        average = pd.DataFrame([{"avg90": stability.avg90 / 100, "label": "90-day avg."}])
+        layers.append(
+            alt.Chart(average)
+            .mark_rule(strokeDash=[6, 4], color="#4c78a8", size=2)
+            .encode(
+                y=alt.Y("avg90:Q", title=y_title, scale=alt.Scale(zero=False)),
+                tooltip=[alt.Tooltip("avg90:Q", title="90-day average", format=",.2f")],
+            )
+        )
+    if rows:
+        layers.append(
+            alt.Chart(pd.DataFrame(rows))
+            .mark_line(
+                point=alt.OverlayMarkDef(size=22),
+                interpolate="step-after",
+                color=MARKET_COLORS[MARKETS.index(market.value)],
+            )
+            .encode(
+                x=alt.X("time:T", title="Observed (UTC)", axis=alt.Axis(format="%d %b %H:%M")),
+                y=alt.Y("price:Q", title=y_title, scale=alt.Scale(zero=False)),
+                tooltip=[
+                    alt.Tooltip("time:T", title="Observed", format="%Y-%m-%d %H:%M"),
+                    alt.Tooltip("price:Q", title=symbol, format=",.2f"),
+                ],
+            )
+        )
+    if not layers:
+        st.info(f"No sell price history or 90-day statistics for {market.value} yet.")
+        return
+    st.altair_chart(alt.layer(*layers).properties(height=300), width="stretch")
+    st.caption(
+        "Line: the sell price as observed; dashed: Keepa's 90-day average; band: the "
+        "90-day low to high."
+    )
+
+
+def _signals_panel(history: PriceHistory | None, route: DetailRoute) -> None:
+    """The chosen route's sell market: its price against the 90-day average and range, and
+    its signals (docs/signals.md), with how long spreads on the route usually last when the
+    API says."""
+    st.markdown(
+        f"**Would it sell in {route.sell_market.value}?** The sell market's signals as of "
+        "the route's last event"
+    )
+    lifetime = lifetime_text(route)
+    if lifetime:
+        st.info(lifetime)
+    chart_col, facts_col = st.columns([3, 2])
+    with chart_col:
+        _sell_signals_chart(history, route)
+    with facts_col:
+        facts = signal_facts(route)
+        # A table, not metrics: values such as "sells, 62 % buy box" need the width.
+        st.markdown(
+            "| Signal | Value |\n|---|---|\n"
+            + "\n".join(f"| {fact.label} | **{fact.value}** |" for fact in facts)
+        )
+        with st.expander("How these are read"):
+            st.markdown("\n".join(f"- **{fact.label}**: {fact.help}" for fact in facts))
+            st.caption("? = unknown (Keepa did not send it), never 0. docs/signals.md")
+
+
+def _history_chart(history: PriceHistory | None) -> None:
     kind = st.segmented_control(
         "Price",
         ["buy", "sell"],
@@ -350,7 +482,6 @@ def _history_chart(client: ApiClient, asin: str) -> None:
         key="history_kind",
         format_func=lambda k: "Buy price" if k == "buy" else "Sell price",
     )
-    history = client.history(asin)
     rows = history_rows(history, "sell" if kind == "sell" else "buy") if history else []
     if not rows:
         st.info("No price history for this ASIN yet.")
@@ -478,10 +609,12 @@ def _detail_view(client: ApiClient) -> None:
             format_func=lambda k: k.replace(":", " → "),
         )
         route = next(r for r in routes if r.route == chosen)
+        history = client.history(asin)
+        _signals_panel(history, route)
         history_col, waterfall_col = st.columns(2)
         with history_col:
             st.markdown("**Price history, all markets (EUR)**")
-            _history_chart(client, asin)
+            _history_chart(history)
         with waterfall_col:
             st.markdown(
                 f"**Profit breakdown {route.buy_market.value} → {route.sell_market.value}**: "
@@ -620,17 +753,18 @@ def _routes_table(rows: list[dict[str, Any]]) -> None:
         column_order=[
             "route",
             "state",
-            "buy_eur",
-            "sell_eur",
             "profit_eur",
-            "roi_pct",
-            "margin_pct",
             "monthly_profit_eur",
             "monthly_sales",
             "offers",
             "spike",
+            "restrictions",
             "buy_url",
             "sell_url",
+            "buy_eur",
+            "sell_eur",
+            "roi_pct",
+            "margin_pct",
             "last_seen",
         ],
         column_config={

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from fractions import Fraction
 from typing import Any, Final, Literal, Protocol
 
 from app.api.models import (
@@ -27,23 +28,34 @@ from app.api.models import (
     QuotedRoute,
     StatsResponse,
 )
-from app.api.params import MAX_ABS_RATIO, MAX_CATEGORY, MAX_MIN_PROFIT_EUR, MAX_QUERY_LENGTH
+from app.api.params import (
+    MAX_ABS_RATIO,
+    MAX_CATEGORY,
+    MAX_MIN_PROFIT_EUR,
+    MAX_QUERY_LENGTH,
+    OpportunitySort,
+)
 from app.domain.asin import normalise_asin
 from app.domain.markets import Market, UnknownMarketError
+from dashboard.models import DetailRoute
 
 __all__ = [
+    "DEFAULT_SORT",
     "FILTER_PARAMS",
     "FULFILMENT_LABELS",
     "FULFILMENT_MODES",
     "LINE_LABELS",
     "SHOWN_FROM_THE_START",
+    "SORT_LABELS",
     "SYNTHETIC_PREFIX",
+    "UNKNOWN",
     "Filters",
     "FreshnessRow",
     "Kpis",
     "MyCosts",
     "ParsedFilters",
     "PricedRoute",
+    "SignalFact",
     "WaterfallStep",
     "api_params",
     "asin_from_query_params",
@@ -62,6 +74,7 @@ __all__ = [
     "history_rows",
     "is_new",
     "is_synthetic",
+    "lifetime_text",
     "line_comparison",
     "my_costs_in_force",
     "my_costs_overrides",
@@ -70,8 +83,13 @@ __all__ = [
     "percent_to_fraction",
     "profit_quote_body",
     "quoted_route_of",
+    "restrictions_label",
     "route_key",
     "route_rows",
+    "sell_history_rows",
+    "share_above_avg90",
+    "signal_facts",
+    "spike_label",
     "top_asins_caption",
     "waterfall_steps",
 ]
@@ -88,7 +106,19 @@ FILTER_PARAMS: Final[tuple[str, ...]] = (
     "category",
     "exclude_amazon_seller",
     "q",
+    "sort",
 )
+
+#: The table's default order: highest expected monthly profit first (unknown last).
+DEFAULT_SORT: Final = OpportunitySort.EXPECTED_MONTHLY_PROFIT
+#: What each sort is called in the sidebar and in the caption above the table.
+SORT_LABELS: Final[Mapping[OpportunitySort, str]] = {
+    OpportunitySort.EXPECTED_MONTHLY_PROFIT: "expected monthly profit",
+    OpportunitySort.PROFIT: "profit",
+    OpportunitySort.ROI: "ROI",
+    OpportunitySort.MARGIN: "margin",
+    OpportunitySort.NEWEST: "newest",
+}
 
 _CENT: Final = Decimal("0.01")
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
@@ -112,6 +142,8 @@ class Filters:
     exclude_amazon_seller: bool = False
     q: str | None = None
     """Free text that every word of the title must match."""
+    sort: OpportunitySort = DEFAULT_SORT
+    """The table's order (always descending: best first)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +242,14 @@ def filters_from_query_params(params: Mapping[str, str | Sequence[str]]) -> Pars
         ignored.append(f"q: longer than {MAX_QUERY_LENGTH} characters")
         q = None
 
+    sort = DEFAULT_SORT
+    sort_text = _last(params, "sort")
+    if sort_text:
+        try:
+            sort = OpportunitySort(sort_text.lower())
+        except ValueError:
+            ignored.append(f"sort={sort_text!r}: not one of {', '.join(OpportunitySort)}")
+
     filters = Filters(
         buy_markets=buy,
         sell_markets=sell,
@@ -218,6 +258,7 @@ def filters_from_query_params(params: Mapping[str, str | Sequence[str]]) -> Pars
         category=category,
         exclude_amazon_seller=exclude,
         q=q,
+        sort=sort,
     )
     return ParsedFilters(filters, tuple(ignored))
 
@@ -263,15 +304,18 @@ def filters_to_query_params(filters: Filters) -> dict[str, str]:
         params["exclude_amazon_seller"] = "true"
     if filters.q:
         params["q"] = filters.q
+    if filters.sort != DEFAULT_SORT:
+        params["sort"] = filters.sort.value
     return params
 
 
 def api_params(filters: Filters, *, page_size: int = 200) -> dict[str, str]:
-    """Query parameters of ``GET /opportunities`` for the table: best route per ASIN,
-    highest expected monthly profit first (routes where it is unknown last)."""
+    """Query parameters of ``GET /opportunities`` for the table: best route per ASIN, best
+    first by the filters' sort (by default the highest expected monthly profit, routes where
+    it is unknown last)."""
     params = filters_to_query_params(filters)
     params.update(
-        sort="expected_monthly_profit",
+        sort=filters.sort.value,
         order="desc",
         best_per_asin="true",
         page="1",
@@ -377,11 +421,54 @@ def is_new(
     return shown_at is not None and (now - shown_at).total_seconds() <= new_within_s
 
 
+#: How an unknown signal shows in a text cell (numbers show empty).
+UNKNOWN: Final = "?"
+
+
+def share_above_avg90(route: OpportunityRoute) -> Fraction | None:
+    """How far the current sell price is above (below: negative) its 90-day average:
+    ``current / avg90 - 1``, exact; unknown without either."""
+    stability = route.sell_signals.stability if route.sell_signals else None
+    if stability is None or stability.current is None or not stability.avg90:
+        return None
+    return Fraction(stability.current, stability.avg90) - 1
+
+
+def spike_label(route: OpportunityRoute) -> str:
+    """``"yes, +34 %"`` (a spike, with the share above the 90-day average), ``"no"``, or
+    ``"?"`` when unknown."""
+    stability = route.sell_signals.stability if route.sell_signals else None
+    if stability is None or stability.spike is None:
+        return UNKNOWN
+    if not stability.spike:
+        return "no"
+    share = share_above_avg90(route)
+    return "yes" if share is None else f"yes, +{float(share) * 100:.0f} %"
+
+
+def restrictions_label(route: OpportunityRoute) -> str:
+    """The restriction flags set (``"hazmat, adult"``), ``"none"`` when all three are known
+    and clear, else ``"?"`` (docs/signals.md: an unknown flag is not a clear one)."""
+    restrictions = route.sell_signals.restrictions if route.sell_signals else None
+    if restrictions is None:
+        return UNKNOWN
+    flags = {
+        "hazmat": restrictions.hazardous_material,
+        "adult": restrictions.adult_product,
+        "heat-sensitive": restrictions.heat_sensitive,
+    }
+    set_ = [name for name, value in flags.items() if value]
+    if set_:
+        return ", ".join(set_)
+    return "none" if all(value is False for value in flags.values()) else UNKNOWN
+
+
 def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
     """The columns every route table shows: the route, its gross prices, profit, ROI and
     margin (euros and percent as floats, for display only), the two product pages, and the
     sell market's signals (docs/signals.md): expected monthly profit, estimated monthly
-    sales, new offers and the spike flag (``None``: unknown, shown empty)."""
+    sales, new offers (numbers: ``None`` when unknown, shown empty), the spike flag and the
+    restrictions (text: ``"?"`` when unknown)."""
     signals = route.sell_signals
     monthly = route.expected_monthly_profit_eur_cents
     return {
@@ -396,7 +483,8 @@ def _route_figures(route: OpportunityRoute) -> dict[str, Any]:
         "monthly_profit_eur": None if monthly is None else monthly / 100,
         "monthly_sales": None if signals is None else signals.demand.estimated_monthly_sales,
         "offers": None if signals is None else signals.competition.new_offer_count,
-        "spike": None if signals is None else signals.stability.spike,
+        "spike": spike_label(route),
+        "restrictions": restrictions_label(route),
     }
 
 
@@ -430,16 +518,23 @@ def opportunity_rows(
     return rows
 
 
-def top_asins_caption(items: Sequence[OpportunityRoute], limit: int = 5) -> str:
-    """``"Top by profit: B0... DE→FR €12.34 · ..."``: the leaders as plain text (readable
-    by people and by browser tests, unlike the canvas-drawn table)."""
+def top_asins_caption(
+    items: Sequence[OpportunityRoute], limit: int = 5, sort: OpportunitySort = DEFAULT_SORT
+) -> str:
+    """``"Top by expected monthly profit: B0... DE→FR €58.50/month (€6.50/unit) · ..."``:
+    the leaders in the table's order as plain text (readable by people and by browser tests,
+    unlike the canvas-drawn table); the monthly figure is ``?`` when unknown."""
     if not items:
         return "No open opportunity matches."
-    parts = [
-        f"{i.asin} {i.buy_market.value}→{i.sell_market.value} {format_eur(i.profit_eur_cents)}"
-        for i in items[:limit]
-    ]
-    return "Top by profit: " + " · ".join(parts)
+    parts = []
+    for i in items[:limit]:
+        monthly = i.expected_monthly_profit_eur_cents
+        parts.append(
+            f"{i.asin} {i.buy_market.value}→{i.sell_market.value} "
+            f"{UNKNOWN if monthly is None else format_eur(monthly)}/month "
+            f"({format_eur(i.profit_eur_cents)}/unit)"
+        )
+    return f"Top by {SORT_LABELS[sort]}: " + " · ".join(parts)
 
 
 # --- KPIs ------------------------------------------------------------------------------
@@ -544,6 +639,119 @@ def history_rows(history: PriceHistory, kind: PriceKind = "buy") -> list[dict[st
         )
     rows.sort(key=lambda r: (r["time"], r["market"]))
     return rows
+
+
+def sell_history_rows(history: PriceHistory, market: Market) -> list[dict[str, Any]]:
+    """Chart points ``{time, price}`` of the sell price in ``market``, in its own currency
+    (``price``: major units, display only), like the signals' averages and range."""
+    points = sorted(
+        (p for p in history.points if p.market == market and p.sell_price_minor is not None),
+        key=lambda p: p.observed_at,
+    )
+    return [{"time": p.observed_at, "price": (p.sell_price_minor or 0) / 100} for p in points]
+
+
+@dataclass(frozen=True, slots=True)
+class SignalFact:
+    """One figure of the detail view's signal panel."""
+
+    label: str
+    value: str
+    help: str
+
+
+def _money(minor: int | None, market: Market) -> str:
+    if minor is None:
+        return UNKNOWN
+    whole, rest = divmod(minor, 100)
+    symbol = "£" if market is Market.GB else "€"
+    return f"{symbol}{whole:,}.{rest:02d}"
+
+
+_ESTIMATE_METHODS: Final[Mapping[str, str]] = {
+    "monthly_sold": "Amazon's 'bought in past month'",
+    "sales_rank_drops_30": "sales rank drops, 30 days",
+    "sales_rank_drops_90": "sales rank drops, 90 days / 3",
+}
+
+
+def signal_facts(route: OpportunityRoute) -> list[SignalFact]:
+    """The sell market's signals of ``route`` as labelled texts (``?``: unknown): expected
+    monthly profit, estimated monthly sales, new offers, Amazon, restrictions, spike, and the
+    sell price against its 90-day average and range (sell market's currency)."""
+    signals = route.sell_signals
+    market = route.sell_market
+    demand = signals.demand if signals else None
+    competition = signals.competition if signals else None
+    stability = signals.stability if signals else None
+    monthly = route.expected_monthly_profit_eur_cents
+    units = route.expected_monthly_units
+    sales = demand.estimated_monthly_sales if demand else None
+    method = demand.estimate_method if demand else None
+    offers = competition.new_offer_count if competition else None
+    amazon = competition.amazon_sells if competition else None
+    share = competition.amazon_buy_box_share if competition else None
+    amazon_text = {True: "sells", False: "does not sell", None: UNKNOWN}[amazon]
+    if share is not None:
+        amazon_text += f", {share * 100:.0f} % buy box"
+    above = share_above_avg90(route)
+    return [
+        SignalFact(
+            "Expected monthly profit",
+            UNKNOWN if monthly is None else format_eur(monthly),
+            "Profit per unit x estimated monthly sales / (new offers + 1)"
+            + ("" if units is None else f": {units:.2f} units a month")
+            + " (docs/signals.md).",
+        ),
+        SignalFact(
+            "Est. monthly sales",
+            UNKNOWN if sales is None else f"{sales:,}",
+            f"Units a month in {market.value}"
+            + (f", from {_ESTIMATE_METHODS.get(method, method)}." if method else "."),
+        ),
+        SignalFact(
+            "New offers",
+            UNKNOWN if offers is None else f"{offers:,}",
+            f"New offers in {market.value} now (Keepa COUNT_NEW).",
+        ),
+        SignalFact(
+            "Amazon",
+            amazon_text,
+            "Whether Amazon itself offers it, and its share of the buy box over 90 days.",
+        ),
+        SignalFact(
+            "Restrictions",
+            restrictions_label(route),
+            "Hazardous material, adult product, heat-sensitive (Keepa's flags).",
+        ),
+        SignalFact(
+            "Spike",
+            spike_label(route),
+            "Sell price more than the spike share (SPIKE_SHARE, default 20 %) above its "
+            "90-day average.",
+        ),
+        SignalFact(
+            "Sell price vs 90-day avg.",
+            (
+                f"{_money(stability.current if stability else None, market)} vs "
+                f"{_money(stability.avg90 if stability else None, market)}"
+                + ("" if above is None else f" ({float(above) * 100:+.0f} %)")
+            ),
+            "Current sell price against Keepa's 90-day average of its price type.",
+        ),
+        SignalFact(
+            "90-day range",
+            f"{_money(stability.low_90 if stability else None, market)} to "
+            f"{_money(stability.high_90 if stability else None, market)}",
+            "Lowest and highest sell price of the last 90 days (Keepa).",
+        ),
+    ]
+
+
+def lifetime_text(route: DetailRoute) -> str | None:
+    """ "Spreads on this route usually last ..." when the API sent ``usually_lasts``."""
+    lasts = route.lifetime.usually_lasts if route.lifetime else None
+    return f"Spreads on this route usually last {lasts}." if lasts else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,28 @@ a little above it, an Amazon offer (sometimes absent or out of stock), an FBM of
 below plus shipping, NEW = the lowest new offer without shipping, and the buy box (Amazon or
 FBA). Everything is seeded per ASIN and purpose, so the same arguments always give
 byte-identical output, whatever order ASINs are asked for in.
+
+The fields the quality signals read (:mod:`app.domain.signals`, docs/signals.md) come from
+their own seeded streams, so adding them left every price and rank above unchanged:
+
+* the new-offer count history (csv ``COUNT_NEW``) and its ``stats`` entries: the offers the
+  price model has (Amazon, FBA, FBM) plus a per-market number of other sellers that changes
+  now and then;
+* ``stats.salesRankDrops30`` / ``salesRankDrops90``: the drops of the csv sales rank history
+  in the interval that "indicate a sale" - every drop while the rank is at most
+  ``_ALL_DROPS_RANK``, a share ``_ALL_DROPS_RANK / rank`` of them above (a slow seller's rank
+  also drifts without a sale);
+* ``monthlySold`` (Amazon's "bought in past month", rounded down as Amazon shows it) for part
+  of the listings only, from the listing's mean rank; absent on the others, as in Keepa;
+* ``stats.minInInterval`` / ``maxInInterval`` (the ``stats_days`` low and high);
+* ``stats.buyBoxStats`` on most listings (a client requesting buy box data): Amazon's
+  time-weighted share of the buy box in the interval under its seller id, the rest under a
+  third-party seller;
+* ``isAdultProduct`` and ``isHeatSensitive`` on every product, ``hazardousMaterials`` on a
+  few (absent on the others: Keepa sends it only "if applicable").
+
+The sell-market price spikes of the opportunity episodes put the current sell price well above
+its 90-day average, which the spike signal flags.
 """
 
 from __future__ import annotations
@@ -47,9 +69,19 @@ TRACKED_TYPES: tuple[PriceType, ...] = (
     PriceType.SALES,
     PriceType.NEW_FBM_SHIPPING,
     PriceType.NEW_FBA,
+    PriceType.COUNT_NEW,
     PriceType.BUY_BOX_SHIPPING,
 )
 """The csv histories the generator fills; all others are ``null`` as in sparse real data."""
+
+_NOT_PRICES = frozenset((PriceType.SALES, PriceType.COUNT_NEW))
+"""Tracked histories that are not prices (``lastPriceChange`` ignores them)."""
+
+_ALL_DROPS_RANK = 10_000
+"""Up to this sales rank every drop of the rank counts as a sale (see the module doc)."""
+
+_MONTHLY_SOLD_MIN = 50
+"""Amazon shows "bought in past month" from 50 units on."""
 
 _MINUTES_PER_DAY = 1440
 
@@ -90,6 +122,14 @@ class SampleConfig:
     """Chance that a product has no ``fbaFees`` (Keepa: not collected yet)."""
     missing_referral_fee_rate: float = 0.1
     """Chance that a product has no ``referralFeePercentage``."""
+    monthly_sold_rate: float = 0.4
+    """Chance that a listing selling at least 50 units a month has ``monthlySold``."""
+    buy_box_stats_rate: float = 0.7
+    """Chance that a listing has ``stats.buyBoxStats``."""
+    hazardous_rate: float = 0.05
+    adult_rate: float = 0.03
+    heat_sensitive_rate: float = 0.05
+    """Chances of the restriction flags, per ASIN."""
     stats_days: int = STATS_DAYS
     """Interval of ``stats.avg`` (like the /product ``stats`` parameter)."""
 
@@ -329,6 +369,24 @@ class _History:
             return price + self.data[base + 2]
         return price
 
+    def extremes(self, count: int, start: int) -> tuple[list[int], list[int]] | None:
+        """``[keepaMinute, value]`` of the lowest and of the highest available value from
+        ``start`` to point ``count - 1`` (the value in effect at ``start`` counts, at
+        ``start``); ``None`` if there is none."""
+        first = max(0, bisect.bisect_right(self.times, start, 0, count) - 1)
+        low: list[int] | None = None
+        high: list[int] | None = None
+        for index in range(first, count):
+            value = self.value(index)
+            if value < 0:
+                continue
+            minute = max(self.times[index], start)
+            if low is None or value < low[1]:
+                low = [minute, value]
+            if high is None or value > high[1]:
+                high = [minute, value]
+        return None if low is None or high is None else (low, high)
+
     def _integral_at(self, index: int, minute: int) -> tuple[int, int]:
         """(value x minutes, available minutes) from the first point to ``minute``."""
         elapsed = minute - self.times[index]
@@ -368,6 +426,13 @@ class _Listing:
     referral_pct: float | None
     histories: dict[PriceType, _History]
     sub_rank: _History
+    sale_drops: list[int]
+    """Keepa minutes of the sales rank drops that indicate a sale."""
+    monthly_sold: int | None
+    buy_box_amazon: _History | None
+    """Amazon holds the buy box (10,000) or not (0), when the listing has ``buyBoxStats``."""
+    buy_box_seller: str
+    """Seller id of the third-party buy box winner."""
 
 
 @dataclass(slots=True)
@@ -383,6 +448,9 @@ class _Item:
     """Package length, width, height in millimetres."""
     images_csv: str
     opportunity: bool
+    hazardous: bool = False
+    adult: bool = False
+    heat_sensitive: bool = False
     episodes: tuple[Episode, ...] = ()
     true_paths: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
     """Per market: change minutes and true gross price in EUR cents."""
@@ -473,6 +541,9 @@ class MarketSimulator:
         avg = [-1] * CSV_LENGTH
         avg30 = [-1] * CSV_LENGTH
         avg90 = [-1] * CSV_LENGTH
+        low: list[list[int] | None] = [None] * CSV_LENGTH
+        high: list[list[int] | None] = [None] * CSV_LENGTH
+        stats_start = now - self.config.stats_days * _MINUTES_PER_DAY
         last_change = self._history_min
         for csv_type, history in listing.histories.items():
             count = history.upto(now)
@@ -485,7 +556,10 @@ class MarketSimulator:
             )
             avg30[csv_type] = history.average(count, now - 30 * _MINUTES_PER_DAY, now)
             avg90[csv_type] = history.average(count, now - 90 * _MINUTES_PER_DAY, now)
-            if csv_type != PriceType.SALES:
+            extremes = history.extremes(count, stats_start)
+            if extremes is not None:
+                low[csv_type], high[csv_type] = extremes
+            if csv_type not in _NOT_PRICES:
                 last_change = max(last_change, history.times[count - 1])
         sub_count = listing.sub_rank.upto(now)
         length, width, height = item.dims_mm
@@ -511,7 +585,13 @@ class MarketSimulator:
             "packageQuantity": 1,
             "availabilityAmazon": 0 if current[PriceType.AMAZON] > 0 else -1,
             "listedSince": self._history_min - 200 * _MINUTES_PER_DAY,
+            "isAdultProduct": item.adult,
+            "isHeatSensitive": item.heat_sensitive,
         }
+        if item.hazardous:
+            product["hazardousMaterials"] = [{"aspect": "UN number", "value": "UN3481"}]
+        if listing.monthly_sold is not None:
+            product["monthlySold"] = listing.monthly_sold
         if listing.fba_fee is not None:
             product["fbaFees"] = {
                 "lastUpdate": self._history_min,
@@ -528,7 +608,21 @@ class MarketSimulator:
             {"catId": listing.root_id, "name": item.category.name},
             {"catId": listing.sub_id, "name": item.category.sub_name},
         ]
-        product["stats"] = {"current": current, "avg": avg, "avg30": avg30, "avg90": avg90}
+        stats: dict[str, Any] = {
+            "current": current,
+            "avg": avg,
+            "avg30": avg30,
+            "avg90": avg90,
+            "minInInterval": low,
+            "maxInInterval": high,
+            "salesRankDrops30": _count_since(listing.sale_drops, now, 30),
+            "salesRankDrops90": _count_since(listing.sale_drops, now, 90),
+        }
+        if listing.buy_box_amazon is not None:
+            stats["buyBoxStats"] = _buy_box_stats(
+                listing.buy_box_amazon, listing.buy_box_seller, market, stats_start, now
+            )
+        product["stats"] = stats
         return product
 
     # --- construction ----------------------------------------------------------------
@@ -603,6 +697,10 @@ class MarketSimulator:
             images_csv=images,
             opportunity=rng.random() < cfg.opportunity_fraction,
         )
+        flags = self._rng(index, "flags")  # its own stream: the draws above stay as they were
+        item.hazardous = flags.random() < cfg.hazardous_rate
+        item.adult = flags.random() < cfg.adult_rate
+        item.heat_sensitive = flags.random() < cfg.heat_sensitive_rate
         originals = {m: self._walk(index, m, base) for m in self.markets}
         paths = dict(originals)
         if item.opportunity:
@@ -717,7 +815,8 @@ class MarketSimulator:
         referral = (
             None if rng.random() < cfg.missing_referral_fee_rate else item.category.referral_pct
         )
-        histories = {t: _History(t.stride) for t in TRACKED_TYPES}
+        histories = {t: _History(t.stride) for t in TRACKED_TYPES if t not in _NOT_PRICES}
+        amazon_holds: list[tuple[int, int]] = []
         amazon_in_stock = True
         times, values = item.true_paths[market]
         for minute, eur in zip(times, values, strict=True):
@@ -729,6 +828,7 @@ class MarketSimulator:
             fbm = _charm(local * (1 - fbm_discount + rng.uniform(-0.005, 0.005))) if has_fbm else -1
             new = min(p for p in (amazon, fba, fbm) if p > 0)
             buybox = amazon if 0 < amazon <= fba * 1.02 else fba
+            amazon_holds.append((minute, 10_000 if buybox == amazon else 0))
             if has_amazon:  # Keepa leaves the history null if Amazon never offered it
                 histories[PriceType.AMAZON].add(minute, amazon)
             histories[PriceType.NEW].add(minute, new)
@@ -738,6 +838,23 @@ class MarketSimulator:
             histories[PriceType.BUY_BOX_SHIPPING].add(minute, buybox, 0)
         root_rank, sub_rank = self._ranks(item, market)
         histories[PriceType.SALES] = root_rank
+        signals = self._rng(item.index, f"signals:{market}")  # own stream, like the flags
+        histories[PriceType.COUNT_NEW] = self._offer_counts(
+            signals, times, market, 1 + has_amazon + has_fbm
+        )
+        monthly_sold = _monthly_sold(
+            root_rank.average(len(root_rank.times), self._history_min, self._end_min)
+        )
+        if monthly_sold is not None and signals.random() >= cfg.monthly_sold_rate:
+            monthly_sold = None
+        buy_box_amazon = None
+        if signals.random() < cfg.buy_box_stats_rate:
+            buy_box_amazon = _History(2)
+            for minute, holds in amazon_holds:
+                buy_box_amazon.add(minute, holds)
+        buy_box_seller = "A" + "".join(
+            signals.choices(string.ascii_uppercase + string.digits, k=13)
+        )
         return _Listing(
             market=market,
             root_id=item.category.root_ids[market],
@@ -746,7 +863,25 @@ class MarketSimulator:
             referral_pct=referral,
             histories=dict(sorted(histories.items())),
             sub_rank=sub_rank,
+            sale_drops=_sale_drops(root_rank, signals),
+            monthly_sold=monthly_sold,
+            buy_box_amazon=buy_box_amazon,
+            buy_box_seller=buy_box_seller,
         )
+
+    def _offer_counts(
+        self, rng: random.Random, times: list[int], market: str, own_offers: int
+    ) -> _History:
+        """COUNT_NEW: the offers of the price model plus other sellers, whose number moves
+        by one at some of the price changes (a new or a leaving offer moves the price)."""
+        market_size = {"DE": 1.0, "GB": 1.1, "FR": 0.7, "IT": 0.6, "ES": 0.5}[market]
+        others = int(math.exp(rng.uniform(0.0, math.log(20.0))) * market_size)
+        history = _History(2)
+        for minute in times:
+            if rng.random() < 0.3:
+                others = max(0, others + rng.choice((-1, 1)))
+            history.add(minute, own_offers + others)
+        return history
 
     def _ranks(self, item: _Item, market: str) -> tuple[_History, _History]:
         """Sales rank histories (root category in csv, sub-category in salesRanks)."""
@@ -774,6 +909,57 @@ class MarketSimulator:
         fee_eur = next((fee for limit, fee in tiers if item.weight_g <= limit), 980)
         surcharge = {"DE": 1.0, "FR": 1.06, "IT": 1.08, "ES": 1.04, "GB": 0.92}[market]
         return round(self._to_local(fee_eur * surcharge, market))
+
+
+def _buy_box_stats(
+    amazon_holds: _History, seller: str, market: str, start: int, now: int
+) -> dict[str, Any]:
+    """Keepa's ``buyBoxStats``: Amazon's time-weighted share of the buy box in
+    ``[start, now]`` under its seller id (when it held it at all), the rest ``seller``'s."""
+    count = amazon_holds.upto(now)
+    basis_points = max(0, amazon_holds.average(count, start, now)) if count else 0
+    stats: dict[str, Any] = {}
+    if basis_points > 0:
+        stats[Market(market).amazon_seller_id] = {
+            "percentageWon": basis_points / 100,
+            "isFBA": True,
+        }
+    if basis_points < 10_000:
+        stats[seller] = {"percentageWon": (10_000 - basis_points) / 100, "isFBA": True}
+    return stats
+
+
+def _count_since(minutes: list[int], now: int, days: int) -> int:
+    """How many of the sorted ``minutes`` are in ``(now - days, now]``."""
+    return bisect.bisect_right(minutes, now) - bisect.bisect_right(
+        minutes, now - days * _MINUTES_PER_DAY
+    )
+
+
+def _sale_drops(rank: _History, rng: random.Random) -> list[int]:
+    """Minutes of the drops of the rank history that indicate a sale: every drop while the
+    rank was at most :data:`_ALL_DROPS_RANK`, a share ``_ALL_DROPS_RANK / rank`` above."""
+    drops = []
+    for index in range(1, len(rank.times)):
+        before, after = rank.value(index - 1), rank.value(index)
+        if after < before and rng.random() < _ALL_DROPS_RANK / before:
+            drops.append(rank.times[index])
+    return drops
+
+
+def _monthly_sold(mean_rank: int) -> int | None:
+    """Amazon's "bought in past month" for a listing of this mean sales rank, rounded down as
+    Amazon shows it (50+, 100+, ... 900+, 1K+, 2K+, ...); ``None`` below 50 (no badge).
+    Units a month ~ 300,000 / rank^0.85: a rule of thumb for the sample, not a Keepa figure."""
+    if mean_rank <= 0:
+        return None
+    units = 300_000 / mean_rank**0.85
+    if units < _MONTHLY_SOLD_MIN:
+        return None
+    if units < 100:
+        return _MONTHLY_SOLD_MIN
+    step = 100 if units < 1000 else 1000
+    return int(units // step) * step
 
 
 def generate_sample(

@@ -73,3 +73,20 @@ def test_the_sweep_interval_is_positive_seconds(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("SWEEP_INTERVAL_SECONDS", "0")
     with pytest.raises(ValueError, match="sweep_interval_seconds"):
         Settings()
+
+
+def test_the_spike_share_reaches_the_detection_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from app.domain.policy import DEFAULT_SPIKE_SHARE
+    from app.policy_config import detection_policy
+
+    assert Settings().spike_share == DEFAULT_SPIKE_SHARE == Decimal("0.20")
+    assert detection_policy(Settings()).spike_share == DEFAULT_SPIKE_SHARE
+    monkeypatch.setenv("SPIKE_SHARE", "0.35")
+    assert detection_policy(Settings()).spike_share == Decimal("0.35")
+    for edge in ("0", "10"):
+        monkeypatch.setenv("SPIKE_SHARE", edge)
+        assert Settings().spike_share == Decimal(edge)
+    for bad in ("-0.01", "10.01", "nan", "inf", "abc"):
+        monkeypatch.setenv("SPIKE_SHARE", bad)
+        with pytest.raises(ValueError, match="spike_share"):
+            Settings()

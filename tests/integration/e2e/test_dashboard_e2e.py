@@ -97,7 +97,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebDriver]:
         "--disable-component-update",
         "--disable-sync",
         f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-        "--window-size=1600,1000",
+        # issue 12: the signal columns and 'Sell at' are in view at 1500 px (the grid's
+        # accessible mirror holds only the columns in view)
+        "--window-size=1500,1000",
     ):
         options.add_argument(arg)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
@@ -201,9 +203,11 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
         if asin in by_asin:
             assert float(by_asin[asin]["Profit"]) == cents / 100
     assert by_asin[LAMP.asin]["Route"] == "DE → GB"
-    assert by_asin[LAMP.asin]["Buy at"] == f"https://www.amazon.de/dp/{LAMP.asin}"
     assert by_asin[LAMP.asin]["Sell at"] == f"https://www.amazon.co.uk/dp/{LAMP.asin}"
+    signal_columns = {"Profit / mo.", "Sales / mo.", "Offers", "Spike", "Restricted"}
+    assert signal_columns <= set(by_asin[LAMP.asin]), sorted(by_asin[LAMP.asin])
     text = _text(browser)
+    assert "Top by expected monthly profit: " in text
     assert "Open opportunities\n3" in text
     # The bottle's (e2e_data.py: 1161 - its storage, e.g. 1155 in November).
     assert f"Best profit\n{_eur(PROFITS[BOTTLE.asin])}" in text
@@ -272,6 +276,8 @@ def test_dashboard_shows_live_opportunities_in_a_browser(
     routes = _eventually(lambda: _grid(browser, 1), 30, "the routes table of the kettle")
     assert routes[0]["Route"] == "DE → FR"
     assert routes[0]["State"] == "open"
+    assert routes[0]["Buy at"] == f"https://www.amazon.de/dp/{KETTLE.asin}"
+    assert "Would it sell in FR?" in detail_text
     assert "asin=" + KETTLE.asin in browser.current_url
 
     header = browser.find_element(By.XPATH, "//h2[contains(., 'Opportunity detail')]")

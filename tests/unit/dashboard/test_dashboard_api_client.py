@@ -48,9 +48,31 @@ def test_stats_detail_and_history() -> None:
         d = client.opportunity("B0AAAAAAA1")
         assert d is not None
         assert d.open_routes == 1
+        assert d.routes[0].lifetime is None  # the API does not send it (yet)
         h = client.history("B0AAAAAAA1", markets=["DE", "GB"])
         assert h is not None
         assert len(h.points) == 30
+
+
+def test_a_route_s_lifetime_is_read_when_the_api_sends_it() -> None:
+    body = detail("B0AAAAAAA1", [route("B0AAAAAAA1")]).model_dump(mode="json")
+    body["routes"][0]["lifetime"] = {
+        "route": {"closed": 4, "median_seconds": 86400},
+        "market_pair": {"closed": 40},
+        "usually_lasts": "about a day",
+    }
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json=body)
+
+    with _client(handler) as client:
+        d = client.opportunity("B0AAAAAAA1")
+    assert d is not None
+    lifetime = d.routes[0].lifetime
+    assert lifetime is not None
+    assert lifetime.usually_lasts == "about a day"
+    assert lifetime.route == {"closed": 4, "median_seconds": 86400}
+    assert lifetime.market_pair == {"closed": 40}
 
 
 def test_404_is_none_for_single_items() -> None:

@@ -9,6 +9,13 @@ from collections.abc import Iterator
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from app.api.models import (
+    SellSignals,
+    SignalCompetition,
+    SignalDemand,
+    SignalRestrictions,
+    SignalStability,
+)
 from app.domain.markets import Market
 from app.settings import PROJECT_ROOT, get_settings
 from tests.unit.dashboard.dashboard_fake_api import (
@@ -68,6 +75,13 @@ def _metrics(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
 
+def _signal_table(at: AppTest) -> dict[str, str]:
+    """The detail view's signal table (markdown ``| label | **value** |``) as a dict."""
+    [table] = [m.value for m in at.markdown if m.value.startswith("| Signal | Value |")]
+    rows = [line.strip("|").split("|") for line in table.splitlines()[2:]]
+    return {label.strip(): value.strip().strip("*") for label, value in rows}
+
+
 def test_kpis_table_and_freshness(api: FakeApi) -> None:
     at = _app().run()
     assert not at.exception
@@ -93,7 +107,12 @@ def test_kpis_table_and_freshness(api: FakeApi) -> None:
     )
     captions = " ".join(c.value for c in at.caption)
     assert "last updated" in captions
-    assert f"Top by profit: {best.asin}" in captions
+    # the API's order (its default sort: expected monthly profit), unknown shown as "?"
+    first = page(ITEMS).items[0]
+    assert f"Top by expected monthly profit: {first.asin} " in captions
+    assert "?/month" in captions
+    assert table.loc[table["asin"] == "B0AAAAAAA3", "spike"].item() == "?"
+    assert at.selectbox(key="f_sort").value == "expected_monthly_profit"
     assert any("Synthetic data" in w.value for w in at.warning)
 
     (query,) = api.queries("/opportunities")
@@ -125,6 +144,15 @@ def test_filters_come_from_the_url_and_reach_the_api(api: FakeApi) -> None:
     assert query["exclude_amazon_seller"] == ["true"]
     # The URL is rewritten in the canonical form (and gains the ASIN of the detail view).
     assert at.query_params["buy_market"] == "DE,IT"
+
+
+def test_the_sort_of_the_sidebar_reaches_the_api_and_the_url(api: FakeApi) -> None:
+    at = _app().run()
+    at.selectbox(key="f_sort").set_value("profit").run()
+    assert not at.exception
+    assert at.query_params["sort"] == "profit"
+    assert api.queries("/opportunities")[-1]["sort"] == ["profit"]
+    assert any(c.value.startswith("Top by profit: ") for c in at.caption)
 
 
 def test_changing_a_filter_updates_the_url_and_the_query(api: FakeApi) -> None:
@@ -160,10 +188,53 @@ def test_detail_view_of_the_asin_in_the_url(api: FakeApi) -> None:
     assert at.selectbox(key="route_B0AAAAAAA3").value == "GB:ES"
     assert any(s.value == ITEMS[2].title for s in at.subheader)
     charts = at.get("vega_lite_chart")
-    assert len(charts) == 2  # price history and profit waterfall
+    assert len(charts) == 2  # price history and profit waterfall: no sell signals
     assert api.queries("/products/B0AAAAAAA3/history")
     routes = at.dataframe[1].value
     assert list(routes["route"]) == ["GB → ES"]
+    assert any("No sell price history or 90-day statistics for ES" in i.value for i in at.info)
+    facts = _signal_table(at)
+    assert facts["Est. monthly sales"] == "?"
+    assert facts["Spike"] == "?"
+    assert not any("usually last" in i.value for i in at.info)  # no lifetime from the API
+
+
+def test_detail_view_shows_the_sell_signals_and_the_lifetime(api: FakeApi) -> None:
+    item = ITEMS[2]  # GB -> ES
+    signals = SellSignals(
+        market=Market.ES,
+        stability=SignalStability(current=6500, avg90=5000, low_90=4800, high_90=6600, spike=True),
+        demand=SignalDemand(estimated_monthly_sales=90, estimate_method="monthly_sold"),
+        competition=SignalCompetition(new_offer_count=2, amazon_sells=False),
+        restrictions=SignalRestrictions(adult_product=True),
+    )
+    with_signals = item.model_copy(
+        update={"sell_signals": signals, "expected_monthly_profit_eur_cents": 28350}
+    )
+    body = detail(item.asin, [with_signals]).model_dump(mode="json")
+    body["routes"][0]["lifetime"] = {"route": None, "market_pair": {}, "usually_lasts": "2 days"}
+    api.set(f"/opportunities/{item.asin}", body)
+    h = history(item.asin)
+    points = [
+        p.model_copy(update={"sell_price_minor": 6400 + i})
+        for i, p in enumerate(x for x in h.points if x.market is Market.ES)
+    ]
+    api.set(f"/products/{item.asin}/history", h.model_copy(update={"points": points}))
+    at = _app()
+    at.query_params["asin"] = item.asin
+    at.run()
+    assert not at.exception
+    assert len(at.get("vega_lite_chart")) == 3  # + the sell price with its 90-day band
+    facts = _signal_table(at)
+    assert facts["Expected monthly profit"] == "€283.50"
+    assert facts["Est. monthly sales"] == "90"
+    assert facts["New offers"] == "2"
+    assert facts["Amazon"] == "does not sell"
+    assert facts["Restrictions"] == "adult"
+    assert facts["Spike"] == "yes, +30 %"
+    assert facts["90-day range"] == "€48.00 to €66.00"
+    assert any(i.value == "Spreads on this route usually last 2 days." for i in at.info)
+    assert any("Would it sell in ES?" in m.value for m in at.markdown)
 
 
 def test_detail_defaults_to_the_top_opportunity_and_goes_into_the_url(api: FakeApi) -> None:

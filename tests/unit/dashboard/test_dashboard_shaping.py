@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from itertools import pairwise
 
 import pytest
@@ -15,9 +16,11 @@ from app.api.models import (
     SignalStability,
     UnpricedRoute,
 )
+from app.api.params import OpportunitySort
 from app.api.whatif import flatten_overrides
 from app.domain.markets import Market
 from app.domain.profile import DEFAULT_PROFILE, profile_to_mapping, with_overrides
+from dashboard.models import DetailRoute
 from dashboard.shaping import (
     SHOWN_FROM_THE_START,
     Filters,
@@ -39,6 +42,7 @@ from dashboard.shaping import (
     history_rows,
     is_new,
     is_synthetic,
+    lifetime_text,
     line_comparison,
     my_costs_in_force,
     my_costs_overrides,
@@ -46,8 +50,13 @@ from dashboard.shaping import (
     percent_to_fraction,
     profit_quote_body,
     quoted_route_of,
+    restrictions_label,
     route_key,
     route_rows,
+    sell_history_rows,
+    share_above_avg90,
+    signal_facts,
+    spike_label,
     top_asins_caption,
     waterfall_steps,
 )
@@ -271,22 +280,19 @@ def test_opportunity_rows_keep_the_api_order_and_convert_for_display() -> None:
     assert row["age"] == "1 min"
     assert by_asin["B0AAAAAAA1"]["new"] is False
     # a route without signals (the fake API's): the signal columns are empty, not zero
-    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"], row["spike"]) == (
-        None,
-        None,
-        None,
-        None,
-    )
+    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"]) == (None, None, None)
+    assert (row["spike"], row["restrictions"]) == ("?", "?")
 
 
 def test_the_signal_columns_of_a_route() -> None:
     item = page(_items()).items[0]
     signals = SellSignals(
         market=item.sell_market,
-        stability=SignalStability(spike=True),
+        # 2799 / 2299 = 1.2175: 22 % above the 90-day average
+        stability=SignalStability(current=2799, avg90=2299, spike=True),
         demand=SignalDemand(estimated_monthly_sales=45),
         competition=SignalCompetition(new_offer_count=4),
-        restrictions=SignalRestrictions(),
+        restrictions=SignalRestrictions(hazardous_material=True, adult_product=False),
     )
     with_signals = item.model_copy(
         update={"sell_signals": signals, "expected_monthly_profit_eur_cents": 7992}
@@ -294,21 +300,147 @@ def test_the_signal_columns_of_a_route() -> None:
     [row] = opportunity_rows(
         [with_signals], shown={}, now=datetime(2026, 11, 29, tzinfo=UTC), new_within_s=900
     )
-    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"], row["spike"]) == (
-        79.92,
-        45,
-        4,
-        True,
-    )
+    assert (row["monthly_profit_eur"], row["monthly_sales"], row["offers"]) == (79.92, 45, 4)
+    assert (row["spike"], row["restrictions"]) == ("yes, +22 %", "hazmat")
 
 
-def test_top_asins_caption() -> None:
+def test_top_asins_caption_follows_the_sort() -> None:
     items = page(_items()).items
-    caption = top_asins_caption(items, limit=2)
-    assert caption.startswith(f"Top by profit: {items[0].asin} ")
-    assert items[1].asin in caption
+    first = items[0].model_copy(update={"expected_monthly_profit_eur_cents": 5850})
+    caption = top_asins_caption([first, *items[1:]], limit=2)
+    route = f"{first.buy_market.value}→{first.sell_market.value}"
+    assert caption.startswith(
+        f"Top by expected monthly profit: {first.asin} {route} €58.50/month "
+        f"({format_eur(first.profit_eur_cents)}/unit) · {items[1].asin} "
+    )
+    assert "?/month" in caption  # the second one's is unknown
     assert items[2].asin not in caption
+    assert top_asins_caption(items, sort=OpportunitySort.PROFIT).startswith("Top by profit: ")
     assert top_asins_caption([]) == "No open opportunity matches."
+
+
+def _with_signals(
+    item: OpportunityRoute,
+    *,
+    stability: SignalStability | None = None,
+    demand: SignalDemand | None = None,
+    competition: SignalCompetition | None = None,
+    restrictions: SignalRestrictions | None = None,
+) -> OpportunityRoute:
+    signals = SellSignals(
+        market=item.sell_market,
+        stability=stability or SignalStability(),
+        demand=demand or SignalDemand(),
+        competition=competition or SignalCompetition(),
+        restrictions=restrictions or SignalRestrictions(),
+    )
+    return item.model_copy(update={"sell_signals": signals})
+
+
+def test_spike_label() -> None:
+    item = page(_items()).items[0]
+    assert spike_label(item) == "?"  # no signals
+    assert spike_label(_with_signals(item)) == "?"  # spike unknown
+    assert spike_label(_with_signals(item, stability=SignalStability(spike=False))) == "no"
+    # known flag without the prices: no share to show
+    assert spike_label(_with_signals(item, stability=SignalStability(spike=True))) == "yes"
+    spiking = _with_signals(item, stability=SignalStability(current=3000, avg90=2000, spike=True))
+    assert spike_label(spiking) == "yes, +50 %"
+    assert share_above_avg90(spiking) == Fraction(1, 2)
+    below = _with_signals(item, stability=SignalStability(current=1800, avg90=2000))
+    assert share_above_avg90(below) == Fraction(-1, 10)
+
+
+@pytest.mark.parametrize(
+    ("flags", "label"),
+    [
+        ({}, "?"),
+        ({"hazardous_material": False, "adult_product": False}, "?"),  # heat unknown
+        ({"hazardous_material": False, "adult_product": False, "heat_sensitive": False}, "none"),
+        ({"adult_product": True}, "adult"),
+        ({"hazardous_material": True, "heat_sensitive": True}, "hazmat, heat-sensitive"),
+    ],
+)
+def test_restrictions_label(flags: dict[str, bool], label: str) -> None:
+    item = _with_signals(page(_items()).items[0], restrictions=SignalRestrictions(**flags))
+    assert restrictions_label(item) == label
+
+
+def test_signal_facts_of_a_route_with_and_without_signals() -> None:
+    item = page(_items()).items[0]
+    unknown = {f.label: f.value for f in signal_facts(item)}
+    assert unknown["Expected monthly profit"] == "?"
+    assert unknown["Est. monthly sales"] == "?"
+    assert unknown["New offers"] == "?"
+    assert unknown["Amazon"] == "?"
+    assert unknown["Spike"] == "?"
+    assert unknown["Sell price vs 90-day avg."] == "? vs ?"
+    assert unknown["90-day range"] == "? to ?"
+    known = _with_signals(
+        item,
+        stability=SignalStability(current=2799, avg90=2299, low_90=2199, high_90=2999, spike=True),
+        demand=SignalDemand(estimated_monthly_sales=45, estimate_method="sales_rank_drops_30"),
+        competition=SignalCompetition(
+            new_offer_count=4, amazon_sells=True, amazon_buy_box_share=0.625
+        ),
+        restrictions=SignalRestrictions(
+            hazardous_material=False, adult_product=False, heat_sensitive=False
+        ),
+    ).model_copy(update={"expected_monthly_profit_eur_cents": 5850, "expected_monthly_units": 9.0})
+    facts = {f.label: f for f in signal_facts(known)}
+    assert facts["Expected monthly profit"].value == "€58.50"
+    assert "9.00 units a month" in facts["Expected monthly profit"].help
+    assert facts["Est. monthly sales"].value == "45"
+    assert "sales rank drops, 30 days" in facts["Est. monthly sales"].help
+    assert facts["New offers"].value == "4"
+    assert facts["Amazon"].value == "sells, 62 % buy box"
+    assert facts["Restrictions"].value == "none"
+    assert facts["Spike"].value == "yes, +22 %"
+    assert facts["Sell price vs 90-day avg."].value == "€27.99 vs €22.99 (+22 %)"
+    assert facts["90-day range"].value == "€21.99 to €29.99"
+    pounds = known.model_copy(update={"sell_market": Market.GB})
+    assert {f.label: f.value for f in signal_facts(pounds)}["90-day range"] == "£21.99 to £29.99"
+
+
+def test_sell_history_rows_are_the_sell_market_in_its_currency() -> None:
+    h = history("B0AAAAAAA1", hours=3)
+    gb = [
+        p.model_copy(update={"sell_price_minor": 1000 + i})
+        for i, p in enumerate(p for p in h.points if p.market is Market.GB)
+    ]
+    others = [p for p in h.points if p.market is not Market.GB]
+    h = h.model_copy(update={"points": [*reversed(gb), *others]})
+    rows = sell_history_rows(h, Market.GB)
+    assert [r["price"] for r in rows] == [10.0, 10.01, 10.02]  # pence -> pounds, oldest first
+    assert sell_history_rows(h, Market.DE) == []  # no sell price in the sell currency
+
+
+def test_lifetime_text_only_when_the_api_sends_it() -> None:
+    item = DetailRoute.model_validate(page(_items()).items[0].model_dump())
+    assert item.lifetime is None
+    assert lifetime_text(item) is None
+    with_lifetime = DetailRoute.model_validate(
+        {
+            **item.model_dump(),
+            "lifetime": {"route": {"median_hours": 30}, "usually_lasts": "1-3 days"},
+        }
+    )
+    assert lifetime_text(with_lifetime) == "Spreads on this route usually last 1-3 days."
+    unknown = DetailRoute.model_validate({**item.model_dump(), "lifetime": {}})
+    assert lifetime_text(unknown) is None
+
+
+def test_the_sort_travels_through_the_url_and_to_the_api() -> None:
+    assert Filters().sort is OpportunitySort.EXPECTED_MONTHLY_PROFIT
+    assert "sort" not in filters_to_query_params(Filters())  # the default stays out of the URL
+    by_roi = Filters(sort=OpportunitySort.ROI)
+    assert filters_to_query_params(by_roi)["sort"] == "roi"
+    assert filters_from_query_params(filters_to_query_params(by_roi)).filters == by_roi
+    assert api_params(by_roi)["sort"] == "roi"
+    assert api_params(Filters())["sort"] == "expected_monthly_profit"
+    parsed = filters_from_query_params({"sort": "cheapest"})
+    assert parsed.filters.sort is OpportunitySort.EXPECTED_MONTHLY_PROFIT
+    assert parsed.ignored[0].startswith("sort='cheapest': not one of profit, roi")
 
 
 # --- KPIs ------------------------------------------------------------------------------

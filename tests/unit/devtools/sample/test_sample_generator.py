@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import statistics
@@ -23,6 +24,8 @@ from app.contracts.keepa_products import ENVELOPE
 from app.domain.keepa_prices import CSV_LENGTH, PriceType
 from app.domain.keepa_time import to_keepa_minutes
 from app.domain.markets import Market
+from app.domain.policy import DEFAULT_SPIKE_SHARE
+from app.domain.signals import market_signals
 from devtools.sample import MarketSimulator, SampleConfig, generate_sample, write_jsonl
 from devtools.sample.generator import TRACKED_TYPES
 
@@ -340,3 +343,160 @@ def test_keepa_package_reads_generated_products(envelopes: list[Envelope]) -> No
             current = product["stats"]["current"][csv_type]
             assert round(float(parsed[csv_type.name][-1]) * 100) == current
         assert int(parsed["SALES"][-1]) == product["stats"]["current"][PriceType.SALES]
+
+
+# --- the fields the quality signals read (app/domain/signals.py) ----------------------------
+
+
+def _listings(envelopes: list[Envelope]) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    """Every product of each (ASIN, market), in time order."""
+    listings: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for envelope in envelopes:
+        listings[(envelope["product"]["asin"], envelope["domain"])].append(envelope["product"])
+    return listings
+
+
+def test_new_offer_count_history_and_stats(envelopes: list[Envelope]) -> None:
+    for envelope in envelopes:
+        product = envelope["product"]
+        stats = product["stats"]
+        counts = points(product, PriceType.COUNT_NEW)
+        assert counts
+        # the offers of the price model (FBA, Amazon when in the history, FBM) are counted
+        own = 1 + (product["csv"][PriceType.AMAZON] is not None)
+        assert all(count >= own for _, count in counts)
+        assert stats["current"][PriceType.COUNT_NEW] == counts[-1][1]
+        assert min(c for _, c in counts) <= stats["avg90"][PriceType.COUNT_NEW]
+        assert stats["avg90"][PriceType.COUNT_NEW] <= max(c for _, c in counts)
+        # a count is not a price: lastPriceChange is the newest point of a price type
+        price_times = [
+            points(product, t)[-1][0]
+            for t in TRACKED_TYPES
+            if t not in (PriceType.SALES, PriceType.COUNT_NEW) and product["csv"][t]
+        ]
+        assert product["lastPriceChange"] == max(price_times)
+    offers = {e["product"]["stats"]["current"][PriceType.COUNT_NEW] for e in envelopes}
+    assert len(offers) > 10  # per market and ASIN, not one figure
+
+
+def test_ninety_day_low_and_high_bracket_the_prices(envelopes: list[Envelope]) -> None:
+    for envelope in envelopes[-N_ASINS * 5 :]:
+        product = envelope["product"]
+        stats = product["stats"]
+        for csv_type in (PriceType.NEW, PriceType.NEW_FBA, PriceType.BUY_BOX_SHIPPING):
+            low_at, low = stats["minInInterval"][csv_type]
+            high_at, high = stats["maxInInterval"][csv_type]
+            assert 0 < low <= stats["current"][csv_type] <= high
+            assert low <= stats["avg90"][csv_type] <= high
+            assert low_at <= product["lastUpdate"]
+            assert high_at <= product["lastUpdate"]
+            values = [
+                p[1] + (p[2] if csv_type.has_shipping else 0) for p in points(product, csv_type)
+            ]
+            # the history is shorter than 90 days here: its extremes are the interval's
+            assert (low, high) == (min(values), max(values))
+        for csv_type in PriceType:
+            if csv_type not in TRACKED_TYPES:
+                assert stats["minInInterval"][csv_type] is None
+
+
+def test_sales_rank_drops_follow_the_rank_history(envelopes: list[Envelope]) -> None:
+    for envelope in envelopes:
+        product = envelope["product"]
+        stats = product["stats"]
+        ranks = [rank for _, rank in points(product, PriceType.SALES)]
+        decreases = sum(after < before for before, after in itertools.pairwise(ranks))
+        # a sale-indicating drop is a drop of the history; the 90 days hold the 30
+        assert 0 <= stats["salesRankDrops30"] <= stats["salesRankDrops90"] <= decreases
+    last = envelopes[-N_ASINS * 5 :]
+    by_rank = sorted(last, key=lambda e: e["product"]["stats"]["current"][PriceType.SALES])
+    fast = [e["product"]["stats"]["salesRankDrops30"] for e in by_rank[: len(by_rank) // 4]]
+    slow = [e["product"]["stats"]["salesRankDrops30"] for e in by_rank[-len(by_rank) // 4 :]]
+    assert statistics.mean(fast) > 2 * statistics.mean(slow)  # a better rank sells more
+
+
+def test_monthly_sold_only_on_part_of_the_listings(envelopes: list[Envelope]) -> None:
+    listings = _listings(envelopes)
+    with_it = {key: products for key, products in listings.items() if "monthlySold" in products[0]}
+    assert 0 < len(with_it) < len(listings) / 2
+    allowed = {50, *range(100, 1000, 100)}
+    for products in with_it.values():
+        sold = {p["monthlySold"] for p in products}
+        assert len(sold) == 1  # a month's figure: constant over the sample
+        (value,) = sold
+        assert value in allowed or (value >= 1000 and value % 1000 == 0)
+    for products in listings.values():
+        assert all(("monthlySold" in p) == ("monthlySold" in products[0]) for p in products)
+
+
+def test_buy_box_stats_give_amazon_its_share(envelopes: list[Envelope]) -> None:
+    with_stats = 0
+    amazon_share = 0
+    for envelope in envelopes:
+        product = envelope["product"]
+        buy_box = product["stats"].get("buyBoxStats")
+        if buy_box is None:
+            continue
+        with_stats += 1
+        total = sum(entry["percentageWon"] for entry in buy_box.values())
+        assert total == pytest.approx(100.0)
+        amazon = buy_box.get(Market(envelope["domain"]).amazon_seller_id)
+        if product["csv"][PriceType.AMAZON] is None:
+            assert amazon is None  # never sold it: never held the buy box
+        if amazon is not None:
+            amazon_share += 1
+            assert 0 < amazon["percentageWon"] <= 100
+    assert 0.5 * len(envelopes) < with_stats < len(envelopes)  # absent on some, as in Keepa
+    assert amazon_share > 0
+
+
+def test_restriction_flags_on_a_few_products(envelopes: list[Envelope]) -> None:
+    products = {e["product"]["asin"]: e["product"] for e in envelopes}
+    for product in products.values():
+        assert isinstance(product["isAdultProduct"], bool)
+        assert isinstance(product["isHeatSensitive"], bool)
+        if "hazardousMaterials" in product:
+            assert product["hazardousMaterials"]
+            assert all({"aspect", "value"} <= set(h) for h in product["hazardousMaterials"])
+    flagged = [
+        p
+        for p in products.values()
+        if p["isAdultProduct"] or p["isHeatSensitive"] or "hazardousMaterials" in p
+    ]
+    assert 0 < len(flagged) < len(products) / 4
+
+
+def test_some_sell_prices_spike_above_their_90_day_average(envelopes: list[Envelope]) -> None:
+    spiking = {
+        (e["product"]["asin"], e["domain"])
+        for e in envelopes
+        if e["product"]["stats"]["current"][PriceType.BUY_BOX_SHIPPING]
+        > 1.2 * e["product"]["stats"]["avg90"][PriceType.BUY_BOX_SHIPPING]
+    }
+    assert 0 < len(spiking) < N_ASINS * 5 / 10
+    simulator = MarketSimulator(N_ASINS, seed=11, start=START, end=START + timedelta(hours=STEPS))
+    assert {asin for asin, _ in spiking} <= simulator.opportunity_asins  # the episodes' spikes
+
+
+def test_signals_read_the_sample(envelopes: list[Envelope]) -> None:
+    """What app/domain/signals.py makes of the sample: every signal known on some listing."""
+    seen: dict[str, set[object]] = defaultdict(set)
+    for envelope in envelopes[-N_ASINS * 5 :]:
+        signals = market_signals(
+            envelope["product"],
+            Market(envelope["domain"]),
+            PriceType.BUY_BOX_SHIPPING,
+            spike_share=DEFAULT_SPIKE_SHARE,
+        )
+        seen["spike"].add(signals.stability.spike)
+        seen["low_90"].add(signals.stability.low_90 is not None)
+        seen["method"].add(signals.demand.estimate_method)
+        seen["offers"].add(signals.competition.new_offer_count is not None)
+        seen["share"].add(signals.competition.amazon_buy_box_share is None)
+        seen["restricted"].add(signals.restrictions.restricted)
+    assert seen["spike"] == {False, True}
+    assert seen["low_90"] == {True}
+    assert seen["method"] == {"monthly_sold", "sales_rank_drops_30"}
+    assert seen["offers"] == {True}
+    assert seen["share"] == {False, True}
+    assert seen["restricted"] == {None, True}
