@@ -153,6 +153,8 @@ def pair_lifetimes(
         median, p90 = (
             _seconds(exact.get((pair, share), values.get(key))) for share, key in _PERCENTILES
         )
+        if not closed + still_open:
+            continue  # only routes closed before episodes were written: no history
         # Never negative, even if a route's closed document was written without its episode.
         reopened = max(0, closed - closed_last)
         summaries[pair] = LifetimeSummary(

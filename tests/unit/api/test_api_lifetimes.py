@@ -163,6 +163,19 @@ def test_an_unknown_pair_or_no_data_has_no_episodes() -> None:
     assert lifetime_figures(NO_EPISODES).median_seconds is None
 
 
+def test_a_pair_of_routes_closed_before_the_upgrade_only_has_no_summary() -> None:
+    states = {
+        "aggregations": {
+            "pairs": {
+                "buckets": [
+                    {"key": "FR:DE", "open": {"doc_count": 0}, "closed_last": {"doc_count": 0}}
+                ]
+            }
+        }
+    }
+    assert dict(pair_lifetimes({}, states, {}).summaries) == {}
+
+
 def test_reopened_is_never_negative() -> None:
     states = {
         "aggregations": {
