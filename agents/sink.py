@@ -69,7 +69,7 @@ from app.contracts.dead_letters import SinkDeadLetter
 from app.contracts.observations import OBSERVATION
 from app.contracts.opportunities import OPPORTUNITY
 from app.es.bulk import BulkWriter
-from app.es.documents import opportunity_action, product_actions
+from app.es.documents import opportunity_actions, product_actions
 from app.es.indices import ensure_indices
 from app.faust_app import app, settings
 from app.metrics import metrics
@@ -271,7 +271,7 @@ def _observation(value: bytes) -> list[dict[str, Any]]:
 
 
 def _opportunity(value: bytes) -> list[dict[str, Any]]:
-    return [opportunity_action(OPPORTUNITY.decode(value), settings.index)]
+    return opportunity_actions(OPPORTUNITY.decode(value), settings.index)
 
 
 async def _run(

@@ -17,7 +17,7 @@ __all__ = ["ApiSettings"]
 
 
 class ApiSettings(BaseSettings):
-    """CORS and health-check tuning of the API."""
+    """CORS, health-check and lifetime-cache tuning of the API."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -27,6 +27,11 @@ class ApiSettings(BaseSettings):
     )
     health_cache_s: float = Field(
         5.0, ge=0, description="How long a Kafka health result is reused (seconds)."
+    )
+    lifetime_cache_s: float = Field(
+        30.0,
+        ge=0,
+        description="How long the market pairs' lifetime figures are reused (seconds).",
     )
     health_timeout_s: float = Field(
         3.0, gt=0, description="Time limit of each dependency check of GET /health (seconds)."

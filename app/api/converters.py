@@ -130,6 +130,7 @@ def opportunity_route(
         sell_signals=_sell_signals(source.get("sell_signals")),
         expected_monthly_units=source.get("expected_monthly_units"),
         expected_monthly_profit_eur_cents=source.get("expected_monthly_profit_eur_cents"),
+        open_for_seconds=source.get("open_for_seconds"),
     )
 
 

@@ -12,6 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import SecretStr
 
 from app.api.health import HealthChecker
+from app.api.lifetimes import PairLifetimeCache
 from app.settings import GENERATION_HINT, SECRET_MIN_LENGTH, Settings, secret_problem
 
 __all__ = [
@@ -21,10 +22,12 @@ __all__ = [
     "AppSettings",
     "EsClient",
     "Health",
+    "Lifetimes",
     "WriteAuth",
     "api_token_problem",
     "get_es",
     "get_health",
+    "get_lifetimes",
     "get_settings",
     "log_write_access",
     "require_write_token",
@@ -57,9 +60,15 @@ def get_health(request: Request) -> HealthChecker:
     return cast(HealthChecker, request.app.state.health)
 
 
+def get_lifetimes(request: Request) -> PairLifetimeCache:
+    """The app's cache of the market pairs' lifetime figures."""
+    return cast(PairLifetimeCache, request.app.state.lifetimes)
+
+
 EsClient = Annotated[AsyncElasticsearch, Depends(get_es)]
 AppSettings = Annotated[Settings, Depends(get_settings)]
 Health = Annotated[HealthChecker, Depends(get_health)]
+Lifetimes = Annotated[PairLifetimeCache, Depends(get_lifetimes)]
 
 _bearer = HTTPBearer(
     auto_error=False,

@@ -20,7 +20,17 @@ from app.api.config import ApiSettings
 from app.api.deps import log_write_access
 from app.api.errors import install_error_handlers
 from app.api.health import HealthChecker, describe_kafka_cluster
-from app.api.routes import health, opportunities, products, profile, profit, stats, watchlist
+from app.api.lifetimes import PairLifetimeCache
+from app.api.routes import (
+    health,
+    lifetimes,
+    opportunities,
+    products,
+    profile,
+    profit,
+    stats,
+    watchlist,
+)
 from app.es.indices import ensure_indices
 from app.settings import Settings, get_settings
 
@@ -81,6 +91,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.api_settings = api_settings
+    app.state.lifetimes = PairLifetimeCache(api_settings.lifetime_cache_s)
     if api_settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -89,7 +100,7 @@ def create_app(
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (opportunities, products, watchlist, profile, profit, stats, health):
+    for module in (opportunities, products, watchlist, profile, profit, lifetimes, stats, health):
         app.include_router(module.router)
     return app
 

@@ -22,16 +22,20 @@ __all__ = [
     "HealthResponse",
     "HistoryPoint",
     "KeepaUsage",
+    "LifetimeFigures",
+    "LifetimeStats",
     "MarketFreshness",
     "OpportunityDetail",
     "OpportunityPage",
     "OpportunityRoute",
+    "PairLifetime",
     "PriceHistory",
     "ProductQuote",
     "ProductView",
     "ProfileView",
     "ProfitQuote",
     "QuotedRoute",
+    "RouteLifetime",
     "SellSignals",
     "SignalCompetition",
     "SignalDemand",
@@ -89,6 +93,61 @@ class Breakdown(_Model):
         description="net buy + purchase VAT if a cost + inbound, customs, duty, prep."
     )
     lines: list[BreakdownLine]
+
+
+class LifetimeFigures(_Model):
+    """How long past spreads lasted (docs/signals.md, "Lifetime history"); event time."""
+
+    episodes: int = Field(description="Openings seen: closed + still open.")
+    closed: int
+    still_open: int
+    median_seconds: int | None = Field(
+        None, description="Median lifetime of the closed episodes (nearest rank); null: none."
+    )
+    p90_seconds: int | None = Field(
+        None, description="90th percentile lifetime of the closed episodes (nearest rank)."
+    )
+    reopened: int = Field(description="Closed episodes after which the route opened again.")
+    reopen_rate: float | None = Field(None, description="reopened / closed (4 places).")
+    surviving_24h: float | None = Field(
+        None, description="Share still open 24 h after opening (Kaplan-Meier); null: unknown."
+    )
+    surviving_72h: float | None = Field(
+        None, description="Share still open 72 h after opening (Kaplan-Meier); null: unknown."
+    )
+
+
+class RouteLifetime(_Model):
+    """The lifetime history of a route of an ASIN and of its market pair."""
+
+    route: LifetimeFigures = Field(description="This route of this ASIN (exact).")
+    market_pair: LifetimeFigures = Field(
+        description="Every ASIN on the route's market pair (median/p90 within 0.1 %)."
+    )
+    usually_lasts: str | None = Field(
+        None,
+        description=(
+            "'spreads on this route usually last ...' from at least 3 closed episodes of the "
+            "route, else 'spreads on DE:FR usually last ...' from the market pair; null: "
+            "too few."
+        ),
+    )
+
+
+class PairLifetime(LifetimeFigures):
+    """The lifetime history of one market pair."""
+
+    market_pair: str = Field(description="BUY:SELL, e.g. DE:FR.")
+
+
+class LifetimeStats(_Model):
+    """``GET /stats/lifetimes``: per market pair, how long spreads lasted."""
+
+    until: datetime | None = Field(
+        None, description="Newest event time of the opportunities index (null: no data)."
+    )
+    pairs: list[PairLifetime]
+    generated_at: datetime
 
 
 class OpportunityRoute(_Model):
@@ -158,6 +217,13 @@ class OpportunityRoute(_Model):
             "profit_eur_cents x the expected monthly units; null when the sales estimate or "
             "the offer count is unknown."
         ),
+    )
+    open_for_seconds: int | None = Field(
+        None, description="How long the route's last opening lasted (closed routes)."
+    )
+    lifetime: RouteLifetime | None = Field(
+        None,
+        description="Lifetime history of the route and its market pair (detail view only).",
     )
 
 

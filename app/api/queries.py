@@ -16,6 +16,19 @@ runs :func:`product_join_search` on ``products`` and passes the matches
 derived from ``products.amazon_in_stock``: Keepa's AMAZON price type (csv 0) has a current
 offer in the target market, i.e. Amazon itself sells the product there.
 
+Lifetime history
+----------------
+:func:`route_episodes_body` reads the past openings ("episodes") of one route of an ASIN
+from ``opportunity-episodes``, newest first, at most :data:`EPISODES_PER_ROUTE` of them (the
+figures of a route with more are those of its newest ones). :func:`pair_lifetimes_search`
+counts every closed episode per market pair (with ``percentiles`` of ``lifetime_seconds`` from
+an HDR histogram of 3 significant digits, within 0.1 %, used only beyond
+:data:`EXACT_RANK_WINDOW`); :func:`pair_rank_body` then reads the exact nearest-rank value:
+the episode at that rank of the pair's lifetimes sorted ascending. :func:`pair_states_search`
+counts, per market pair, the routes open now and the routes closed now by a version that
+writes episodes (``open_for_seconds`` present), for the reopen rate (docs/signals.md,
+"Lifetime history").
+
 Signal filters and sort
 -----------------------
 The sell market's quality signals (``sell_signals``, docs/signals.md) are only in the
@@ -51,7 +64,10 @@ from app.domain.utc import format_utc
 __all__ = [
     "ASIN_CARDINALITY_PRECISION",
     "ENRICHED_FIELDS",
+    "EPISODES_PER_ROUTE",
+    "EXACT_RANK_WINDOW",
     "JOIN_LIMIT",
+    "LIFETIME_PERCENTS",
     "MAX_ROUTES_PER_ASIN",
     "MONTHLY_SALES_FIELD",
     "OFFER_COUNT_FIELD",
@@ -66,8 +82,12 @@ __all__ = [
     "open_opportunities_query",
     "opportunity_detail_search",
     "opportunity_search",
+    "pair_lifetimes_search",
+    "pair_rank_body",
+    "pair_states_search",
     "product_join_search",
     "product_search",
+    "route_episodes_body",
     "watchlist_search",
 ]
 
@@ -77,6 +97,16 @@ ASIN_CARDINALITY_PRECISION: Final = 40_000
 JOIN_LIMIT: Final = 10_000
 #: 5 markets -> 20 ordered routes; one ``opportunities`` document per route.
 MAX_ROUTES_PER_ASIN: Final = len(Market) * (len(Market) - 1)
+
+#: Most episodes of one route read for its lifetime figures (newest first).
+EPISODES_PER_ROUTE: Final = 1000
+#: The percentiles of a market pair's lifetimes: the median and the 90th percentile.
+LIFETIME_PERCENTS: Final = (50.0, 90.0)
+#: Highest rank read exactly by :func:`pair_rank_body` (``from + size`` may not exceed
+#: Elasticsearch's ``index.max_result_window``, 10,000 by default).
+EXACT_RANK_WINDOW: Final = 10_000
+#: HDR histogram precision of those percentiles: 3 significant digits, within 0.1 %.
+_HDR_DIGITS: Final = 3
 
 _SORT_FIELDS: Final[Mapping[OpportunitySort, str]] = {
     OpportunitySort.PROFIT: "profit_eur_cents",
@@ -387,5 +417,83 @@ def ingest_runs_search(since: datetime) -> dict[str, Any]:
                 "filter": {"range": {"finished_at": {"gte": format_utc(since)}}},
                 "aggs": {"tokens": {"sum": {"field": "tokens_consumed"}}},
             }
+        },
+    }
+
+
+def route_episodes_body(opportunity_id: str) -> dict[str, Any]:
+    """The body of one ``msearch`` search on ``opportunity-episodes``: the newest
+    :data:`EPISODES_PER_ROUTE` episodes of the route ``ASIN:BUY:SELL``."""
+    return {
+        "query": {"bool": {"filter": [{"term": {"opportunity_id": opportunity_id}}]}},
+        "sort": [{"opened_at": {"order": "desc"}}],
+        "size": EPISODES_PER_ROUTE,
+        "_source": ["opened_at", "closed_at"],
+        "track_total_hits": True,
+    }
+
+
+def pair_lifetimes_search() -> dict[str, Any]:
+    """``search`` kwargs on ``opportunity-episodes``: per market pair (``route``), the closed
+    episodes (``doc_count``) and the median / p90 of their ``lifetime_seconds``."""
+    return {
+        "size": 0,
+        "aggs": {
+            "pairs": {
+                "terms": {"field": "route", "size": MAX_ROUTES_PER_ASIN},
+                "aggs": {
+                    "lifetimes": {
+                        "percentiles": {
+                            "field": "lifetime_seconds",
+                            "percents": list(LIFETIME_PERCENTS),
+                            "hdr": {"number_of_significant_value_digits": _HDR_DIGITS},
+                        }
+                    }
+                },
+            }
+        },
+    }
+
+
+def pair_rank_body(pair: str, rank: int) -> dict[str, Any]:
+    """The body of one ``msearch`` search on ``opportunity-episodes``: the episode at
+    ``rank`` (1-based, at most :data:`EXACT_RANK_WINDOW`) of the market pair's closed
+    episodes sorted by lifetime, ascending."""
+    if not 1 <= rank <= EXACT_RANK_WINDOW:
+        raise ValueError(f"rank must be in 1..{EXACT_RANK_WINDOW}, got {rank}")
+    return {
+        "query": {"bool": {"filter": [{"term": {"route": pair}}]}},
+        "sort": [{"lifetime_seconds": {"order": "asc"}}],
+        "from": rank - 1,
+        "size": 1,
+        "_source": ["lifetime_seconds"],
+        "track_total_hits": False,
+    }
+
+
+def pair_states_search() -> dict[str, Any]:
+    """``search`` kwargs on ``opportunities``: the newest event time of the index, and per
+    market pair the routes open now and those closed now with ``open_for_seconds`` (closed
+    by a version that writes episodes: their closing is the route's last episode)."""
+    return {
+        "size": 0,
+        "aggs": {
+            "newest": {"max": {"field": "event_time"}},
+            "pairs": {
+                "terms": {"field": "route", "size": MAX_ROUTES_PER_ASIN},
+                "aggs": {
+                    "open": {"filter": {"term": {"state": "open"}}},
+                    "closed_last": {
+                        "filter": {
+                            "bool": {
+                                "filter": [
+                                    {"term": {"state": "closed"}},
+                                    {"exists": {"field": "open_for_seconds"}},
+                                ]
+                            }
+                        }
+                    },
+                },
+            },
         },
     }

@@ -36,12 +36,16 @@ from app.domain.utc import require_utc
 
 __all__ = [
     "DEFAULT_HORIZONS",
+    "MEDIAN",
     "MIN_CLOSED_FOR_USUAL",
+    "P90",
     "Episode",
     "LifetimeSummary",
     "format_duration",
     "kaplan_meier",
     "nearest_rank",
+    "nearest_rank_position",
+    "reopen_rate",
     "summarize",
     "usually_lasts",
 ]
@@ -53,6 +57,10 @@ DEFAULT_HORIZONS: Final = (timedelta(hours=24), timedelta(hours=72))
 #: "Spreads on this route usually last ..." is said only from at least this many closed
 #: episodes; with fewer, a median is one or two anecdotes (a presentation rule, not a fee).
 MIN_CLOSED_FOR_USUAL: Final = 3
+
+#: The shares of the summaries' percentiles: the median and the 90th percentile.
+MEDIAN: Final = Fraction(1, 2)
+P90: Final = Fraction(9, 10)
 
 _RATE_PLACES: Final = Decimal("0.0001")
 
@@ -105,14 +113,23 @@ class LifetimeSummary:
     surviving: Mapping[timedelta, Decimal | None]
 
 
+def nearest_rank_position(count: int, share: Fraction) -> int:
+    """The rank ``ceil(share x count)`` (1-based, at least 1) of the nearest-rank percentile
+    of ``count`` values; also used to read that value from a sorted index (the API)."""
+    if not 0 < share <= 1:
+        raise ValueError(f"share must be in (0, 1], got {share}")
+    if count < 1:
+        raise ValueError(f"no rank among {count} values")
+    return max(1, math.ceil(share * count))
+
+
 def nearest_rank(sorted_values: Sequence[timedelta], share: Fraction) -> timedelta | None:
     """The value at rank ``ceil(share x n)`` (1-based, at least 1) of ascending values."""
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], got {share}")
     if not sorted_values:
         return None
-    rank = max(1, math.ceil(share * len(sorted_values)))
-    return sorted_values[rank - 1]
+    return sorted_values[nearest_rank_position(len(sorted_values), share) - 1]
 
 
 def kaplan_meier(observations: Iterable[tuple[timedelta, bool]], at: timedelta) -> Fraction | None:
@@ -180,12 +197,18 @@ def summarize(
         episodes=len(observations),
         closed=closed,
         still_open=still_open,
-        median=nearest_rank(closed_lifetimes, Fraction(1, 2)),
-        p90=nearest_rank(closed_lifetimes, Fraction(9, 10)),
+        median=nearest_rank(closed_lifetimes, MEDIAN),
+        p90=nearest_rank(closed_lifetimes, P90),
         reopened=reopened,
-        reopen_rate=_rate(Fraction(reopened, closed)) if closed else None,
+        reopen_rate=reopen_rate(reopened, closed),
         surviving={h: _rate_or_none(kaplan_meier(observations, h)) for h in horizons},
     )
+
+
+def reopen_rate(reopened: int, closed: int) -> Decimal | None:
+    """``reopened / closed`` to 4 places (half even); ``None`` without a closed episode. Also
+    used where the counts come from elsewhere (the API's market pair aggregation)."""
+    return _rate(Fraction(reopened, closed)) if closed else None
 
 
 def usually_lasts(summary: LifetimeSummary) -> str | None:

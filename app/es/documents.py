@@ -13,6 +13,12 @@ Idempotency and ordering:
   is refused with a 409 (counted as *stale*), the first write of an observation wins.
 * ``opportunities`` (id ``ASIN:BUY:SELL``): ``index`` with ``version`` = the event time in
   epoch milliseconds and ``external_gte``, so a late older event never reverts a newer state.
+  The document is overwritten when the route reopens, so it holds the route's last opening.
+* ``opportunity-episodes`` (id ``ASIN:BUY:SELL:<first_seen epoch millis>``): one document per
+  ``closed`` event, i.e. per past opening of a route ("episode", docs/signals.md, "Lifetime
+  history"); ``index`` with ``version`` = the event time in epoch milliseconds and
+  ``external_gte``: a redelivered or replayed ``closed`` event rewrites the same document,
+  never adds a second one. :func:`opportunity_actions` builds both actions of a message.
 
 Provenance: the ``products`` and ``price-history`` documents of a quote merged from a Keepa
 notification have ``source`` (``notification``) and ``notification_id``; those of a quote
@@ -38,16 +44,20 @@ from app.domain.fx import FxRates
 from app.domain.markets import Market
 from app.domain.quote import MarketQuote
 from app.domain.utc import format_utc, parse_utc, require_utc
-from app.es.indices import OPPORTUNITIES, PRICE_HISTORY, PRODUCTS
+from app.es.indices import OPPORTUNITIES, OPPORTUNITY_EPISODES, PRICE_HISTORY, PRODUCTS
 
 __all__ = [
     "EXTERNAL_GTE",
     "PRODUCT_QUOTE_FIELDS",
     "IndexOf",
+    "episode_action",
+    "episode_id",
     "epoch_millis",
     "history_id",
     "logical_index",
+    "open_for_seconds",
     "opportunity_action",
+    "opportunity_actions",
     "opportunity_id",
     "price_history_action",
     "product_action",
@@ -120,6 +130,18 @@ def opportunity_id(asin: str, buy_market: Market | str, sell_market: Market | st
     """``ASIN:BUY:SELL``, e.g. ``B0TESTAS1N:DE:FR``."""
     buy, sell = Market.parse(str(buy_market)).value, Market.parse(str(sell_market)).value
     return f"{asin}:{buy}:{sell}"
+
+
+def episode_id(
+    asin: str, buy_market: Market | str, sell_market: Market | str, opened_at: datetime
+) -> str:
+    """``ASIN:BUY:SELL:<opened_at epoch millis>``: one opening of one route of an ASIN."""
+    return f"{opportunity_id(asin, buy_market, sell_market)}:{epoch_millis(opened_at)}"
+
+
+def open_for_seconds(event: OpportunityMessage) -> int:
+    """Whole seconds (floor) from the route's opening (``first_seen``) to ``event_time``."""
+    return max(0, (epoch_millis(event.event_time) - epoch_millis(event.first_seen)) // 1000)
 
 
 def _observation(quote: MarketQuote, fx: FxRates | None) -> dict[str, Any]:
@@ -302,7 +324,8 @@ def opportunity_action(
 
     ``state`` is ``open`` after ``opened``/``updated`` and ``closed`` after ``closed``;
     ``last_seen`` = ``event_time``, ``opened_at`` = ``first_seen``, ``closed_at`` =
-    ``event_time`` when closed else ``None``. Times are written in UTC (``Z``).
+    ``event_time`` and ``open_for_seconds`` = the whole seconds between them when closed,
+    else ``None``. Times are written in UTC (``Z``).
     """
     fields = msgspec.structs.asdict(event)
     source: dict[str, Any] = msgspec.to_builtins({key: fields[key] for key in _COPIED_EVENT_KEYS})
@@ -330,6 +353,7 @@ def opportunity_action(
             "last_seen": format_utc(event.event_time),
             "opened_at": format_utc(event.first_seen),
             "closed_at": format_utc(event.event_time) if closed else None,
+            "open_for_seconds": open_for_seconds(event) if closed else None,
         }
     )
     if event.sell_signals is not None:
@@ -349,3 +373,45 @@ def opportunity_action(
         "version_type": EXTERNAL_GTE,
         "_source": source,
     }
+
+
+def episode_action(event: OpportunityMessage, index_of: IndexOf = logical_index) -> dict[str, Any]:
+    """The ``opportunity-episodes`` action of a ``closed`` event: the opening it ends
+    (``opened_at`` = ``first_seen``, ``closed_at`` = ``event_time``), how long it lasted,
+    why it closed and the profit the closing evaluation showed. ``ValueError`` for an
+    ``opened``/``updated`` event (an open route has no episode document yet)."""
+    if event.event != "closed":
+        raise ValueError(f"only a closed event ends an episode, got {event.event!r}")
+    return {
+        "_op_type": "index",
+        "_index": index_of(OPPORTUNITY_EPISODES),
+        "_id": episode_id(event.asin, event.buy_market, event.sell_market, event.first_seen),
+        "version": epoch_millis(event.event_time),
+        "version_type": EXTERNAL_GTE,
+        "_source": {
+            "opportunity_id": opportunity_id(event.asin, event.buy_market, event.sell_market),
+            "asin": event.asin,
+            "route": event.route,
+            "buy_market": event.buy_market.value,
+            "sell_market": event.sell_market.value,
+            "category": event.category,
+            "root_category": event.root_category,
+            "opened_at": format_utc(event.first_seen),
+            "closed_at": format_utc(event.event_time),
+            "lifetime_seconds": open_for_seconds(event),
+            "reason": event.reason,
+            "profit_eur_cents": event.profit_eur_cents,
+            "event_id": event.event_id,
+        },
+    }
+
+
+def opportunity_actions(
+    event: OpportunityMessage, index_of: IndexOf = logical_index
+) -> list[dict[str, Any]]:
+    """Every action of one ``arbitrage.opportunities`` message: the ``opportunities`` action,
+    and for a ``closed`` event the ``opportunity-episodes`` action (same bulk)."""
+    actions = [opportunity_action(event, index_of)]
+    if event.event == "closed":
+        actions.append(episode_action(event, index_of))
+    return actions

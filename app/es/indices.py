@@ -31,6 +31,7 @@ __all__ = [
     "CONTRACT_VERSION",
     "LOGICAL_INDICES",
     "OPPORTUNITIES",
+    "OPPORTUNITY_EPISODES",
     "PRICE_HISTORY",
     "PRODUCTS",
     "WATCHLIST",
@@ -51,16 +52,27 @@ logger = logging.getLogger(__name__)
 #: provenance of a quote merged from a Keepa notification (products and price history:
 #: ``source``, ``notification_id``; opportunities: ``quote_sources``), fields added. 4: the
 #: sell market's quality signals of an opportunity (``sell_signals``,
-#: ``expected_monthly_units``, ``expected_monthly_profit_eur_cents``), fields added.
-CONTRACT_VERSION: Final = 4
+#: ``expected_monthly_units``, ``expected_monthly_profit_eur_cents``), fields added. 5: the
+#: lifetime history (issue 12): the ``opportunity-episodes`` index (one document per closed
+#: opening of a route) and ``open_for_seconds`` on a closed opportunity, fields added.
+CONTRACT_VERSION: Final = 5
 
 PRODUCTS: Final = "products"
 PRICE_HISTORY: Final = "price-history"
 OPPORTUNITIES: Final = "opportunities"
 WATCHLIST: Final = "watchlist"
+#: One document per closed opening ("episode") of a route of an ASIN (docs/signals.md,
+#: "Lifetime history"); written by the sink with the ``closed`` event's opportunity document.
+OPPORTUNITY_EPISODES: Final = "opportunity-episodes"
 
 #: Every logical index, in creation order.
-LOGICAL_INDICES: Final[tuple[str, ...]] = (PRODUCTS, PRICE_HISTORY, OPPORTUNITIES, WATCHLIST)
+LOGICAL_INDICES: Final[tuple[str, ...]] = (
+    PRODUCTS,
+    PRICE_HISTORY,
+    OPPORTUNITIES,
+    WATCHLIST,
+    OPPORTUNITY_EPISODES,
+)
 
 #: How soon a write becomes searchable (``index.refresh_interval``), per logical index.
 #: ``opportunities`` is what a seller waits for: a route that opens should be readable through
@@ -300,6 +312,28 @@ _OPPORTUNITIES_MAPPING: Final = _strict(
         "sell_signals": _SIGNALS,
         "expected_monthly_units": _DOUBLE,
         "expected_monthly_profit_eur_cents": _LONG,
+        # Contract version 5: closed_at - opened_at of a closed route (null while open).
+        "open_for_seconds": _LONG,
+    }
+)
+
+#: One closed opening of one route of one ASIN (:func:`app.es.documents.episode_action`):
+#: id ``ASIN:BUY:SELL:<opened_at epoch millis>``.
+_EPISODES_MAPPING: Final = _strict(
+    {
+        "opportunity_id": _KEYWORD,
+        "asin": _KEYWORD,
+        "route": _KEYWORD,
+        "buy_market": _KEYWORD,
+        "sell_market": _KEYWORD,
+        "category": _KEYWORD,
+        "root_category": _LONG,
+        "opened_at": _DATE,
+        "closed_at": _DATE,
+        "lifetime_seconds": _LONG,
+        "reason": _KEYWORD,
+        "profit_eur_cents": _LONG,
+        "event_id": _KEYWORD,
     }
 )
 
@@ -320,6 +354,7 @@ _MAPPINGS: Final[Mapping[str, Mapping[str, Any]]] = {
     PRICE_HISTORY: _PRICE_HISTORY_MAPPING,
     OPPORTUNITIES: _OPPORTUNITIES_MAPPING,
     WATCHLIST: _WATCHLIST_MAPPING,
+    OPPORTUNITY_EPISODES: _EPISODES_MAPPING,
 }
 
 

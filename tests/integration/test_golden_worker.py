@@ -6,12 +6,15 @@ the same Elasticsearch documents (``indexed_at`` aside). See tests/integration/g
 
 What was added since, and is tested elsewhere, is checked to be there and then set aside
 (:func:`_as_captured`): the sell market's signals of issue 12 (opportunity contract version 3,
-tests/integration/test_signals_worker.py). Everything the worker of 268f252 produced is still
-compared exactly.
+tests/integration/test_signals_worker.py) and a closed opportunity's ``open_for_seconds`` (the
+lifetime history of issue 12, checked here against its ``opened_at`` / ``closed_at``;
+tests/integration/api/test_lifetimes_api.py). Everything the worker of 268f252 produced is
+still compared exactly.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +49,16 @@ def _as_captured(now: dict[str, Any]) -> dict[str, Any]:
         assert set(SIGNAL_FIELDS) <= set(doc), doc
         for field in SIGNAL_FIELDS:
             del doc[field]
+        assert doc.pop("open_for_seconds") == _open_for_seconds(doc), doc
     return now
+
+
+def _open_for_seconds(doc: dict[str, Any]) -> int | None:
+    """Whole seconds from ``opened_at`` to ``closed_at`` of a closed document, else None."""
+    if doc["state"] != "closed":
+        return None
+    opened, closed = (datetime.fromisoformat(doc[key]) for key in ("opened_at", "closed_at"))
+    return int((closed - opened).total_seconds())
 
 
 def _first_difference(path: str, want: Any, got: Any) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -9,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query, status
 
 from app.api.converters import opportunity_route
-from app.api.deps import AppSettings, EsClient
+from app.api.deps import AppSettings, EsClient, Lifetimes
 from app.api.enrichment import products_for, resolve_fallbacks
+from app.api.lifetimes import route_lifetimes
 from app.api.models import ErrorResponse, OpportunityDetail, OpportunityPage
 from app.api.params import AsinPath, OpportunityFilters
 from app.api.queries import (
@@ -81,10 +83,14 @@ async def list_opportunities(
     responses={404: {"model": ErrorResponse, "description": "No route of this ASIN."}, **_ERRORS},
 )
 async def opportunity_detail(
-    asin: AsinPath, es: EsClient, settings: AppSettings
+    asin: AsinPath, es: EsClient, settings: AppSettings, lifetimes: Lifetimes
 ) -> OpportunityDetail:
     """All routes of the ASIN that were ever an opportunity: open ones first (by profit),
-    then closed ones with their ``reason`` and ``closed_at``."""
+    then closed ones with their ``reason`` and ``closed_at``.
+
+    Each route has its ``lifetime``: how long the route's past spreads lasted and how often it
+    reopened, the same for its market pair, and "spreads on ... usually last ..."
+    (docs/signals.md, "Lifetime history")."""
     now = datetime.now(UTC)
     response = await es.search(
         index=settings.index(OPPORTUNITIES), **opportunity_detail_search(asin)
@@ -92,8 +98,13 @@ async def opportunity_detail(
     sources = [hit["_source"] for hit in response["hits"]["hits"]]
     if not sources:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no opportunity route for ASIN {asin}")
-    products = await products_for(es, settings, sources)
-    routes = [opportunity_route(source, now, products) for source in sources]
+    products, lifetime = await asyncio.gather(
+        products_for(es, settings, sources), route_lifetimes(es, settings, lifetimes, sources)
+    )
+    routes = [
+        opportunity_route(source, now, products).model_copy(update={"lifetime": route_lifetime})
+        for source, route_lifetime in zip(sources, lifetime, strict=True)
+    ]
     return OpportunityDetail(
         asin=asin,
         title=next((r.title for r in routes if r.title), None),

@@ -118,12 +118,14 @@ async def test_ensure_indices_twice_is_idempotent_and_keeps_data(
         logical: es.indices.get_settings(index=name)[name]["settings"]["index"]["refresh_interval"]
         for logical, name in names.items()
     }
-    # What a seller waits for is searchable within 100 ms; the bulk indices keep 1 s.
+    # What a seller waits for is searchable within 100 ms; the bulk indices keep 1 s (the
+    # episodes too: history, read for the detail view, never waited for).
     assert refresh == {
         "products": "1s",
         "price-history": "1s",
         "opportunities": "100ms",
         "watchlist": "1s",
+        "opportunity-episodes": "1s",
     }
 
     watch = names["watchlist"]

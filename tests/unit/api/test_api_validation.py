@@ -164,6 +164,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
         "/profile",
         "/profit/quote",
         "/stats",
+        "/stats/lifetimes",
         "/health",
     }
     assert schema["components"]["securitySchemes"]["ApiToken"]["scheme"] == "bearer"
@@ -177,4 +178,7 @@ def test_openapi_documents_every_endpoint_and_the_bearer_scheme(client: TestClie
     assert {"exclude_spikes", "min_monthly_sales", "max_offers"} <= params
     routes = schema["components"]["schemas"]["OpportunityRoute"]["properties"]
     assert {"sell_signals", "expected_monthly_profit_eur_cents"} <= set(routes)
+    assert {"lifetime", "open_for_seconds"} <= set(routes)
+    lifetime = schema["components"]["schemas"]["RouteLifetime"]["properties"]
+    assert set(lifetime) == {"route", "market_pair", "usually_lasts"}
     assert client.get("/docs").status_code == 200

@@ -23,10 +23,15 @@ from app.domain.policy import DetectionPolicy
 from app.domain.profile import DEFAULT_PROFILE
 from app.domain.quote import MarketQuote
 from app.es.documents import (
+    EXTERNAL_GTE,
     PRODUCT_QUOTE_FIELDS,
+    episode_action,
+    episode_id,
     epoch_millis,
     history_id,
+    open_for_seconds,
     opportunity_action,
+    opportunity_actions,
     opportunity_id,
     product_actions,
     product_id,
@@ -35,6 +40,7 @@ from app.es.documents import (
 from app.es.indices import (
     LOGICAL_INDICES,
     OPPORTUNITIES,
+    OPPORTUNITY_EPISODES,
     PRICE_HISTORY,
     PRODUCTS,
     mapping_for,
@@ -506,3 +512,70 @@ def test_an_opportunity_document_has_the_quote_sources_of_its_event() -> None:
     sources = mapping_for(OPPORTUNITIES)["properties"]["quote_sources"]["properties"]
     assert set(doc["quote_sources"]["sell"]) <= set(sources["sell"]["properties"])
     assert "quote_sources" not in opportunity_action(from_products, NAMES)["_source"]
+
+
+# --- episodes (lifetime history) -----------------------------------------------------------
+
+
+def test_a_closed_event_makes_its_episode_next_to_the_opportunity() -> None:
+    *_, closed = lifecycle()
+    [opportunity, episode] = opportunity_actions(msg(closed), NAMES)
+    assert opportunity == opportunity_action(msg(closed), NAMES)
+    # the opening at T0 (first_seen), closed at T0 + 4 h: 4 x 3600 = 14400 s
+    assert opportunity["_source"]["open_for_seconds"] == 14_400
+    assert episode == episode_action(msg(closed), NAMES)
+    assert episode["_op_type"] == "index"
+    assert episode["_index"] == "t-opportunity-episodes"
+    assert episode["_id"] == f"{opportunity['_id']}:{T0_MS}"
+    assert episode["_id"] == episode_id(closed.asin, Market.DE, Market.FR, T0)
+    assert (episode["version"], episode["version_type"]) == (T0_MS + 4 * 3_600_000, EXTERNAL_GTE)
+    doc = episode["_source"]
+    assert doc == {
+        "opportunity_id": opportunity["_id"],
+        "asin": closed.asin,
+        "route": "DE:FR",
+        "buy_market": "DE",
+        "sell_market": "FR",
+        "category": msg(closed).category,
+        "root_category": None,
+        "opened_at": "2025-03-01T12:00:00Z",
+        "closed_at": "2025-03-01T16:00:00Z",
+        "lifetime_seconds": 14_400,
+        "reason": "below_threshold",
+        "profit_eur_cents": 92,
+        "event_id": closed.event_id,
+    }
+    assert set(doc) == set(mapping_for(OPPORTUNITY_EPISODES)["properties"])
+    assert_fits_mapping(opportunity["_source"], OPPORTUNITIES)
+
+
+def test_open_events_make_no_episode_and_no_open_for_seconds() -> None:
+    opened, updated, _ = lifecycle()
+    for event in (opened, updated):
+        [action] = opportunity_actions(msg(event), NAMES)
+        assert action["_source"]["open_for_seconds"] is None
+        with pytest.raises(ValueError, match="only a closed event ends an episode"):
+            episode_action(msg(event))
+
+
+def test_a_redelivered_closed_event_rewrites_the_same_episode() -> None:
+    *_, closed = lifecycle()
+    first, again = (opportunity_actions(msg(closed))[1] for _ in range(2))
+    assert first == again  # same id and version: external_gte rewrites, never a second one
+
+
+def test_a_reopened_route_makes_a_second_episode_with_its_own_id() -> None:
+    *_, closed = lifecycle()
+    later = replace(
+        closed, first_seen=T0 + 5 * HOUR, event_time=T0 + 5 * HOUR + timedelta(seconds=90.9)
+    )
+    first, second = episode_action(msg(closed)), episode_action(msg(later))
+    assert first["_id"] != second["_id"]
+    assert second["_id"].endswith(f":{T0_MS + 5 * 3_600_000}")
+    assert second["_source"]["lifetime_seconds"] == 90  # whole seconds, floor
+
+
+def test_open_for_seconds_is_whole_seconds_from_first_seen() -> None:
+    *_, closed = lifecycle()
+    message = msg(replace(closed, event_time=T0 + timedelta(seconds=59, milliseconds=999)))
+    assert open_for_seconds(message) == 59
