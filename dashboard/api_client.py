@@ -23,6 +23,7 @@ from pydantic import BaseModel, ValidationError
 
 from app.api.models import (
     HealthResponse,
+    OpportunityDetail,
     OpportunityPage,
     PriceHistory,
     ProductView,
@@ -31,7 +32,6 @@ from app.api.models import (
     StatsResponse,
 )
 from app.domain.utc import format_utc
-from dashboard.models import OpportunityDetailView
 
 __all__ = ["ApiClient", "ApiError", "ApiUnavailableError"]
 
@@ -88,10 +88,8 @@ class ApiClient:
     def opportunities(self, params: QueryParams) -> OpportunityPage:
         return self._get_model("/opportunities", OpportunityPage, params=params)
 
-    def opportunity(self, asin: str) -> OpportunityDetailView | None:
-        """``GET /opportunities/{asin}``, its routes read with their optional ``lifetime``
-        (:mod:`dashboard.models`)."""
-        return self._get_optional(f"/opportunities/{asin}", OpportunityDetailView)
+    def opportunity(self, asin: str) -> OpportunityDetail | None:
+        return self._get_optional(f"/opportunities/{asin}", OpportunityDetail)
 
     def product(self, asin: str) -> ProductView | None:
         return self._get_optional(f"/products/{asin}", ProductView)

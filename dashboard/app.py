@@ -38,7 +38,6 @@ from app.domain.markets import Market
 from app.settings import get_settings
 from dashboard.api_client import ApiClient, ApiError, ApiUnavailableError
 from dashboard.config import DashboardSettings
-from dashboard.models import DetailRoute
 from dashboard.shaping import (
     DEFAULT_SORT,
     FULFILMENT_LABELS,
@@ -448,7 +447,7 @@ def _sell_signals_chart(history: PriceHistory | None, route: OpportunityRoute) -
     )
 
 
-def _signals_panel(history: PriceHistory | None, route: DetailRoute) -> None:
+def _signals_panel(history: PriceHistory | None, route: OpportunityRoute) -> None:
     """The chosen route's sell market: its price against the 90-day average and range, and
     its signals (docs/signals.md), with how long spreads on the route usually last when the
     API says."""

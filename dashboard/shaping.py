@@ -37,7 +37,6 @@ from app.api.params import (
 )
 from app.domain.asin import normalise_asin
 from app.domain.markets import Market, UnknownMarketError
-from dashboard.models import DetailRoute
 
 __all__ = [
     "DEFAULT_SORT",
@@ -748,10 +747,12 @@ def signal_facts(route: OpportunityRoute) -> list[SignalFact]:
     ]
 
 
-def lifetime_text(route: DetailRoute) -> str | None:
-    """ "Spreads on this route usually last ..." when the API sent ``usually_lasts``."""
+def lifetime_text(route: OpportunityRoute) -> str | None:
+    """The API's ``usually_lasts`` ("spreads on this route usually last ...", or on the
+    route's market pair when the route has too few closed openings) as a sentence; ``None``
+    when the API has too little history."""
     lasts = route.lifetime.usually_lasts if route.lifetime else None
-    return f"Spreads on this route usually last {lasts}." if lasts else None
+    return f"{lasts[:1].upper()}{lasts[1:]}." if lasts else None
 
 
 @dataclass(frozen=True, slots=True)

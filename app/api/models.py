@@ -122,7 +122,10 @@ class RouteLifetime(_Model):
 
     route: LifetimeFigures = Field(description="This route of this ASIN (exact).")
     market_pair: LifetimeFigures = Field(
-        description="Every ASIN on the route's market pair (median/p90 within 0.1 %)."
+        description=(
+            "Every ASIN on the route's market pair (nearest rank; beyond rank 10,000 within "
+            "0.1 %, docs/signals.md)."
+        ),
     )
     usually_lasts: str | None = Field(
         None,

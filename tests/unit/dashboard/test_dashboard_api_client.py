@@ -56,10 +56,11 @@ def test_stats_detail_and_history() -> None:
 
 def test_a_route_s_lifetime_is_read_when_the_api_sends_it() -> None:
     body = detail("B0AAAAAAA1", [route("B0AAAAAAA1")]).model_dump(mode="json")
+    route_figures = {"episodes": 5, "closed": 4, "still_open": 1, "reopened": 4}
     body["routes"][0]["lifetime"] = {
-        "route": {"closed": 4, "median_seconds": 86400},
-        "market_pair": {"closed": 40},
-        "usually_lasts": "about a day",
+        "route": {**route_figures, "median_seconds": 86400},
+        "market_pair": {"episodes": 40, "closed": 40, "still_open": 0, "reopened": 9},
+        "usually_lasts": "spreads on this route usually last 1 d (median of 4 closed; ...)",
     }
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -70,9 +71,11 @@ def test_a_route_s_lifetime_is_read_when_the_api_sends_it() -> None:
     assert d is not None
     lifetime = d.routes[0].lifetime
     assert lifetime is not None
-    assert lifetime.usually_lasts == "about a day"
-    assert lifetime.route == {"closed": 4, "median_seconds": 86400}
-    assert lifetime.market_pair == {"closed": 40}
+    assert lifetime.usually_lasts is not None
+    assert lifetime.usually_lasts.startswith("spreads on this route usually last 1 d")
+    assert (lifetime.route.closed, lifetime.route.median_seconds) == (4, 86400)
+    assert lifetime.route.p90_seconds is None  # not sent: unknown
+    assert lifetime.market_pair.reopened == 9
 
 
 def test_404_is_none_for_single_items() -> None:

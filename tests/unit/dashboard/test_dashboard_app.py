@@ -212,7 +212,12 @@ def test_detail_view_shows_the_sell_signals_and_the_lifetime(api: FakeApi) -> No
         update={"sell_signals": signals, "expected_monthly_profit_eur_cents": 28350}
     )
     body = detail(item.asin, [with_signals]).model_dump(mode="json")
-    body["routes"][0]["lifetime"] = {"route": None, "market_pair": {}, "usually_lasts": "2 days"}
+    figures = {"episodes": 3, "closed": 3, "still_open": 0, "reopened": 1}
+    body["routes"][0]["lifetime"] = {
+        "route": figures,
+        "market_pair": figures,
+        "usually_lasts": "spreads on this route usually last 2 d (median of 3 closed; ...)",
+    }
     api.set(f"/opportunities/{item.asin}", body)
     h = history(item.asin)
     points = [
@@ -233,7 +238,8 @@ def test_detail_view_shows_the_sell_signals_and_the_lifetime(api: FakeApi) -> No
     assert facts["Restrictions"] == "adult"
     assert facts["Spike"] == "yes, +30 %"
     assert facts["90-day range"] == "€48.00 to €66.00"
-    assert any(i.value == "Spreads on this route usually last 2 days." for i in at.info)
+    lasts = "Spreads on this route usually last 2 d (median of 3 closed; ...)."
+    assert any(i.value == lasts for i in at.info)
     assert any("Would it sell in ES?" in m.value for m in at.markdown)
 
 

@@ -20,7 +20,6 @@ from app.api.params import OpportunitySort
 from app.api.whatif import flatten_overrides
 from app.domain.markets import Market
 from app.domain.profile import DEFAULT_PROFILE, profile_to_mapping, with_overrides
-from dashboard.models import DetailRoute
 from dashboard.shaping import (
     SHOWN_FROM_THE_START,
     Filters,
@@ -416,18 +415,24 @@ def test_sell_history_rows_are_the_sell_market_in_its_currency() -> None:
 
 
 def test_lifetime_text_only_when_the_api_sends_it() -> None:
-    item = DetailRoute.model_validate(page(_items()).items[0].model_dump())
+    item = page(_items()).items[0]
     assert item.lifetime is None
     assert lifetime_text(item) is None
-    with_lifetime = DetailRoute.model_validate(
+    figures = {"episodes": 4, "closed": 3, "still_open": 1, "reopened": 3}
+    lasts = "spreads on this route usually last 2 h (median of 3 closed; 90 % closed within 6 h)"
+    with_lifetime = OpportunityRoute.model_validate(
         {
             **item.model_dump(),
-            "lifetime": {"route": {"median_hours": 30}, "usually_lasts": "1-3 days"},
+            "lifetime": {"route": figures, "market_pair": figures, "usually_lasts": lasts},
         }
     )
-    assert lifetime_text(with_lifetime) == "Spreads on this route usually last 1-3 days."
-    unknown = DetailRoute.model_validate({**item.model_dump(), "lifetime": {}})
-    assert lifetime_text(unknown) is None
+    assert lifetime_text(with_lifetime) == (
+        "Spreads on this route usually last 2 h (median of 3 closed; 90 % closed within 6 h)."
+    )
+    too_few = OpportunityRoute.model_validate(
+        {**item.model_dump(), "lifetime": {"route": figures, "market_pair": figures}}
+    )
+    assert lifetime_text(too_few) is None
 
 
 def test_the_sort_travels_through_the_url_and_to_the_api() -> None:
