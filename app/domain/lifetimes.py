@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Final
+from typing import Final, TypeVar
 
 from app.domain.utc import require_utc
 
@@ -55,6 +55,8 @@ DEFAULT_HORIZONS: Final = (timedelta(hours=24), timedelta(hours=72))
 MIN_CLOSED_FOR_USUAL: Final = 3
 
 _RATE_PLACES: Final = Decimal("0.0001")
+#: What :func:`nearest_rank` ranks: lifetimes, or amounts in cents.
+_Ranked = TypeVar("_Ranked", timedelta, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,8 +107,9 @@ class LifetimeSummary:
     surviving: Mapping[timedelta, Decimal | None]
 
 
-def nearest_rank(sorted_values: Sequence[timedelta], share: Fraction) -> timedelta | None:
-    """The value at rank ``ceil(share x n)`` (1-based, at least 1) of ascending values."""
+def nearest_rank(sorted_values: Sequence[_Ranked], share: Fraction) -> _Ranked | None:
+    """The value at rank ``ceil(share x n)`` (1-based, at least 1) of ascending values
+    (lifetimes; also the backtest's profits in cents)."""
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], got {share}")
     if not sorted_values:
