@@ -33,6 +33,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Final
 
+from aiokafka.errors import KafkaError
+
+from app.contracts.base import ContractError
 from app.contracts.opportunities import OPPORTUNITY, OpportunityMessage
 from app.domain.money import parse_eur_cents
 from app.domain.profile import DEFAULT_PROFILE, ProfileError, SellerProfile, with_overrides
@@ -180,6 +183,12 @@ def run_backtest(
         _wait_processed(worker, timeout_s=timeout_s, quiet_s=quiet_s)
         processing_s = time.perf_counter() - replay_started - quiet_s
         events = _read_opportunities(s)
+    except BacktestError:
+        raise
+    except (RuntimeError, KafkaError, TimeoutError, ContractError) as exc:
+        # The worker did not start, Kafka failed us, an event broke its contract: said as
+        # such (not a traceback), with the worker's log.
+        raise BacktestError(f"{exc}\n(worker log: {worker.log_path})") from exc
     finally:
         worker.stop()
         if not keep:

@@ -3,6 +3,7 @@ clearly when the local stack is not up."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from app.cli import cli
 from app.domain.profile import DEFAULT_PROFILE
 from app.settings import Settings
 from devtools.backtest import BacktestInputError, backtest_profile
+from devtools.sample.generator import generate_sample, write_jsonl
 
 runner = CliRunner()
 
@@ -108,3 +110,38 @@ def test_help_says_it_needs_the_local_stack() -> None:
     assert "Needs the local stack" in result.output
     for option in ("--profile", "--min-profit", "--min-roi", "--html", "--json", "--keep"):
         assert option in result.output
+
+
+def test_a_failed_run_is_an_error_and_still_cleaned_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "one.jsonl"
+    write_jsonl(
+        generate_sample(1, seed=1, start=datetime(2026, 1, 1, tzinfo=UTC), steps=1, step_minutes=1),
+        path,
+    )
+    cleaned: list[tuple[str, Path]] = []
+
+    def fail_to_start(self: devtools.backtest.WorkerProcess, timeout_s: float = 90) -> None:
+        raise RuntimeError("worker exited: boom")
+
+    monkeypatch.setattr(devtools.backtest.WorkerProcess, "start", fail_to_start)
+    monkeypatch.setattr(
+        devtools.backtest, "_clean_up", lambda s, workdir: cleaned.append((s.topic_prefix, workdir))
+    )
+    settings = Settings(stack_dir=tmp_path / "stack")
+    with pytest.raises(devtools.backtest.BacktestError, match="worker exited: boom"):
+        devtools.backtest.run_backtest(settings, path, DEFAULT_PROFILE, name="backtestunit")
+    assert cleaned == [("backtestunit.", tmp_path / "stack" / "backtest" / "backtestunit")]
+    # With --keep nothing is deleted, failed or not.
+    cleaned.clear()
+    with pytest.raises(devtools.backtest.BacktestError):
+        devtools.backtest.run_backtest(settings, path, DEFAULT_PROFILE, keep=True)
+    assert cleaned == []
+
+
+def test_a_file_without_an_envelope_is_bad_input(tmp_path: Path) -> None:
+    path = tmp_path / "empty.jsonl"
+    path.write_text("\n{not json\n")
+    with pytest.raises(BacktestInputError, match="no envelope with a usable event time"):
+        devtools.backtest.run_backtest(Settings(stack_dir=tmp_path), path, DEFAULT_PROFILE)
