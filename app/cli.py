@@ -35,6 +35,7 @@ DEV_VERBS: dict[str, str] = {
     "stack": "The local Kafka + Elasticsearch stack (developer tool).",
     "demo": "Run the whole system on one machine with a synthetic sample (developer tool).",
     "bench": "Benchmark a worker on the local stack (developer tool).",
+    "backtest": "Replay a recorded file through the real topology and report (developer tool).",
     "sample": "Write a SYNTHETIC Keepa sample as JSONL (developer tool).",
 }
 

@@ -1,4 +1,5 @@
-"""The developer verbs of the ``arbitrage`` CLI: ``stack``, ``demo``, ``bench``, ``sample``.
+"""The developer verbs of the ``arbitrage`` CLI: ``stack``, ``demo``, ``bench``, ``backtest``,
+``sample``.
 
 :func:`register` adds them to the main CLI (``app.cli``); heavy imports stay inside the
 commands so ``arbitrage --help`` stays fast.
@@ -21,10 +22,11 @@ stack_cli = typer.Typer(no_args_is_help=True, help="The local Kafka + Elasticsea
 
 
 def register(cli: typer.Typer) -> None:
-    """Add ``stack``, ``demo``, ``bench`` and ``sample`` to the main CLI."""
+    """Add ``stack``, ``demo``, ``bench``, ``backtest`` and ``sample`` to the main CLI."""
     cli.add_typer(stack_cli, name="stack")
     cli.command("demo")(demo_command)
     cli.command("bench")(bench)
+    cli.command("backtest")(backtest)
     cli.command("sample")(sample)
 
 
@@ -107,6 +109,101 @@ def bench(
     )
     typer.echo(format_table(result), err=True)
     typer.echo(orjson.dumps(result).decode())
+
+
+def backtest(
+    file: Annotated[
+        Path, typer.Argument(dir_okay=False, help="A JSONL file of keepa.products envelopes.")
+    ],
+    profile: Annotated[
+        Path | None,
+        typer.Option(
+            "--profile",
+            dir_okay=False,
+            help="Seller profile, JSON (or .toml), as `arbitrage profile show` prints it "
+            "(default: the default profile).",
+        ),
+    ] = None,
+    min_profit: Annotated[
+        str | None,
+        typer.Option("--min-profit", help="Threshold override: minimum profit in EUR, e.g. 7.50."),
+    ] = None,
+    min_roi: Annotated[
+        str | None,
+        typer.Option("--min-roi", help="Threshold override: minimum ROI as a ratio, e.g. 0.2."),
+    ] = None,
+    html_out: Annotated[
+        Path | None,
+        typer.Option("--html", dir_okay=False, help="Also write the report with plots here."),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", dir_okay=False, help="Also write the report as JSON.")
+    ] = None,
+    keep: bool = typer.Option(
+        False, "--keep", help="Keep the run's topics, indices and data dir (default: deleted)."
+    ),
+    timeout: float = typer.Option(
+        1800.0, min=1, help="Seconds to wait for the worker to consume the file."
+    ),
+) -> None:
+    """Replay FILE through the real topology (an `arbitrage worker` on isolated topics) and
+    print how many spreads opened, how long they lasted and what they showed, per market pair
+    and category (docs/backtest.md). Needs the local stack (`arbitrage stack up`), as `bench`.
+    """
+    import orjson
+
+    from app.backtest.report import build_report, format_report, report_to_json
+    from app.domain.money import format_money
+    from devtools.backtest import (
+        BacktestError,
+        BacktestInputError,
+        backtest_profile,
+        check_stack,
+        run_backtest,
+    )
+
+    settings = get_settings()
+    try:
+        if not file.is_file():
+            raise BacktestInputError(f"{file}: no such file")
+        seller = backtest_profile(profile, min_profit, min_roi)
+        check_stack(settings)
+        run = run_backtest(settings, file, seller, keep=keep, timeout_s=timeout, echo=_to_stderr)
+    except BacktestInputError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except BacktestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    report = build_report(run.events, until=run.until)
+    notes = [
+        f"file {file}: {run.published} envelopes ({run.skipped_lines} bad lines skipped)",
+        f"seller profile {run.profile_version}; thresholds: min profit "
+        f"{format_money(seller.thresholds.min_profit_eur_cents)}, min ROI "
+        f"{seller.thresholds.min_roi}, max sales rank {seller.thresholds.max_sales_rank or '-'}",
+        f"wall time {run.wall_s:.1f} s; replay to drained {run.processing_s:.1f} s "
+        f"({run.events_per_s:,.0f} envelopes/s)",
+    ]
+    if run.kept:
+        s = run.settings
+        notes.append(
+            f"kept: topics {s.topic_prefix}* and {s.faust_app_id}-*, indices "
+            f"{s.elasticsearch_index_prefix}*, worker data and log in {run.workdir}"
+        )
+    typer.echo("\n".join(notes) + "\n\n" + format_report(report))
+    if json_out is not None:
+        data = {"file": str(file), "profile_version": run.profile_version, **report_to_json(report)}
+        json_out.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if html_out is not None:
+        from app.backtest.html import render_html
+
+        html_out.write_text(
+            render_html(report, title=f"Backtest of {file.name}", notes=notes), encoding="utf-8"
+        )
+
+
+def _to_stderr(message: str) -> None:
+    typer.echo(message, err=True)
 
 
 def sample(

@@ -14,15 +14,26 @@ prefixes outside this session's, so it can never touch the developer's own topic
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from aiokafka.admin import AIOKafkaAdminClient
 from elasticsearch import Elasticsearch
 
-from app.settings import Settings
+from devtools.isolation import Isolated, delete_indices, delete_topics, list_indices, list_topics
+
+__all__ = [
+    "FAUST_INTERNAL_PREFIX",
+    "SESSION_PREFIX",
+    "Deleted",
+    "Owned",
+    "delete_indices",
+    "delete_owned",
+    "delete_owned_sync",
+    "delete_topics",
+    "list_indices",
+    "list_topics",
+    "resource_name",
+]
 
 #: Every name this session gives a topic, index or consumer group starts with this.
 SESSION_PREFIX = f"pytest-{uuid.uuid4().hex[:8]}-"
@@ -40,11 +51,8 @@ def resource_name(kind: str) -> str:
 
 
 @dataclass(frozen=True)
-class Owned:
-    """Which topics and indices belong to something (the session, one worker): by prefix."""
-
-    topic_prefixes: tuple[str, ...]
-    index_prefixes: tuple[str, ...]
+class Owned(Isolated):
+    """:class:`devtools.isolation.Isolated` under this session's prefix only."""
 
     def __post_init__(self) -> None:
         for prefix in (*self.topic_prefixes, *self.index_prefixes):
@@ -53,6 +61,7 @@ class Owned:
                     f"refusing to clean up {prefix!r}: not under this session's prefix "
                     f"{SESSION_PREFIX!r}"
                 )
+        super().__post_init__()
 
     @classmethod
     def indices_under(cls, prefix: str) -> Owned:
@@ -64,69 +73,11 @@ class Owned:
         """Everything this test session created."""
         return cls((SESSION_PREFIX, FAUST_INTERNAL_PREFIX), (SESSION_PREFIX,))
 
-    @classmethod
-    def of(cls, settings: Settings) -> Owned:
-        """What a system with these (isolated) settings creates: its topics, Faust's internal
-        topics of its app id, its indices."""
-        return cls(
-            (settings.topic_prefix, f"{settings.faust_app_id}-"),
-            (settings.elasticsearch_index_prefix,),
-        )
-
-    def topics(self, names: Iterable[str]) -> list[str]:
-        return sorted(n for n in names if n.startswith(self.topic_prefixes))
-
-    def indices(self, names: Iterable[str]) -> list[str]:
-        return sorted(n for n in names if n.startswith(self.index_prefixes))
-
 
 @dataclass(frozen=True)
 class Deleted:
     topics: list[str]
     indices: list[str]
-
-
-def list_indices(es: Elasticsearch) -> set[str]:
-    """Every index ``GET _cat/indices`` lists."""
-    rows = es.cat.indices(h="index", format="json")
-    return {str(row["index"]) for row in rows}
-
-
-async def list_topics(bootstrap: str) -> set[str]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        return set(await admin.list_topics())
-    finally:
-        await admin.close()
-
-
-def delete_indices(es: Elasticsearch, owned: Owned) -> list[str]:
-    """Delete the indices ``owned`` matches, by their explicit names (no wildcard deletes:
-    Elasticsearch refuses them when ``action.destructive_requires_name`` is on)."""
-    indices = owned.indices(list_indices(es))
-    for i in range(0, len(indices), 50):  # a bounded URL per request
-        es.indices.delete(index=",".join(indices[i : i + 50]), ignore_unavailable=True)
-    return indices
-
-
-async def delete_topics(bootstrap: str, owned: Owned, timeout_s: float = 60) -> list[str]:
-    """Delete the topics ``owned`` matches and wait until Kafka no longer lists them
-    (deletion is asynchronous there)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        topics = owned.topics(await admin.list_topics())
-        if topics:
-            await admin.delete_topics(topics)
-        deadline = time.monotonic() + timeout_s
-        while left := set(topics) & set(await admin.list_topics()):
-            if time.monotonic() > deadline:
-                raise AssertionError(f"topics still listed {timeout_s}s after deletion: {left}")
-            await asyncio.sleep(0.5)
-    finally:
-        await admin.close()
-    return topics
 
 
 async def delete_owned(bootstrap: str, es: Elasticsearch, owned: Owned) -> Deleted:

@@ -23,7 +23,7 @@ from typing import Any
 
 from app.alerts.config import WebhookConfig
 from app.alerts.event import Opportunity
-from app.domain.money import Currency
+from app.domain.money import format_money
 from app.domain.utc import format_utc
 
 __all__ = [
@@ -37,7 +37,6 @@ __all__ = [
     "summary",
 ]
 
-_SYMBOLS = {Currency.EUR: "€", Currency.GBP: "£"}
 _TITLE_MAX = 200
 _ZERO_WIDTH_SPACE = "\u200b"
 
@@ -50,13 +49,6 @@ class Notification:
     title: str
     body: str
     payload: dict[str, Any]
-
-
-def format_money(minor: int, currency: Currency = Currency.EUR) -> str:
-    """Integer minor units as money: ``926`` -> ``€9.26``, ``-123456`` -> ``-€1,234.56``."""
-    sign = "-" if minor < 0 else ""
-    units, cents = divmod(abs(minor), 100)
-    return f"{sign}{_SYMBOLS[currency]}{units:,}.{cents:02d}"
 
 
 def format_percent(ratio: Decimal) -> str:

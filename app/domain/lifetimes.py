@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
-from typing import Final
+from typing import Final, TypeVar
 
 from app.domain.utc import require_utc
 
@@ -63,6 +63,8 @@ MEDIAN: Final = Fraction(1, 2)
 P90: Final = Fraction(9, 10)
 
 _RATE_PLACES: Final = Decimal("0.0001")
+#: What :func:`nearest_rank` ranks: lifetimes, or amounts in cents.
+_Ranked = TypeVar("_Ranked", timedelta, int)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,8 +125,9 @@ def nearest_rank_position(count: int, share: Fraction) -> int:
     return max(1, math.ceil(share * count))
 
 
-def nearest_rank(sorted_values: Sequence[timedelta], share: Fraction) -> timedelta | None:
-    """The value at rank ``ceil(share x n)`` (1-based, at least 1) of ascending values."""
+def nearest_rank(sorted_values: Sequence[_Ranked], share: Fraction) -> _Ranked | None:
+    """The value at rank ``ceil(share x n)`` (1-based, at least 1) of ascending values
+    (lifetimes; also the backtest's profits in cents)."""
     if not 0 < share <= 1:
         raise ValueError(f"share must be in (0, 1], got {share}")
     if not sorted_values:

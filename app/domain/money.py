@@ -9,11 +9,18 @@ rounded with :func:`round_half_up`: to the nearest whole minor unit, halves away
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from enum import StrEnum
 from fractions import Fraction
 
-__all__ = ["Currency", "Money", "UnknownCurrencyError", "round_half_up"]
+__all__ = [
+    "Currency",
+    "Money",
+    "UnknownCurrencyError",
+    "format_money",
+    "parse_eur_cents",
+    "round_half_up",
+]
 
 _ONE = Decimal(1)
 
@@ -62,3 +69,30 @@ class Money:
         if isinstance(self.amount_minor, bool) or not isinstance(self.amount_minor, int):
             raise TypeError(f"amount_minor must be an int, got {self.amount_minor!r}")
         object.__setattr__(self, "currency", Currency.parse(self.currency))
+
+
+_SYMBOLS = {Currency.EUR: "€", Currency.GBP: "£"}
+_CENT = Decimal("0.01")
+
+
+def format_money(minor: int, currency: Currency = Currency.EUR) -> str:
+    """Integer minor units as money: ``926`` -> ``€9.26``, ``-123456`` -> ``-€1,234.56``."""
+    sign = "-" if minor < 0 else ""
+    units, cents = divmod(abs(minor), 100)
+    return f"{sign}{_SYMBOLS[currency]}{units:,}.{cents:02d}"
+
+
+def parse_eur_cents(text: str) -> int:
+    """An amount of euros typed by a person (``"5"``, ``"7.50"``, ``"-1.2"``) -> integer cents,
+    exactly: at most two decimals, no exponent, no thousands separator; raises ``ValueError``
+    naming what is wrong (``"7.505"`` is refused, never rounded)."""
+    stripped = text.strip()
+    if not stripped or any(c not in "+-.0123456789" for c in stripped):
+        raise ValueError(f"not an amount of euros: {text!r} (e.g. 5 or 7.50)")
+    try:
+        value = Decimal(stripped)
+    except InvalidOperation:
+        raise ValueError(f"not an amount of euros: {text!r} (e.g. 5 or 7.50)") from None
+    if value != value.quantize(_CENT):
+        raise ValueError(f"{text!r} has more than two decimals (whole cents only)")
+    return int(value * 100)

@@ -132,12 +132,13 @@ class ReplaySummary:
 @dataclass(frozen=True, slots=True)
 class FileTimes:
     """Time range of a file: earliest and latest ``fetched_at``, its smallest step, and its
-    earliest event time (:func:`event_time`)."""
+    earliest and latest event time (:func:`event_time`)."""
 
     first: datetime | None
     last: datetime | None
     step: timedelta
     first_event: datetime | None = None
+    last_event: datetime | None = None
 
     @property
     def period(self) -> timedelta:
@@ -176,10 +177,11 @@ def event_time(envelope: KeepaProductsEnvelope) -> datetime:
 
 def file_times(path: Path) -> FileTimes:
     """Earliest / latest ``fetched_at`` of the file's envelopes, its smallest step and its
-    earliest event time (bad lines, and for the event time envelopes whose ``lastUpdate`` the
-    worker rejects, are ignored)."""
+    earliest / latest event time (bad lines, and for the event times envelopes whose
+    ``lastUpdate`` the worker rejects, are ignored)."""
     seen: set[datetime] = set()
     first_event: datetime | None = None
+    last_event: datetime | None = None
     for _, doc in read_envelopes(path):
         if isinstance(doc, BadLine):
             continue
@@ -190,12 +192,14 @@ def file_times(path: Path) -> FileTimes:
             continue
         if first_event is None or when < first_event:
             first_event = when
+        if last_event is None or when > last_event:
+            last_event = when
     if not seen:
         return FileTimes(None, None, _MINUTE)
     ordered = sorted(seen)
     gaps = [b - a for a, b in itertools.pairwise(ordered)]
     step = min(gaps) if gaps else _MINUTE
-    return FileTimes(ordered[0], ordered[-1], _whole_minutes(step), first_event)
+    return FileTimes(ordered[0], ordered[-1], _whole_minutes(step), first_event, last_event)
 
 
 def shift_to_now(times: FileTimes, now: datetime) -> int | None:

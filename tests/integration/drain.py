@@ -1,5 +1,5 @@
 """Waiting until a worker has processed everything: its consumer group's committed offsets have
-reached the end offsets of every topic it consumes.
+reached the end offsets of every topic it consumes (:func:`devtools.kafka_offsets.wait_drained`).
 
 A fixed sleep before counting documents proves nothing (a slow run passes a duplicate check
 that a later redelivery would fail); this proves the pipeline drained: the detector committed
@@ -14,37 +14,18 @@ produced before committing their input, was processed.
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Iterable
-
 from aiokafka import AIOKafkaProducer
 
-from devtools.kafka_offsets import consumer_lag
+from devtools.kafka_offsets import WORKER_INPUTS, consumer_lag, wait_drained
 from devtools.worker_process import WorkerProcess
 
-#: What a worker consumes (detector, sink, alerts, fx and profile agents), without the topic
-#: prefix.
-WORKER_INPUTS = (
-    "keepa.products",
-    "arbitrage.reevaluations",
-    "arbitrage.observations",
-    "arbitrage.opportunities",
-    "fx.rates",
-    "seller.profile",
-)
-
-
-async def wait_drained(
-    bootstrap: str, group: str, topics: Iterable[str], timeout_s: float = 120
-) -> None:
-    """Return once ``group`` has committed every partition of ``topics`` up to its end."""
-    topics = list(topics)
-    deadline = time.monotonic() + timeout_s
-    while lag := await consumer_lag(bootstrap, group, topics):
-        if time.monotonic() > deadline:
-            raise AssertionError(f"group {group} not drained after {timeout_s}s, lag: {lag}")
-        await asyncio.sleep(0.5)
+__all__ = [
+    "WORKER_INPUTS",
+    "consumer_lag",
+    "wait_committed_after_now",
+    "wait_drained",
+    "wait_worker_drained",
+]
 
 
 async def wait_committed_after_now(worker: WorkerProcess, timeout_s: float = 60) -> None:

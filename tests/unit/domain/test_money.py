@@ -5,7 +5,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.domain.money import Currency, Money, UnknownCurrencyError, round_half_up
+from app.domain.money import (
+    Currency,
+    Money,
+    UnknownCurrencyError,
+    format_money,
+    parse_eur_cents,
+    round_half_up,
+)
 
 
 def test_money_is_minor_units_of_a_currency() -> None:
@@ -52,3 +59,42 @@ def test_fraction_and_decimal_round_alike(numerator: int, denominator: int) -> N
     if Fraction(exact) == value:
         assert round_half_up(value) == round_half_up(exact)
     assert abs(round_half_up(value) - value) <= Fraction(1, 2)
+
+
+@pytest.mark.parametrize(
+    ("minor", "currency", "text"),
+    [
+        (926, Currency.EUR, "€9.26"),
+        (0, Currency.EUR, "€0.00"),
+        (-123456, Currency.EUR, "-€1,234.56"),
+        (5000, Currency.GBP, "£50.00"),
+    ],
+)
+def test_format_money(minor: int, currency: Currency, text: str) -> None:
+    assert format_money(minor, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "cents"),
+    [("5", 500), ("7.5", 750), (" 7.50 ", 750), ("0.01", 1), ("-1.2", -120), ("+3", 300)],
+)
+def test_parse_eur_cents(text: str, cents: int) -> None:
+    assert parse_eur_cents(text) == cents
+
+
+@pytest.mark.parametrize(
+    ("text", "why"),
+    [
+        ("7.505", "more than two decimals"),
+        ("abc", "not an amount"),
+        ("", "not an amount"),
+        ("1e3", "not an amount"),
+        ("1,000", "not an amount"),
+        ("NaN", "not an amount"),
+        (".", "not an amount"),
+        ("--1", "not an amount"),
+    ],
+)
+def test_parse_eur_cents_refuses_what_is_not_whole_cents(text: str, why: str) -> None:
+    with pytest.raises(ValueError, match=why):
+        parse_eur_cents(text)

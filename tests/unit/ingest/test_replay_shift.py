@@ -98,7 +98,9 @@ def test_choose_shift_takes_the_larger_shift() -> None:
     assert choose_shift(FileTimes(None, None, MINUTE), now=now, newest=at(3)) == 0
 
 
-def test_file_times_earliest_event_is_the_workers_event_time(tmp_path: Path) -> None:
+def test_file_times_earliest_and_latest_event_are_the_workers_event_times(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "mixed.jsonl"
     lines = [
         raw("2025-03-01T12:05:00Z", lastUpdate=to_keepa_minutes(at(11, 50))),  # event 11:50
@@ -109,6 +111,8 @@ def test_file_times_earliest_event_is_the_workers_event_time(tmp_path: Path) -> 
     path.write_bytes(b"\n".join(lines) + b"\n")
     times = file_times(path)
     assert times.first_event == at(11, 50)
+    # The latest: 11:55 (fetched_at), not 12:05 (its event is 11:50) nor 11:00 (rejected).
+    assert times.last_event == at(11, 55)
     assert (times.first, times.last) == (at(11), at(12, 5))
     # fetched_at 11:00, 11:55, 12:05: gaps 55 and 10 min, the smallest is the step
     assert times.step == 10 * MINUTE
