@@ -5,7 +5,9 @@ Two isolated systems on the real stack, one after the other: ``run_backtest`` (i
 topics and indices, deleted afterwards), then a worker started as the tests start one (its sink
 writing the ``opportunities`` index under its own prefix) fed the same file by ``replay_file``.
 Per market pair, the index's documents (one per route, ``state`` open or closed after the
-route's last event) must count as many routes, open and closed, as the backtest's episodes.
+route's last event) must count as many routes, open and closed, as the backtest's episodes,
+and the ``opportunity-episodes`` index (one document per closed opening) as many closed
+openings as the backtest's.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from elasticsearch import Elasticsearch
 
 from app.backtest.report import build_report
 from app.domain.profile import DEFAULT_PROFILE
+from app.es.indices import OPPORTUNITIES, OPPORTUNITY_EPISODES
 from app.ingest.producer import EnvelopePublisher
 from app.ingest.replay import replay_file
 from app.settings import Settings
@@ -54,13 +57,20 @@ def sample(tmp_path: Path) -> Path:
 def index_counts(es: Elasticsearch, index: str) -> dict[str, tuple[int, int, int]]:
     """``{pair: (routes, open, closed)}`` of the opportunity documents."""
     es.indices.refresh(index=index)
-    hits = es.search(index=index, size=10_000, source=["route", "state"])["hits"]["hits"]
+    hits = es.search(index=index, size=10_000, source_includes=["route", "state"])["hits"]["hits"]
     states = Counter((h["_source"]["route"], h["_source"]["state"]) for h in hits)
     pairs = {route for route, _ in states}
     return {
         p: (states[p, "open"] + states[p, "closed"], states[p, "open"], states[p, "closed"])
         for p in pairs
     }
+
+
+def episode_counts(es: Elasticsearch, index: str) -> dict[str, int]:
+    """``{pair: closed openings}`` of the episode documents."""
+    es.indices.refresh(index=index)
+    hits = es.search(index=index, size=10_000, source_includes=["route"])["hits"]["hits"]
+    return dict(Counter(h["_source"]["route"] for h in hits))
 
 
 async def replay(path: Path, settings: Settings) -> int:
@@ -94,4 +104,7 @@ def test_backtest_counts_equal_the_opportunities_index_after_a_replay(
     with started_worker("btref", tmp_path / "ref", settings, es) as worker:
         assert asyncio.run(replay(sample, worker.settings)) == run.published
         asyncio.run(wait_worker_drained(worker, timeout_s=600))
-        assert index_counts(es, worker.settings.index("opportunities")) == backtest
+        assert index_counts(es, worker.settings.index(OPPORTUNITIES)) == backtest
+        closed_openings = {g.name: g.lifetimes.closed for g in report.pairs if g.lifetimes.closed}
+        assert closed_openings  # openings closed before the end: compared below
+        assert episode_counts(es, worker.settings.index(OPPORTUNITY_EPISODES)) == closed_openings
