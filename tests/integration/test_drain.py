@@ -1,5 +1,6 @@
-"""tests/integration/drain.py on the real broker: it reports what a group has not committed
-yet and waits for nothing less than every partition committed to its end."""
+"""The drain helpers (devtools.kafka_offsets, via tests/integration/drain.py) on the real
+broker: they report what a group has not committed yet and wait for nothing less than every
+partition committed to its end."""
 
 from __future__ import annotations
 
@@ -14,7 +15,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 
 async def commit(bootstrap: str, group: str, offsets: dict[TopicPartition, int]) -> None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    # No auto-commit: on stop it would commit the consumer's positions, which it may have
+    # fetched (the committed offsets) before the commit below, undoing it (seen under load).
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
     await consumer.start()
     try:
         consumer.assign(list(offsets))
