@@ -40,6 +40,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from elasticsearch import Elasticsearch
 
 from app.contracts.keepa_products import (
     ENVELOPE,
@@ -54,6 +55,7 @@ from app.domain.markets import Market
 from app.ingest.producer import EnvelopePublisher, envelope_record
 from app.settings import Settings
 from devtools.bench_baselines import BaselineResult, run_baseline
+from devtools.isolation import Isolated, delete_indices, delete_topics
 from devtools.kafka_offsets import consumer_lag
 from devtools.sample.generator import generate_sample
 from devtools.worker_process import WorkerProcess
@@ -495,8 +497,49 @@ def run_benchmark(
     latency_rates: Sequence[float],
     latency_seconds: float,
     recovery_asins: int,
+    keep: bool = False,
 ) -> dict[str, Any]:
+    """Every phase (module docstring) on topics and indices of its own, deleted at the end
+    (also after a failure) unless ``keep``; the worker logs stay in the run's directory."""
     name = f"bench{uuid.uuid4().hex[:6]}"
+    try:
+        return _run_benchmark(
+            settings,
+            name,
+            asins=asins,
+            steps=steps,
+            latency_rates=latency_rates,
+            latency_seconds=latency_seconds,
+            recovery_asins=recovery_asins,
+        )
+    finally:
+        if not keep:
+            _phase("deleting the run's topics and indices")
+            _delete_run(settings, name)
+
+
+def _delete_run(settings: Settings, name: str) -> None:
+    """Delete what every phase of the run ``name`` created: its topics (``name*``: the
+    worker's, the two-worker and recovery phases' ``{name}g``/``{name}r``), Faust's internal
+    topics (``arbitrage-{name}*``), its indices, and the workers' RocksDB directories."""
+    owned = Isolated((name, f"arbitrage-{name}"), (name,))
+    asyncio.run(delete_topics(settings.kafka_bootstrap_servers, owned, timeout_s=120))
+    with Elasticsearch(settings.elasticsearch_url) as es:
+        delete_indices(es, owned)
+    for data in (settings.stack_dir / "bench" / name).glob("**/data"):
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _run_benchmark(
+    settings: Settings,
+    name: str,
+    *,
+    asins: int,
+    steps: int,
+    latency_rates: Sequence[float],
+    latency_seconds: float,
+    recovery_asins: int,
+) -> dict[str, Any]:
     workdir = settings.stack_dir / "bench" / name
     worker = WorkerProcess(
         name,

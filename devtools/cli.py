@@ -89,6 +89,9 @@ def bench(
     recovery_asins: int = typer.Option(
         100_000, min=0, help="ASINs held by the worker of the recovery phase (0: no recovery)."
     ),
+    keep: bool = typer.Option(
+        False, help="Keep the run's topics, indices and RocksDB directories (else deleted)."
+    ),
 ) -> None:
     """Benchmark a worker against baselines of the same run on the local stack; prints one
     JSON line (stdout) and a table (stderr). See docs/performance.md."""
@@ -106,6 +109,7 @@ def bench(
         latency_rates=latency_rate or [50.0, 500.0],
         latency_seconds=latency_seconds,
         recovery_asins=recovery_asins,
+        keep=keep,
     )
     typer.echo(format_table(result), err=True)
     typer.echo(orjson.dumps(result).decode())

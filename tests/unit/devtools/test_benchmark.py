@@ -5,6 +5,8 @@ from __future__ import annotations
 import pytest
 
 from app.domain.asin import is_valid_asin
+from app.settings import Settings
+from devtools import benchmark
 from devtools.bench_baselines import BaselineResult
 from devtools.benchmark import (
     _latency_prefix,
@@ -90,3 +92,28 @@ def test_bench_asins_are_valid_and_distinct_per_latency_run() -> None:
     assert len(set(prefixes)) == 4
     assert all(is_valid_asin(f"{p}{0:07d}") for p in prefixes)
     assert recovery_asin(0)[:3] not in prefixes
+
+
+@pytest.mark.parametrize("keep", [False, True])
+def test_the_run_s_topics_and_indices_go_even_after_a_failure(
+    monkeypatch: pytest.MonkeyPatch, keep: bool
+) -> None:
+    deleted: list[str] = []
+
+    def failing_run(settings: object, name: str, **kwargs: object) -> dict[str, object]:
+        raise RuntimeError(f"{name} failed")
+
+    monkeypatch.setattr(benchmark, "_run_benchmark", failing_run)
+    monkeypatch.setattr(benchmark, "_delete_run", lambda settings, name: deleted.append(name))
+    with pytest.raises(RuntimeError, match=r"bench[0-9a-f]{6} failed"):
+        benchmark.run_benchmark(
+            Settings(),
+            asins=1,
+            steps=1,
+            latency_rates=[],
+            latency_seconds=1,
+            recovery_asins=0,
+            keep=keep,
+        )
+    assert len(deleted) == (0 if keep else 1)
+    assert all(name.startswith("bench") for name in deleted)
