@@ -220,6 +220,18 @@ def _kpis(page: OpportunityPage, stats: StatsResponse) -> None:
         col.metric(row.market, row.label, help=f"{row.products:,} products", border=True)
 
 
+#: The profit of a route and its sell market's signals, side by side in both route tables
+#: (configured by :func:`_route_figure_columns`).
+_PROFIT_AND_SIGNAL_COLUMNS = (
+    "profit_eur",
+    "monthly_profit_eur",
+    "monthly_sales",
+    "offers",
+    "spike",
+    "restrictions",
+)
+
+
 def _route_figure_columns() -> dict[str, Any]:
     """Column settings of the figures every route table shows (``_route_figures``)."""
     host = r"https://www\.(.+?)/dp/.*"
@@ -291,12 +303,7 @@ def _table(
             "title",
             "asin",
             "route",
-            "profit_eur",
-            "monthly_profit_eur",
-            "monthly_sales",
-            "offers",
-            "spike",
-            "restrictions",
+            *_PROFIT_AND_SIGNAL_COLUMNS,
             "sell_url",
             "roi_pct",
             "buy_eur",
@@ -752,12 +759,7 @@ def _routes_table(rows: list[dict[str, Any]]) -> None:
         column_order=[
             "route",
             "state",
-            "profit_eur",
-            "monthly_profit_eur",
-            "monthly_sales",
-            "offers",
-            "spike",
-            "restrictions",
+            *_PROFIT_AND_SIGNAL_COLUMNS,
             "buy_url",
             "sell_url",
             "buy_eur",

@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
-from fractions import Fraction
 from typing import Any, Final
 
 from app.contracts.opportunities import OpportunityMessage
 from app.domain.lifetimes import (
     DEFAULT_HORIZONS,
+    MEDIAN,
     Episode,
     LifetimeSummary,
     format_duration,
@@ -35,6 +35,7 @@ from app.domain.lifetimes import (
 )
 from app.domain.money import format_money
 from app.domain.utc import format_utc, require_utc
+from app.es.documents import opportunity_id
 
 __all__ = [
     "NOT_OBSERVED",
@@ -100,7 +101,9 @@ class BacktestReport:
 
 
 def route_id(event: OpportunityMessage) -> str:
-    return f"{event.asin}:{event.route}"
+    """The route's id, ``ASIN:BUY:SELL``: the ``opportunities`` document's (and so the
+    API's episode route id)."""
+    return opportunity_id(event.asin, event.buy_market, event.sell_market)
 
 
 def openings(events: Iterable[OpportunityMessage], until: datetime) -> tuple[list[Opening], int]:
@@ -152,7 +155,7 @@ def _figures(
         lifetimes=lifetimes,
         routes=routes,
         routes_closed_at_end=routes - lifetimes.still_open,
-        profit_median_eur_cents=nearest_rank(profits, Fraction(1, 2)),
+        profit_median_eur_cents=nearest_rank(profits, MEDIAN),
         profit_max_eur_cents=profits[-1] if profits else None,
         expected_monthly_profit_eur_cents=sum(monthly),
         expected_monthly_known=len(monthly),
